@@ -1,0 +1,186 @@
+//! Delivery API: published content for the channels.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::problem::ApiError;
+use super::{ApiTags, AppState};
+use crate::content::{ContentType, Locale, document};
+use crate::store::PublishedEntry;
+
+/// A published entry in one locale.
+#[derive(Object, Debug)]
+#[oai(rename = "Entry")]
+pub struct EntryBody {
+    pub id: String,
+    #[oai(rename = "type")]
+    pub content_type: String,
+    pub slug: String,
+    /// The locale served: the requested one when a published translation
+    /// exists, otherwise `de`.
+    pub locale: String,
+    /// The locale that was asked for (query `locale` or `Accept-Language`).
+    pub requested_locale: String,
+    /// JSON pointers (into `fields`) of localised values that the
+    /// translation lacks and that were filled from German.
+    pub fallback_fields: Vec<String>,
+    /// Number of the published revision of the served locale.
+    pub revision: i32,
+    /// Version of the entry (increases with every revision of any locale).
+    pub version: i64,
+    pub published_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    /// The entry's fields as its content type's schema describes them
+    /// (see the per-type paths and `…Fields` schemas).
+    pub fields: serde_json::Value,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename = "EntryList")]
+pub struct EntryListBody {
+    pub items: Vec<EntryBody>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum GetEntryResponse {
+    #[oai(status = 200)]
+    Ok(Json<EntryBody>, #[oai(header = "Content-Language")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum ListEntriesResponse {
+    #[oai(status = 200)]
+    Ok(Json<EntryListBody>),
+}
+
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+pub struct DeliveryApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Delivery")]
+impl DeliveryApi {
+    /// One published entry by id or slug.
+    ///
+    /// A translation that is not published falls back to German; the
+    /// response names the locale it served and the fields that fell back.
+    #[oai(path = "/:content_type/:id_or_slug", method = "get", operation_id = "getEntry")]
+    async fn get_entry(
+        &self,
+        state: Data<&AppState>,
+        /// Content type, e.g. `service`, `office`, `topic`, `article`.
+        content_type: Path<String>,
+        /// The entry's id or its slug.
+        id_or_slug: Path<String>,
+        /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
+        locale: Query<Option<String>>,
+        #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
+    ) -> Result<GetEntryResponse, ApiError> {
+        let content_type = state.content_type(&content_type)?;
+        let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let entry = state
+            .store
+            .published_entry(&content_type.name, &id_or_slug, locale)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no published {} with id or slug `{}`", content_type.name, id_or_slug.0)))?;
+        let body = entry_body(&content_type, entry, locale);
+        let served = body.locale.clone();
+        Ok(GetEntryResponse::Ok(Json(body), served))
+    }
+
+    /// Published entries of a type, in slug order, one page at a time.
+    ///
+    /// Pages are keyset-paginated: follow `next_cursor` until it is absent.
+    /// There is deliberately no total count.
+    #[oai(path = "/:content_type", method = "get", operation_id = "listEntries")]
+    async fn list_entries(
+        &self,
+        state: Data<&AppState>,
+        /// Content type, e.g. `service`, `office`, `topic`, `article`.
+        content_type: Path<String>,
+        /// Page size, 1 to 100 (default 20).
+        limit: Query<Option<u64>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
+        locale: Query<Option<String>>,
+        #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
+    ) -> Result<ListEntriesResponse, ApiError> {
+        let content_type = state.content_type(&content_type)?;
+        let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")));
+        }
+        let after = cursor.0.as_deref().map(decode_cursor).transpose()?;
+        let page = state.store.list_published(&content_type.name, after.as_deref(), limit, locale).await?;
+        Ok(ListEntriesResponse::Ok(Json(EntryListBody {
+            items: page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect(),
+            next_cursor: page.next_after.as_deref().map(encode_cursor),
+        })))
+    }
+}
+
+fn requested_locale(query: Option<&str>, accept_language: Option<&str>) -> Result<Locale, ApiError> {
+    match query {
+        Some(code) => Locale::parse(code).ok_or_else(|| {
+            let known: Vec<&str> = Locale::ALL.iter().map(|l| l.code()).collect();
+            ApiError::bad_request("unknown-locale", format!("unknown locale `{code}`; supported: {}", known.join(", ")))
+        }),
+        None => Ok(accept_language.and_then(Locale::from_accept_language).unwrap_or(Locale::SOURCE)),
+    }
+}
+
+fn entry_body(content_type: &ContentType, entry: PublishedEntry, requested: Locale) -> EntryBody {
+    let (served, fields, fallback_fields, revision, published_at) = match &entry.translation {
+        Some(translation) if translation.locale == requested && !requested.is_source() => {
+            match document::overlay_translation(content_type, &entry.source.document, &translation.document) {
+                Ok(merged) => (
+                    requested,
+                    merged,
+                    document::fallback_pointers(content_type, &entry.source.document, &translation.document),
+                    translation.number,
+                    translation.published_at,
+                ),
+                // A translation that no longer fits its source (the schema
+                // changed) is not served half-broken: German is.
+                Err(_) => (Locale::SOURCE, entry.source.document.clone(), Vec::new(), entry.source.number, entry.source.published_at),
+            }
+        }
+        _ => (Locale::SOURCE, entry.source.document.clone(), Vec::new(), entry.source.number, entry.source.published_at),
+    };
+    EntryBody {
+        id: entry.id,
+        content_type: entry.content_type,
+        slug: entry.slug,
+        locale: served.code().to_owned(),
+        requested_locale: requested.code().to_owned(),
+        fallback_fields,
+        revision,
+        version: entry.version,
+        published_at,
+        updated_at: entry.updated_at,
+        fields,
+    }
+}
+
+fn encode_cursor(slug: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("s:{slug}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("s:").map(str::to_owned))
+        .ok_or_else(|| ApiError::bad_request("invalid-cursor", "the cursor is not one this API handed out; start again without it"))
+}

@@ -1,0 +1,101 @@
+//! RFC 9457 problem details: the one shape of every error response.
+
+use poem::http::StatusCode;
+use poem::Response;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+/// A problem detail (RFC 9457), served as `application/problem+json`.
+#[derive(Object, Debug, Clone)]
+#[oai(rename = "Problem")]
+pub struct Problem {
+    /// URI reference identifying the problem type.
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub instance: Option<String>,
+    /// Every problem with the input, each located by JSON pointer.
+    #[oai(skip_serializing_if_is_empty)]
+    pub errors: Vec<FieldProblem>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct FieldProblem {
+    /// JSON pointer (RFC 6901) of the value the problem is about.
+    pub pointer: String,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("/problems/{kind}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: Some(detail.into()),
+            instance: None,
+            errors: Vec::new(),
+        }
+    }
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum ApiError {
+    /// The request is malformed (a parameter, cursor or locale).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No such content type or no published entry with this id or slug.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+impl ApiError {
+    pub fn bad_request(kind: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, kind, detail)))
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, "not-found", detail)))
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> ApiError {
+        tracing::error!(%error, "storage failure while serving a request");
+        ApiError::Internal(Json(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the content store failed; the error is logged")))
+    }
+}
+
+/// The outermost error handler: unknown routes, wrong methods, malformed
+/// parameters and anything else poem reports become problem+json too.
+pub async fn problem_for_any_error(error: poem::Error) -> Response {
+    if error.is_from_response() {
+        return error.into_response();
+    }
+    use poem_openapi::error::{ContentTypeError, ParseParamError, ParseRequestPayloadError};
+    let kind = if error.is::<ParseRequestPayloadError>() || error.is::<ParseParamError>() || error.is::<ContentTypeError>() {
+        "bad-request"
+    } else if error.status() == StatusCode::NOT_FOUND {
+        "not-found"
+    } else {
+        "http"
+    };
+    let status = error.status();
+    let mut problem = Problem::new(status, kind, error.to_string());
+    if status.is_server_error() {
+        tracing::error!(%error, "request failed");
+        problem.detail = Some("internal error; it is logged".into());
+    }
+    let body = serde_json::json!({
+        "type": problem.kind, "title": problem.title, "status": problem.status, "detail": problem.detail,
+    });
+    Response::builder().status(status).content_type("application/problem+json").body(body.to_string())
+}

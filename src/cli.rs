@@ -1,0 +1,246 @@
+//! The `katalog` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::AppState;
+use crate::content::Registry;
+use crate::import::{self, ImportError, ImportOptions, ImportReport};
+use crate::store::{DEFAULT_DATABASE_URL, Store};
+
+#[derive(Parser, Debug)]
+#[command(name = "katalog", version, about = "Public-service information, written once and published to every channel")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create and migrate the database, import the content folder on first start, and serve the API.
+    Serve(ServeArgs),
+    /// Import a content folder (all-or-nothing; unchanged files create no revision).
+    Import(ImportArgs),
+    /// Check a content folder without writing anything.
+    Validate(ValidateArgs),
+    /// Create or update the database schema.
+    Migrate(DatabaseArgs),
+    /// Write deterministic synthetic content for benchmarks.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DatabaseArgs {
+    /// sqlite://PATH (default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Folder with one <type>.schema.json per content type.
+    #[arg(long, env = "KATALOG_SCHEMAS", default_value = "schemas")]
+    pub schemas: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "KATALOG_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Content folder imported when the database is empty.
+    #[arg(long, env = "KATALOG_CONTENT", default_value = "content")]
+    pub content: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The content folder.
+    pub dir: PathBuf,
+    /// Recorded as the author of the new revisions.
+    #[arg(long, default_value = "import")]
+    pub author: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The content folder.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Number of services; offices (N/50) and topics follow from it.
+    #[arg(long)]
+    pub services: usize,
+    /// Output folder (created; must be empty or absent).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the pseudo-random text; the same seed gives the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Import(args) => import_command(args).await,
+        Command::Validate(args) => validate_command(args),
+        Command::Migrate(args) => {
+            let store = open_store(&args).await?;
+            store.migrate().await?;
+            println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(args) => {
+            let written = crate::generate::write(&args.out, args.services, args.seed)?;
+            println!("wrote {written} files to {}", args.out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_registry(args: &SchemaArgs) -> anyhow::Result<Arc<Registry>> {
+    Ok(Arc::new(Registry::load_dir(&args.schemas)?))
+}
+
+async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
+    Store::connect(&args.database).await.with_context(|| format!("cannot open the database {}", redact(&args.database)))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let registry = load_registry(&args.schemas)?;
+    let store = open_store(&args.database).await?;
+    store.migrate().await?;
+    if store.count_entries().await?.is_empty() {
+        tracing::info!(content = %args.content.display(), "empty database: importing the content folder");
+        match run_import(&store, &registry, &args.content, &ImportOptions { progress: true, ..Default::default() }).await? {
+            Some(report) => eprintln!("{}", summary(&report)),
+            None => return Ok(ExitCode::FAILURE),
+        }
+    }
+    let state = AppState { store, registry };
+    crate::server::serve(
+        &args.addr,
+        state,
+        |addr| {
+            println!("katalog is serving http://{addr}/");
+            println!("  API docs:  http://{addr}/docs");
+            println!("  OpenAPI:   http://{addr}/openapi.json");
+            println!("  example:   http://{addr}/api/v1/service/personalausweis-beantragen");
+        },
+        crate::server::shutdown_signal(),
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let registry = load_registry(&args.schemas)?;
+    let store = open_store(&args.database).await?;
+    store.migrate().await?;
+    let options = ImportOptions { author: args.author, progress: true };
+    match run_import(&store, &registry, &args.dir, &options).await? {
+        Some(report) => {
+            println!("{}", summary(&report));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Ok(ExitCode::FAILURE),
+    }
+}
+
+/// Imports and prints every problem; `None` when the folder had problems.
+async fn run_import(store: &Store, registry: &Registry, dir: &Path, options: &ImportOptions) -> anyhow::Result<Option<ImportReport>> {
+    match import::import(store, registry, dir, options).await {
+        Ok(report) => Ok(Some(report)),
+        Err(ImportError::Invalid(problems)) => {
+            print_problems(dir, &problems);
+            eprintln!("{} problem(s) in {}; nothing was imported", problems.len(), dir.display());
+            Ok(None)
+        }
+        Err(ImportError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn validate_command(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let registry = load_registry(&args.schemas)?;
+    match import::validate(&args.dir, &registry) {
+        Ok(report) => {
+            println!("{}: {} entries in {} files are valid", args.dir.display(), report.entries, report.files);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            print_problems(&args.dir, &problems);
+            eprintln!("{} problem(s) in {}", problems.len(), args.dir.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn print_problems(dir: &Path, problems: &[import::Problem]) {
+    for problem in problems {
+        let mut located = problem.clone();
+        if located.file.is_relative() && !located.file.starts_with(dir) {
+            located.file = dir.join(&located.file);
+        }
+        eprintln!("error: {located}");
+    }
+}
+
+fn summary(report: &ImportReport) -> String {
+    let seconds = report.elapsed.as_secs_f64();
+    let rate = if seconds > 0.0 { report.entries as f64 / seconds } else { 0.0 };
+    let mut line = format!(
+        "imported {} entries from {} files: {} new entries, {} new revisions, {} unchanged, in {seconds:.2} s ({rate:.0} entries/s)",
+        report.entries, report.files, report.created_entries, report.new_revisions, report.unchanged
+    );
+    if let Some(peak) = peak_memory_mb() {
+        line.push_str(&format!(", peak memory {peak:.0} MB"));
+    }
+    line
+}
+
+/// Peak resident memory of this process (Linux), for import reports and benchmarks.
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://data/k.db"), "sqlite://data/k.db");
+    }
+}

@@ -1,0 +1,11 @@
+//! The content model: content types (JSON Schemas with `x-` annotations),
+//! locales, and the editorial file format editors write.
+
+pub mod document;
+pub mod file_format;
+mod locale;
+pub mod schema;
+pub mod slug;
+
+pub use locale::Locale;
+pub use schema::{ContentType, Registry, SchemaError, Violation};

@@ -1,0 +1,274 @@
+//! Importing a content folder of editorial files: all-or-nothing (one bad
+//! file and nothing is written, every problem listed) and idempotent
+//! (unchanged files create no revision).
+//!
+//! Files are checked in parallel in chunks while the previous chunk is
+//! written, all inside one transaction that is committed only when every
+//! file was valid.
+
+mod check;
+mod problem;
+mod scan;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+pub use problem::Problem;
+
+use crate::content::{Locale, Registry};
+use crate::store::entity::{change, entry, publication, revision};
+use crate::store::{ImportBaseline, KnownEntry, Store, StoreError, WriteBatch};
+use check::{CheckedEntry, KnownSlugs, check_entry};
+use scan::EntryFiles;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{} problem(s) found; nothing was imported", .0.len())]
+    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    pub author: String,
+    /// Show a progress bar (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { author: "import".into(), progress: false }
+    }
+}
+
+/// What an import or validation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub entries: usize,
+    pub files: usize,
+    pub created_entries: usize,
+    pub new_revisions: usize,
+    pub unchanged: usize,
+    pub elapsed: Duration,
+}
+
+/// Entries checked and written per step; bounds memory whatever the size
+/// of the folder.
+const CHUNK: usize = 512;
+
+/// Checks a folder without a database: file names, format, schemas and
+/// references within the folder.
+pub fn validate(root: &Path, registry: &Registry) -> Result<ImportReport, Vec<Problem>> {
+    let started = Instant::now();
+    let (entries, mut problems) = scan::scan(root, registry);
+    let known = known_slugs(&entries, &ImportBaseline::default());
+    let results: Vec<Result<CheckedEntry, Vec<Problem>>> =
+        entries.par_iter().map(|files| check_entry(files, content_type_of(registry, files), &known)).collect();
+    for result in results {
+        if let Err(found) = result {
+            problems.extend(found);
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        return Err(problems);
+    }
+    Ok(ImportReport {
+        entries: entries.len(),
+        files: entries.iter().map(|e| 1 + e.translations.len()).sum(),
+        elapsed: started.elapsed(),
+        ..Default::default()
+    })
+}
+
+/// Imports a folder into the store and publishes what changed.
+pub async fn import(store: &Store, registry: &Registry, root: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let (entries, mut problems) = scan::scan(root, registry);
+    let baseline = store.import_baseline().await?;
+    let known = known_slugs(&entries, &baseline);
+    let progress = progress_bar(entries.len(), options.progress);
+
+    let txn = store.begin().await?;
+    let mut report = ImportReport { entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), ..Default::default() };
+    let mut planner = Planner { baseline: &baseline, author: &options.author, now: Utc::now(), report: &mut report };
+
+    // Check chunk n+1 on the blocking pool while chunk n is written.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Result<CheckedEntry, Vec<Problem>>>>(2);
+    let checker = {
+        let registry_types: HashMap<String, _> = registry.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        let entries = entries.clone();
+        tokio::task::spawn_blocking(move || {
+            for chunk in entries.chunks(CHUNK) {
+                let checked = chunk.par_iter().map(|files| check_entry(files, &registry_types[&files.content_type], &known)).collect();
+                if sender.blocking_send(checked).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    while let Some(checked) = receiver.recv().await {
+        let mut batch = WriteBatch::default();
+        for result in checked {
+            progress.inc(1);
+            match result {
+                Ok(entry) if problems.is_empty() => planner.plan(entry, &mut batch),
+                Ok(_) => {}
+                Err(found) => problems.extend(found),
+            }
+        }
+        if problems.is_empty() && !batch.is_empty() {
+            store.write_batch(&txn, batch).await?;
+        }
+    }
+    checker.await.map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(format!("file checker failed: {e}"))))?;
+    progress.finish_and_clear();
+
+    if !problems.is_empty() {
+        txn.rollback().await.map_err(StoreError::from)?;
+        problems.sort();
+        return Err(ImportError::Invalid(problems));
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn content_type_of<'r>(registry: &'r Registry, files: &EntryFiles) -> &'r crate::content::ContentType {
+    // scan() only yields entries of registered types.
+    registry.get(&files.content_type).map(|t| t.as_ref()).expect("scanned entries have registered types")
+}
+
+fn known_slugs(entries: &[EntryFiles], baseline: &ImportBaseline) -> KnownSlugs {
+    entries
+        .iter()
+        .map(|e| (e.content_type.clone(), e.slug.clone()))
+        .chain(baseline.entries.keys().cloned())
+        .collect()
+}
+
+fn progress_bar(len: usize, wanted: bool) -> indicatif::ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} importing {bar:40} {pos}/{len} entries ({per_sec}, {eta})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Turns checked entries into the rows to write, skipping unchanged ones.
+struct Planner<'a> {
+    baseline: &'a ImportBaseline,
+    author: &'a str,
+    now: chrono::DateTime<Utc>,
+    report: &'a mut ImportReport,
+}
+
+impl Planner<'_> {
+    fn plan(&mut self, checked: CheckedEntry, batch: &mut WriteBatch) {
+        let key = (checked.content_type.clone(), checked.slug.clone());
+        let existing = self.baseline.entries.get(&key);
+        let id = existing.map_or_else(|| crate::content::slug::entry_id(&checked.content_type, &checked.slug).to_string(), |e| e.id.clone());
+        let mut source_number = None;
+        let mut new_revisions = 0;
+        for (locale, document) in &checked.documents {
+            let text = serde_json::to_string(document).unwrap_or_default();
+            let hash = sha256_hex(&text);
+            let latest = self.baseline.latest.get(&(id.clone(), *locale));
+            let number = match latest {
+                Some((number, latest_hash)) if *latest_hash == hash => {
+                    if locale.is_source() {
+                        source_number = Some(*number);
+                    }
+                    self.report.unchanged += 1;
+                    continue;
+                }
+                Some((number, _)) => number + 1,
+                None => 1,
+            };
+            if locale.is_source() {
+                source_number = Some(number);
+            }
+            new_revisions += 1;
+            self.push_revision(batch, &id, &checked, *locale, number, text, hash, source_number);
+        }
+        if new_revisions == 0 {
+            return;
+        }
+        self.report.new_revisions += new_revisions;
+        match existing {
+            Some(KnownEntry { version, .. }) => batch.version_updates.push((id, version + new_revisions as i64)),
+            None => {
+                self.report.created_entries += 1;
+                batch.new_entries.push(entry::Model {
+                    id,
+                    content_type: checked.content_type,
+                    slug: checked.slug,
+                    leika: checked.leika,
+                    version: new_revisions as i64,
+                    created_at: self.now,
+                    updated_at: self.now,
+                });
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_revision(
+        &self,
+        batch: &mut WriteBatch,
+        id: &str,
+        checked: &CheckedEntry,
+        locale: Locale,
+        number: i32,
+        document: String,
+        hash: String,
+        source_number: Option<i32>,
+    ) {
+        let file = if locale.is_source() { format!("{}.md", checked.slug) } else { format!("{}.{locale}.md", checked.slug) };
+        batch.revisions.push(revision::Model {
+            entry_id: id.to_owned(),
+            locale: locale.code().to_owned(),
+            number,
+            document,
+            content_hash: hash,
+            source_number: if locale.is_source() { None } else { source_number },
+            author: self.author.to_owned(),
+            message: format!("imported from {}/{file}", checked.content_type),
+            created_at: self.now,
+        });
+        batch.publications.push(publication::Model {
+            entry_id: id.to_owned(),
+            locale: locale.code().to_owned(),
+            state: "published".into(),
+            published_number: Some(number),
+            published_at: Some(self.now),
+            publish_at: None,
+            unpublish_at: None,
+            updated_at: self.now,
+        });
+        batch.changes.push(change::Model {
+            seq: 0,
+            entry_id: id.to_owned(),
+            content_type: checked.content_type.clone(),
+            slug: checked.slug.clone(),
+            locale: locale.code().to_owned(),
+            action: "publish".into(),
+            revision_number: Some(number),
+            created_at: self.now,
+        });
+    }
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,10 @@
+//! katalog: a headless CMS and multi-channel publishing backend for
+//! public-service information.
+
+pub mod content;
+pub mod store;
+pub mod import;
+pub mod api;
+pub mod cli;
+pub mod generate;
+pub mod server;

@@ -1,0 +1,15 @@
+//! Database migrations. One file per migration: sea-orm names a migration
+//! after its file.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_content_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_content_tables::Migration)]
+    }
+}

@@ -1,0 +1,124 @@
+//! Storage on SQLite (the embedded default) or PostgreSQL, through sea-orm.
+//!
+//! Tables: `entries` (identity), `revisions` (immutable, append-only),
+//! `publications` (workflow state per entry and locale) and `changes` (the
+//! ordered change log every consumer reads with a cursor).
+//! Every difference between the two databases lives in this module.
+
+pub mod entity;
+pub mod migration;
+mod read;
+mod write;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value as SqlValue};
+use sea_orm_migration::MigratorTrait;
+
+pub use read::{ListPage, PublishedEntry, PublishedRevision};
+pub use write::{ImportBaseline, KnownEntry, WriteBatch};
+
+/// The database used when none is configured: one file, zero set-up.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder { path: String, source: std::io::Error },
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("stored document of {entry} ({locale}) is not valid JSON: {source}")]
+    CorruptDocument { entry: String, locale: String, source: serde_json::Error },
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let mut options = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or(path);
+            let in_memory = path.is_empty() || path == ":memory:";
+            if !in_memory && let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|source| StoreError::Folder { path: parent.display().to_string(), source })?;
+            }
+            let mut options = ConnectOptions::new(if in_memory { "sqlite::memory:".to_owned() } else { format!("sqlite://{path}?mode=rwc") });
+            // Every connection of an in-memory pool would see its own empty database.
+            options.max_connections(if in_memory { 1 } else { 8 });
+            options.map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+            options
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut options = ConnectOptions::new(url.to_owned());
+            options.max_connections(16);
+            options
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
+        let db = Database::connect(options).await?;
+        Ok(Store { db })
+    }
+
+    /// Brings the schema up to date; safe to run on every start.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migration::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Number of entries per content type (for reports and health).
+    pub async fn count_entries(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.statement("SELECT content_type, COUNT(*) AS n FROM entries GROUP BY content_type ORDER BY content_type", []))
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get("", "content_type")?, row.try_get("", "n")?))).collect()
+    }
+
+    /// A statement written with `?` placeholders, numbered for PostgreSQL.
+    pub(crate) fn statement(&self, sql: &str, values: impl IntoIterator<Item = SqlValue>) -> Statement {
+        let backend = self.backend();
+        let sql = if backend == DbBackend::Postgres {
+            let mut numbered = String::with_capacity(sql.len() + 16);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    numbered.push_str(&format!("${n}"));
+                } else {
+                    numbered.push(c);
+                }
+            }
+            numbered
+        } else {
+            sql.to_owned()
+        };
+        Statement::from_sql_and_values(backend, sql, values)
+    }
+}

@@ -1,0 +1,144 @@
+//! Reading published content.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, QueryResult, Value as SqlValue};
+use serde_json::Value;
+
+use super::{Store, StoreError};
+use crate::content::Locale;
+
+/// A published revision of one locale.
+#[derive(Clone, Debug)]
+pub struct PublishedRevision {
+    pub locale: Locale,
+    pub number: i32,
+    pub document: Value,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// A published entry: its German source and, when asked for and published,
+/// one translation.
+#[derive(Clone, Debug)]
+pub struct PublishedEntry {
+    pub id: String,
+    pub content_type: String,
+    pub slug: String,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub source: PublishedRevision,
+    pub translation: Option<PublishedRevision>,
+}
+
+#[derive(Debug)]
+pub struct ListPage {
+    pub entries: Vec<PublishedEntry>,
+    /// The slug to continue after, when there are more entries.
+    pub next_after: Option<String>,
+}
+
+const PUBLISHED_COLUMNS: &str = "e.id, e.content_type, e.slug, e.version, e.updated_at, \
+    p.locale, p.published_number, p.published_at, r.document";
+const PUBLISHED_JOIN: &str = "FROM entries e \
+    JOIN publications p ON p.entry_id = e.id AND p.state = 'published' \
+    JOIN revisions r ON r.entry_id = p.entry_id AND r.locale = p.locale AND r.number = p.published_number";
+
+impl Store {
+    /// The published entry of a type by id or slug, with the translation
+    /// into `locale` when that is published too.
+    pub async fn published_entry(&self, content_type: &str, id_or_slug: &str, locale: Locale) -> Result<Option<PublishedEntry>, StoreError> {
+        let sql = format!(
+            "SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} \
+             WHERE e.content_type = ? AND (e.slug = ? OR e.id = ?) AND p.locale IN (?, ?)"
+        );
+        let values: [SqlValue; 5] = [
+            content_type.into(),
+            id_or_slug.into(),
+            id_or_slug.into(),
+            Locale::SOURCE.code().into(),
+            locale.code().into(),
+        ];
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        let mut entries = assemble(&rows)?;
+        // A slug could in theory equal another entry's id; the slug wins.
+        entries.sort_by_key(|e| e.slug != id_or_slug);
+        Ok(entries.into_iter().next())
+    }
+
+    /// One page of published entries of a type in slug order, after the
+    /// given slug (keyset pagination: no offsets, no total count).
+    pub async fn list_published(&self, content_type: &str, after: Option<&str>, limit: u64, locale: Locale) -> Result<ListPage, StoreError> {
+        let sql = format!(
+            "SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} \
+             WHERE e.content_type = ? AND p.locale = ? AND e.slug > ? ORDER BY e.slug LIMIT ?"
+        );
+        let values: [SqlValue; 4] = [
+            content_type.into(),
+            Locale::SOURCE.code().into(),
+            after.unwrap_or("").into(),
+            ((limit + 1) as i64).into(),
+        ];
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        let mut entries = assemble(&rows)?;
+        let next_after = if entries.len() as u64 > limit {
+            entries.truncate(limit as usize);
+            entries.last().map(|e| e.slug.clone())
+        } else {
+            None
+        };
+        if !locale.is_source() && !entries.is_empty() {
+            let placeholders = vec!["?"; entries.len()].join(", ");
+            let sql = format!("SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} WHERE p.locale = ? AND e.id IN ({placeholders})");
+            let values = std::iter::once(SqlValue::from(locale.code())).chain(entries.iter().map(|e| SqlValue::from(e.id.clone())));
+            let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+            for row in &rows {
+                let id: String = row.try_get("", "id")?;
+                if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
+                    entry.translation = Some(revision_of(row, &id)?);
+                }
+            }
+        }
+        Ok(ListPage { entries, next_after })
+    }
+}
+
+fn revision_of(row: &QueryResult, id: &str) -> Result<PublishedRevision, StoreError> {
+    let locale: String = row.try_get("", "locale")?;
+    let text: String = row.try_get("", "document")?;
+    let document = serde_json::from_str(&text)
+        .map_err(|source| StoreError::CorruptDocument { entry: id.to_owned(), locale: locale.clone(), source })?;
+    Ok(PublishedRevision {
+        locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
+        number: row.try_get("", "published_number")?,
+        document,
+        published_at: row.try_get("", "published_at")?,
+    })
+}
+
+/// Groups rows (one per published locale) into entries, keeping row order.
+fn assemble(rows: &[QueryResult]) -> Result<Vec<PublishedEntry>, StoreError> {
+    let mut entries: Vec<PublishedEntry> = Vec::new();
+    let mut translations = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("", "id")?;
+        let revision = revision_of(row, &id)?;
+        if !revision.locale.is_source() {
+            translations.push((id, revision));
+            continue;
+        }
+        entries.push(PublishedEntry {
+            content_type: row.try_get("", "content_type")?,
+            slug: row.try_get("", "slug")?,
+            version: row.try_get("", "version")?,
+            updated_at: row.try_get("", "updated_at")?,
+            source: revision,
+            translation: None,
+            id,
+        });
+    }
+    for (id, revision) in translations {
+        if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
+            entry.translation = Some(revision);
+        }
+    }
+    Ok(entries)
+}

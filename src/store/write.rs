@@ -1,0 +1,169 @@
+//! Appending revisions, publishing them and recording the changes, in
+//! batches inside one transaction.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Set, TransactionTrait};
+
+use super::entity::{change, entry, publication, revision};
+use super::{Store, StoreError};
+use crate::content::Locale;
+
+/// What the database already holds, loaded once before an import so that
+/// unchanged files are recognised without a query per file.
+#[derive(Debug, Default)]
+pub struct ImportBaseline {
+    pub entries: HashMap<(String, String), KnownEntry>,
+    /// Latest revision (number, content hash) per entry id and locale.
+    pub latest: HashMap<(String, Locale), (i32, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct KnownEntry {
+    pub id: String,
+    pub version: i64,
+}
+
+/// Rows to write together. Rows within one kind are inserted with one
+/// statement per few hundred rows.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    pub new_entries: Vec<entry::Model>,
+    /// (entry id, new version) of existing entries that got new revisions.
+    pub version_updates: Vec<(String, i64)>,
+    pub revisions: Vec<revision::Model>,
+    pub publications: Vec<publication::Model>,
+    pub changes: Vec<change::Model>,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.revisions.is_empty() && self.new_entries.is_empty()
+    }
+}
+
+/// Rows per INSERT statement: below PostgreSQL's 65,535 and SQLite's
+/// 32,766 bind parameters for the widest table.
+const ROWS_PER_STATEMENT: usize = 500;
+
+impl Store {
+    pub async fn import_baseline(&self) -> Result<ImportBaseline, StoreError> {
+        let mut baseline = ImportBaseline::default();
+        for row in self.db.query_all_raw(self.statement("SELECT id, content_type, slug, version FROM entries", [])).await? {
+            baseline.entries.insert(
+                (row.try_get("", "content_type")?, row.try_get("", "slug")?),
+                KnownEntry { id: row.try_get("", "id")?, version: row.try_get("", "version")? },
+            );
+        }
+        let latest = "SELECT r.entry_id, r.locale, r.number, r.content_hash FROM revisions r \
+            JOIN (SELECT entry_id, locale, MAX(number) AS number FROM revisions GROUP BY entry_id, locale) m \
+            ON m.entry_id = r.entry_id AND m.locale = r.locale AND m.number = r.number";
+        for row in self.db.query_all_raw(self.statement(latest, [])).await? {
+            let locale: String = row.try_get("", "locale")?;
+            let Some(locale) = Locale::parse(&locale) else { continue };
+            baseline
+                .latest
+                .insert((row.try_get("", "entry_id")?, locale), (row.try_get("", "number")?, row.try_get("", "content_hash")?));
+        }
+        Ok(baseline)
+    }
+
+    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// Writes a batch inside the caller's transaction.
+    pub async fn write_batch(&self, txn: &DatabaseTransaction, batch: WriteBatch) -> Result<(), StoreError> {
+        for rows in batch.new_entries.chunks(ROWS_PER_STATEMENT) {
+            let models = rows.iter().cloned().map(|m| entry::ActiveModel {
+                id: Set(m.id),
+                content_type: Set(m.content_type),
+                slug: Set(m.slug),
+                leika: Set(m.leika),
+                version: Set(m.version),
+                created_at: Set(m.created_at),
+                updated_at: Set(m.updated_at),
+            });
+            entry::Entity::insert_many(models).exec_without_returning(txn).await?;
+        }
+        let now = chrono::Utc::now();
+        for (id, version) in batch.version_updates {
+            txn.execute_raw(self.statement(
+                "UPDATE entries SET version = ?, updated_at = ? WHERE id = ?",
+                [version.into(), now.into(), id.into()],
+            ))
+            .await?;
+        }
+        for rows in batch.revisions.chunks(ROWS_PER_STATEMENT) {
+            let models = rows.iter().cloned().map(|m| revision::ActiveModel {
+                entry_id: Set(m.entry_id),
+                locale: Set(m.locale),
+                number: Set(m.number),
+                document: Set(m.document),
+                content_hash: Set(m.content_hash),
+                source_number: Set(m.source_number),
+                author: Set(m.author),
+                message: Set(m.message),
+                created_at: Set(m.created_at),
+            });
+            revision::Entity::insert_many(models).exec_without_returning(txn).await?;
+        }
+        for rows in batch.publications.chunks(ROWS_PER_STATEMENT) {
+            let models = rows.iter().cloned().map(|m| publication::ActiveModel {
+                entry_id: Set(m.entry_id),
+                locale: Set(m.locale),
+                state: Set(m.state),
+                published_number: Set(m.published_number),
+                published_at: Set(m.published_at),
+                publish_at: Set(m.publish_at),
+                unpublish_at: Set(m.unpublish_at),
+                updated_at: Set(m.updated_at),
+            });
+            publication::Entity::insert_many(models)
+                .on_conflict(
+                    OnConflict::columns([publication::Column::EntryId, publication::Column::Locale])
+                        .update_columns([
+                            publication::Column::State,
+                            publication::Column::PublishedNumber,
+                            publication::Column::PublishedAt,
+                            publication::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+        }
+        self.append_changes(txn, batch.changes).await
+    }
+
+    /// Appends to the change log. On PostgreSQL a transaction-scoped lock
+    /// serialises appenders, so sequence numbers are handed out in commit
+    /// order and a reader's cursor never skips a change that commits late.
+    /// (SQLite has a single writer anyway.)
+    async fn append_changes(&self, txn: &DatabaseTransaction, changes: Vec<change::Model>) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if self.backend() == DbBackend::Postgres {
+            txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [CHANGE_LOG_LOCK.into()])).await?;
+        }
+        for rows in changes.chunks(ROWS_PER_STATEMENT) {
+            let models = rows.iter().cloned().map(|m| change::ActiveModel {
+                seq: sea_orm::NotSet,
+                entry_id: Set(m.entry_id),
+                content_type: Set(m.content_type),
+                slug: Set(m.slug),
+                locale: Set(m.locale),
+                action: Set(m.action),
+                revision_number: Set(m.revision_number),
+                created_at: Set(m.created_at),
+            });
+            change::Entity::insert_many(models).exec_without_returning(txn).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Advisory lock key of the change log ("katalog" in ASCII).
+const CHANGE_LOG_LOCK: i64 = 0x6b61_7461_6c6f_67;
