@@ -1,5 +1,6 @@
 //! The `katalog` command line.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -152,10 +153,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &args.addr,
         state,
         |addr| {
-            println!("katalog is serving http://{addr}/");
-            println!("  API docs:  http://{addr}/docs");
-            println!("  OpenAPI:   http://{addr}/openapi.json");
-            println!("  example:   http://{addr}/api/v1/service/personalausweis-beantragen");
+            // Whoever started us may have stopped reading stdout: not a reason to fail.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "katalog is serving http://{addr}/\n  API docs:  http://{addr}/docs\n  OpenAPI:   http://{addr}/openapi.json\n  \
+                 example:   http://{addr}/api/v1/service/personalausweis-beantragen"
+            );
+            let _ = out.flush();
         },
         crate::server::shutdown_signal(),
     )

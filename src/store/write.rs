@@ -166,4 +166,4 @@ impl Store {
 }
 
 /// Advisory lock key of the change log ("katalog" in ASCII).
-const CHANGE_LOG_LOCK: i64 = 0x6b61_7461_6c6f_67;
+const CHANGE_LOG_LOCK: i64 = 0x006b_6174_616c_6f67;

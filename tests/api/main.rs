@@ -1,1 +1,6 @@
+//! Integration tests: the real `katalog` binary against SQLite and PostgreSQL.
 
+mod bad_input;
+mod delivery;
+mod helpers;
+mod storage;

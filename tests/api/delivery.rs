@@ -1,0 +1,186 @@
+//! The read API over the sample content.
+
+use katalog::content::file_format;
+use katalog::content::{Locale, Registry};
+use serde_json::Value;
+
+use crate::helpers::{Server, TestDb, repo_path, sample_content};
+use crate::on_both_databases;
+
+/// What the editorial file says, parsed by the same code the import uses.
+fn document_of(file: &str, locale: Locale) -> Value {
+    let registry = Registry::load_dir(&repo_path("schemas")).unwrap();
+    let content_type = registry.get(file.split('/').next().unwrap()).unwrap();
+    let bytes = std::fs::read(repo_path("content").join(file)).unwrap();
+    file_format::parse(&bytes, content_type, locale).unwrap().document
+}
+
+async fn serves_the_id_card_service_with_every_field(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let response = server.get("/api/v1/service/personalausweis-beantragen").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-language"], "de");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "service");
+    assert_eq!(body["slug"], "personalausweis-beantragen");
+    assert_eq!(body["locale"], "de");
+    assert_eq!(body["revision"], 1);
+    assert_eq!(body["fields"], document_of("service/personalausweis-beantragen.md", Locale::De));
+    for field in ["leika", "name", "full_text", "prerequisites", "procedure", "fees", "responsible_offices", "keywords"] {
+        assert!(body["fields"].get(field).is_some(), "{field} missing");
+    }
+    let by_id = server.get_json(&format!("/api/v1/service/{}", body["id"].as_str().unwrap())).await;
+    assert_eq!(by_id, body);
+}
+on_both_databases!(serves_the_id_card_service_with_every_field);
+
+async fn translations_fall_back_to_german(db: TestDb) {
+    let content = sample_content();
+    // A partial translation: only the name of an office is translated.
+    std::fs::write(
+        content.path().join("office/fundbuero.en.md"),
+        "+++\nname = \"Lost property office\"\n+++\n",
+    )
+    .unwrap();
+    let server = Server::start(&db, content.path());
+
+    let english = server.get_json("/api/v1/service/personalausweis-beantragen?locale=en").await;
+    assert_eq!(english["locale"], "en");
+    assert_eq!(english["requested_locale"], "en");
+    let source = document_of("service/personalausweis-beantragen.md", Locale::De);
+    let translation = document_of("service/personalausweis-beantragen.en.md", Locale::En);
+    assert_eq!(english["fields"]["name"], translation["name"]);
+    // Structured values come from the German source.
+    assert_eq!(english["fields"]["leika"], source["leika"]);
+    assert_eq!(english["fields"]["fees"][0]["amount"], source["fees"][0]["amount"]);
+    assert_eq!(english["fields"]["fees"][0]["label"], translation["fees"][0]["label"]);
+
+    let partial = server.get_json("/api/v1/office/fundbuero?locale=en").await;
+    assert_eq!(partial["locale"], "en");
+    assert_eq!(partial["fields"]["name"], "Lost property office");
+    let fallbacks: Vec<&str> = partial["fallback_fields"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(fallbacks.contains(&"/description"), "{fallbacks:?}");
+    assert!(!fallbacks.contains(&"/name"), "{fallbacks:?}");
+    let german = document_of("office/fundbuero.md", Locale::De);
+    assert_eq!(partial["fields"]["description"], german["description"]);
+
+    // No Leichte Sprache version of this service: German is served, and says so.
+    let easy = server.get("/api/v1/service/reisepass-beantragen?locale=de-x-ls").await;
+    assert_eq!(easy.headers()["content-language"], "de");
+    let easy: Value = easy.json().await.unwrap();
+    assert_eq!((easy["locale"].as_str(), easy["requested_locale"].as_str()), (Some("de"), Some("de-x-ls")));
+
+    let by_header = server
+        .client
+        .get(server.url("/api/v1/service/wohnsitz-anmelden"))
+        .header("Accept-Language", "de-x-ls, de;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    let by_header: Value = by_header.json().await.unwrap();
+    assert_eq!(by_header["locale"], "de-x-ls");
+    assert_eq!(by_header["fields"]["name"], document_of("service/wohnsitz-anmelden.de-x-ls.md", Locale::DeEasy)["name"]);
+
+    let unknown = server.get("/api/v1/service/wohnsitz-anmelden?locale=fr").await;
+    assert_eq!(unknown.status(), 400);
+    assert_eq!(unknown.headers()["content-type"], "application/problem+json");
+}
+on_both_databases!(translations_fall_back_to_german);
+
+async fn lists_page_with_keyset_cursors(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut slugs = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/service?limit=7&cursor={c}"),
+            None => "/api/v1/service?limit=7".to_owned(),
+        };
+        let page = server.get_json(&path).await;
+        pages += 1;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 7);
+        slugs.extend(items.iter().map(|i| i["slug"].as_str().unwrap().to_owned()));
+        assert!(page.get("total").is_none(), "no total counts");
+        match page.get("next_cursor").and_then(Value::as_str) {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let files = std::fs::read_dir(repo_path("content/service"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter(|name| name.ends_with(".md") && name.matches('.').count() == 1)
+        .count();
+    assert_eq!(slugs.len(), files, "every service exactly once");
+    let mut sorted = slugs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, slugs, "slug order without duplicates");
+    assert_eq!(pages, files.div_ceil(7));
+
+    let english = server.get_json("/api/v1/service?limit=100&locale=en").await;
+    let items = english["items"].as_array().unwrap();
+    let id_card = items.iter().find(|i| i["slug"] == "personalausweis-beantragen").unwrap();
+    assert_eq!(id_card["locale"], "en");
+    let passport_child = items.iter().find(|i| i["slug"] == "kinderreisepass-beantragen").unwrap();
+    assert_eq!(passport_child["locale"], "de");
+
+    for bad in ["/api/v1/service?limit=0", "/api/v1/service?limit=101", "/api/v1/service?cursor=not-a-cursor", "/api/v1/service?limit=abc"] {
+        let response = server.get(bad).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{bad}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], 400);
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()), "{bad}: {problem}");
+    }
+}
+on_both_databases!(lists_page_with_keyset_cursors);
+
+async fn errors_are_problem_json(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    for (path, status) in [
+        ("/api/v1/service/does-not-exist", 404),
+        ("/api/v1/unicorn/x", 404),
+        ("/api/v1/unicorn", 404),
+        ("/no/such/route/at/all", 404),
+    ] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], status, "{path}");
+        assert!(problem["type"].as_str().is_some() && problem["title"].as_str().is_some(), "{path}: {problem}");
+    }
+    let wrong_method = server.client.delete(server.url("/api/v1/service/x")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
+}
+on_both_databases!(errors_are_problem_json);
+
+async fn openapi_docs_and_health(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let spec = server.get_json("/openapi.json").await;
+    assert_eq!(spec["openapi"], "3.1.0");
+    for path in ["/api/v1/{content_type}/{id_or_slug}", "/api/v1/service/{id_or_slug}", "/api/v1/office", "/healthz"] {
+        assert!(spec["paths"].get(path).is_some(), "{path} not documented");
+    }
+    let service_fields = &spec["components"]["schemas"]["ServiceFields"];
+    assert_eq!(service_fields["properties"]["leika"]["pattern"], "^[0-9]{14}$");
+    assert_eq!(service_fields["properties"]["fees"]["items"]["$ref"], "#/components/schemas/Service_fee");
+    assert!(spec["components"]["schemas"]["Service_fee"].is_object());
+    assert!(spec["components"]["schemas"]["Problem"].is_object());
+    let not_found = &spec["paths"]["/api/v1/service/{id_or_slug}"]["get"]["responses"]["404"]["content"];
+    assert!(not_found.get("application/problem+json").is_some(), "{not_found}");
+
+    let docs = server.get("/docs").await;
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("SwaggerUIBundle") && html.contains("ServiceFields"));
+    assert!(!html.contains("src=\"http"), "docs must work offline");
+
+    let health = server.get_json("/healthz").await;
+    assert_eq!(health["status"], "ok");
+}
+on_both_databases!(openapi_docs_and_health);
