@@ -183,7 +183,7 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Imports and prints every problem; `None` when the folder had problems.
-async fn run_import(store: &Store, registry: &Registry, dir: &Path, options: &ImportOptions) -> anyhow::Result<Option<ImportReport>> {
+async fn run_import(store: &Store, registry: &Arc<Registry>, dir: &Path, options: &ImportOptions) -> anyhow::Result<Option<ImportReport>> {
     match import::import(store, registry, dir, options).await {
         Ok(report) => Ok(Some(report)),
         Err(ImportError::Invalid(problems)) => {
@@ -191,7 +191,7 @@ async fn run_import(store: &Store, registry: &Registry, dir: &Path, options: &Im
             eprintln!("{} problem(s) in {}; nothing was imported", problems.len(), dir.display());
             Ok(None)
         }
-        Err(ImportError::Store(e)) => Err(e.into()),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -49,16 +49,19 @@ pub struct EntryListBody {
     pub next_cursor: Option<String>,
 }
 
+/// Responses depend on `Accept-Language`; shared caches must know.
+const VARY: &str = "Accept-Language";
+
 #[derive(ApiResponse)]
 pub enum GetEntryResponse {
     #[oai(status = 200)]
-    Ok(Json<EntryBody>, #[oai(header = "Content-Language")] String),
+    Ok(Json<EntryBody>, #[oai(header = "Content-Language")] String, #[oai(header = "Vary")] String),
 }
 
 #[derive(ApiResponse)]
 pub enum ListEntriesResponse {
     #[oai(status = 200)]
-    Ok(Json<EntryListBody>),
+    Ok(Json<EntryListBody>, #[oai(header = "Vary")] String),
 }
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -93,7 +96,7 @@ impl DeliveryApi {
             .ok_or_else(|| ApiError::not_found(format!("no published {} with id or slug `{}`", content_type.name, id_or_slug.0)))?;
         let body = entry_body(&content_type, entry, locale);
         let served = body.locale.clone();
-        Ok(GetEntryResponse::Ok(Json(body), served))
+        Ok(GetEntryResponse::Ok(Json(body), served, VARY.to_owned()))
     }
 
     /// Published entries of a type, in slug order, one page at a time.
@@ -120,12 +123,15 @@ impl DeliveryApi {
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
             return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")));
         }
-        let after = cursor.0.as_deref().map(decode_cursor).transpose()?;
+        let after = cursor.0.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
         let page = state.store.list_published(&content_type.name, after.as_deref(), limit, locale).await?;
-        Ok(ListEntriesResponse::Ok(Json(EntryListBody {
-            items: page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect(),
-            next_cursor: page.next_after.as_deref().map(encode_cursor),
-        })))
+        Ok(ListEntriesResponse::Ok(
+            Json(EntryListBody {
+                items: page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect(),
+                next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)),
+            }),
+            VARY.to_owned(),
+        ))
     }
 }
 
@@ -172,15 +178,19 @@ fn entry_body(content_type: &ContentType, entry: PublishedEntry, requested: Loca
     }
 }
 
-fn encode_cursor(slug: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("s:{slug}"))
+/// Opaque to clients; names the type so a cursor of one list cannot be
+/// replayed against another.
+fn encode_cursor(content_type: &str, slug: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{content_type}:{slug}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+fn decode_cursor(content_type: &str, cursor: &str) -> Result<String, ApiError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("s:").map(str::to_owned))
-        .ok_or_else(|| ApiError::bad_request("invalid-cursor", "the cursor is not one this API handed out; start again without it"))
+        .and_then(|text| text.strip_prefix(content_type)?.strip_prefix(':').map(str::to_owned))
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid-cursor", format!("the cursor is not one this list of {content_type} entries handed out; start again without it"))
+        })
 }

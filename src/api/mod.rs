@@ -64,7 +64,7 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", service)
         .catch_all_error(problem::problem_for_any_error)
-        .with(CatchPanic::new())
+        .with(CatchPanic::new().with_handler(problem::problem_for_panic))
         .with(Tracing)
         .data(state)
 }

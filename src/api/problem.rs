@@ -16,18 +16,6 @@ pub struct Problem {
     pub status: u16,
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub instance: Option<String>,
-    /// Every problem with the input, each located by JSON pointer.
-    #[oai(skip_serializing_if_is_empty)]
-    pub errors: Vec<FieldProblem>,
-}
-
-#[derive(Object, Debug, Clone)]
-pub struct FieldProblem {
-    /// JSON pointer (RFC 6901) of the value the problem is about.
-    pub pointer: String,
-    pub detail: String,
 }
 
 impl Problem {
@@ -37,9 +25,16 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: Some(detail.into()),
-            instance: None,
-            errors: Vec::new(),
         }
+    }
+
+    fn into_response(self) -> Response {
+        use poem_openapi::types::ToJSON;
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Response::builder()
+            .status(status)
+            .content_type("application/problem+json")
+            .body(self.to_json_string())
     }
 }
 
@@ -94,8 +89,11 @@ pub async fn problem_for_any_error(error: poem::Error) -> Response {
         tracing::error!(%error, "request failed");
         problem.detail = Some("internal error; it is logged".into());
     }
-    let body = serde_json::json!({
-        "type": problem.kind, "title": problem.title, "status": problem.status, "detail": problem.detail,
-    });
-    Response::builder().status(status).content_type("application/problem+json").body(body.to_string())
+    problem.into_response()
+}
+
+/// A panic in a handler is a bug; the client still gets problem+json.
+pub fn problem_for_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it is logged").into_response()
 }

@@ -2,7 +2,7 @@
 //! laying a translation over its German source, finding which localised
 //! fields fell back to German, and collecting references.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::schema::{ContentType, SchemaWalker, Step, Violation, escape_pointer};
 
@@ -145,17 +145,6 @@ fn collect_at(value: &Value, path: &[Step], at: String, visit: &mut dyn FnMut(St
                 collect_at(child, rest, format!("{at}/{index}"), visit);
             }
         }
-    }
-}
-
-/// Sets a top-level field of a document object.
-pub fn set_field(document: &mut Value, field: &str, value: Value) {
-    if let Value::Object(map) = document {
-        map.insert(field.to_owned(), value);
-    } else {
-        let mut map = Map::new();
-        map.insert(field.to_owned(), value);
-        *document = Value::Object(map);
     }
 }
 

@@ -56,14 +56,19 @@ impl ParsedFile {
     }
 }
 
+/// The problem reported for a file over [`MAX_FILE_BYTES`].
+pub fn too_large(size: u64) -> FileProblem {
+    FileProblem {
+        line: None,
+        pointer: None,
+        message: format!("file is {:.1} MiB; the limit is 1 MiB per file", size as f64 / (1024.0 * 1024.0)),
+    }
+}
+
 /// Parses one editorial file of the given type and locale.
 pub fn parse(bytes: &[u8], content_type: &ContentType, locale: Locale) -> Result<ParsedFile, Vec<FileProblem>> {
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(vec![FileProblem {
-            line: None,
-            pointer: None,
-            message: format!("file is {} bytes; the limit is {MAX_FILE_BYTES} bytes (1 MiB)", bytes.len()),
-        }]);
+        return Err(vec![too_large(bytes.len() as u64)]);
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
@@ -73,6 +78,15 @@ pub fn parse(bytes: &[u8], content_type: &ContentType, locale: Locale) -> Result
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Line endings must not make a difference: the same text saved on
+    // Windows is the same content (and must not create a revision).
+    let unix_text;
+    let text = if text.contains('\r') {
+        unix_text = text.replace("\r\n", "\n");
+        unix_text.as_str()
+    } else {
+        text
+    };
     if text.trim().is_empty() {
         return Err(vec![FileProblem::at_line(1, "file is empty; it needs +++ front matter +++ and a body")]);
     }
@@ -105,7 +119,9 @@ pub fn parse(bytes: &[u8], content_type: &ContentType, locale: Locale) -> Result
             continue;
         }
         lines.insert(pointer, line);
-        super::document::set_field(&mut document, &field, Value::String(markdown));
+        if let Value::Object(map) = &mut document {
+            map.insert(field, Value::String(markdown));
+        }
     }
     if problems.is_empty() { Ok(ParsedFile { document, lines }) } else { Err(problems) }
 }
@@ -160,7 +176,7 @@ fn front_matter_document(source: &str, first_line: usize, lines: &mut BTreeMap<S
     if let Ok(spanned) = DeTable::parse(source) {
         record_table_lines(spanned.get_ref(), "", &line_at, lines);
     }
-    let mut document = toml_to_json(toml::Value::Table(table), "", problems);
+    let mut document = toml_to_json(toml::Value::Table(table), "", lines, problems);
     if let Value::Object(map) = &mut document {
         map.retain(|_, v| !v.is_null());
     }
@@ -189,7 +205,7 @@ fn record_value_lines(value: &DeValue<'_>, at: &str, line_at: &dyn Fn(usize) -> 
     }
 }
 
-fn toml_to_json(value: toml::Value, at: &str, problems: &mut Vec<FileProblem>) -> Value {
+fn toml_to_json(value: toml::Value, at: &str, lines: &BTreeMap<String, usize>, problems: &mut Vec<FileProblem>) -> Value {
     match value {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::Number(i.into()),
@@ -197,7 +213,7 @@ fn toml_to_json(value: toml::Value, at: &str, problems: &mut Vec<FileProblem>) -
             Some(n) => Value::Number(n),
             None => {
                 problems.push(FileProblem {
-                    line: None,
+                    line: lines.get(at).copied(),
                     pointer: Some(at.to_owned()),
                     message: format!("{f} is not a finite number"),
                 });
@@ -208,14 +224,14 @@ fn toml_to_json(value: toml::Value, at: &str, problems: &mut Vec<FileProblem>) -
         // Dates are strings in JSON; an editor may write them bare in TOML.
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(items) => Value::Array(
-            items.into_iter().enumerate().map(|(i, v)| toml_to_json(v, &format!("{at}/{i}"), problems)).collect(),
+            items.into_iter().enumerate().map(|(i, v)| toml_to_json(v, &format!("{at}/{i}"), lines, problems)).collect(),
         ),
         toml::Value::Table(table) => Value::Object(
             table
                 .into_iter()
                 .map(|(k, v)| {
                     let pointer = format!("{at}/{}", escape_pointer(&k));
-                    (k, toml_to_json(v, &pointer, problems))
+                    (k, toml_to_json(v, &pointer, lines, problems))
                 })
                 .collect(),
         ),
@@ -223,17 +239,33 @@ fn toml_to_json(value: toml::Value, at: &str, problems: &mut Vec<FileProblem>) -
 }
 
 /// Splits the body into (field, line, Markdown) at level-2 headings.
+///
+/// Only `## ` headings at the top level split the body: a heading inside a
+/// block quote or list, or a Setext heading (a line underlined with `---`),
+/// is part of the section's own Markdown.
 fn body_sections(body: &str, first_line: usize, content_type: &ContentType, locale: Locale, problems: &mut Vec<FileProblem>) -> Vec<(String, usize, String)> {
     let line_at = |offset: usize| first_line + body[..offset].matches('\n').count();
     // (heading text, start of heading, end of heading)
     let mut headings: Vec<(String, usize, usize)> = Vec::new();
     let mut current: Option<(String, usize)> = None;
+    let mut container_depth = 0usize;
     for (event, range) in Parser::new(body).into_offset_iter() {
         match event {
-            Event::Start(Tag::Heading { level: HeadingLevel::H2, .. }) => current = Some((String::new(), range.start)),
+            Event::Start(Tag::BlockQuote(_) | Tag::List(_) | Tag::Item) => container_depth += 1,
+            Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_) | TagEnd::Item) => container_depth = container_depth.saturating_sub(1),
+            Event::Start(Tag::Heading { level: HeadingLevel::H2, .. })
+                if container_depth == 0 && body[range.start..].trim_start_matches(' ').starts_with("##") =>
+            {
+                current = Some((String::new(), range.start))
+            }
             Event::Text(text) | Event::Code(text) => {
                 if let Some((title, _)) = current.as_mut() {
                     title.push_str(&text);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some((title, _)) = current.as_mut() {
+                    title.push(' ');
                 }
             }
             Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
@@ -279,9 +311,11 @@ fn body_sections(body: &str, first_line: usize, content_type: &ContentType, loca
         }
         seen.push(&section.field);
         let markdown = body[*end..next].trim();
-        if !markdown.is_empty() {
-            sections.push((section.field.clone(), line, markdown.to_owned()));
+        if markdown.is_empty() {
+            problems.push(FileProblem::at_line(line, format!("the section `## {title}` is empty: write its text or remove the heading")));
+            continue;
         }
+        sections.push((section.field.clone(), line, markdown.to_owned()));
     }
     sections
 }
@@ -341,6 +375,25 @@ mod tests {
     }
 
     #[test]
+    fn nested_and_setext_headings_do_not_split() {
+        let file = "+++\n+++\nLead\n\n> ## Ablauf\n> quoted\n\n- ## Ablauf\n\nUnderlined\nheading\n---\n\n## Ablauf\nSteps\n";
+        let parsed = parse(file.as_bytes(), &content_type(), Locale::De).unwrap();
+        let lead = parsed.document["text"].as_str().unwrap();
+        assert!(lead.starts_with("Lead") && lead.contains("> ## Ablauf") && lead.contains("heading\n---"), "{lead}");
+        assert_eq!(parsed.document["steps"], "Steps");
+    }
+
+    #[test]
+    fn line_endings_and_case_of_headings_do_not_matter() {
+        let unix = "+++\nname = \"x\"\n+++\nLead\n\n## ablauf\nSteps\n";
+        let windows = unix.replace('\n', "\r\n");
+        let a = parse(unix.as_bytes(), &content_type(), Locale::De).unwrap();
+        let b = parse(windows.as_bytes(), &content_type(), Locale::De).unwrap();
+        assert_eq!(a.document, b.document);
+        assert_eq!(a.document["steps"], "Steps");
+    }
+
+    #[test]
     fn bad_files_are_located() {
         let ct = content_type();
         let cases: Vec<(&[u8], Option<usize>, &str)> = vec![
@@ -351,6 +404,8 @@ mod tests {
             (b"+++\n+++\nok\n\xff\xfe\n", Some(4), "not valid UTF-8"),
             (b"+++\nsteps = \"x\"\n+++\n", Some(2), "write it in the body under `## Ablauf`"),
             (b"+++\n+++\n## Ablauf\na\n## Ablauf\nb\n", Some(5), "appears twice"),
+            (b"+++\n+++\nLead\n\n## Ablauf\n\n", Some(5), "is empty"),
+            (b"+++\nname = \"x\"\nwhen = nan\n+++\n", Some(3), "not a finite number"),
         ];
         for (input, line, needle) in cases {
             let problems = parse(input, &ct, Locale::De).unwrap_err();

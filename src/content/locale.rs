@@ -44,10 +44,11 @@ impl Locale {
             .filter_map(|part| {
                 let mut pieces = part.trim().split(';');
                 let tag = pieces.next()?.trim();
-                let quality = pieces
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .unwrap_or(1.0);
+                // A malformed weight counts as "not acceptable", not as 1.
+                let quality = match pieces.find_map(|p| p.trim().strip_prefix("q=")) {
+                    Some(q) => q.parse::<f32>().unwrap_or(0.0),
+                    None => 1.0,
+                };
                 (!tag.is_empty() && quality > 0.0).then_some((quality, tag))
             })
             .collect();
@@ -81,5 +82,6 @@ mod tests {
         assert_eq!(Locale::from_accept_language("de-DE,de;q=0.9"), Some(Locale::De));
         assert_eq!(Locale::from_accept_language("fr, it"), None);
         assert_eq!(Locale::from_accept_language("en;q=0, de"), Some(Locale::De));
+        assert_eq!(Locale::from_accept_language("en;q=abc, de;q=0.9"), Some(Locale::De));
     }
 }

@@ -67,8 +67,6 @@ pub struct ContentType {
     validator: jsonschema::Validator,
     /// The field that holds the text before the first heading of the body.
     pub lead_field: Option<String>,
-    /// The field that names an entry (used in listings and reports).
-    pub title_field: Option<String>,
     pub sections: Vec<Section>,
     pub references: Vec<ReferenceSite>,
     /// Top-level fields mirrored into indexed columns, keyed by column name.
@@ -125,7 +123,6 @@ impl ContentType {
         Ok(ContentType {
             name: name.to_owned(),
             lead_field,
-            title_field: string_annotation("x-title-field"),
             sections,
             references,
             external_keys,
@@ -164,8 +161,11 @@ impl ContentType {
         violations
     }
 
+    /// The section a heading names. Case and Unicode normalisation do not
+    /// matter (`## ZUSTÄNDIGE STELLE`, decomposed umlauts from some editors).
     pub fn section_for_heading(&self, locale: Locale, heading: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.heading(locale).is_some_and(|h| h.eq_ignore_ascii_case(heading)))
+        let wanted = comparable(heading);
+        self.sections.iter().find(|s| s.heading(locale).is_some_and(|h| comparable(h) == wanted))
     }
 
     pub fn is_section_field(&self, field: &str) -> bool {
@@ -174,11 +174,6 @@ impl ContentType {
 
     pub fn walker(&self) -> SchemaWalker<'_> {
         SchemaWalker::new(&self.schema)
-    }
-
-    /// The entry's display title in the document, if the type names one.
-    pub fn title_of<'a>(&self, document: &'a Value) -> Option<&'a str> {
-        document.get(self.title_field.as_deref()?)?.as_str()
     }
 }
 
@@ -269,6 +264,11 @@ impl<'s> SchemaWalker<'s> {
             path.pop();
         }
     }
+}
+
+fn comparable(heading: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    heading.trim().nfc().collect::<String>().to_lowercase()
 }
 
 pub fn escape_pointer(key: &str) -> String {

@@ -1,9 +1,11 @@
 //! Slugs: the human key of an entry, unique within its type.
 
 /// Whether a string is a valid slug: lower-case ASCII letters and digits in
-/// groups joined by single hyphens, at most 120 characters.
+/// groups joined by single hyphens, at most 120 characters, and not shaped
+/// like an entry id (the API finds entries by id or slug).
 pub fn is_valid(slug: &str) -> bool {
     !slug.is_empty()
+        && uuid::Uuid::try_parse(slug).is_err()
         && slug.len() <= 120
         && slug.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
@@ -23,7 +25,7 @@ mod tests {
     fn slug_rules() {
         assert!(is_valid("personalausweis-beantragen"));
         assert!(is_valid("a1"));
-        for bad in ["", "-a", "a-", "a--b", "Ausweis", "straße", "a_b", "a.b"] {
+        for bad in ["", "-a", "a-", "a--b", "Ausweis", "straße", "a_b", "a.b", "6b617461-6c6f-4700-8000-000000000001"] {
             assert!(!is_valid(bad), "{bad} must be rejected");
         }
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::Problem;
 use super::scan::{EntryFiles, SourceFile};
 use crate::content::file_format::{self, ParsedFile};
-use crate::content::{ContentType, Locale, document};
+use crate::content::{ContentType, Locale, Registry, document};
 
 /// An entry whose files are all valid: the document of every locale
 /// (translations hold only their localised fields).
@@ -24,7 +24,10 @@ pub struct CheckedEntry {
 /// Slugs that references may point to, by type.
 pub type KnownSlugs = HashSet<(String, String)>;
 
-pub fn check_entry(files: &EntryFiles, content_type: &ContentType, known: &KnownSlugs) -> Result<CheckedEntry, Vec<Problem>> {
+pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs) -> Result<CheckedEntry, Vec<Problem>> {
+    let Some(content_type) = registry.get(&files.content_type) else {
+        return Err(vec![Problem::in_file(&files.source.relative, format!("no content type `{}`", files.content_type))]);
+    };
     let mut problems = Vec::new();
     let source = parse_file(&files.source, content_type, &mut problems);
     let mut documents = Vec::new();
@@ -86,6 +89,11 @@ fn parse_file(file: &SourceFile, content_type: &ContentType, problems: &mut Vec<
             return None;
         }
     };
+    if bytes.len() > file_format::MAX_FILE_BYTES {
+        let size = std::fs::metadata(&file.path).map_or(bytes.len() as u64, |m| m.len());
+        problems.push(Problem::from_file_problem(&file.relative, file_format::too_large(size)));
+        return None;
+    }
     match file_format::parse(&bytes, content_type, file.locale) {
         Ok(parsed) => Some(parsed),
         Err(found) => {
@@ -95,7 +103,8 @@ fn parse_file(file: &SourceFile, content_type: &ContentType, problems: &mut Vec<
     }
 }
 
-/// Reads a file, refusing oversized ones before reading them whole.
+/// Reads a file, but never more than one byte over the limit: a huge file
+/// is reported, not loaded.
 fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
@@ -103,12 +112,5 @@ fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, String> {
     file.take(file_format::MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read the file: {e}"))?;
-    if bytes.len() > file_format::MAX_FILE_BYTES {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(bytes.len() as u64);
-        return Err(format!(
-            "file is {:.1} MiB; the limit is 1 MiB per file",
-            size as f64 / (1024.0 * 1024.0)
-        ));
-    }
     Ok(bytes)
 }

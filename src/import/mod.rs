@@ -10,9 +10,9 @@ mod check;
 mod problem;
 mod scan;
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -23,7 +23,7 @@ pub use problem::Problem;
 
 use crate::content::{Locale, Registry};
 use crate::store::entity::{change, entry, publication, revision};
-use crate::store::{ImportBaseline, KnownEntry, Store, StoreError, WriteBatch};
+use crate::store::{ImportBaseline, Store, StoreError, WriteBatch};
 use check::{CheckedEntry, KnownSlugs, check_entry};
 use scan::EntryFiles;
 
@@ -33,6 +33,8 @@ pub enum ImportError {
     Invalid(Vec<Problem>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("checking the files failed: {0}")]
+    Checker(String),
 }
 
 #[derive(Clone, Debug)]
@@ -70,7 +72,7 @@ pub fn validate(root: &Path, registry: &Registry) -> Result<ImportReport, Vec<Pr
     let (entries, mut problems) = scan::scan(root, registry);
     let known = known_slugs(&entries, &ImportBaseline::default());
     let results: Vec<Result<CheckedEntry, Vec<Problem>>> =
-        entries.par_iter().map(|files| check_entry(files, content_type_of(registry, files), &known)).collect();
+        entries.par_iter().map(|files| check_entry(files, registry, &known)).collect();
     for result in results {
         if let Err(found) = result {
             problems.extend(found);
@@ -89,25 +91,27 @@ pub fn validate(root: &Path, registry: &Registry) -> Result<ImportReport, Vec<Pr
 }
 
 /// Imports a folder into the store and publishes what changed.
-pub async fn import(store: &Store, registry: &Registry, root: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
+pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (entries, mut problems) = scan::scan(root, registry);
-    let baseline = store.import_baseline().await?;
+    // The baseline is read inside the import's transaction, which holds
+    // the import lock: a concurrent import waits instead of racing.
+    let txn = store.begin_import().await?;
+    let baseline = store.import_baseline(&txn).await?;
     let known = known_slugs(&entries, &baseline);
     let progress = progress_bar(entries.len(), options.progress);
 
-    let txn = store.begin().await?;
     let mut report = ImportReport { entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), ..Default::default() };
     let mut planner = Planner { baseline: &baseline, author: &options.author, now: Utc::now(), report: &mut report };
 
     // Check chunk n+1 on the blocking pool while chunk n is written.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Result<CheckedEntry, Vec<Problem>>>>(2);
     let checker = {
-        let registry_types: HashMap<String, _> = registry.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        let registry = Arc::clone(registry);
         let entries = entries.clone();
         tokio::task::spawn_blocking(move || {
             for chunk in entries.chunks(CHUNK) {
-                let checked = chunk.par_iter().map(|files| check_entry(files, &registry_types[&files.content_type], &known)).collect();
+                let checked = chunk.par_iter().map(|files| check_entry(files, &registry, &known)).collect();
                 if sender.blocking_send(checked).is_err() {
                     return;
                 }
@@ -128,7 +132,7 @@ pub async fn import(store: &Store, registry: &Registry, root: &Path, options: &I
             store.write_batch(&txn, batch).await?;
         }
     }
-    checker.await.map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(format!("file checker failed: {e}"))))?;
+    checker.await.map_err(|e| ImportError::Checker(e.to_string()))?;
     progress.finish_and_clear();
 
     if !problems.is_empty() {
@@ -139,11 +143,6 @@ pub async fn import(store: &Store, registry: &Registry, root: &Path, options: &I
     txn.commit().await.map_err(StoreError::from)?;
     report.elapsed = started.elapsed();
     Ok(report)
-}
-
-fn content_type_of<'r>(registry: &'r Registry, files: &EntryFiles) -> &'r crate::content::ContentType {
-    // scan() only yields entries of registered types.
-    registry.get(&files.content_type).map(|t| t.as_ref()).expect("scanned entries have registered types")
 }
 
 fn known_slugs(entries: &[EntryFiles], baseline: &ImportBaseline) -> KnownSlugs {
@@ -206,7 +205,7 @@ impl Planner<'_> {
         }
         self.report.new_revisions += new_revisions;
         match existing {
-            Some(KnownEntry { version, .. }) => batch.version_updates.push((id, version + new_revisions as i64)),
+            Some(_) => batch.version_updates.push((id, new_revisions as i64, self.now)),
             None => {
                 self.report.created_entries += 1;
                 batch.new_entries.push(entry::Model {

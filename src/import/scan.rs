@@ -36,12 +36,21 @@ pub fn scan(root: &Path, registry: &Registry) -> (Vec<EntryFiles>, Vec<Problem>)
             return (Vec::new(), problems);
         }
     };
-    let mut type_dirs: Vec<PathBuf> = top.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut type_dirs: Vec<PathBuf> = top.filter_map(Result::ok).map(|e| e.path()).collect();
     type_dirs.sort();
     for dir in type_dirs {
         let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
         if name.starts_with('.') {
             continue;
+        }
+        match kind_of(&dir) {
+            Kind::Folder => {}
+            // Files beside the type folders (README.md, synonyms.toml) are not entries.
+            Kind::File => continue,
+            Kind::Link => {
+                problems.push(Problem::in_file(Path::new(&name), SYMLINK_MESSAGE));
+                continue;
+            }
         }
         if registry.get(&name).is_none() {
             let known: Vec<&str> = registry.names().collect();
@@ -114,11 +123,29 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>
         if hidden {
             continue;
         }
-        if path.is_dir() {
-            collect_files(&path, out, problems, root);
-        } else {
-            out.push(path);
+        match kind_of(&path) {
+            Kind::Folder => collect_files(&path, out, problems, root),
+            Kind::File => out.push(path),
+            Kind::Link => problems.push(Problem::in_file(path.strip_prefix(root).unwrap_or(&path), SYMLINK_MESSAGE)),
         }
+    }
+}
+
+/// Symbolic links are refused rather than followed: they can loop, lead
+/// out of the content folder, or make one file count as two entries.
+const SYMLINK_MESSAGE: &str = "symbolic links are not followed in a content folder; copy or move the file instead";
+
+enum Kind {
+    Folder,
+    File,
+    Link,
+}
+
+fn kind_of(path: &Path) -> Kind {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Kind::Link,
+        Ok(meta) if meta.is_dir() => Kind::Folder,
+        _ => Kind::File,
     }
 }
 

@@ -101,24 +101,47 @@ impl Store {
         rows.iter().map(|row| Ok((row.try_get("", "content_type")?, row.try_get("", "n")?))).collect()
     }
 
-    /// A statement written with `?` placeholders, numbered for PostgreSQL.
+    /// A statement written with `?` placeholders (outside quoted literals),
+    /// numbered `$1, $2, …` for PostgreSQL.
     pub(crate) fn statement(&self, sql: &str, values: impl IntoIterator<Item = SqlValue>) -> Statement {
         let backend = self.backend();
-        let sql = if backend == DbBackend::Postgres {
-            let mut numbered = String::with_capacity(sql.len() + 16);
-            let mut n = 0;
-            for c in sql.chars() {
-                if c == '?' {
-                    n += 1;
-                    numbered.push_str(&format!("${n}"));
-                } else {
-                    numbered.push(c);
-                }
-            }
-            numbered
-        } else {
-            sql.to_owned()
-        };
+        let sql = if backend == DbBackend::Postgres { number_placeholders(sql) } else { sql.to_owned() };
         Statement::from_sql_and_values(backend, sql, values)
+    }
+
+    /// `ORDER BY`/comparison suffix that makes slug order plain byte order
+    /// on both databases (PostgreSQL would otherwise use the locale's
+    /// collation, which ignores hyphens).
+    pub(crate) fn byte_order(&self) -> &'static str {
+        if self.backend() == DbBackend::Postgres { " COLLATE \"C\"" } else { "" }
+    }
+}
+
+fn number_placeholders(sql: &str) -> String {
+    let mut numbered = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quoted: Option<char> = None;
+    for c in sql.chars() {
+        match (quoted, c) {
+            (None, '\'' | '"') => quoted = Some(c),
+            (Some(q), _) if c == q => quoted = None,
+            (None, '?') => {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+                continue;
+            }
+            _ => {}
+        }
+        numbered.push(c);
+    }
+    numbered
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_outside_literals() {
+        assert_eq!(super::number_placeholders("a = ? AND b = '?' AND c = ?"), "a = $1 AND b = '?' AND c = $2");
+        assert_eq!(super::number_placeholders(r#"x COLLATE "C" > ?"#), r#"x COLLATE "C" > $1"#);
     }
 }

@@ -67,9 +67,10 @@ impl Store {
     /// One page of published entries of a type in slug order, after the
     /// given slug (keyset pagination: no offsets, no total count).
     pub async fn list_published(&self, content_type: &str, after: Option<&str>, limit: u64, locale: Locale) -> Result<ListPage, StoreError> {
+        let order = self.byte_order();
         let sql = format!(
             "SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} \
-             WHERE e.content_type = ? AND p.locale = ? AND e.slug > ? ORDER BY e.slug LIMIT ?"
+             WHERE e.content_type = ? AND p.locale = ? AND e.slug{order} > ? ORDER BY e.slug{order} LIMIT ?"
         );
         let values: [SqlValue; 4] = [
             content_type.into(),

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Set, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Set, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use super::entity::{change, entry, publication, revision};
 use super::{Store, StoreError};
@@ -22,7 +24,6 @@ pub struct ImportBaseline {
 #[derive(Clone, Debug)]
 pub struct KnownEntry {
     pub id: String,
-    pub version: i64,
 }
 
 /// Rows to write together. Rows within one kind are inserted with one
@@ -30,8 +31,9 @@ pub struct KnownEntry {
 #[derive(Debug, Default)]
 pub struct WriteBatch {
     pub new_entries: Vec<entry::Model>,
-    /// (entry id, new version) of existing entries that got new revisions.
-    pub version_updates: Vec<(String, i64)>,
+    /// (entry id, revisions added, time) of existing entries that got new
+    /// revisions; versions are incremented, never set, so no increment is lost.
+    pub version_updates: Vec<(String, i64, chrono::DateTime<chrono::Utc>)>,
     pub revisions: Vec<revision::Model>,
     pub publications: Vec<publication::Model>,
     pub changes: Vec<change::Model>,
@@ -49,18 +51,18 @@ impl WriteBatch {
 const ROWS_PER_STATEMENT: usize = 100;
 
 impl Store {
-    pub async fn import_baseline(&self) -> Result<ImportBaseline, StoreError> {
+    pub async fn import_baseline(&self, txn: &DatabaseTransaction) -> Result<ImportBaseline, StoreError> {
         let mut baseline = ImportBaseline::default();
-        for row in self.db.query_all_raw(self.statement("SELECT id, content_type, slug, version FROM entries", [])).await? {
+        for row in txn.query_all_raw(self.statement("SELECT id, content_type, slug FROM entries", [])).await? {
             baseline.entries.insert(
                 (row.try_get("", "content_type")?, row.try_get("", "slug")?),
-                KnownEntry { id: row.try_get("", "id")?, version: row.try_get("", "version")? },
+                KnownEntry { id: row.try_get("", "id")? },
             );
         }
         let latest = "SELECT r.entry_id, r.locale, r.number, r.content_hash FROM revisions r \
             JOIN (SELECT entry_id, locale, MAX(number) AS number FROM revisions GROUP BY entry_id, locale) m \
             ON m.entry_id = r.entry_id AND m.locale = r.locale AND m.number = r.number";
-        for row in self.db.query_all_raw(self.statement(latest, [])).await? {
+        for row in txn.query_all_raw(self.statement(latest, [])).await? {
             let locale: String = row.try_get("", "locale")?;
             let Some(locale) = Locale::parse(&locale) else { continue };
             baseline
@@ -70,8 +72,15 @@ impl Store {
         Ok(baseline)
     }
 
-    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
-        Ok(self.db.begin().await?)
+    /// A write transaction that excludes other imports: SQLite takes the
+    /// write lock at BEGIN, PostgreSQL a transaction-scoped advisory lock.
+    pub async fn begin_import(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+        let txn = self.db.begin_with_options(options).await?;
+        if self.backend() == DbBackend::Postgres {
+            txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [IMPORT_LOCK.into()])).await?;
+        }
+        Ok(txn)
     }
 
     /// Writes a batch inside the caller's transaction.
@@ -88,11 +97,10 @@ impl Store {
             });
             entry::Entity::insert_many(models).exec_without_returning(txn).await?;
         }
-        let now = chrono::Utc::now();
-        for (id, version) in batch.version_updates {
+        for (id, added, at) in batch.version_updates {
             txn.execute_raw(self.statement(
-                "UPDATE entries SET version = ?, updated_at = ? WHERE id = ?",
-                [version.into(), now.into(), id.into()],
+                "UPDATE entries SET version = version + ?, updated_at = ? WHERE id = ?",
+                [added.into(), at.into(), id.into()],
             ))
             .await?;
         }
@@ -166,5 +174,6 @@ impl Store {
     }
 }
 
-/// Advisory lock key of the change log ("katalog" in ASCII).
+/// Advisory lock keys: the change log ("katalog" in ASCII) and imports.
 const CHANGE_LOG_LOCK: i64 = 0x006b_6174_616c_6f67;
+const IMPORT_LOCK: i64 = CHANGE_LOG_LOCK + 1;

@@ -216,3 +216,17 @@ async fn the_sample_content_is_valid() {
     let output = katalog(&["validate", repo_path("content").to_str().unwrap(), "--schemas", schemas.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
 }
+
+#[tokio::test]
+async fn symbolic_links_are_refused() {
+    rejected(
+        |root| {
+            std::os::unix::fs::symlink(root.join("service"), root.join("service/loop")).unwrap();
+            std::os::unix::fs::symlink("/etc", root.join("article")).unwrap_or_else(|_| {
+                std::os::unix::fs::symlink("/etc", root.join("topic/etc")).unwrap();
+            });
+        },
+        &["service/loop: symbolic links are not followed".into()],
+    )
+    .await;
+}

@@ -20,6 +20,7 @@ async fn serves_the_id_card_service_with_every_field(db: TestDb) {
     let response = server.get("/api/v1/service/personalausweis-beantragen").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-language"], "de");
+    assert_eq!(response.headers()["vary"], "Accept-Language");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["type"], "service");
     assert_eq!(body["slug"], "personalausweis-beantragen");
@@ -126,6 +127,11 @@ async fn lists_page_with_keyset_cursors(db: TestDb) {
     assert_eq!(id_card["locale"], "en");
     let passport_child = items.iter().find(|i| i["slug"] == "kinderreisepass-beantragen").unwrap();
     assert_eq!(passport_child["locale"], "de");
+
+    // A cursor of one type's list is refused by another's.
+    let services = server.get_json("/api/v1/service?limit=1").await;
+    let service_cursor = services["next_cursor"].as_str().unwrap();
+    assert_eq!(server.get(&format!("/api/v1/office?cursor={service_cursor}")).await.status(), 400);
 
     for bad in ["/api/v1/service?limit=0", "/api/v1/service?limit=101", "/api/v1/service?cursor=not-a-cursor", "/api/v1/service?limit=abc"] {
         let response = server.get(bad).await;

@@ -130,8 +130,12 @@ pub fn katalog(args: &[&str]) -> Output {
 }
 
 pub fn import(db: &TestDb, dir: &Path) -> Output {
+    import_url(&db.url, dir)
+}
+
+pub fn import_url(url: &str, dir: &Path) -> Output {
     let schemas = repo_path("schemas");
-    katalog(&["import", dir.to_str().unwrap(), "--database", &db.url, "--schemas", schemas.to_str().unwrap()])
+    katalog(&["import", dir.to_str().unwrap(), "--database", url, "--schemas", schemas.to_str().unwrap()])
 }
 
 pub fn text(bytes: &[u8]) -> String {

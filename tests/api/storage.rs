@@ -153,3 +153,52 @@ async fn change_log_orders_every_publish(db: TestDb) {
     assert_eq!(health["status"], "ok");
 }
 on_both_databases!(change_log_orders_every_publish);
+
+async fn line_endings_do_not_create_revisions(db: TestDb) {
+    let content = sample_content();
+    assert!(import(&db, content.path()).status.success());
+    for entry in std::fs::read_dir(content.path().join("service")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace('\n', "\r\n")).unwrap();
+    }
+    let again = import(&db, content.path());
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains(" 0 new revisions"), "{}", text(&again.stdout));
+}
+on_both_databases!(line_endings_do_not_create_revisions);
+
+async fn concurrent_imports_are_serialised(db: TestDb) {
+    let base = sample_content();
+    assert!(import(&db, base.path()).status.success());
+    let store = Store::connect(&db.url).await.unwrap();
+    let version = "SELECT version FROM entries WHERE slug = 'personalausweis-beantragen'";
+    let before = scalar(&store, version).await;
+    let revisions_of_entry =
+        "SELECT COUNT(*) FROM revisions r JOIN entries e ON e.id = r.entry_id WHERE e.slug = 'personalausweis-beantragen'";
+    let revisions_before = scalar(&store, revisions_of_entry).await;
+    // Two folders, each changing another locale of the same entry.
+    let german = sample_content();
+    replace_in(&german.path().join("service/personalausweis-beantragen.md"), "name = \"", "name = \"Neu: ");
+    let english = sample_content();
+    replace_in(&english.path().join("service/personalausweis-beantragen.en.md"), "name = \"", "name = \"New: ");
+    let (a, b) = (std::thread::spawn({
+        let url = db.url.clone();
+        let dir = german.path().to_owned();
+        move || crate::helpers::import_url(&url, &dir)
+    }), std::thread::spawn({
+        let url = db.url.clone();
+        let dir = english.path().to_owned();
+        move || crate::helpers::import_url(&url, &dir)
+    }));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    // Whichever ran second also saw the other's change as a change (its
+    // folder has the old text for the other locale): every step is counted.
+    let after = scalar(&store, version).await;
+    let revisions_added = scalar(&store, revisions_of_entry).await - revisions_before;
+    assert_eq!(after - before, revisions_added, "version counts every revision added");
+    assert!(after - before >= 2);
+}
+on_both_databases!(concurrent_imports_are_serialised);

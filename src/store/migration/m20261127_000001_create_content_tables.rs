@@ -59,13 +59,19 @@ enum Changes {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Slugs sort and page in byte order on both databases; PostgreSQL
+        // gets it from the column's collation (so the index serves it).
+        let mut slug = string(Entries::Slug);
+        if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
+            slug.extra("COLLATE \"C\"");
+        }
         manager
             .create_table(
                 Table::create()
                     .table(Entries::Table)
                     .col(string(Entries::Id).primary_key())
                     .col(string(Entries::ContentType))
-                    .col(string(Entries::Slug))
+                    .col(slug)
                     .col(string_null(Entries::Leika))
                     .col(big_integer(Entries::Version))
                     .col(timestamp_with_time_zone(Entries::CreatedAt))
