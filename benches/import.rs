@@ -50,7 +50,7 @@ async fn main() {
         for (name, url) in [("sqlite", sqlite_url.as_str()), ("postgres", postgres_url.as_str())] {
             katalog(&["migrate", "--database", url]);
             let started = Instant::now();
-            let summary = katalog(&["import", content.to_str().unwrap(), "--database", url, "--schemas", schemas]);
+            let summary = katalog(&["import", content.to_str().unwrap(), "--publish", "--database", url, "--schemas", schemas]);
             let seconds = started.elapsed().as_secs_f64();
             println!(
                 "{size:>8} {name:>10} {files:>8} {seconds:>10.2} {:>12.0} {:>10}",

@@ -12,6 +12,7 @@ use crate::api::AppState;
 use crate::content::Registry;
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::store::{DEFAULT_DATABASE_URL, Store};
+use crate::workflow::Role;
 
 #[derive(Parser, Debug)]
 #[command(name = "katalog", version, about = "Public-service information, written once and published to every channel")]
@@ -32,6 +33,33 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Write deterministic synthetic content for benchmarks.
     Generate(GenerateArgs),
+    /// Create or revoke API tokens (the first admin token comes only from here).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its hash is stored.
+    Create {
+        /// reader, editor, publisher or admin.
+        #[arg(long)]
+        role: Role,
+        /// Who or what uses the token (shown as the author of its revisions).
+        #[arg(long)]
+        name: String,
+        /// Days until the token expires; it never expires without this.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token by its id (the part after `kat_` up to the next `_`).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -69,6 +97,10 @@ pub struct ImportArgs {
     /// Recorded as the author of the new revisions.
     #[arg(long, default_value = "import")]
     pub author: String,
+    /// Publish what changed. Without it, new and changed files become
+    /// draft revisions for review, and published content stays as it is.
+    #[arg(long)]
+    pub publish: bool,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -107,10 +139,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database is up to date");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Token(command) => token_command(command).await,
         Command::Generate(args) => {
             let written = crate::generate::write(&args.out, args.services, args.seed)?;
             println!("wrote {written} files to {}", args.out.display());
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TokenCommand::Create { role, name, expires_in_days, database } => {
+            let store = open_store(&database).await?;
+            store.migrate().await?;
+            let expires_at = expires_in_days.map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+            let issued = crate::auth::create_token(&store, &name, role, expires_at).await?;
+            println!("{}", issued.token);
+            eprintln!("token {} ({role}) for {name}; it is shown only this once", issued.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { id, database } => {
+            let store = open_store(&database).await?;
+            if store.revoke_token(&id).await? {
+                println!("token {id} revoked");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("no active token {id}");
+                Ok(ExitCode::FAILURE)
+            }
         }
     }
 }
@@ -143,7 +200,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     store.migrate().await?;
     if store.count_entries().await?.is_empty() {
         tracing::info!(content = %args.content.display(), "empty database: importing the content folder");
-        match run_import(&store, &registry, &args.content, &ImportOptions { progress: true, ..Default::default() }).await? {
+        // The sample content of a new installation goes live at once.
+        let options = ImportOptions { publish: true, progress: true, ..Default::default() };
+        match run_import(&store, &registry, &args.content, &options).await? {
             Some(report) => eprintln!("{}", summary(&report)),
             None => return Ok(ExitCode::FAILURE),
         }
@@ -172,7 +231,7 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let registry = load_registry(&args.schemas)?;
     let store = open_store(&args.database).await?;
     store.migrate().await?;
-    let options = ImportOptions { author: args.author, progress: true };
+    let options = ImportOptions { author: args.author, publish: args.publish, progress: true };
     match run_import(&store, &registry, &args.dir, &options).await? {
         Some(report) => {
             println!("{}", summary(&report));
@@ -224,8 +283,13 @@ fn summary(report: &ImportReport) -> String {
     let seconds = report.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 { report.entries as f64 / seconds } else { 0.0 };
     let mut line = format!(
-        "imported {} entries from {} files: {} new entries, {} new revisions, {} unchanged, in {seconds:.2} s ({rate:.0} entries/s)",
-        report.entries, report.files, report.created_entries, report.new_revisions, report.unchanged
+        "imported {} entries from {} files: {} new entries, {} new revisions ({}), {} unchanged, in {seconds:.2} s ({rate:.0} entries/s)",
+        report.entries,
+        report.files,
+        report.created_entries,
+        report.new_revisions,
+        if report.published { "published" } else { "drafts" },
+        report.unchanged
     );
     if let Some(peak) = peak_memory_mb() {
         line.push_str(&format!(", peak memory {peak:.0} MB"));

@@ -8,3 +8,6 @@ pub mod api;
 pub mod cli;
 pub mod generate;
 pub mod server;
+pub mod workflow;
+pub mod auth;
+pub mod digest;

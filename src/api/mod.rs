@@ -5,8 +5,10 @@
 // request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod auth;
 mod delivery;
 mod health;
+mod manage;
 mod openapi;
 pub mod problem;
 
@@ -16,7 +18,7 @@ use poem::endpoint::make_sync;
 use poem::http::StatusCode;
 use poem::middleware::{CatchPanic, Tracing};
 use poem::web::Html;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::content::{ContentType, Registry};
@@ -27,9 +29,14 @@ use problem::ApiError;
 pub enum ApiTags {
     /// Published content for the channels.
     Delivery,
+    /// Editorial management: drafts, revisions, workflow (token required).
+    Manage,
     /// Health and operations.
     Operations,
 }
+
+/// Request bodies above this get 413: an entry is a page of text.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -49,7 +56,7 @@ impl AppState {
 
 /// The whole HTTP application.
 pub async fn app(state: AppState) -> impl Endpoint {
-    let service = OpenApiService::new((delivery::DeliveryApi, health::HealthApi), "katalog", env!("CARGO_PKG_VERSION"))
+    let service = OpenApiService::new((delivery::DeliveryApi, manage::ManageApi, health::HealthApi), "katalog", env!("CARGO_PKG_VERSION"))
         .description("Public-service information, written once and published to every channel. Errors are RFC 9457 problem+json.");
     let generated = service.spec();
     let merged = openapi::with_content_types(&generated, &state.registry).to_string();
@@ -63,15 +70,43 @@ pub async fn app(state: AppState) -> impl Endpoint {
         )
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", service)
+        .around(limit_body)
         .catch_all_error(problem::problem_for_any_error)
         .with(CatchPanic::new().with_handler(problem::problem_for_panic))
         .with(Tracing)
         .data(state)
 }
 
+/// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether they announce
+/// their length or not (chunked), before any handler parses them.
+async fn limit_body<E: Endpoint>(next: E, mut request: poem::Request) -> poem::Result<Response> {
+    let announced = request
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        problem::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", format!("request bodies are limited to {MAX_BODY_BYTES} bytes"))
+            .into_response()
+    };
+    match announced {
+        Some(length) if length > MAX_BODY_BYTES => return Ok(too_large()),
+        Some(_) => {}
+        None => {
+            let body = request.take_body();
+            match body.into_bytes_limit(MAX_BODY_BYTES).await {
+                Ok(bytes) => request.set_body(bytes),
+                Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(too_large()),
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    next.call(request).await.map(IntoResponse::into_response)
+}
+
 /// poem-openapi's self-contained Swagger UI page (no external assets),
 /// showing the merged document instead of the generated one.
-async fn swagger_html(service: &OpenApiService<(delivery::DeliveryApi, health::HealthApi), ()>, generated: &str, merged: &str) -> String {
+async fn swagger_html(service: &OpenApiService<(delivery::DeliveryApi, manage::ManageApi, health::HealthApi), ()>, generated: &str, merged: &str) -> String {
     let endpoint = service.swagger_ui().into_endpoint();
     let request = poem::Request::builder().uri(poem::http::Uri::from_static("/")).finish();
     let response = endpoint.get_response(request).await;

@@ -16,6 +16,22 @@ pub struct Problem {
     pub status: u16,
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
+    /// Every problem with the input, each located by JSON pointer.
+    #[oai(skip_serializing_if_is_empty)]
+    pub errors: Vec<FieldProblem>,
+    /// With 412: the entry's current version, to fetch and merge against.
+    #[oai(skip_serializing_if_is_none)]
+    pub current_version: Option<i64>,
+    /// With 409 for a refused transition: the actions allowed now.
+    #[oai(skip_serializing_if_is_none)]
+    pub allowed_actions: Option<Vec<String>>,
+}
+
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// JSON pointer (RFC 6901) of the value the problem is about.
+    pub pointer: String,
+    pub detail: String,
 }
 
 impl Problem {
@@ -25,10 +41,13 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: Some(detail.into()),
+            errors: Vec::new(),
+            current_version: None,
+            allowed_actions: None,
         }
     }
 
-    fn into_response(self) -> Response {
+    pub fn into_response(self) -> Response {
         use poem_openapi::types::ToJSON;
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Response::builder()
@@ -43,9 +62,27 @@ pub enum ApiError {
     /// The request is malformed (a parameter, cursor or locale).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
-    /// No such content type or no published entry with this id or slug.
+    /// Missing, unknown, expired or revoked token.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The token's role does not allow this.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// No such content type or entry.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
+    /// The request conflicts with the entry's state (slug taken, transition not allowed now).
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// `If-Match` names an older version: someone else saved in between.
+    #[oai(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Json<Problem>),
+    /// The document breaks its schema, or is not complete enough to publish.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// `If-Match` is required for updates.
+    #[oai(status = 428, content_type = "application/problem+json")]
+    PreconditionRequired(Json<Problem>),
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
     #[oai(status = 503, content_type = "application/problem+json")]
@@ -59,6 +96,20 @@ impl ApiError {
 
     pub fn not_found(detail: impl Into<String>) -> ApiError {
         ApiError::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, "not-found", detail)))
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::Forbidden(Json(Problem::new(StatusCode::FORBIDDEN, "forbidden", detail)))
+    }
+
+    pub fn conflict(kind: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::Conflict(Json(Problem::new(StatusCode::CONFLICT, kind, detail)))
+    }
+
+    pub fn unprocessable(detail: impl Into<String>, errors: Vec<FieldProblem>) -> ApiError {
+        let mut problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-document", detail);
+        problem.errors = errors;
+        ApiError::Unprocessable(Json(problem))
     }
 }
 

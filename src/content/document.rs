@@ -36,14 +36,14 @@ fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation:
                         let base = source.get(key).unwrap_or(&Value::Null);
                         merged.insert(key.clone(), overlay(walker, child, base, value, &pointer, violations));
                     }
-                    None => violations.push(Violation { pointer, message: format!("unknown field `{key}`") }),
+                    None => violations.push(Violation { pointer, message: format!("unknown field `{key}`"), missing: false }),
                 }
             }
             Value::Object(merged)
         }
         Value::Array(items) => {
             let Some(item_schema) = walker.items(node) else {
-                violations.push(Violation { pointer: at.to_owned(), message: "this field is not a list".into() });
+                violations.push(Violation { pointer: at.to_owned(), message: "this field is not a list".into(), missing: false });
                 return source.clone();
             };
             let mut merged = source.as_array().cloned().unwrap_or_default();
@@ -55,6 +55,7 @@ fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation:
                         items.len(),
                         merged.len()
                     ),
+                    missing: false,
                 });
                 return source.clone();
             }
@@ -68,6 +69,7 @@ fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation:
             violations.push(Violation {
                 pointer: at.to_owned(),
                 message: "this field is not translatable: it comes from the German source".into(),
+                missing: false,
             });
             source.clone()
         }

@@ -84,6 +84,8 @@ impl std::fmt::Debug for ContentType {
 pub struct Violation {
     pub pointer: String,
     pub message: String,
+    /// A required value is absent (drafts may have such gaps).
+    pub missing: bool,
 }
 
 impl ContentType {
@@ -143,6 +145,7 @@ impl ContentType {
                         violations.push(Violation {
                             pointer: format!("{at}/{}", escape_pointer(key)),
                             message: format!("unknown field `{key}`: the `{}` schema does not declare it", self.name),
+                            missing: false,
                         });
                     }
                 }
@@ -151,9 +154,10 @@ impl ContentType {
                     violations.push(Violation {
                         pointer: format!("{at}/{}", escape_pointer(key)),
                         message: format!("required field `{key}` is missing"),
+                        missing: true,
                     });
                 }
-                _ => violations.push(Violation { pointer: at, message: error.to_string() }),
+                _ => violations.push(Violation { pointer: at, message: error.to_string(), missing: false }),
             }
         }
         violations.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));

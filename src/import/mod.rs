@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 pub use problem::Problem;
 
 use crate::content::{Locale, Registry};
+use crate::digest::sha256_hex;
+use crate::workflow::State;
 use crate::store::entity::{change, entry, publication, revision};
 use crate::store::{ImportBaseline, Store, StoreError, WriteBatch};
 use check::{CheckedEntry, KnownSlugs, check_entry};
@@ -40,13 +41,15 @@ pub enum ImportError {
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
     pub author: String,
+    /// Publish what changed; otherwise changes become drafts for review.
+    pub publish: bool,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { author: "import".into(), progress: false }
+        ImportOptions { author: "import".into(), publish: false, progress: false }
     }
 }
 
@@ -58,6 +61,8 @@ pub struct ImportReport {
     pub created_entries: usize,
     pub new_revisions: usize,
     pub unchanged: usize,
+    /// Whether new revisions were published or left as drafts.
+    pub published: bool,
     pub elapsed: Duration,
 }
 
@@ -101,8 +106,8 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
     let known = known_slugs(&entries, &baseline);
     let progress = progress_bar(entries.len(), options.progress);
 
-    let mut report = ImportReport { entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), ..Default::default() };
-    let mut planner = Planner { baseline: &baseline, author: &options.author, now: Utc::now(), report: &mut report };
+    let mut report = ImportReport { published: options.publish, entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), ..Default::default() };
+    let mut planner = Planner { baseline: &baseline, author: &options.author, publish: options.publish, now: Utc::now(), report: &mut report };
 
     // Check chunk n+1 on the blocking pool while chunk n is written.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Result<CheckedEntry, Vec<Problem>>>>(2);
@@ -119,7 +124,7 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
         })
     };
     while let Some(checked) = receiver.recv().await {
-        let mut batch = WriteBatch::default();
+        let mut batch = WriteBatch { publish: options.publish, ..Default::default() };
         for result in checked {
             progress.inc(1);
             match result {
@@ -168,6 +173,7 @@ fn progress_bar(len: usize, wanted: bool) -> indicatif::ProgressBar {
 struct Planner<'a> {
     baseline: &'a ImportBaseline,
     author: &'a str,
+    publish: bool,
     now: chrono::DateTime<Utc>,
     report: &'a mut ImportReport,
 }
@@ -245,16 +251,21 @@ impl Planner<'_> {
             message: format!("imported from {}/{file}", checked.content_type),
             created_at: self.now,
         });
+        let state = if self.publish { State::Published } else { State::Draft };
         batch.publications.push(publication::Model {
             entry_id: id.to_owned(),
             locale: locale.code().to_owned(),
-            state: "published".into(),
-            published_number: Some(number),
-            published_at: Some(self.now),
+            state: state.code().into(),
+            published_number: self.publish.then_some(number),
+            published_at: self.publish.then_some(self.now),
             publish_at: None,
             unpublish_at: None,
             updated_at: self.now,
+            review_comment: None,
         });
+        if !self.publish {
+            return;
+        }
         batch.changes.push(change::Model {
             seq: 0,
             entry_id: id.to_owned(),
@@ -266,8 +277,4 @@ impl Planner<'_> {
             created_at: self.now,
         });
     }
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -7,7 +7,9 @@
 
 pub mod entity;
 pub mod migration;
+mod editorial;
 mod read;
+mod tokens;
 mod write;
 
 use std::path::Path;
@@ -16,7 +18,9 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value as SqlValue};
 use sea_orm_migration::MigratorTrait;
 
+pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord};
 pub use read::{ListPage, PublishedEntry, PublishedRevision};
+pub use tokens::StoredToken;
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 
 /// The database used when none is configured: one file, zero set-up.

@@ -39,7 +39,7 @@ pub struct ListPage {
 const PUBLISHED_COLUMNS: &str = "e.id, e.content_type, e.slug, e.version, e.updated_at, \
     p.locale, p.published_number, p.published_at, r.document";
 const PUBLISHED_JOIN: &str = "FROM entries e \
-    JOIN publications p ON p.entry_id = e.id AND p.state = 'published' \
+    JOIN publications p ON p.entry_id = e.id AND p.published_number IS NOT NULL \
     JOIN revisions r ON r.entry_id = p.entry_id AND r.locale = p.locale AND r.number = p.published_number";
 
 impl Store {

@@ -37,6 +37,9 @@ pub struct WriteBatch {
     pub revisions: Vec<revision::Model>,
     pub publications: Vec<publication::Model>,
     pub changes: Vec<change::Model>,
+    /// Whether the publications publish their revision, or only mark a
+    /// new draft while the published revision stays live.
+    pub publish: bool,
 }
 
 impl WriteBatch {
@@ -128,16 +131,17 @@ impl Store {
                 publish_at: Set(m.publish_at),
                 unpublish_at: Set(m.unpublish_at),
                 updated_at: Set(m.updated_at),
+                review_comment: Set(m.review_comment),
             });
+            let updated: &[publication::Column] = if batch.publish {
+                &[publication::Column::State, publication::Column::PublishedNumber, publication::Column::PublishedAt, publication::Column::UpdatedAt]
+            } else {
+                &[publication::Column::State, publication::Column::UpdatedAt]
+            };
             publication::Entity::insert_many(models)
                 .on_conflict(
                     OnConflict::columns([publication::Column::EntryId, publication::Column::Locale])
-                        .update_columns([
-                            publication::Column::State,
-                            publication::Column::PublishedNumber,
-                            publication::Column::PublishedAt,
-                            publication::Column::UpdatedAt,
-                        ])
+                        .update_columns(updated.iter().copied())
                         .to_owned(),
                 )
                 .exec_without_returning(txn)
@@ -150,7 +154,7 @@ impl Store {
     /// serialises appenders, so sequence numbers are handed out in commit
     /// order and a reader's cursor never skips a change that commits late.
     /// (SQLite has a single writer anyway.)
-    async fn append_changes(&self, txn: &DatabaseTransaction, changes: Vec<change::Model>) -> Result<(), StoreError> {
+    pub(crate) async fn append_changes(&self, txn: &DatabaseTransaction, changes: Vec<change::Model>) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }

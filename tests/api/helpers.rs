@@ -135,7 +135,7 @@ pub fn import(db: &TestDb, dir: &Path) -> Output {
 
 pub fn import_url(url: &str, dir: &Path) -> Output {
     let schemas = repo_path("schemas");
-    katalog(&["import", dir.to_str().unwrap(), "--database", url, "--schemas", schemas.to_str().unwrap()])
+    katalog(&["import", dir.to_str().unwrap(), "--publish", "--database", url, "--schemas", schemas.to_str().unwrap()])
 }
 
 pub fn text(bytes: &[u8]) -> String {

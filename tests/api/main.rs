@@ -3,4 +3,5 @@
 mod bad_input;
 mod delivery;
 mod helpers;
+mod manage;
 mod storage;

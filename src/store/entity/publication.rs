@@ -17,6 +17,9 @@ pub struct Model {
     pub publish_at: Option<DateTimeUtc>,
     pub unpublish_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// The reviewer's comment with the last transition, e.g. what to change.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub review_comment: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

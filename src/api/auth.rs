@@ -1,0 +1,41 @@
+//! Bearer-token authentication for the management API.
+
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+
+use super::AppState;
+use super::problem::{ApiError, Problem};
+use crate::auth::{self, AuthError, Principal};
+use crate::workflow::Role;
+
+/// `Authorization: Bearer kat_…` — create tokens with `katalog token create`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "kat_<id>_<secret>", checker = "check_token")]
+pub struct TokenAuth(pub Principal);
+
+async fn check_token(request: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let Some(state) = request.data::<AppState>() else {
+        return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
+    };
+    auth::authenticate(&state.store, &bearer.token).await.map_err(|error| {
+        if let AuthError::Store(store_error) = &error {
+            tracing::error!(%store_error, "token check failed");
+        }
+        let mut response = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
+        response.headers_mut().insert("WWW-Authenticate", poem::http::HeaderValue::from_static("Bearer"));
+        poem::Error::from_response(response)
+    })
+}
+
+impl TokenAuth {
+    /// Refuses with 403 unless the token's role includes `role`.
+    pub fn require(&self, role: Role, doing: &str) -> Result<&Principal, ApiError> {
+        if self.0.role.includes(role) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::forbidden(format!("{doing} needs the role `{role}`; this token has `{}`", self.0.role)))
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! Management API: create, update (with `If-Match`), validate, revisions
+//! and workflow transitions. Every write needs a token of the right role.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde_json::Value;
+
+use super::auth::TokenAuth;
+use super::problem::{ApiError, FieldProblem, Problem};
+use super::{ApiTags, AppState};
+use crate::content::{ContentType, Locale, Violation, document, slug};
+use crate::store::{EditError, EntryRecord, NewRevision, RevisionRecord};
+use crate::workflow::{self, Action, Role};
+
+/// A new entry: its slug and the German source document.
+#[derive(Object, Debug)]
+pub struct EntryCreate {
+    /// Lower-case letters, digits and single hyphens; unique within the type.
+    pub slug: String,
+    /// The document, as the type's `…Fields` schema describes it. Drafts may be incomplete.
+    pub fields: Value,
+    /// What changed and why (shown in the revision list).
+    pub message: Option<String>,
+}
+
+/// A whole new document for one locale of an entry.
+#[derive(Object, Debug)]
+pub struct EntryUpdate {
+    /// For `de` the whole document; for a translation only its localised fields.
+    pub fields: Value,
+    pub message: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct DocumentCheck {
+    pub fields: Value,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum CheckMode {
+    /// What any saved revision must satisfy (missing fields allowed).
+    Draft,
+    /// What publishing requires: the whole schema, channel requirements, published references.
+    Publish,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum TransitionAction {
+    Submit,
+    RequestChanges,
+    Publish,
+    Unpublish,
+    Archive,
+}
+
+impl From<TransitionAction> for Action {
+    fn from(action: TransitionAction) -> Action {
+        match action {
+            TransitionAction::Submit => Action::Submit,
+            TransitionAction::RequestChanges => Action::RequestChanges,
+            TransitionAction::Publish => Action::Publish,
+            TransitionAction::Unpublish => Action::Unpublish,
+            TransitionAction::Archive => Action::Archive,
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct TransitionRequest {
+    pub action: TransitionAction,
+    /// The locale to move; `de` when absent. Each locale has its own state.
+    pub locale: Option<String>,
+    /// Required with `request_changes`: what to change.
+    pub comment: Option<String>,
+    /// For `publish`: the revision that was reviewed. Refused (409) when a newer one exists.
+    pub revision: Option<i32>,
+}
+
+#[derive(Object, Debug)]
+pub struct LocaleStatus {
+    pub locale: String,
+    /// draft, in_review, published or archived: the state of the newest revision.
+    pub state: String,
+    pub latest_revision: i32,
+    /// The revision readers get; absent when this locale is not live.
+    pub published_revision: Option<i32>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// For a translation: the German revision it was made from.
+    pub source_revision: Option<i32>,
+    /// For a translation: the German source changed after it was made.
+    pub outdated: bool,
+    pub review_comment: Option<String>,
+    /// Actions allowed now (the token's role may still forbid some).
+    pub allowed_actions: Vec<String>,
+}
+
+/// An entry as editors see it: the newest revision of one locale, raw
+/// (no fallback), and the state of every locale.
+#[derive(Object, Debug)]
+pub struct ManagedEntry {
+    pub id: String,
+    #[oai(rename = "type")]
+    pub content_type: String,
+    pub slug: String,
+    /// Send as `If-Match` with the next update.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub locale: String,
+    pub revision: i32,
+    pub fields: Value,
+    pub locales: Vec<LocaleStatus>,
+}
+
+#[derive(Object, Debug)]
+pub struct RevisionInfo {
+    pub locale: String,
+    pub number: i32,
+    pub author: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+    pub source_revision: Option<i32>,
+    /// Present when one revision is fetched.
+    #[oai(skip_serializing_if_is_none)]
+    pub fields: Option<Value>,
+}
+
+#[derive(Object, Debug)]
+pub struct RevisionList {
+    pub items: Vec<RevisionInfo>,
+}
+
+#[derive(Object, Debug)]
+pub struct CheckReport {
+    pub valid: bool,
+    pub errors: Vec<FieldProblem>,
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedResponse {
+    #[oai(status = 201)]
+    Created(Json<ManagedEntry>, #[oai(header = "ETag")] String, #[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum EntryResponse {
+    #[oai(status = 200)]
+    Ok(Json<ManagedEntry>, #[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum RevisionsResponse {
+    #[oai(status = 200)]
+    Ok(Json<RevisionList>),
+}
+
+#[derive(ApiResponse)]
+pub enum RevisionResponse {
+    #[oai(status = 200)]
+    Ok(Json<RevisionInfo>),
+}
+
+#[derive(ApiResponse)]
+pub enum CheckResponse {
+    #[oai(status = 200)]
+    Ok(Json<CheckReport>),
+}
+
+pub struct ManageApi;
+
+#[OpenApi(prefix_path = "/api/v1/manage", tag = "ApiTags::Manage")]
+impl ManageApi {
+    /// Create an entry (its German source, as a draft).
+    #[oai(path = "/:content_type", method = "post", operation_id = "createEntry")]
+    async fn create_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, body: Json<EntryCreate>) -> Result<CreatedResponse, ApiError> {
+        let principal = auth.require(Role::Editor, "creating entries")?;
+        let content_type = state.content_type(&content_type)?;
+        if !slug::is_valid(&body.slug) {
+            return Err(ApiError::unprocessable(
+                "the slug is not valid",
+                vec![FieldProblem { pointer: "/slug".into(), detail: "use lower-case letters a–z, digits and single hyphens, not an id".into() }],
+            ));
+        }
+        let fields = object_fields(&body.fields)?;
+        reject(workflow::draft_violations(&content_type, fields))?;
+        let author = principal.author();
+        let message = body.message.clone().unwrap_or_else(|| "created".into());
+        let revision = NewRevision { locale: Locale::SOURCE, document: fields, source_number: None, author: &author, message: &message };
+        let leika = external_leika(&content_type, fields);
+        let entry = state.store.create_entry(&content_type.name, &body.slug, leika.as_deref(), revision).await.map_err(edit_error)?;
+        let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
+        let location = format!("/api/v1/manage/{}/{}", entry.content_type, entry.id);
+        Ok(CreatedResponse::Created(Json(managed), etag(entry.version), location))
+    }
+
+    /// The newest revision of one locale of an entry, with every locale's workflow state.
+    #[oai(path = "/:content_type/:id_or_slug", method = "get", operation_id = "getManagedEntry")]
+    async fn get_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, locale: Query<Option<String>>) -> Result<EntryResponse, ApiError> {
+        auth.require(Role::Reader, "reading drafts")?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(locale.0.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        let managed = managed_entry(&state, &entry, locale).await?;
+        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+    }
+
+    /// Replace the document of one locale. `If-Match` must carry the
+    /// entry's current version: a stale one gets 412 with the current
+    /// version, a missing one 428. The new revision is a draft.
+    #[oai(path = "/:content_type/:id_or_slug", method = "put", operation_id = "updateEntry")]
+    #[allow(clippy::too_many_arguments)]
+    async fn update_entry(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        locale: Query<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: Json<EntryUpdate>,
+    ) -> Result<EntryResponse, ApiError> {
+        let principal = auth.require(Role::Editor, "editing entries")?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(locale.0.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        let expected = parse_if_match(if_match.0.as_deref())?;
+        let fields = object_fields(&body.fields)?;
+        let source_number = if locale.is_source() {
+            reject(workflow::draft_violations(&content_type, fields))?;
+            None
+        } else {
+            let source = newest(&state, &entry, Locale::SOURCE).await?;
+            let merged = document::overlay_translation(&content_type, &source.document, fields).map_err(|v| invalid(v, "the translation"))?;
+            reject(workflow::draft_violations(&content_type, &merged))?;
+            Some(source.number)
+        };
+        let author = principal.author();
+        let message = body.message.clone().unwrap_or_else(|| "updated".into());
+        let revision = NewRevision { locale, document: fields, source_number, author: &author, message: &message };
+        let leika = if locale.is_source() { external_leika(&content_type, fields) } else { None };
+        state.store.save_revision(&entry.id, expected, leika.as_deref(), revision).await.map_err(edit_error)?;
+        let entry = find(&state, &content_type, &entry.id).await?;
+        let managed = managed_entry(&state, &entry, locale).await?;
+        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+    }
+
+    /// Check a document without saving it: as a draft, or for publishing.
+    #[oai(path = "/:content_type/validate", method = "post", operation_id = "validateDocument")]
+    async fn validate(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, mode: Query<Option<CheckMode>>, body: Json<DocumentCheck>) -> Result<CheckResponse, ApiError> {
+        auth.require(Role::Reader, "validating")?;
+        let content_type = state.content_type(&content_type)?;
+        let fields = object_fields(&body.fields)?;
+        let violations = match mode.0.unwrap_or(CheckMode::Publish) {
+            CheckMode::Draft => workflow::draft_violations(&content_type, fields),
+            CheckMode::Publish => workflow::publishing_problems(&state.store, &content_type, fields).await?,
+        };
+        Ok(CheckResponse::Ok(Json(CheckReport { valid: violations.is_empty(), errors: field_problems(violations) })))
+    }
+
+    /// Revisions of one locale, newest first.
+    #[oai(path = "/:content_type/:id_or_slug/revisions", method = "get", operation_id = "listRevisions")]
+    async fn list_revisions(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, locale: Query<Option<String>>) -> Result<RevisionsResponse, ApiError> {
+        auth.require(Role::Reader, "reading revisions")?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(locale.0.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        let revisions = state.store.revisions(&entry.id, locale).await?;
+        Ok(RevisionsResponse::Ok(Json(RevisionList { items: revisions.into_iter().map(|r| revision_info(r, false)).collect() })))
+    }
+
+    /// One revision with its document.
+    #[oai(path = "/:content_type/:id_or_slug/revisions/:number", method = "get", operation_id = "getRevision")]
+    async fn get_revision(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, number: Path<i32>, locale: Query<Option<String>>) -> Result<RevisionResponse, ApiError> {
+        auth.require(Role::Reader, "reading revisions")?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(locale.0.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        let revision = state
+            .store
+            .revision(&entry.id, locale, *number)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no revision {} of {} in locale {locale}", *number, entry.slug)))?;
+        Ok(RevisionResponse::Ok(Json(revision_info(revision, true))))
+    }
+
+    /// Move one locale through the workflow: submit, request changes,
+    /// publish, unpublish, archive. Refused transitions get 409 naming the
+    /// allowed ones; publishing an incomplete document gets 422.
+    #[oai(path = "/:content_type/:id_or_slug/transitions", method = "post", operation_id = "transitionEntry")]
+    async fn transition(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, body: Json<TransitionRequest>) -> Result<EntryResponse, ApiError> {
+        let action: Action = body.action.into();
+        let principal = auth.require(action.required_role(), &format!("`{action}`"))?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(body.locale.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        let comment = body.comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        if action == Action::RequestChanges && comment.is_none() {
+            return Err(ApiError::unprocessable(
+                "say what to change",
+                vec![FieldProblem { pointer: "/comment".into(), detail: "a comment is required with request_changes".into() }],
+            ));
+        }
+        let mut checked_revision = body.revision;
+        if action == Action::Publish {
+            let revision = newest(&state, &entry, locale).await?;
+            let document = if locale.is_source() {
+                revision.document.clone()
+            } else {
+                if entry.locale(Locale::SOURCE).and_then(|l| l.published_number).is_none() {
+                    return Err(ApiError::conflict("source-not-published", "publish the German source before its translations"));
+                }
+                let source = newest(&state, &entry, Locale::SOURCE).await?;
+                document::overlay_translation(&content_type, &source.document, &revision.document).map_err(|v| invalid(v, "the translation"))?
+            };
+            let problems = workflow::publishing_problems(&state.store, &content_type, &document).await?;
+            if !problems.is_empty() {
+                return Err(invalid(problems, "the document is not ready to publish"));
+            }
+            checked_revision = Some(checked_revision.unwrap_or(revision.number));
+        }
+        state
+            .store
+            .transition(&entry, locale, action, checked_revision, comment, &principal.author())
+            .await
+            .map_err(edit_error)?;
+        let entry = find(&state, &content_type, &entry.id).await?;
+        let managed = managed_entry(&state, &entry, locale).await?;
+        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+    }
+}
+
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The version in `If-Match`: `"7"` (as sent in `ETag`) or `7`.
+fn parse_if_match(header: Option<&str>) -> Result<i64, ApiError> {
+    let required = |detail: &str| {
+        let problem = Problem::new(poem::http::StatusCode::PRECONDITION_REQUIRED, "if-match-required", detail);
+        ApiError::PreconditionRequired(Json(problem))
+    };
+    let raw = header.map(str::trim).filter(|h| !h.is_empty()).ok_or_else(|| {
+        required("send If-Match with the entry's current version (its ETag) so that no one's edit is overwritten")
+    })?;
+    if raw == "*" {
+        return Err(required("If-Match: * would overwrite blindly; send the entry's current version"));
+    }
+    raw.trim_matches('"').parse::<i64>().map_err(|_| ApiError::bad_request("invalid-if-match", format!("If-Match `{raw}` is not a version this API handed out")))
+}
+
+fn parse_locale(code: Option<&str>) -> Result<Locale, ApiError> {
+    match code {
+        None => Ok(Locale::SOURCE),
+        Some(code) => Locale::parse(code).ok_or_else(|| {
+            let known: Vec<&str> = Locale::ALL.iter().map(|l| l.code()).collect();
+            ApiError::bad_request("unknown-locale", format!("unknown locale `{code}`; supported: {}", known.join(", ")))
+        }),
+    }
+}
+
+fn object_fields(fields: &Value) -> Result<&Value, ApiError> {
+    if fields.is_object() {
+        Ok(fields)
+    } else {
+        Err(ApiError::unprocessable(
+            "fields must be a JSON object",
+            vec![FieldProblem { pointer: "/fields".into(), detail: "expected an object of the type's fields".into() }],
+        ))
+    }
+}
+
+fn field_problems(violations: Vec<Violation>) -> Vec<FieldProblem> {
+    violations.into_iter().map(|v| FieldProblem { pointer: format!("/fields{}", v.pointer), detail: v.message }).collect()
+}
+
+fn invalid(violations: Vec<Violation>, what: &str) -> ApiError {
+    let count = violations.len();
+    ApiError::unprocessable(format!("{what}: {count} problem(s)"), field_problems(violations))
+}
+
+fn reject(violations: Vec<Violation>) -> Result<(), ApiError> {
+    if violations.is_empty() { Ok(()) } else { Err(invalid(violations, "the document does not match its schema")) }
+}
+
+fn external_leika(content_type: &ContentType, fields: &Value) -> Option<String> {
+    let field = content_type.external_keys.get("leika")?;
+    fields.get(field)?.as_str().map(str::to_owned)
+}
+
+async fn find(state: &AppState, content_type: &ContentType, id_or_slug: &str) -> Result<EntryRecord, ApiError> {
+    state
+        .store
+        .entry_record(&content_type.name, id_or_slug)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no {} with id or slug `{id_or_slug}`", content_type.name)))
+}
+
+async fn newest(state: &AppState, entry: &EntryRecord, locale: Locale) -> Result<RevisionRecord, ApiError> {
+    let number = entry
+        .locale(locale)
+        .map(|l| l.latest_number)
+        .ok_or_else(|| ApiError::not_found(format!("{} has no revision in locale {locale}", entry.slug)))?;
+    state
+        .store
+        .revision(&entry.id, locale, number)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{} has no revision {number} in locale {locale}", entry.slug)))
+}
+
+async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) -> Result<ManagedEntry, ApiError> {
+    let (revision, fields) = match entry.locale(locale) {
+        Some(_) => {
+            let newest = newest(state, entry, locale).await?;
+            (newest.number, newest.document)
+        }
+        None => (0, Value::Object(Default::default())),
+    };
+    let source_latest = entry.locale(Locale::SOURCE).map(|l| l.latest_number);
+    let locales = entry
+        .locales
+        .iter()
+        .map(|l| LocaleStatus {
+            locale: l.locale.code().into(),
+            state: l.state.code().into(),
+            latest_revision: l.latest_number,
+            published_revision: l.published_number,
+            published_at: l.published_at,
+            source_revision: l.source_number,
+            outdated: !l.locale.is_source() && l.source_number.zip(source_latest).is_some_and(|(made_from, now)| made_from < now),
+            review_comment: l.review_comment.clone(),
+            allowed_actions: l.state.allowed(l.published_number.is_some()).iter().map(|a| a.code().to_owned()).collect(),
+        })
+        .collect();
+    Ok(ManagedEntry {
+        id: entry.id.clone(),
+        content_type: entry.content_type.clone(),
+        slug: entry.slug.clone(),
+        version: entry.version,
+        created_at: entry.created_at,
+        updated_at: entry.updated_at,
+        locale: locale.code().into(),
+        revision,
+        fields,
+        locales,
+    })
+}
+
+fn revision_info(revision: RevisionRecord, with_document: bool) -> RevisionInfo {
+    RevisionInfo {
+        locale: revision.locale.code().into(),
+        number: revision.number,
+        author: revision.author,
+        message: revision.message,
+        created_at: revision.created_at,
+        source_revision: revision.source_number,
+        fields: with_document.then_some(revision.document),
+    }
+}
+
+fn edit_error(error: EditError) -> ApiError {
+    match error {
+        EditError::VersionConflict { expected, current } => {
+            let mut problem = Problem::new(
+                poem::http::StatusCode::PRECONDITION_FAILED,
+                "version-conflict",
+                format!("the entry changed since version {expected}: it is at version {current}; fetch it, merge your edit and send If-Match: \"{current}\""),
+            );
+            problem.current_version = Some(current);
+            ApiError::PreconditionFailed(Json(problem))
+        }
+        EditError::SlugTaken(slug) => ApiError::conflict("slug-taken", format!("an entry with the slug `{slug}` exists")),
+        EditError::NotFound => ApiError::not_found("no such entry"),
+        EditError::NotAllowed { action, state, allowed } => {
+            let names: Vec<String> = allowed.iter().map(|a| a.code().to_owned()).collect();
+            let mut problem = Problem::new(
+                poem::http::StatusCode::CONFLICT,
+                "transition-not-allowed",
+                format!("`{action}` is not allowed from `{state}`; allowed: {}", if names.is_empty() { "none".into() } else { names.join(", ") }),
+            );
+            problem.allowed_actions = Some(names);
+            ApiError::Conflict(Json(problem))
+        }
+        stale @ EditError::StaleRevision { .. } => ApiError::conflict("stale-revision", stale.to_string()),
+        EditError::Store(error) => error.into(),
+    }
+}

@@ -1,0 +1,367 @@
+//! Editorial reads and writes: the newest revisions, saving with a version
+//! precondition, and workflow transitions with the change log.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait, Value as SqlValue};
+use serde_json::Value;
+
+use super::{Store, StoreError};
+use crate::content::Locale;
+use crate::digest::sha256_hex;
+use crate::workflow::{Action, Effect, State};
+
+/// An entry with the workflow state of each of its locales.
+#[derive(Clone, Debug)]
+pub struct EntryRecord {
+    pub id: String,
+    pub content_type: String,
+    pub slug: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub locales: Vec<LocaleRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LocaleRecord {
+    pub locale: Locale,
+    pub state: State,
+    pub latest_number: i32,
+    pub published_number: Option<i32>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// For a translation: the German revision it was made from.
+    pub source_number: Option<i32>,
+    pub review_comment: Option<String>,
+}
+
+impl EntryRecord {
+    pub fn locale(&self, locale: Locale) -> Option<&LocaleRecord> {
+        self.locales.iter().find(|l| l.locale == locale)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RevisionRecord {
+    pub locale: Locale,
+    pub number: i32,
+    pub document: Value,
+    pub source_number: Option<i32>,
+    pub author: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A revision to append.
+pub struct NewRevision<'a> {
+    pub locale: Locale,
+    pub document: &'a Value,
+    pub source_number: Option<i32>,
+    pub author: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("the entry is at version {current}, not {expected}")]
+    VersionConflict { expected: i64, current: i64 },
+    #[error("the slug `{0}` is taken")]
+    SlugTaken(String),
+    #[error("no such entry")]
+    NotFound,
+    #[error("`{action}` is not allowed from `{state}`")]
+    NotAllowed { action: Action, state: State, allowed: Vec<Action> },
+    #[error("revision {requested} is not the newest ({newest}); look at the newest before publishing it")]
+    StaleRevision { requested: i32, newest: i32 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for EditError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        EditError::Store(StoreError::Database(error))
+    }
+}
+
+impl Store {
+    /// An entry by type and id or slug, with every locale's state.
+    pub async fn entry_record(&self, content_type: &str, id_or_slug: &str) -> Result<Option<EntryRecord>, StoreError> {
+        entry_record_in(self, &self.db, content_type, id_or_slug).await
+    }
+
+    pub async fn revision(&self, entry_id: &str, locale: Locale, number: i32) -> Result<Option<RevisionRecord>, StoreError> {
+        let row = self
+            .db
+            .query_one_raw(self.statement(
+                &format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE entry_id = ? AND locale = ? AND number = ?"),
+                [entry_id.into(), locale.code().into(), number.into()],
+            ))
+            .await?;
+        row.map(|r| revision_of(&r, entry_id)).transpose()
+    }
+
+    /// Revisions of one locale, newest first, without documents unless asked.
+    pub async fn revisions(&self, entry_id: &str, locale: Locale) -> Result<Vec<RevisionRecord>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.statement(
+                &format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE entry_id = ? AND locale = ? ORDER BY number DESC"),
+                [entry_id.into(), locale.code().into()],
+            ))
+            .await?;
+        rows.iter().map(|r| revision_of(r, entry_id)).collect()
+    }
+
+    /// Creates an entry with its first (draft) revision.
+    pub async fn create_entry(&self, content_type: &str, slug: &str, leika: Option<&str>, revision: NewRevision<'_>) -> Result<EntryRecord, EditError> {
+        let txn = self.db.begin().await?;
+        let id = crate::content::slug::entry_id(content_type, slug).to_string();
+        let exists = txn
+            .query_one_raw(self.statement("SELECT id FROM entries WHERE (content_type = ? AND slug = ?) OR id = ?", [content_type.into(), slug.into(), id.clone().into()]))
+            .await?;
+        if exists.is_some() {
+            return Err(EditError::SlugTaken(slug.to_owned()));
+        }
+        let now = Utc::now();
+        let values: [SqlValue; 6] = [id.clone().into(), content_type.into(), slug.into(), leika.map(str::to_owned).into(), now.into(), now.into()];
+        let inserted = txn
+            .execute_raw(self.statement(
+                "INSERT INTO entries (id, content_type, slug, leika, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                values,
+            ))
+            .await;
+        if let Err(error) = inserted {
+            // A concurrent create of the same slug won the unique index.
+            return Err(if is_unique_violation(&error) { EditError::SlugTaken(slug.to_owned()) } else { error.into() });
+        }
+        self.append_revision(&txn, &id, &revision, now).await?;
+        txn.commit().await?;
+        self.entry_record(content_type, &id).await?.ok_or(EditError::NotFound)
+    }
+
+    /// Appends a revision if the entry is still at `expected_version`.
+    /// Of two writers with the same expectation exactly one succeeds; the
+    /// other gets `VersionConflict` and its document stays with it.
+    pub async fn save_revision(&self, entry_id: &str, expected_version: i64, leika: Option<&str>, revision: NewRevision<'_>) -> Result<i64, EditError> {
+        let txn = self.db.begin().await?;
+        let now = Utc::now();
+        // The conditional increment is the lock: the loser matches no row.
+        let bumped = txn
+            .execute_raw(self.statement(
+                "UPDATE entries SET version = version + 1, updated_at = ?, leika = COALESCE(?, leika) WHERE id = ? AND version = ?",
+                [now.into(), leika.map(str::to_owned).into(), entry_id.into(), expected_version.into()],
+            ))
+            .await?;
+        if bumped.rows_affected() != 1 {
+            let current = txn
+                .query_one_raw(self.statement("SELECT version FROM entries WHERE id = ?", [entry_id.into()]))
+                .await?
+                .ok_or(EditError::NotFound)?
+                .try_get::<i64>("", "version")?;
+            return Err(EditError::VersionConflict { expected: expected_version, current });
+        }
+        self.append_revision(&txn, entry_id, &revision, now).await?;
+        txn.commit().await?;
+        Ok(expected_version + 1)
+    }
+
+    async fn append_revision(&self, txn: &DatabaseTransaction, entry_id: &str, revision: &NewRevision<'_>, now: DateTime<Utc>) -> Result<i32, EditError> {
+        let locale = revision.locale.code();
+        let newest = txn
+            .query_one_raw(self.statement(
+                "SELECT COALESCE(MAX(number), 0) AS n FROM revisions WHERE entry_id = ? AND locale = ?",
+                [entry_id.into(), locale.into()],
+            ))
+            .await?
+            .map(|r| r.try_get::<i32>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        let number = newest + 1;
+        let text = serde_json::to_string(revision.document).map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
+        let values: [SqlValue; 9] = [
+            entry_id.into(),
+            locale.into(),
+            number.into(),
+            sha256_hex(&text).into(),
+            text.into(),
+            revision.source_number.into(),
+            revision.author.into(),
+            revision.message.into(),
+            now.into(),
+        ];
+        txn.execute_raw(self.statement(
+            "INSERT INTO revisions (entry_id, locale, number, content_hash, document, source_number, author, message, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        ))
+        .await?;
+        // A new revision is a draft; what is published keeps being served.
+        txn.execute_raw(self.statement(
+            "INSERT INTO publications (entry_id, locale, state, updated_at) VALUES (?, ?, 'draft', ?) \
+             ON CONFLICT (entry_id, locale) DO UPDATE SET state = 'draft', updated_at = excluded.updated_at",
+            [entry_id.into(), locale.into(), now.into()],
+        ))
+        .await?;
+        Ok(number)
+    }
+
+    /// Applies a workflow action to one locale. `revision` names the
+    /// revision the caller checked, for `publish`; a newer one refuses.
+    pub async fn transition(
+        &self,
+        entry: &EntryRecord,
+        locale: Locale,
+        action: Action,
+        revision: Option<i32>,
+        comment: Option<&str>,
+        author: &str,
+    ) -> Result<(State, Effect), EditError> {
+        let txn = self.db.begin().await?;
+        if self.backend() == DbBackend::Postgres {
+            // Transitions of one locale are serialised by its publication row.
+            txn.execute_raw(self.statement("SELECT 1 FROM publications WHERE entry_id = ? AND locale = ? FOR UPDATE", [entry.id.clone().into(), locale.code().into()]))
+                .await?;
+        }
+        let current = entry_record_in(self, &txn, &entry.content_type, &entry.id).await?.ok_or(EditError::NotFound)?;
+        let record = current.locale(locale).ok_or(EditError::NotFound)?;
+        let live = record.published_number.is_some();
+        let (state, effect) = record
+            .state
+            .apply(action, live)
+            .map_err(|allowed| EditError::NotAllowed { action, state: record.state, allowed })?;
+        if let Some(requested) = revision.filter(|r| *r != record.latest_number) {
+            return Err(EditError::StaleRevision { requested, newest: record.latest_number });
+        }
+        let now = Utc::now();
+        let (published_number, published_at, change) = match effect {
+            Effect::None => (record.published_number, record.published_at, None),
+            Effect::PublishNewest => (Some(record.latest_number), Some(now), Some("publish")),
+            Effect::Withdraw => (None, None, Some(if action == Action::Archive { "archive" } else { "unpublish" })),
+        };
+        let values: [SqlValue; 7] = [
+            state.code().into(),
+            published_number.into(),
+            published_at.into(),
+            now.into(),
+            comment.map(str::to_owned).into(),
+            entry.id.clone().into(),
+            locale.code().into(),
+        ];
+        txn.execute_raw(self.statement(
+            "UPDATE publications SET state = ?, published_number = ?, published_at = ?, updated_at = ?, review_comment = ? \
+             WHERE entry_id = ? AND locale = ?",
+            values,
+        ))
+        .await?;
+        if let Some(change) = change {
+            self.append_change(&txn, &current, locale, change, published_number.or(record.published_number), now).await?;
+        }
+        tracing::info!(entry = %entry.id, %locale, %action, %author, "workflow transition");
+        txn.commit().await?;
+        Ok((state, effect))
+    }
+
+    async fn append_change(&self, txn: &DatabaseTransaction, entry: &EntryRecord, locale: Locale, action: &str, number: Option<i32>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.append_changes(
+            txn,
+            vec![super::entity::change::Model {
+                seq: 0,
+                entry_id: entry.id.clone(),
+                content_type: entry.content_type.clone(),
+                slug: entry.slug.clone(),
+                locale: locale.code().to_owned(),
+                action: action.to_owned(),
+                revision_number: number,
+                created_at: now,
+            }],
+        )
+        .await
+    }
+
+    /// Of the given (type, slug) references, those with no published German revision.
+    pub async fn unpublished_references(&self, references: &[(String, String)]) -> Result<Vec<(String, String)>, StoreError> {
+        let mut missing = Vec::new();
+        for (content_type, slug) in references {
+            let live = self
+                .db
+                .query_one_raw(self.statement(
+                    "SELECT 1 AS live FROM entries e JOIN publications p ON p.entry_id = e.id \
+                     WHERE e.content_type = ? AND e.slug = ? AND p.locale = 'de' AND p.published_number IS NOT NULL",
+                    [content_type.clone().into(), slug.clone().into()],
+                ))
+                .await?;
+            if live.is_none() {
+                missing.push((content_type.clone(), slug.clone()));
+            }
+        }
+        Ok(missing)
+    }
+}
+
+const REVISION_COLUMNS: &str = "locale, number, document, source_number, author, message, created_at";
+
+fn revision_of(row: &QueryResult, entry_id: &str) -> Result<RevisionRecord, StoreError> {
+    let locale: String = row.try_get("", "locale")?;
+    let text: String = row.try_get("", "document")?;
+    let document = serde_json::from_str(&text)
+        .map_err(|source| StoreError::CorruptDocument { entry: entry_id.to_owned(), locale: locale.clone(), source })?;
+    Ok(RevisionRecord {
+        locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
+        number: row.try_get("", "number")?,
+        document,
+        source_number: row.try_get("", "source_number")?,
+        author: row.try_get("", "author")?,
+        message: row.try_get("", "message")?,
+        created_at: row.try_get("", "created_at")?,
+    })
+}
+
+async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type: &str, id_or_slug: &str) -> Result<Option<EntryRecord>, StoreError> {
+    let entry = db
+        .query_one_raw(store.statement(
+            "SELECT id, content_type, slug, version, created_at, updated_at FROM entries \
+             WHERE content_type = ? AND (slug = ? OR id = ?) ORDER BY CASE WHEN slug = ? THEN 0 ELSE 1 END",
+            [content_type.into(), id_or_slug.into(), id_or_slug.into(), id_or_slug.into()],
+        ))
+        .await?;
+    let Some(entry) = entry else { return Ok(None) };
+    let id: String = entry.try_get("", "id")?;
+    let rows = db
+        .query_all_raw(store.statement(
+            "SELECT p.locale, p.state, p.published_number, p.published_at, p.review_comment, \
+             (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest, \
+             (SELECT source_number FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale ORDER BY number DESC LIMIT 1) AS source_number \
+             FROM publications p WHERE p.entry_id = ? ORDER BY p.locale",
+            [id.clone().into()],
+        ))
+        .await?;
+    let mut locales = Vec::new();
+    for row in rows {
+        let code: String = row.try_get("", "locale")?;
+        let state: String = row.try_get("", "state")?;
+        let (Some(locale), Ok(state)) = (Locale::parse(&code), state.parse::<State>()) else { continue };
+        locales.push(LocaleRecord {
+            locale,
+            state,
+            latest_number: row.try_get::<Option<i32>>("", "latest")?.unwrap_or(0),
+            published_number: row.try_get("", "published_number")?,
+            published_at: row.try_get("", "published_at")?,
+            source_number: row.try_get("", "source_number")?,
+            review_comment: row.try_get("", "review_comment")?,
+        });
+    }
+    locales.sort_by_key(|l| l.locale);
+    Ok(Some(EntryRecord {
+        content_type: entry.try_get("", "content_type")?,
+        slug: entry.try_get("", "slug")?,
+        version: entry.try_get("", "version")?,
+        created_at: entry.try_get("", "created_at")?,
+        updated_at: entry.try_get("", "updated_at")?,
+        locales,
+        id,
+    }))
+}
+
+fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
+    let text = error.to_string().to_lowercase();
+    text.contains("unique") || text.contains("duplicate key")
+}

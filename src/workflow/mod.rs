@@ -1,0 +1,10 @@
+//! The editorial workflow: states and transitions per entry and locale,
+//! roles, and what publishing requires.
+
+mod publishing;
+mod role;
+mod state;
+
+pub use publishing::{channel_gaps, draft_violations, publishing_problems};
+pub use role::Role;
+pub use state::{Action, Effect, State};

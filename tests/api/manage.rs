@@ -1,0 +1,341 @@
+//! The management API: tokens and roles, If-Match, drafts, revisions and
+//! the workflow, on both databases.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Server, TestDb, katalog, repo_path, sample_content, text};
+use crate::on_both_databases;
+
+fn token(db: &TestDb, role: &str, extra: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--role", role, "--name", "Test", "--database", &db.url];
+    args.extend_from_slice(extra);
+    let output = katalog(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout).trim().to_owned()
+}
+
+struct Client<'a> {
+    server: &'a Server,
+    token: String,
+}
+
+impl Client<'_> {
+    async fn send(&self, method: Method, path: &str, if_match: Option<&str>, body: Option<Value>) -> (StatusCode, Option<String>, Value) {
+        let mut request = self.server.client.request(method, self.server.url(path)).bearer_auth(&self.token);
+        if let Some(version) = if_match {
+            request = request.header("If-Match", version);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, etag, body)
+    }
+}
+
+async fn published_name(server: &Server, slug: &str) -> Option<String> {
+    let response = server.get(&format!("/api/v1/service/{slug}")).await;
+    if response.status() == 404 {
+        return None;
+    }
+    let body: Value = response.json().await.unwrap();
+    body["fields"]["name"].as_str().map(str::to_owned)
+}
+
+async fn tokens_and_roles(db: TestDb) {
+    let editor = token(&db, "editor", &[]);
+    let expired = token(&db, "admin", &["--expires-in-days", "0"]);
+    let revoked = token(&db, "admin", &[]);
+    let id = revoked.strip_prefix("kat_").unwrap().split('_').next().unwrap().to_owned();
+    assert!(katalog(&["token", "revoke", &id, "--database", &db.url]).status.success());
+    let server = Server::start(&db, &repo_path("content"));
+    let path = "/api/v1/manage/service/personalausweis-beantragen";
+
+    let anonymous = server.get(path).await;
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["content-type"], "application/problem+json");
+    for (name, bad) in [("garbage", "nonsense"), ("forged", "kat_000000000000_secret"), ("expired", expired.as_str()), ("revoked", revoked.as_str())] {
+        let response = server.client.get(server.url(path)).bearer_auth(bad).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{name}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer", "{name}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], 401, "{name}");
+        if name == "expired" || name == "revoked" {
+            assert!(problem["detail"].as_str().unwrap().contains(name), "{name}: {problem}");
+        }
+    }
+    let client = Client { server: &server, token: editor };
+    let (status, _, body) = client.send(Method::GET, path, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, problem) = client.send(Method::POST, &format!("{path}/transitions"), None, Some(json!({"action": "unpublish"}))).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("publisher"));
+    // The delivery API stays public.
+    assert_eq!(server.get("/api/v1/service/personalausweis-beantragen").await.status(), 200);
+}
+on_both_databases!(tokens_and_roles);
+
+async fn updates_need_the_current_version(db: TestDb) {
+    let editor = token(&db, "editor", &[]);
+    let server = Server::start(&db, &repo_path("content"));
+    let client = Client { server: &server, token: editor };
+    let path = "/api/v1/manage/service/reisepass-beantragen";
+    let (_, etag, entry) = client.send(Method::GET, path, None, None).await;
+    let etag = etag.unwrap();
+    assert_eq!(etag, format!("\"{}\"", entry["version"]));
+    let mut fields = entry["fields"].clone();
+    fields["name"] = json!("Reisepass beantragen (neu)");
+
+    let (status, _, problem) = client.send(Method::PUT, path, None, Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 428, "{problem}");
+    let (status, _, _) = client.send(Method::PUT, path, Some("*"), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 428);
+    let (status, new_etag, updated) = client.send(Method::PUT, path, Some(&etag), Some(json!({"fields": fields, "message": "Name geschärft"}))).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_ne!(new_etag.as_deref(), Some(etag.as_str()));
+    assert_eq!(updated["fields"]["name"], "Reisepass beantragen (neu)");
+    assert_eq!(updated["locales"][0]["state"], "draft");
+
+    // The old version is stale now: 412 with the current one.
+    let (status, _, problem) = client.send(Method::PUT, path, Some(&etag), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 412, "{problem}");
+    assert_eq!(problem["current_version"], updated["version"]);
+
+    // The published revision keeps being served while the draft exists.
+    assert_ne!(published_name(&server, "reisepass-beantragen").await.as_deref(), Some("Reisepass beantragen (neu)"));
+
+    let (status, _, revisions) = client.send(Method::GET, &format!("{path}/revisions"), None, None).await;
+    assert_eq!(status, 200);
+    let items = revisions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["message"], "Name geschärft");
+    assert!(items[0]["author"].as_str().unwrap().contains("Test"));
+    let (status, _, first) = client.send(Method::GET, &format!("{path}/revisions/1"), None, None).await;
+    assert_eq!(status, 200);
+    assert_ne!(first["fields"]["name"], "Reisepass beantragen (neu)");
+}
+on_both_databases!(updates_need_the_current_version);
+
+async fn concurrent_updates_lose_nothing(db: TestDb) {
+    let editor = token(&db, "editor", &[]);
+    let server = Server::start(&db, &repo_path("content"));
+    let client = Client { server: &server, token: editor };
+    let path = "/api/v1/manage/service/meldebescheinigung-beantragen";
+    let (_, etag, entry) = client.send(Method::GET, path, None, None).await;
+    let etag = etag.unwrap();
+    let edits: Vec<Value> = (0..2)
+        .map(|i| {
+            let mut fields = entry["fields"].clone();
+            fields["name"] = json!(format!("Meldebescheinigung, Fassung {i}"));
+            fields
+        })
+        .collect();
+    let (a, b) = tokio::join!(
+        client.send(Method::PUT, path, Some(&etag), Some(json!({"fields": edits[0]}))),
+        client.send(Method::PUT, path, Some(&etag), Some(json!({"fields": edits[1]}))),
+    );
+    let mut statuses = [a.0.as_u16(), b.0.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412], "exactly one wins: {a:?} {b:?}");
+    let winner = if a.0 == 200 { &a.2 } else { &b.2 };
+    let (_, _, revisions) = client.send(Method::GET, &format!("{path}/revisions"), None, None).await;
+    assert_eq!(revisions["items"].as_array().unwrap().len(), 2, "one new revision, the loser's edit stays with its client");
+    let (_, _, newest) = client.send(Method::GET, &format!("{path}/revisions/2"), None, None).await;
+    assert_eq!(newest["fields"]["name"], winner["fields"]["name"]);
+}
+on_both_databases!(concurrent_updates_lose_nothing);
+
+async fn review_and_publish(db: TestDb) {
+    let editor = Client { server: &Server::start(&db, &repo_path("content")), token: token(&db, "editor", &[]) };
+    let server = editor.server;
+    let publisher = Client { server, token: token(&db, "publisher", &[]) };
+    let path = "/api/v1/manage/service/hundesteuer-anmelden";
+    let (_, etag, entry) = editor.send(Method::GET, path, None, None).await;
+    let mut fields = entry["fields"].clone();
+    fields["name"] = json!("Hund anmelden (Hundesteuer)");
+    let (status, _, _) = editor.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 200);
+
+    let transition = |body: Value| async move { (body.clone(), format!("{path}/transitions")) };
+    let (body, url) = transition(json!({"action": "submit"})).await;
+    let (status, _, submitted) = editor.send(Method::POST, &url, None, Some(body)).await;
+    assert_eq!(status, 200, "{submitted}");
+    assert_eq!(submitted["locales"][0]["state"], "in_review");
+
+    let (status, _, problem) = publisher.send(Method::POST, &url, None, Some(json!({"action": "request_changes"}))).await;
+    assert_eq!(status, 422, "a comment is required: {problem}");
+    let (status, _, sent_back) = publisher.send(Method::POST, &url, None, Some(json!({"action": "request_changes", "comment": "Bitte Gebühr prüfen"}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(sent_back["locales"][0]["state"], "draft");
+    assert_eq!(sent_back["locales"][0]["review_comment"], "Bitte Gebühr prüfen");
+
+    let (status, _, problem) = publisher.send(Method::POST, &url, None, Some(json!({"action": "request_changes", "comment": "nochmal"}))).await;
+    assert_eq!(status, 409, "{problem}");
+    let allowed: Vec<&str> = problem["allowed_actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(allowed.contains(&"submit") && allowed.contains(&"publish"), "{allowed:?}");
+
+    let (status, _, problem) = publisher.send(Method::POST, &url, None, Some(json!({"action": "publish", "revision": 1}))).await;
+    assert_eq!(status, 409, "a stale revision is not published: {problem}");
+    assert_eq!(published_name(server, "hundesteuer-anmelden").await.as_deref().map(|n| n == "Hund anmelden (Hundesteuer)"), Some(false));
+    let (status, _, published) = publisher.send(Method::POST, &url, None, Some(json!({"action": "publish"}))).await;
+    assert_eq!(status, 200, "{published}");
+    assert_eq!(published["locales"][0]["state"], "published");
+    assert_eq!(published["locales"][0]["published_revision"], 2);
+    assert_eq!(published_name(server, "hundesteuer-anmelden").await.as_deref(), Some("Hund anmelden (Hundesteuer)"));
+
+    let (status, _, _) = publisher.send(Method::POST, &url, None, Some(json!({"action": "unpublish"}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(published_name(server, "hundesteuer-anmelden").await, None);
+    let (status, _, archived) = publisher.send(Method::POST, &url, None, Some(json!({"action": "archive"}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(archived["locales"][0]["state"], "archived");
+    assert_eq!(archived["locales"][0]["allowed_actions"], json!([]));
+
+    // The change log recorded publish, unpublish in order.
+    let store = katalog::store::Store::connect(&db.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let rows = store
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            store.backend(),
+            "SELECT action FROM changes WHERE slug = 'hundesteuer-anmelden' AND locale = 'de' ORDER BY seq".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let actions: Vec<String> = rows.iter().map(|r| r.try_get("", "action").unwrap()).collect();
+    assert_eq!(actions, ["publish", "publish", "unpublish"]);
+}
+on_both_databases!(review_and_publish);
+
+async fn creating_and_publishing_checks_everything(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = Client { server: &server, token: token(&db, "editor", &[]) };
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    let odd = "O'Brien; DROP TABLE entries;-- 🐕 \u{202e}مرحبا\u{202c} \"quoted\" \\ back";
+    let (status, etag, created) = editor
+        .send(Method::POST, "/api/v1/manage/service", None, Some(json!({"slug": "hausboot-anmelden", "fields": {"name": odd}})))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(etag.as_deref(), Some("\"1\""));
+    assert_eq!(created["fields"]["name"], odd, "stored and returned byte for byte");
+    assert_eq!(created["locales"][0]["state"], "draft");
+    assert_eq!(server.get("/api/v1/service/hausboot-anmelden").await.status(), 404, "drafts are not delivered");
+    let (status, _, _) = editor.send(Method::POST, "/api/v1/manage/service", None, Some(json!({"slug": "hausboot-anmelden", "fields": {}}))).await;
+    assert_eq!(status, 409, "slug taken");
+
+    for (fields, pointer) in [(json!({"name": 3}), "/fields/name"), (json!({"colour": "blue"}), "/fields/colour"), (json!({"leika": "12"}), "/fields/leika")] {
+        let (status, _, problem) = editor.send(Method::PUT, "/api/v1/manage/service/hausboot-anmelden", Some("1"), Some(json!({"fields": fields}))).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["errors"][0]["pointer"], pointer, "{problem}");
+    }
+    let (status, _, problem) = editor
+        .send(Method::POST, "/api/v1/manage/service/validate?mode=publish", None, Some(json!({"fields": {"name": "Hausboot"}})))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(problem["valid"], false);
+    assert!(problem["errors"].as_array().unwrap().iter().any(|e| e["pointer"] == "/fields/leika"));
+
+    // A complete document whose office is still a draft cannot go live.
+    let mut complete: Value = {
+        let reply = editor.send(Method::GET, "/api/v1/manage/service/personalausweis-beantragen", None, None).await;
+        reply.2["fields"].clone()
+    };
+    let (status, _, _) = editor
+        .send(Method::POST, "/api/v1/manage/office", None, Some(json!({"slug": "hafenamt", "fields": {"name": "Hafenamt"}})))
+        .await;
+    assert_eq!(status, 201);
+    complete["name"] = json!(odd);
+    complete["responsible_offices"] = json!([{"office": "hafenamt", "role": "responsible"}]);
+    let (status, _, saved) = editor.send(Method::PUT, "/api/v1/manage/service/hausboot-anmelden", Some("1"), Some(json!({"fields": complete}))).await;
+    assert_eq!(status, 200, "{saved}");
+    let (status, _, problem) = publisher
+        .send(Method::POST, "/api/v1/manage/service/hausboot-anmelden/transitions", None, Some(json!({"action": "publish"})))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/fields/responsible_offices/0/office", "{problem}");
+    assert!(problem["errors"][0]["detail"].as_str().unwrap().contains("not published"));
+
+    complete["responsible_offices"] = json!([{"office": "standesamt", "role": "responsible"}]);
+    let (status, _, _) = editor.send(Method::PUT, "/api/v1/manage/service/hausboot-anmelden", Some("2"), Some(json!({"fields": complete}))).await;
+    assert_eq!(status, 200);
+    let (status, _, published) = publisher
+        .send(Method::POST, "/api/v1/manage/service/hausboot-anmelden/transitions", None, Some(json!({"action": "publish"})))
+        .await;
+    assert_eq!(status, 200, "{published}");
+    assert_eq!(published_name(&server, "hausboot-anmelden").await.as_deref(), Some(odd));
+}
+on_both_databases!(creating_and_publishing_checks_everything);
+
+async fn translations_are_checked_and_marked_outdated(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = Client { server: &server, token: token(&db, "editor", &[]) };
+    let path = "/api/v1/manage/service/wohnsitz-abmelden";
+    let (_, etag, english) = editor.send(Method::GET, &format!("{path}?locale=en"), None, None).await;
+    assert_eq!(english["locale"], "en");
+    assert!(english["fields"].get("leika").is_none(), "editors see the raw translation");
+    let (status, _, problem) = editor
+        .send(Method::PUT, &format!("{path}?locale=en"), etag.as_deref(), Some(json!({"fields": {"leika": "99999999999999"}})))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/fields/leika");
+
+    let (_, etag, german) = editor.send(Method::GET, path, None, None).await;
+    let mut fields = german["fields"].clone();
+    fields["teaser"] = json!("Neuer Teaser");
+    let (status, _, saved) = editor.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 200);
+    let english = saved["locales"].as_array().unwrap().iter().find(|l| l["locale"] == "en").unwrap();
+    assert_eq!(english["outdated"], true, "{english}");
+}
+on_both_databases!(translations_are_checked_and_marked_outdated);
+
+async fn malformed_requests(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = token(&db, "editor", &[]);
+    let path = server.url("/api/v1/manage/service");
+    let malformed = server.client.post(&path).bearer_auth(&editor).header("content-type", "application/json").body("{\"slug\": ").send().await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(malformed.headers()["content-type"], "application/problem+json");
+    // A 10 MB body is refused from its announced length, before it is
+    // read: the answer comes while the client would still be sending.
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/manage/service HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {editor}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{{\"slug\": \"gross\", ",
+        10 * 1024 * 1024
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+}
+on_both_databases!(malformed_requests);
+
+async fn imports_make_drafts_unless_told_to_publish(db: TestDb) {
+    let content = sample_content();
+    assert!(crate::helpers::import(&db, content.path()).status.success());
+    let file = content.path().join("service/sperrmuell-anmelden.md");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, original.replacen("name = \"", "name = \"Entwurf: ", 1)).unwrap();
+    let schemas = repo_path("schemas");
+    let draft = katalog(&["import", content.path().to_str().unwrap(), "--database", &db.url, "--schemas", schemas.to_str().unwrap()]);
+    assert!(draft.status.success(), "{}", text(&draft.stderr));
+    assert!(text(&draft.stdout).contains("1 new revisions (drafts)"), "{}", text(&draft.stdout));
+    let server = Server::start(&db, content.path());
+    let live = published_name(&server, "sperrmuell-anmelden").await.unwrap();
+    assert!(!live.starts_with("Entwurf: "), "the draft is not live");
+    let reader = Client { server: &server, token: token(&db, "reader", &[]) };
+    let (_, _, entry) = reader.send(Method::GET, "/api/v1/manage/service/sperrmuell-anmelden", None, None).await;
+    assert!(entry["fields"]["name"].as_str().unwrap().starts_with("Entwurf: "));
+    assert_eq!(entry["locales"][0]["state"], "draft");
+    assert_eq!(entry["locales"][0]["published_revision"], 1);
+}
+on_both_databases!(imports_make_drafts_unless_told_to_publish);
