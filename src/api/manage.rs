@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::auth::TokenAuth;
 use super::problem::{ApiError, FieldProblem, Problem};
 use super::{ApiTags, AppState};
+use crate::content::diff::ChangeKind;
 use crate::content::{ContentType, Locale, Violation, document, slug};
 use crate::store::{EditError, EntryRecord, NewRevision, RevisionRecord};
 use crate::workflow::{self, Action, Role};
@@ -111,6 +112,8 @@ pub struct ManagedEntry {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while the entry is in the trash.
+    pub trashed_at: Option<DateTime<Utc>>,
     pub locale: String,
     pub revision: i32,
     pub fields: Value,
@@ -133,6 +136,36 @@ pub struct RevisionInfo {
 #[derive(Object, Debug)]
 pub struct RevisionList {
     pub items: Vec<RevisionInfo>,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum ChangeKindBody {
+    Added,
+    Removed,
+    Changed,
+}
+
+#[derive(Object, Debug)]
+pub struct FieldChangeBody {
+    /// JSON pointer into `fields`.
+    pub pointer: String,
+    pub kind: ChangeKindBody,
+    #[oai(skip_serializing_if_is_none)]
+    pub before: Option<Value>,
+    #[oai(skip_serializing_if_is_none)]
+    pub after: Option<Value>,
+    /// Unified line diff of multi-line text (Markdown modules).
+    #[oai(skip_serializing_if_is_none)]
+    pub line_diff: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct RevisionDiff {
+    pub locale: String,
+    pub from: i32,
+    pub to: i32,
+    pub changes: Vec<FieldChangeBody>,
 }
 
 #[derive(Object, Debug)]
@@ -163,6 +196,19 @@ pub enum RevisionsResponse {
 pub enum RevisionResponse {
     #[oai(status = 200)]
     Ok(Json<RevisionInfo>),
+}
+
+#[derive(ApiResponse)]
+pub enum DiffResponse {
+    #[oai(status = 200)]
+    Ok(Json<RevisionDiff>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeletedResponse {
+    /// Deleted for good; consumers get a tombstone.
+    #[oai(status = 204)]
+    Deleted,
 }
 
 #[derive(ApiResponse)]
@@ -280,12 +326,115 @@ impl ManageApi {
         let content_type = state.content_type(&content_type)?;
         let locale = parse_locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        let revision = state
-            .store
-            .revision(&entry.id, locale, *number)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no revision {} of {} in locale {locale}", *number, entry.slug)))?;
+        let revision = revision_number(&state, &entry, locale, *number).await?;
         Ok(RevisionResponse::Ok(Json(revision_info(revision, true))))
+    }
+
+    /// Field-by-field differences between two revisions of one locale,
+    /// with a line diff inside Markdown text.
+    #[oai(path = "/:content_type/:id_or_slug/diff", method = "get", operation_id = "diffRevisions")]
+    #[allow(clippy::too_many_arguments)]
+    async fn diff_revisions(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        /// The older revision.
+        from: Query<i32>,
+        /// The newer revision; the newest when absent.
+        to: Query<Option<i32>>,
+        locale: Query<Option<String>>,
+    ) -> Result<DiffResponse, ApiError> {
+        auth.require(Role::Reader, "reading revisions")?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(locale.0.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        let newer = match to.0 {
+            Some(number) => revision_number(&state, &entry, locale, number).await?,
+            None => newest(&state, &entry, locale).await?,
+        };
+        let older = revision_number(&state, &entry, locale, from.0).await?;
+        let changes = crate::content::diff::diff(&older.document, &newer.document)
+            .into_iter()
+            .map(|c| FieldChangeBody {
+                pointer: c.pointer,
+                kind: match c.kind {
+                    ChangeKind::Added => ChangeKindBody::Added,
+                    ChangeKind::Removed => ChangeKindBody::Removed,
+                    ChangeKind::Changed => ChangeKindBody::Changed,
+                },
+                before: c.before,
+                after: c.after,
+                line_diff: c.line_diff,
+            })
+            .collect();
+        Ok(DiffResponse::Ok(Json(RevisionDiff { locale: locale.code().into(), from: older.number, to: newer.number, changes })))
+    }
+
+    /// Restore an old revision: its document becomes a new draft revision
+    /// (nothing is overwritten). Needs `If-Match` like an update.
+    #[oai(path = "/:content_type/:id_or_slug/revisions/:number/restore", method = "post", operation_id = "restoreRevision")]
+    #[allow(clippy::too_many_arguments)]
+    async fn restore_revision(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        number: Path<i32>,
+        locale: Query<Option<String>>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+    ) -> Result<EntryResponse, ApiError> {
+        let principal = auth.require(Role::Editor, "restoring revisions")?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(locale.0.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        let expected = parse_if_match(if_match.0.as_deref())?;
+        let old = revision_number(&state, &entry, locale, *number).await?;
+        let source_number = if locale.is_source() { None } else { entry.locale(Locale::SOURCE).map(|l| l.latest_number) };
+        let author = principal.author();
+        let message = format!("restored revision {}", old.number);
+        let revision = NewRevision { locale, document: &old.document, source_number, author: &author, message: &message };
+        let leika = if locale.is_source() { external_leika(&content_type, &old.document) } else { None };
+        state.store.save_revision(&entry.id, expected, leika.as_deref(), revision).await.map_err(edit_error)?;
+        let entry = find(&state, &content_type, &entry.id).await?;
+        let managed = managed_entry(&state, &entry, locale).await?;
+        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+    }
+
+    /// Move an entry to the trash: every live locale is withdrawn.
+    #[oai(path = "/:content_type/:id_or_slug/trash", method = "post", operation_id = "trashEntry")]
+    async fn trash_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
+        auth.require(Role::Publisher, "moving entries to the trash")?;
+        let content_type = state.content_type(&content_type)?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        state.store.trash(&entry).await.map_err(edit_error)?;
+        let entry = find(&state, &content_type, &entry.id).await?;
+        let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
+        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+    }
+
+    /// Take an entry out of the trash; its locales come back as drafts.
+    #[oai(path = "/:content_type/:id_or_slug/trash", method = "delete", operation_id = "restoreFromTrash")]
+    async fn restore_from_trash(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
+        auth.require(Role::Publisher, "restoring entries from the trash")?;
+        let content_type = state.content_type(&content_type)?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        state.store.restore_from_trash(&entry).await.map_err(edit_error)?;
+        let entry = find(&state, &content_type, &entry.id).await?;
+        let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
+        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+    }
+
+    /// Delete an entry in the trash for good, with all its revisions (admin only).
+    #[oai(path = "/:content_type/:id_or_slug", method = "delete", operation_id = "deleteEntry")]
+    async fn delete_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<DeletedResponse, ApiError> {
+        auth.require(Role::Admin, "deleting entries for good")?;
+        let content_type = state.content_type(&content_type)?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        state.store.delete_forever(&entry).await.map_err(edit_error)?;
+        Ok(DeletedResponse::Deleted)
     }
 
     /// Move one locale through the workflow: submit, request changes,
@@ -405,6 +554,10 @@ async fn newest(state: &AppState, entry: &EntryRecord, locale: Locale) -> Result
         .locale(locale)
         .map(|l| l.latest_number)
         .ok_or_else(|| ApiError::not_found(format!("{} has no revision in locale {locale}", entry.slug)))?;
+    revision_number(state, entry, locale, number).await
+}
+
+async fn revision_number(state: &AppState, entry: &EntryRecord, locale: Locale, number: i32) -> Result<RevisionRecord, ApiError> {
     state
         .store
         .revision(&entry.id, locale, number)
@@ -443,6 +596,7 @@ async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) ->
         version: entry.version,
         created_at: entry.created_at,
         updated_at: entry.updated_at,
+        trashed_at: entry.trashed_at,
         locale: locale.code().into(),
         revision,
         fields,
@@ -486,6 +640,8 @@ fn edit_error(error: EditError) -> ApiError {
             ApiError::Conflict(Json(problem))
         }
         stale @ EditError::StaleRevision { .. } => ApiError::conflict("stale-revision", stale.to_string()),
+        error @ EditError::InTrash => ApiError::conflict("in-trash", error.to_string()),
+        error @ EditError::NotInTrash => ApiError::conflict("not-in-trash", error.to_string()),
         EditError::Store(error) => error.into(),
     }
 }

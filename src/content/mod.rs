@@ -1,6 +1,7 @@
 //! The content model: content types (JSON Schemas with `x-` annotations),
 //! locales, and the editorial file format editors write.
 
+pub mod diff;
 pub mod document;
 pub mod file_format;
 mod locale;

@@ -222,6 +222,7 @@ impl Planner<'_> {
                     version: new_revisions as i64,
                     created_at: self.now,
                     updated_at: self.now,
+                    trashed_at: None,
                 });
             }
         }

@@ -19,6 +19,7 @@ pub struct EntryRecord {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub trashed_at: Option<DateTime<Utc>>,
     pub locales: Vec<LocaleRecord>,
 }
 
@@ -72,6 +73,10 @@ pub enum EditError {
     NotAllowed { action: Action, state: State, allowed: Vec<Action> },
     #[error("revision {requested} is not the newest ({newest}); look at the newest before publishing it")]
     StaleRevision { requested: i32, newest: i32 },
+    #[error("the entry is in the trash; restore it first")]
+    InTrash,
+    #[error("only entries in the trash can be deleted; move it to the trash first")]
+    NotInTrash,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -147,16 +152,20 @@ impl Store {
         // The conditional increment is the lock: the loser matches no row.
         let bumped = txn
             .execute_raw(self.statement(
-                "UPDATE entries SET version = version + 1, updated_at = ?, leika = COALESCE(?, leika) WHERE id = ? AND version = ?",
+                "UPDATE entries SET version = version + 1, updated_at = ?, leika = COALESCE(?, leika) \
+                 WHERE id = ? AND version = ? AND trashed_at IS NULL",
                 [now.into(), leika.map(str::to_owned).into(), entry_id.into(), expected_version.into()],
             ))
             .await?;
         if bumped.rows_affected() != 1 {
-            let current = txn
-                .query_one_raw(self.statement("SELECT version FROM entries WHERE id = ?", [entry_id.into()]))
+            let row = txn
+                .query_one_raw(self.statement("SELECT version, trashed_at FROM entries WHERE id = ?", [entry_id.into()]))
                 .await?
-                .ok_or(EditError::NotFound)?
-                .try_get::<i64>("", "version")?;
+                .ok_or(EditError::NotFound)?;
+            if row.try_get::<Option<DateTime<Utc>>>("", "trashed_at")?.is_some() {
+                return Err(EditError::InTrash);
+            }
+            let current = row.try_get::<i64>("", "version")?;
             return Err(EditError::VersionConflict { expected: expected_version, current });
         }
         self.append_revision(&txn, entry_id, &revision, now).await?;
@@ -222,6 +231,9 @@ impl Store {
                 .await?;
         }
         let current = entry_record_in(self, &txn, &entry.content_type, &entry.id).await?.ok_or(EditError::NotFound)?;
+        if current.trashed_at.is_some() {
+            return Err(EditError::InTrash);
+        }
         let record = current.locale(locale).ok_or(EditError::NotFound)?;
         let live = record.published_number.is_some();
         let (state, effect) = record
@@ -277,6 +289,66 @@ impl Store {
         .await
     }
 
+    /// Moves an entry to the trash: every live locale is withdrawn (and the
+    /// change log says so); revisions stay, so it can be restored.
+    pub async fn trash(&self, entry: &EntryRecord) -> Result<(), EditError> {
+        let txn = self.db.begin().await?;
+        let now = Utc::now();
+        let moved = txn
+            .execute_raw(self.statement(
+                "UPDATE entries SET trashed_at = ?, version = version + 1, updated_at = ? WHERE id = ? AND trashed_at IS NULL",
+                [now.into(), now.into(), entry.id.clone().into()],
+            ))
+            .await?;
+        if moved.rows_affected() != 1 {
+            return Err(EditError::InTrash);
+        }
+        for locale in entry.locales.iter().filter(|l| l.published_number.is_some()) {
+            txn.execute_raw(self.statement(
+                "UPDATE publications SET published_number = NULL, published_at = NULL, state = 'draft', updated_at = ? WHERE entry_id = ? AND locale = ?",
+                [now.into(), entry.id.clone().into(), locale.locale.code().into()],
+            ))
+            .await?;
+            self.append_change(&txn, entry, locale.locale, "unpublish", locale.published_number, now).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Takes an entry out of the trash, as drafts.
+    pub async fn restore_from_trash(&self, entry: &EntryRecord) -> Result<(), EditError> {
+        let restored = self
+            .db
+            .execute_raw(self.statement(
+                "UPDATE entries SET trashed_at = NULL, version = version + 1, updated_at = ? WHERE id = ? AND trashed_at IS NOT NULL",
+                [Utc::now().into(), entry.id.clone().into()],
+            ))
+            .await?;
+        if restored.rows_affected() == 1 { Ok(()) } else { Err(EditError::NotInTrash) }
+    }
+
+    /// Deletes a trashed entry and all its revisions for good; consumers
+    /// get a `delete` tombstone per locale.
+    pub async fn delete_forever(&self, entry: &EntryRecord) -> Result<(), EditError> {
+        let txn = self.db.begin().await?;
+        let trashed = txn
+            .query_one_raw(self.statement("SELECT 1 AS t FROM entries WHERE id = ? AND trashed_at IS NOT NULL", [entry.id.clone().into()]))
+            .await?;
+        if trashed.is_none() {
+            return Err(EditError::NotInTrash);
+        }
+        let now = Utc::now();
+        for locale in &entry.locales {
+            self.append_change(&txn, entry, locale.locale, "delete", None, now).await?;
+        }
+        for table in ["publications", "revisions"] {
+            txn.execute_raw(self.statement(&format!("DELETE FROM {table} WHERE entry_id = ?"), [entry.id.clone().into()])).await?;
+        }
+        txn.execute_raw(self.statement("DELETE FROM entries WHERE id = ?", [entry.id.clone().into()])).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Of the given (type, slug) references, those with no published German revision.
     pub async fn unpublished_references(&self, references: &[(String, String)]) -> Result<Vec<(String, String)>, StoreError> {
         let mut missing = Vec::new();
@@ -318,7 +390,7 @@ fn revision_of(row: &QueryResult, entry_id: &str) -> Result<RevisionRecord, Stor
 async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type: &str, id_or_slug: &str) -> Result<Option<EntryRecord>, StoreError> {
     let entry = db
         .query_one_raw(store.statement(
-            "SELECT id, content_type, slug, version, created_at, updated_at FROM entries \
+            "SELECT id, content_type, slug, version, created_at, updated_at, trashed_at FROM entries \
              WHERE content_type = ? AND (slug = ? OR id = ?) ORDER BY CASE WHEN slug = ? THEN 0 ELSE 1 END",
             [content_type.into(), id_or_slug.into(), id_or_slug.into(), id_or_slug.into()],
         ))
@@ -356,6 +428,7 @@ async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type:
         version: entry.try_get("", "version")?,
         created_at: entry.try_get("", "created_at")?,
         updated_at: entry.try_get("", "updated_at")?,
+        trashed_at: entry.try_get("", "trashed_at")?,
         locales,
         id,
     }))

@@ -97,6 +97,7 @@ impl Store {
                 version: Set(m.version),
                 created_at: Set(m.created_at),
                 updated_at: Set(m.updated_at),
+                trashed_at: Set(m.trashed_at),
             });
             entry::Entity::insert_many(models).exec_without_returning(txn).await?;
         }

@@ -339,3 +339,83 @@ async fn imports_make_drafts_unless_told_to_publish(db: TestDb) {
     assert_eq!(entry["locales"][0]["published_revision"], 1);
 }
 on_both_databases!(imports_make_drafts_unless_told_to_publish);
+
+async fn diff_and_restore_revisions(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = Client { server: &server, token: token(&db, "editor", &[]) };
+    let path = "/api/v1/manage/service/wohngeld-beantragen";
+    let (_, etag, entry) = editor.send(Method::GET, path, None, None).await;
+    let mut fields = entry["fields"].clone();
+    let original_prerequisites = fields["prerequisites"].as_str().unwrap().to_owned();
+    fields["prerequisites"] = json!(format!("{original_prerequisites}\n- Neue Zeile für 2027."));
+    fields["fees"][0]["label"] = json!("Neue Gebühr");
+    let (status, etag, _) = editor.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 200);
+
+    let (status, _, diff) = editor.send(Method::GET, &format!("{path}/diff?from=1"), None, None).await;
+    assert_eq!(status, 200, "{diff}");
+    assert_eq!((diff["from"].as_i64(), diff["to"].as_i64()), (Some(1), Some(2)));
+    let changes = diff["changes"].as_array().unwrap();
+    let pointers: Vec<&str> = changes.iter().map(|c| c["pointer"].as_str().unwrap()).collect();
+    assert_eq!(pointers, ["/fees/0/label", "/prerequisites"]);
+    let lines = changes[1]["line_diff"].as_str().unwrap();
+    assert!(lines.contains("+- Neue Zeile für 2027."), "{lines}");
+
+    let (status, _, problem) = editor.send(Method::POST, &format!("{path}/revisions/1/restore"), None, None).await;
+    assert_eq!(status, 428, "{problem}");
+    let (status, _, restored) = editor.send(Method::POST, &format!("{path}/revisions/1/restore"), etag.as_deref(), None).await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(restored["revision"], 3, "a restore appends");
+    assert_eq!(restored["fields"]["prerequisites"], original_prerequisites);
+    let (_, _, revisions) = editor.send(Method::GET, &format!("{path}/revisions"), None, None).await;
+    assert_eq!(revisions["items"][0]["message"], "restored revision 1");
+    assert_eq!(revisions["items"].as_array().unwrap().len(), 3);
+}
+on_both_databases!(diff_and_restore_revisions);
+
+async fn trash_restore_and_delete(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = Client { server: &server, token: token(&db, "editor", &[]) };
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    let admin = Client { server: &server, token: token(&db, "admin", &[]) };
+    let path = "/api/v1/manage/service/kirchenaustritt-erklaeren";
+    let (status, _, _) = editor.send(Method::POST, &format!("{path}/trash"), None, None).await;
+    assert_eq!(status, 403);
+    let (status, etag, trashed) = publisher.send(Method::POST, &format!("{path}/trash"), None, None).await;
+    assert_eq!(status, 200, "{trashed}");
+    assert!(trashed["trashed_at"].is_string());
+    assert_eq!(server.get("/api/v1/service/kirchenaustritt-erklaeren").await.status(), 404, "off the channels");
+    let (status, _, problem) = editor.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": trashed["fields"]}))).await;
+    assert_eq!(status, 409, "no edits in the trash: {problem}");
+    let (status, _, _) = admin.send(Method::DELETE, "/api/v1/manage/service/gewerbe-abmelden", None, None).await;
+    assert_eq!(status, 409, "only trashed entries can be deleted");
+
+    let (status, _, restored) = publisher.send(Method::DELETE, &format!("{path}/trash"), None, None).await;
+    assert_eq!(status, 200);
+    assert!(restored["trashed_at"].is_null());
+    assert_eq!(restored["locales"][0]["state"], "draft");
+    assert_eq!(restored["locales"][0]["published_revision"], Value::Null);
+
+    let (status, _, _) = publisher.send(Method::POST, &format!("{path}/trash"), None, None).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = publisher.send(Method::DELETE, path, None, None).await;
+    assert_eq!(status, 403, "hard delete is for admins");
+    let (status, _, _) = admin.send(Method::DELETE, path, None, None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = admin.send(Method::GET, path, None, None).await;
+    assert_eq!(status, 404);
+
+    let store = katalog::store::Store::connect(&db.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let rows = store
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            store.backend(),
+            "SELECT action FROM changes WHERE slug = 'kirchenaustritt-erklaeren' ORDER BY seq".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let actions: Vec<String> = rows.iter().map(|r| r.try_get("", "action").unwrap()).collect();
+    assert_eq!(actions, ["publish", "unpublish", "delete"]);
+}
+on_both_databases!(trash_restore_and_delete);

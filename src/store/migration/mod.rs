@@ -4,7 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_content_tables;
-mod m20261127_000002_tokens_and_review_comments;
+mod m20261127_000002_tokens_reviews_trash;
 
 pub struct Migrator;
 
@@ -13,7 +13,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261127_000001_create_content_tables::Migration),
-            Box::new(m20261127_000002_tokens_and_review_comments::Migration),
+            Box::new(m20261127_000002_tokens_reviews_trash::Migration),
         ]
     }
 }

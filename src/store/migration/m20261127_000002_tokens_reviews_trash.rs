@@ -22,6 +22,12 @@ enum Publications {
     ReviewComment,
 }
 
+#[derive(DeriveIden)]
+enum Entries {
+    Table,
+    TrashedAt,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -43,10 +49,15 @@ impl MigrationTrait for Migration {
         // The reviewer's comment of the last transition ("request changes").
         manager
             .alter_table(Table::alter().table(Publications::Table).add_column(text_null(Publications::ReviewComment)).to_owned())
+            .await?;
+        // Entries in the trash: off every channel, restorable, deletable by admins.
+        manager
+            .alter_table(Table::alter().table(Entries::Table).add_column(timestamp_with_time_zone_null(Entries::TrashedAt)).to_owned())
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table(Entries::Table).drop_column(Entries::TrashedAt).to_owned()).await?;
         manager
             .alter_table(Table::alter().table(Publications::Table).drop_column(Publications::ReviewComment).to_owned())
             .await?;
