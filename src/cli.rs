@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::AppState;
 use crate::content::Registry;
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
-use crate::store::{DEFAULT_DATABASE_URL, Store};
+use crate::store::{AuditEvent, DEFAULT_DATABASE_URL, Store};
 use crate::workflow::Role;
 
 #[derive(Parser, Debug)]
@@ -244,7 +244,25 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
 /// Imports and prints every problem; `None` when the folder had problems.
 async fn run_import(store: &Store, registry: &Arc<Registry>, dir: &Path, options: &ImportOptions) -> anyhow::Result<Option<ImportReport>> {
     match import::import(store, registry, dir, options).await {
-        Ok(report) => Ok(Some(report)),
+        Ok(report) => {
+            let event = AuditEvent {
+                request_id: format!("import-{}", chrono::Utc::now().timestamp_millis()),
+                actor: options.author.clone(),
+                action: "import".into(),
+                locale: None,
+                detail: serde_json::json!({
+                    "folder": dir.display().to_string(),
+                    "entries": report.entries,
+                    "new_entries": report.created_entries,
+                    "new_revisions": report.new_revisions,
+                    "published": report.published,
+                }),
+            };
+            if report.new_revisions > 0 {
+                store.record_audit_event(&event).await?;
+            }
+            Ok(Some(report))
+        }
         Err(ImportError::Invalid(problems)) => {
             print_problems(dir, &problems);
             eprintln!("{} problem(s) in {}; nothing was imported", problems.len(), dir.display());

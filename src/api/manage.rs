@@ -6,14 +6,15 @@ use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::auth::TokenAuth;
 use super::problem::{ApiError, FieldProblem, Problem};
 use super::{ApiTags, AppState};
 use crate::content::diff::ChangeKind;
 use crate::content::{ContentType, Locale, Violation, document, slug};
-use crate::store::{EditError, EntryRecord, NewRevision, RevisionRecord};
+use crate::auth::Principal;
+use crate::store::{AuditEvent, EditError, EntryRecord, NewRevision, RevisionRecord};
 use crate::workflow::{self, Action, Role};
 
 /// A new entry: its slug and the German source document.
@@ -204,6 +205,38 @@ pub enum DiffResponse {
     Ok(Json<RevisionDiff>),
 }
 
+/// One recorded action.
+#[derive(Object, Debug)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub request_id: String,
+    pub at: DateTime<Utc>,
+    /// Who: the token's name and id, or the import's author.
+    pub actor: String,
+    /// What: entry.create, entry.update, entry.publish, entry.trash, import, …
+    pub action: String,
+    #[oai(rename = "type")]
+    pub content_type: Option<String>,
+    pub entry_id: Option<String>,
+    pub slug: Option<String>,
+    pub locale: Option<String>,
+    pub detail: Value,
+}
+
+#[derive(Object, Debug)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `before` for older events; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_before: Option<i64>,
+}
+
+#[derive(ApiResponse)]
+pub enum AuditResponse {
+    #[oai(status = 200)]
+    Ok(Json<AuditPage>),
+}
+
 #[derive(ApiResponse)]
 pub enum DeletedResponse {
     /// Deleted for good; consumers get a tombstone.
@@ -223,7 +256,7 @@ pub struct ManageApi;
 impl ManageApi {
     /// Create an entry (its German source, as a draft).
     #[oai(path = "/:content_type", method = "post", operation_id = "createEntry")]
-    async fn create_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, body: Json<EntryCreate>) -> Result<CreatedResponse, ApiError> {
+    async fn create_entry(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, body: Json<EntryCreate>) -> Result<CreatedResponse, ApiError> {
         let principal = auth.require(Role::Editor, "creating entries")?;
         let content_type = state.content_type(&content_type)?;
         if !slug::is_valid(&body.slug) {
@@ -238,7 +271,8 @@ impl ManageApi {
         let message = body.message.clone().unwrap_or_else(|| "created".into());
         let revision = NewRevision { locale: Locale::SOURCE, document: fields, source_number: None, author: &author, message: &message };
         let leika = external_leika(&content_type, fields);
-        let entry = state.store.create_entry(&content_type.name, &body.slug, leika.as_deref(), revision).await.map_err(edit_error)?;
+        let event = audit(request, principal, "entry.create", Some(Locale::SOURCE), json!({"message": message}));
+        let entry = state.store.create_entry(&content_type.name, &body.slug, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
         let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
         let location = format!("/api/v1/manage/{}/{}", entry.content_type, entry.id);
         Ok(CreatedResponse::Created(Json(managed), etag(entry.version), location))
@@ -262,6 +296,7 @@ impl ManageApi {
     #[allow(clippy::too_many_arguments)]
     async fn update_entry(
         &self,
+        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
@@ -289,7 +324,8 @@ impl ManageApi {
         let message = body.message.clone().unwrap_or_else(|| "updated".into());
         let revision = NewRevision { locale, document: fields, source_number, author: &author, message: &message };
         let leika = if locale.is_source() { external_leika(&content_type, fields) } else { None };
-        state.store.save_revision(&entry.id, expected, leika.as_deref(), revision).await.map_err(edit_error)?;
+        let event = audit(request, principal, "entry.update", Some(locale), json!({"from_version": expected, "message": message}));
+        state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
         let entry = find(&state, &content_type, &entry.id).await?;
         let managed = managed_entry(&state, &entry, locale).await?;
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
@@ -378,6 +414,7 @@ impl ManageApi {
     #[allow(clippy::too_many_arguments)]
     async fn restore_revision(
         &self,
+        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
@@ -397,7 +434,8 @@ impl ManageApi {
         let message = format!("restored revision {}", old.number);
         let revision = NewRevision { locale, document: &old.document, source_number, author: &author, message: &message };
         let leika = if locale.is_source() { external_leika(&content_type, &old.document) } else { None };
-        state.store.save_revision(&entry.id, expected, leika.as_deref(), revision).await.map_err(edit_error)?;
+        let event = audit(request, principal, "revision.restore", Some(locale), json!({"from_version": expected, "restored": old.number}));
+        state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
         let entry = find(&state, &content_type, &entry.id).await?;
         let managed = managed_entry(&state, &entry, locale).await?;
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
@@ -405,11 +443,11 @@ impl ManageApi {
 
     /// Move an entry to the trash: every live locale is withdrawn.
     #[oai(path = "/:content_type/:id_or_slug/trash", method = "post", operation_id = "trashEntry")]
-    async fn trash_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
-        auth.require(Role::Publisher, "moving entries to the trash")?;
+    async fn trash_entry(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
+        let principal = auth.require(Role::Publisher, "moving entries to the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        state.store.trash(&entry).await.map_err(edit_error)?;
+        state.store.trash(&entry, &audit(request, principal, "entry.trash", None, json!({}))).await.map_err(edit_error)?;
         let entry = find(&state, &content_type, &entry.id).await?;
         let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
@@ -417,11 +455,11 @@ impl ManageApi {
 
     /// Take an entry out of the trash; its locales come back as drafts.
     #[oai(path = "/:content_type/:id_or_slug/trash", method = "delete", operation_id = "restoreFromTrash")]
-    async fn restore_from_trash(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
-        auth.require(Role::Publisher, "restoring entries from the trash")?;
+    async fn restore_from_trash(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
+        let principal = auth.require(Role::Publisher, "restoring entries from the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        state.store.restore_from_trash(&entry).await.map_err(edit_error)?;
+        state.store.restore_from_trash(&entry, &audit(request, principal, "entry.untrash", None, json!({}))).await.map_err(edit_error)?;
         let entry = find(&state, &content_type, &entry.id).await?;
         let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
@@ -429,19 +467,43 @@ impl ManageApi {
 
     /// Delete an entry in the trash for good, with all its revisions (admin only).
     #[oai(path = "/:content_type/:id_or_slug", method = "delete", operation_id = "deleteEntry")]
-    async fn delete_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<DeletedResponse, ApiError> {
-        auth.require(Role::Admin, "deleting entries for good")?;
+    async fn delete_entry(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<DeletedResponse, ApiError> {
+        let principal = auth.require(Role::Admin, "deleting entries for good")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        state.store.delete_forever(&entry).await.map_err(edit_error)?;
+        state.store.delete_forever(&entry, &audit(request, principal, "entry.delete", None, json!({}))).await.map_err(edit_error)?;
         Ok(DeletedResponse::Deleted)
+    }
+
+    /// The audit log of one entry, newest first.
+    #[oai(path = "/:content_type/:id_or_slug/audit", method = "get", operation_id = "entryAudit")]
+    async fn entry_audit(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        before: Query<Option<i64>>,
+        limit: Query<Option<u64>>,
+    ) -> Result<AuditResponse, ApiError> {
+        auth.require(Role::Editor, "reading an entry's audit log")?;
+        let content_type = state.content_type(&content_type)?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        audit_page(&state, Some(&entry.id), before.0, limit.0).await
+    }
+
+    /// The whole audit log, newest first (admin only).
+    #[oai(path = "/audit", method = "get", operation_id = "auditLog")]
+    async fn audit_log(&self, state: Data<&AppState>, auth: TokenAuth, before: Query<Option<i64>>, limit: Query<Option<u64>>) -> Result<AuditResponse, ApiError> {
+        auth.require(Role::Admin, "reading the audit log")?;
+        audit_page(&state, None, before.0, limit.0).await
     }
 
     /// Move one locale through the workflow: submit, request changes,
     /// publish, unpublish, archive. Refused transitions get 409 naming the
     /// allowed ones; publishing an incomplete document gets 422.
     #[oai(path = "/:content_type/:id_or_slug/transitions", method = "post", operation_id = "transitionEntry")]
-    async fn transition(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, body: Json<TransitionRequest>) -> Result<EntryResponse, ApiError> {
+    async fn transition(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, body: Json<TransitionRequest>) -> Result<EntryResponse, ApiError> {
         let action: Action = body.action.into();
         let principal = auth.require(action.required_role(), &format!("`{action}`"))?;
         let content_type = state.content_type(&content_type)?;
@@ -472,15 +534,52 @@ impl ManageApi {
             }
             checked_revision = Some(checked_revision.unwrap_or(revision.number));
         }
-        state
-            .store
-            .transition(&entry, locale, action, checked_revision, comment, &principal.author())
-            .await
-            .map_err(edit_error)?;
+        let event = audit(request, principal, &format!("entry.{action}"), Some(locale), json!({"revision": checked_revision, "comment": comment}));
+        state.store.transition(&entry, locale, action, checked_revision, comment, &event).await.map_err(edit_error)?;
         let entry = find(&state, &content_type, &entry.id).await?;
         let managed = managed_entry(&state, &entry, locale).await?;
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
+}
+
+fn audit(request: &poem::Request, principal: &Principal, action: &str, locale: Option<Locale>, detail: Value) -> AuditEvent {
+    AuditEvent {
+        request_id: super::request_id::of(request),
+        actor: principal.author(),
+        action: action.to_owned(),
+        locale: locale.map(|l| l.code().to_owned()),
+        detail,
+    }
+}
+
+async fn audit_page(state: &AppState, entry_id: Option<&str>, before: Option<i64>, limit: Option<u64>) -> Result<AuditResponse, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and 500, not {limit}")));
+    }
+    let mut records = state.store.audit_events(entry_id, before, limit + 1).await?;
+    let next_before = if records.len() as u64 > limit {
+        records.truncate(limit as usize);
+        records.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let items = records
+        .into_iter()
+        .map(|r| AuditEntry {
+            id: r.id,
+            request_id: r.request_id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            content_type: r.content_type,
+            entry_id: r.entry_id,
+            slug: r.slug,
+            locale: r.locale,
+            detail: r.detail,
+        })
+        .collect();
+    Ok(AuditResponse::Ok(Json(AuditPage { items, next_before })))
 }
 
 fn etag(version: i64) -> String {

@@ -9,6 +9,7 @@ mod auth;
 mod delivery;
 mod health;
 mod manage;
+mod request_id;
 mod openapi;
 pub mod problem;
 
@@ -73,6 +74,7 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .around(limit_body)
         .catch_all_error(problem::problem_for_any_error)
         .with(CatchPanic::new().with_handler(problem::problem_for_panic))
+        .around(request_id::assign)
         .with(Tracing)
         .data(state)
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait, Value as SqlValue};
 use serde_json::Value;
 
+use super::audit::{AuditEvent, AuditSubject};
 use super::{Store, StoreError};
 use crate::content::Locale;
 use crate::digest::sha256_hex;
@@ -117,7 +118,7 @@ impl Store {
     }
 
     /// Creates an entry with its first (draft) revision.
-    pub async fn create_entry(&self, content_type: &str, slug: &str, leika: Option<&str>, revision: NewRevision<'_>) -> Result<EntryRecord, EditError> {
+    pub async fn create_entry(&self, content_type: &str, slug: &str, leika: Option<&str>, revision: NewRevision<'_>, audit: &AuditEvent) -> Result<EntryRecord, EditError> {
         let txn = self.db.begin().await?;
         let id = crate::content::slug::entry_id(content_type, slug).to_string();
         let exists = txn
@@ -139,6 +140,7 @@ impl Store {
             return Err(if is_unique_violation(&error) { EditError::SlugTaken(slug.to_owned()) } else { error.into() });
         }
         self.append_revision(&txn, &id, &revision, now).await?;
+        self.record_audit(&txn, audit, Some(AuditSubject { content_type, entry_id: &id, slug })).await?;
         txn.commit().await?;
         self.entry_record(content_type, &id).await?.ok_or(EditError::NotFound)
     }
@@ -146,7 +148,8 @@ impl Store {
     /// Appends a revision if the entry is still at `expected_version`.
     /// Of two writers with the same expectation exactly one succeeds; the
     /// other gets `VersionConflict` and its document stays with it.
-    pub async fn save_revision(&self, entry_id: &str, expected_version: i64, leika: Option<&str>, revision: NewRevision<'_>) -> Result<i64, EditError> {
+    pub async fn save_revision(&self, entry: &EntryRecord, expected_version: i64, leika: Option<&str>, revision: NewRevision<'_>, audit: &AuditEvent) -> Result<i64, EditError> {
+        let entry_id = entry.id.as_str();
         let txn = self.db.begin().await?;
         let now = Utc::now();
         // The conditional increment is the lock: the loser matches no row.
@@ -169,6 +172,7 @@ impl Store {
             return Err(EditError::VersionConflict { expected: expected_version, current });
         }
         self.append_revision(&txn, entry_id, &revision, now).await?;
+        self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(expected_version + 1)
     }
@@ -222,7 +226,7 @@ impl Store {
         action: Action,
         revision: Option<i32>,
         comment: Option<&str>,
-        author: &str,
+        audit: &AuditEvent,
     ) -> Result<(State, Effect), EditError> {
         let txn = self.db.begin().await?;
         if self.backend() == DbBackend::Postgres {
@@ -267,7 +271,7 @@ impl Store {
         if let Some(change) = change {
             self.append_change(&txn, &current, locale, change, published_number.or(record.published_number), now).await?;
         }
-        tracing::info!(entry = %entry.id, %locale, %action, %author, "workflow transition");
+        self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok((state, effect))
     }
@@ -291,7 +295,7 @@ impl Store {
 
     /// Moves an entry to the trash: every live locale is withdrawn (and the
     /// change log says so); revisions stay, so it can be restored.
-    pub async fn trash(&self, entry: &EntryRecord) -> Result<(), EditError> {
+    pub async fn trash(&self, entry: &EntryRecord, audit: &AuditEvent) -> Result<(), EditError> {
         let txn = self.db.begin().await?;
         let now = Utc::now();
         let moved = txn
@@ -311,25 +315,31 @@ impl Store {
             .await?;
             self.append_change(&txn, entry, locale.locale, "unpublish", locale.published_number, now).await?;
         }
+        self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// Takes an entry out of the trash, as drafts.
-    pub async fn restore_from_trash(&self, entry: &EntryRecord) -> Result<(), EditError> {
-        let restored = self
-            .db
+    pub async fn restore_from_trash(&self, entry: &EntryRecord, audit: &AuditEvent) -> Result<(), EditError> {
+        let txn = self.db.begin().await?;
+        let restored = txn
             .execute_raw(self.statement(
                 "UPDATE entries SET trashed_at = NULL, version = version + 1, updated_at = ? WHERE id = ? AND trashed_at IS NOT NULL",
                 [Utc::now().into(), entry.id.clone().into()],
             ))
             .await?;
-        if restored.rows_affected() == 1 { Ok(()) } else { Err(EditError::NotInTrash) }
+        if restored.rows_affected() != 1 {
+            return Err(EditError::NotInTrash);
+        }
+        self.record_audit(&txn, audit, Some(subject(entry))).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Deletes a trashed entry and all its revisions for good; consumers
     /// get a `delete` tombstone per locale.
-    pub async fn delete_forever(&self, entry: &EntryRecord) -> Result<(), EditError> {
+    pub async fn delete_forever(&self, entry: &EntryRecord, audit: &AuditEvent) -> Result<(), EditError> {
         let txn = self.db.begin().await?;
         let trashed = txn
             .query_one_raw(self.statement("SELECT 1 AS t FROM entries WHERE id = ? AND trashed_at IS NOT NULL", [entry.id.clone().into()]))
@@ -345,6 +355,7 @@ impl Store {
             txn.execute_raw(self.statement(&format!("DELETE FROM {table} WHERE entry_id = ?"), [entry.id.clone().into()])).await?;
         }
         txn.execute_raw(self.statement("DELETE FROM entries WHERE id = ?", [entry.id.clone().into()])).await?;
+        self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -367,6 +378,10 @@ impl Store {
         }
         Ok(missing)
     }
+}
+
+fn subject(entry: &EntryRecord) -> AuditSubject<'_> {
+    AuditSubject { content_type: &entry.content_type, entry_id: &entry.id, slug: &entry.slug }
 }
 
 const REVISION_COLUMNS: &str = "locale, number, document, source_number, author, message, created_at";

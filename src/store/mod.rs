@@ -7,6 +7,7 @@
 
 pub mod entity;
 pub mod migration;
+mod audit;
 mod editorial;
 mod read;
 mod tokens;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value as SqlValue};
 use sea_orm_migration::MigratorTrait;
 
+pub use audit::{AuditEvent, AuditRecord};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord};
 pub use read::{ListPage, PublishedEntry, PublishedRevision};
 pub use tokens::StoredToken;

@@ -419,3 +419,46 @@ async fn trash_restore_and_delete(db: TestDb) {
     assert_eq!(actions, ["publish", "unpublish", "delete"]);
 }
 on_both_databases!(trash_restore_and_delete);
+
+async fn every_change_is_audited(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = Client { server: &server, token: token(&db, "editor", &[]) };
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    let admin = Client { server: &server, token: token(&db, "admin", &[]) };
+    let path = "/api/v1/manage/service/fundsache-melden";
+    let (_, etag, entry) = editor.send(Method::GET, path, None, None).await;
+    let response = server
+        .client
+        .put(server.url(path))
+        .bearer_auth(&editor.token)
+        .header("If-Match", etag.unwrap())
+        .header("X-Request-Id", "ticket-4711")
+        .json(&json!({"fields": entry["fields"], "message": "Kontrolle"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "ticket-4711");
+    let (status, _, _) = publisher.send(Method::POST, &format!("{path}/transitions"), None, Some(json!({"action": "publish"}))).await;
+    assert_eq!(status, 200);
+
+    let (status, _, log) = editor.send(Method::GET, &format!("{path}/audit"), None, None).await;
+    assert_eq!(status, 200, "{log}");
+    let items = log["items"].as_array().unwrap();
+    let actions: Vec<&str> = items.iter().map(|i| i["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["entry.publish", "entry.update"]);
+    assert_eq!(items[1]["request_id"], "ticket-4711");
+    assert_eq!(items[1]["detail"]["message"], "Kontrolle");
+    assert!(items[0]["actor"].as_str().unwrap().contains("token"));
+    assert_eq!(items[0]["slug"], "fundsache-melden");
+
+    let (status, _, _) = editor.send(Method::GET, "/api/v1/manage/audit", None, None).await;
+    assert_eq!(status, 403);
+    let (status, _, all) = admin.send(Method::GET, "/api/v1/manage/audit?limit=2", None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let before = all["next_before"].as_i64().unwrap();
+    let (_, _, older) = admin.send(Method::GET, &format!("/api/v1/manage/audit?limit=2&before={before}"), None, None).await;
+    assert_eq!(older["items"][0]["action"], "import", "the first start's import is audited too");
+}
+on_both_databases!(every_change_is_audited);

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_content_tables;
 mod m20261127_000002_tokens_reviews_trash;
+mod m20261127_000003_audit_events;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_content_tables::Migration),
             Box::new(m20261127_000002_tokens_reviews_trash::Migration),
+            Box::new(m20261127_000003_audit_events::Migration),
         ]
     }
 }
