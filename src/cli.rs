@@ -207,8 +207,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::FAILURE),
         }
     }
+    let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = tokio::spawn(crate::workflow::scheduler::run(store.clone(), registry.clone(), async {
+        let _ = scheduler_stopped.await;
+    }));
     let state = AppState { store, registry };
-    crate::server::serve(
+    let served = crate::server::serve(
         &args.addr,
         state,
         |addr| {
@@ -223,7 +227,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         crate::server::shutdown_signal(),
     )
-    .await?;
+    .await;
+    let _ = stop_scheduler.send(());
+    let _ = scheduler.await;
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

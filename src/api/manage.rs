@@ -83,6 +83,20 @@ pub struct TransitionRequest {
     pub revision: Option<i32>,
 }
 
+/// When to publish and when to withdraw one locale. Absent times clear
+/// that part of the schedule.
+#[derive(Object, Debug)]
+pub struct ScheduleRequest {
+    /// The locale; `de` when absent.
+    pub locale: Option<String>,
+    /// When to publish (e.g. new fees from 1 January).
+    pub publish_at: Option<DateTime<Utc>>,
+    /// The revision to publish then: the one that was approved. The newest when absent.
+    pub revision: Option<i32>,
+    /// When to take the locale off the channels.
+    pub unpublish_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Object, Debug)]
 pub struct LocaleStatus {
     pub locale: String,
@@ -97,6 +111,9 @@ pub struct LocaleStatus {
     /// For a translation: the German source changed after it was made.
     pub outdated: bool,
     pub review_comment: Option<String>,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub scheduled_revision: Option<i32>,
+    pub unpublish_at: Option<DateTime<Utc>>,
     /// Actions allowed now (the token's role may still forbid some).
     pub allowed_actions: Vec<String>,
 }
@@ -475,6 +492,53 @@ impl ManageApi {
         Ok(DeletedResponse::Deleted)
     }
 
+    /// Schedule publishing and/or withdrawal of one locale. The document is
+    /// checked now (422 if it could not be published) and again when due.
+    #[oai(path = "/:content_type/:id_or_slug/schedule", method = "put", operation_id = "scheduleEntry")]
+    async fn schedule(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, body: Json<ScheduleRequest>) -> Result<EntryResponse, ApiError> {
+        let principal = auth.require(Role::Publisher, "scheduling")?;
+        let content_type = state.content_type(&content_type)?;
+        let locale = parse_locale(body.locale.as_deref())?;
+        let entry = find(&state, &content_type, &id_or_slug).await?;
+        if entry.trashed_at.is_some() {
+            return Err(edit_error(EditError::InTrash));
+        }
+        if let (Some(publish), Some(unpublish)) = (body.publish_at, body.unpublish_at)
+            && unpublish <= publish
+        {
+            return Err(ApiError::unprocessable(
+                "the schedule ends before it starts",
+                vec![FieldProblem { pointer: "/unpublish_at".into(), detail: "must be after publish_at".into() }],
+            ));
+        }
+        let publish = match body.publish_at {
+            None => None,
+            Some(at) => {
+                let revision = match body.revision {
+                    Some(number) => revision_number(&state, &entry, locale, number).await?,
+                    None => newest(&state, &entry, locale).await?,
+                };
+                let document = if locale.is_source() {
+                    revision.document.clone()
+                } else {
+                    let source = newest(&state, &entry, Locale::SOURCE).await?;
+                    document::overlay_translation(&content_type, &source.document, &revision.document).map_err(|v| invalid(v, "the translation"))?
+                };
+                let problems = workflow::publishing_problems(&state.store, &content_type, &document).await?;
+                if !problems.is_empty() {
+                    return Err(invalid(problems, "the revision could not be published"));
+                }
+                Some((at, revision.number))
+            }
+        };
+        let detail = json!({"publish_at": body.publish_at, "revision": publish.map(|p| p.1), "unpublish_at": body.unpublish_at});
+        let event = audit(request, principal, "entry.schedule", Some(locale), detail);
+        state.store.set_schedule(&entry, locale, publish, body.unpublish_at, &event).await.map_err(edit_error)?;
+        let entry = find(&state, &content_type, &entry.id).await?;
+        let managed = managed_entry(&state, &entry, locale).await?;
+        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+    }
+
     /// The audit log of one entry, newest first.
     #[oai(path = "/:content_type/:id_or_slug/audit", method = "get", operation_id = "entryAudit")]
     async fn entry_audit(
@@ -685,6 +749,9 @@ async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) ->
             source_revision: l.source_number,
             outdated: !l.locale.is_source() && l.source_number.zip(source_latest).is_some_and(|(made_from, now)| made_from < now),
             review_comment: l.review_comment.clone(),
+            publish_at: l.publish_at,
+            scheduled_revision: l.scheduled_number,
+            unpublish_at: l.unpublish_at,
             allowed_actions: l.state.allowed(l.published_number.is_some()).iter().map(|a| a.code().to_owned()).collect(),
         })
         .collect();

@@ -263,6 +263,7 @@ impl Planner<'_> {
             unpublish_at: None,
             updated_at: self.now,
             review_comment: None,
+            scheduled_number: None,
         });
         if !self.publish {
             return;

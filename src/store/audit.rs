@@ -34,15 +34,16 @@ pub struct AuditRecord {
     pub detail: Value,
 }
 
-/// The entry an event is about, if any.
-pub struct AuditSubject<'a> {
+/// Which entry a change-log row or audit event is about.
+#[derive(Clone, Copy)]
+pub struct EntryRef<'a> {
     pub content_type: &'a str,
     pub entry_id: &'a str,
     pub slug: &'a str,
 }
 
 impl Store {
-    pub(crate) async fn record_audit(&self, db: &impl ConnectionTrait, event: &AuditEvent, subject: Option<AuditSubject<'_>>) -> Result<(), StoreError> {
+    pub(crate) async fn record_audit(&self, db: &impl ConnectionTrait, event: &AuditEvent, subject: Option<EntryRef<'_>>) -> Result<(), StoreError> {
         let values: [SqlValue; 9] = [
             event.request_id.clone().into(),
             Utc::now().into(),

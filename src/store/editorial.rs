@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait, Value as SqlValue};
 use serde_json::Value;
 
-use super::audit::{AuditEvent, AuditSubject};
+use super::audit::{AuditEvent, EntryRef};
 use super::{Store, StoreError};
 use crate::content::Locale;
 use crate::digest::sha256_hex;
@@ -34,6 +34,9 @@ pub struct LocaleRecord {
     /// For a translation: the German revision it was made from.
     pub source_number: Option<i32>,
     pub review_comment: Option<String>,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub scheduled_number: Option<i32>,
+    pub unpublish_at: Option<DateTime<Utc>>,
 }
 
 impl EntryRecord {
@@ -119,7 +122,7 @@ impl Store {
 
     /// Creates an entry with its first (draft) revision.
     pub async fn create_entry(&self, content_type: &str, slug: &str, leika: Option<&str>, revision: NewRevision<'_>, audit: &AuditEvent) -> Result<EntryRecord, EditError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let id = crate::content::slug::entry_id(content_type, slug).to_string();
         let exists = txn
             .query_one_raw(self.statement("SELECT id FROM entries WHERE (content_type = ? AND slug = ?) OR id = ?", [content_type.into(), slug.into(), id.clone().into()]))
@@ -140,7 +143,7 @@ impl Store {
             return Err(if is_unique_violation(&error) { EditError::SlugTaken(slug.to_owned()) } else { error.into() });
         }
         self.append_revision(&txn, &id, &revision, now).await?;
-        self.record_audit(&txn, audit, Some(AuditSubject { content_type, entry_id: &id, slug })).await?;
+        self.record_audit(&txn, audit, Some(EntryRef { content_type, entry_id: &id, slug })).await?;
         txn.commit().await?;
         self.entry_record(content_type, &id).await?.ok_or(EditError::NotFound)
     }
@@ -150,7 +153,7 @@ impl Store {
     /// other gets `VersionConflict` and its document stays with it.
     pub async fn save_revision(&self, entry: &EntryRecord, expected_version: i64, leika: Option<&str>, revision: NewRevision<'_>, audit: &AuditEvent) -> Result<i64, EditError> {
         let entry_id = entry.id.as_str();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let now = Utc::now();
         // The conditional increment is the lock: the loser matches no row.
         let bumped = txn
@@ -228,7 +231,7 @@ impl Store {
         comment: Option<&str>,
         audit: &AuditEvent,
     ) -> Result<(State, Effect), EditError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if self.backend() == DbBackend::Postgres {
             // Transitions of one locale are serialised by its publication row.
             txn.execute_raw(self.statement("SELECT 1 FROM publications WHERE entry_id = ? AND locale = ? FOR UPDATE", [entry.id.clone().into(), locale.code().into()]))
@@ -269,21 +272,21 @@ impl Store {
         ))
         .await?;
         if let Some(change) = change {
-            self.append_change(&txn, &current, locale, change, published_number.or(record.published_number), now).await?;
+            self.append_change(&txn, subject(&current), locale, change, published_number.or(record.published_number), now).await?;
         }
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok((state, effect))
     }
 
-    async fn append_change(&self, txn: &DatabaseTransaction, entry: &EntryRecord, locale: Locale, action: &str, number: Option<i32>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(crate) async fn append_change(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>, locale: Locale, action: &str, number: Option<i32>, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.append_changes(
             txn,
             vec![super::entity::change::Model {
                 seq: 0,
-                entry_id: entry.id.clone(),
-                content_type: entry.content_type.clone(),
-                slug: entry.slug.clone(),
+                entry_id: entry.entry_id.to_owned(),
+                content_type: entry.content_type.to_owned(),
+                slug: entry.slug.to_owned(),
                 locale: locale.code().to_owned(),
                 action: action.to_owned(),
                 revision_number: number,
@@ -296,7 +299,7 @@ impl Store {
     /// Moves an entry to the trash: every live locale is withdrawn (and the
     /// change log says so); revisions stay, so it can be restored.
     pub async fn trash(&self, entry: &EntryRecord, audit: &AuditEvent) -> Result<(), EditError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let now = Utc::now();
         let moved = txn
             .execute_raw(self.statement(
@@ -313,7 +316,7 @@ impl Store {
                 [now.into(), entry.id.clone().into(), locale.locale.code().into()],
             ))
             .await?;
-            self.append_change(&txn, entry, locale.locale, "unpublish", locale.published_number, now).await?;
+            self.append_change(&txn, subject(entry), locale.locale, "unpublish", locale.published_number, now).await?;
         }
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
@@ -322,7 +325,7 @@ impl Store {
 
     /// Takes an entry out of the trash, as drafts.
     pub async fn restore_from_trash(&self, entry: &EntryRecord, audit: &AuditEvent) -> Result<(), EditError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let restored = txn
             .execute_raw(self.statement(
                 "UPDATE entries SET trashed_at = NULL, version = version + 1, updated_at = ? WHERE id = ? AND trashed_at IS NOT NULL",
@@ -340,7 +343,7 @@ impl Store {
     /// Deletes a trashed entry and all its revisions for good; consumers
     /// get a `delete` tombstone per locale.
     pub async fn delete_forever(&self, entry: &EntryRecord, audit: &AuditEvent) -> Result<(), EditError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let trashed = txn
             .query_one_raw(self.statement("SELECT 1 AS t FROM entries WHERE id = ? AND trashed_at IS NOT NULL", [entry.id.clone().into()]))
             .await?;
@@ -349,7 +352,7 @@ impl Store {
         }
         let now = Utc::now();
         for locale in &entry.locales {
-            self.append_change(&txn, entry, locale.locale, "delete", None, now).await?;
+            self.append_change(&txn, subject(entry), locale.locale, "delete", None, now).await?;
         }
         for table in ["publications", "revisions"] {
             txn.execute_raw(self.statement(&format!("DELETE FROM {table} WHERE entry_id = ?"), [entry.id.clone().into()])).await?;
@@ -380,8 +383,8 @@ impl Store {
     }
 }
 
-fn subject(entry: &EntryRecord) -> AuditSubject<'_> {
-    AuditSubject { content_type: &entry.content_type, entry_id: &entry.id, slug: &entry.slug }
+pub(crate) fn subject(entry: &EntryRecord) -> EntryRef<'_> {
+    EntryRef { content_type: &entry.content_type, entry_id: &entry.id, slug: &entry.slug }
 }
 
 const REVISION_COLUMNS: &str = "locale, number, document, source_number, author, message, created_at";
@@ -414,7 +417,7 @@ async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type:
     let id: String = entry.try_get("", "id")?;
     let rows = db
         .query_all_raw(store.statement(
-            "SELECT p.locale, p.state, p.published_number, p.published_at, p.review_comment, \
+            "SELECT p.locale, p.state, p.published_number, p.published_at, p.review_comment, p.publish_at, p.scheduled_number, p.unpublish_at, \
              (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest, \
              (SELECT source_number FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale ORDER BY number DESC LIMIT 1) AS source_number \
              FROM publications p WHERE p.entry_id = ? ORDER BY p.locale",
@@ -434,6 +437,9 @@ async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type:
             published_at: row.try_get("", "published_at")?,
             source_number: row.try_get("", "source_number")?,
             review_comment: row.try_get("", "review_comment")?,
+            publish_at: row.try_get("", "publish_at")?,
+            scheduled_number: row.try_get("", "scheduled_number")?,
+            unpublish_at: row.try_get("", "unpublish_at")?,
         });
     }
     locales.sort_by_key(|l| l.locale);

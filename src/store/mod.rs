@@ -10,6 +10,7 @@ pub mod migration;
 mod audit;
 mod editorial;
 mod read;
+mod schedule;
 mod tokens;
 mod write;
 
@@ -22,6 +23,7 @@ use sea_orm_migration::MigratorTrait;
 pub use audit::{AuditEvent, AuditRecord};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord};
 pub use read::{ListPage, PublishedEntry, PublishedRevision};
+pub use schedule::{DueSchedule, ScheduleKind};
 pub use tokens::StoredToken;
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 

@@ -75,11 +75,18 @@ impl Store {
         Ok(baseline)
     }
 
+    /// A transaction that writes from its first statement: on SQLite it
+    /// takes the write lock at BEGIN, so what it reads stays true until
+    /// commit (a deferred one could read, then fail to upgrade).
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
     /// A write transaction that excludes other imports: SQLite takes the
     /// write lock at BEGIN, PostgreSQL a transaction-scoped advisory lock.
     pub async fn begin_import(&self) -> Result<DatabaseTransaction, StoreError> {
-        let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-        let txn = self.db.begin_with_options(options).await?;
+        let txn = self.begin_write().await?;
         if self.backend() == DbBackend::Postgres {
             txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [IMPORT_LOCK.into()])).await?;
         }
@@ -133,6 +140,7 @@ impl Store {
                 unpublish_at: Set(m.unpublish_at),
                 updated_at: Set(m.updated_at),
                 review_comment: Set(m.review_comment),
+                scheduled_number: Set(m.scheduled_number),
             });
             let updated: &[publication::Column] = if batch.publish {
                 &[publication::Column::State, publication::Column::PublishedNumber, publication::Column::PublishedAt, publication::Column::UpdatedAt]

@@ -2,6 +2,7 @@
 //! roles, and what publishing requires.
 
 mod publishing;
+pub mod scheduler;
 mod role;
 mod state;
 

@@ -178,3 +178,6 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// Long enough for every scheduler (ticking every 250 ms) to have looked.
+pub const SCHEDULER_GRACE: std::time::Duration = std::time::Duration::from_millis(1200);

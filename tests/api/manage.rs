@@ -462,3 +462,92 @@ async fn every_change_is_audited(db: TestDb) {
     assert_eq!(older["items"][0]["action"], "import", "the first start's import is audited too");
 }
 on_both_databases!(every_change_is_audited);
+
+/// Polls until `check` holds; the bound is generous because machines are
+/// shared, and the behaviour is asserted, not the speed.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen");
+}
+
+fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
+}
+
+async fn change_count(db: &TestDb, slug: &str, action: &str) -> i64 {
+    let store = katalog::store::Store::connect(&db.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let row = store
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            store.backend(),
+            format!("SELECT COUNT(*) FROM changes WHERE slug = '{slug}' AND action = '{action}' AND locale = 'de'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn scheduled_publishing_happens_once(db: TestDb) {
+    let first = Server::start(&db, &repo_path("content"));
+    // A second server on the same database runs its own scheduler.
+    let second = Server::start(&db, &repo_path("content"));
+    let editor = Client { server: &first, token: token(&db, "editor", &[]) };
+    let publisher = Client { server: &second, token: token(&db, "publisher", &[]) };
+    let path = "/api/v1/manage/service/gewerbe-anmelden";
+    let (_, etag, entry) = editor.send(Method::GET, path, None, None).await;
+    let mut fields = entry["fields"].clone();
+    fields["name"] = json!("Gewerbe anmelden (ab 1. Januar)");
+    let (status, _, _) = editor.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 200);
+    let (status, _, problem) = publisher
+        .send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(2), "unpublish_at": in_seconds(1)})))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, _, scheduled) = publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(1), "revision": 2}))).await;
+    assert_eq!(status, 200, "{scheduled}");
+    assert_eq!(scheduled["locales"][0]["scheduled_revision"], 2);
+    assert!(scheduled["locales"][0]["publish_at"].is_string());
+    assert_ne!(published_name(&first, "gewerbe-anmelden").await.as_deref(), Some("Gewerbe anmelden (ab 1. Januar)"));
+
+    eventually("the scheduled publish", async || published_name(&first, "gewerbe-anmelden").await.as_deref() == Some("Gewerbe anmelden (ab 1. Januar)")).await;
+    // Both servers had the chance; the change happened once.
+    tokio::time::sleep(crate::helpers::SCHEDULER_GRACE).await;
+    assert_eq!(change_count(&db, "gewerbe-anmelden", "publish").await, 2, "the import's publish and the scheduled one");
+    let (_, _, entry) = editor.send(Method::GET, path, None, None).await;
+    assert_eq!(entry["locales"][0]["state"], "published");
+    assert!(entry["locales"][0]["publish_at"].is_null());
+    let (_, _, log) = editor.send(Method::GET, &format!("{path}/audit"), None, None).await;
+    let by_scheduler: Vec<&Value> = log["items"].as_array().unwrap().iter().filter(|i| i["actor"] == "scheduler").collect();
+    assert_eq!(by_scheduler.len(), 1);
+
+    let (status, _, _) = publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"unpublish_at": in_seconds(1)}))).await;
+    assert_eq!(status, 200);
+    eventually("the scheduled withdrawal", async || published_name(&second, "gewerbe-anmelden").await.is_none()).await;
+    tokio::time::sleep(crate::helpers::SCHEDULER_GRACE).await;
+    assert_eq!(change_count(&db, "gewerbe-anmelden", "unpublish").await, 1);
+}
+on_both_databases!(scheduled_publishing_happens_once);
+
+async fn schedules_survive_a_restart(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    let path = "/api/v1/manage/service/gewerbe-abmelden";
+    let (status, _, _) = publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"unpublish_at": in_seconds(2)}))).await;
+    assert_eq!(status, 200);
+    drop(publisher);
+    drop(server);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(change_count(&db, "gewerbe-abmelden", "unpublish").await, 0, "nothing ran while no server was up");
+    let server = Server::start(&db, &repo_path("content"));
+    eventually("the overdue withdrawal after a restart", async || server.get("/api/v1/service/gewerbe-abmelden").await.status() == 404).await;
+    assert_eq!(change_count(&db, "gewerbe-abmelden", "unpublish").await, 1);
+}
+on_both_databases!(schedules_survive_a_restart);

@@ -20,6 +20,8 @@ pub struct Model {
     /// The reviewer's comment with the last transition, e.g. what to change.
     #[sea_orm(column_type = "Text", nullable)]
     pub review_comment: Option<String>,
+    /// The revision `publish_at` will publish.
+    pub scheduled_number: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
