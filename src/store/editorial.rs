@@ -2,7 +2,7 @@
 //! precondition, and workflow transitions with the change log.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait, Value as SqlValue};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Value as SqlValue};
 use serde_json::Value;
 
 use super::audit::{AuditEvent, EntryRef};

@@ -3,7 +3,7 @@
 //! row, so with several servers on one PostgreSQL each happens once.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait, Value as SqlValue};
+use sea_orm::{ConnectionTrait, DbBackend, Value as SqlValue};
 
 use super::audit::{AuditEvent, EntryRef};
 use super::editorial::{EditError, EntryRecord, subject};
