@@ -342,9 +342,8 @@ impl ManageApi {
         let revision = NewRevision { locale, document: fields, source_number, author: &author, message: &message };
         let leika = if locale.is_source() { external_leika(&content_type, fields) } else { None };
         let event = audit(request, principal, "entry.update", Some(locale), json!({"from_version": expected, "message": message}));
-        state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
-        let entry = find(&state, &content_type, &entry.id).await?;
-        let managed = managed_entry(&state, &entry, locale).await?;
+        let (entry, number) = state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
+        let managed = managed_view(&entry, locale, number, fields.clone());
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
 
@@ -452,9 +451,8 @@ impl ManageApi {
         let revision = NewRevision { locale, document: &old.document, source_number, author: &author, message: &message };
         let leika = if locale.is_source() { external_leika(&content_type, &old.document) } else { None };
         let event = audit(request, principal, "revision.restore", Some(locale), json!({"from_version": expected, "restored": old.number}));
-        state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
-        let entry = find(&state, &content_type, &entry.id).await?;
-        let managed = managed_entry(&state, &entry, locale).await?;
+        let (entry, number) = state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
+        let managed = managed_view(&entry, locale, number, old.document);
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
 
@@ -736,6 +734,11 @@ async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) ->
         }
         None => (0, Value::Object(Default::default())),
     };
+    Ok(managed_view(entry, locale, revision, fields))
+}
+
+/// The editor's view of an entry, given the newest revision of the locale.
+fn managed_view(entry: &EntryRecord, locale: Locale, revision: i32, fields: Value) -> ManagedEntry {
     let source_latest = entry.locale(Locale::SOURCE).map(|l| l.latest_number);
     let locales = entry
         .locales
@@ -755,7 +758,7 @@ async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) ->
             allowed_actions: l.state.allowed(l.published_number.is_some()).iter().map(|a| a.code().to_owned()).collect(),
         })
         .collect();
-    Ok(ManagedEntry {
+    ManagedEntry {
         id: entry.id.clone(),
         content_type: entry.content_type.clone(),
         slug: entry.slug.clone(),
@@ -767,7 +770,7 @@ async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) ->
         revision,
         fields,
         locales,
-    })
+    }
 }
 
 fn revision_info(revision: RevisionRecord, with_document: bool) -> RevisionInfo {

@@ -142,7 +142,8 @@ impl Store {
             // A concurrent create of the same slug won the unique index.
             return Err(if is_unique_violation(&error) { EditError::SlugTaken(slug.to_owned()) } else { error.into() });
         }
-        self.append_revision(&txn, &id, &revision, now).await?;
+        self.append_revision(&txn, &id, &revision, Some(0), now).await?;
+        self.mark_draft(&txn, &id, revision.locale, now).await?;
         self.record_audit(&txn, audit, Some(EntryRef { content_type, entry_id: &id, slug })).await?;
         txn.commit().await?;
         self.entry_record(content_type, &id).await?.ok_or(EditError::NotFound)
@@ -151,7 +152,16 @@ impl Store {
     /// Appends a revision if the entry is still at `expected_version`.
     /// Of two writers with the same expectation exactly one succeeds; the
     /// other gets `VersionConflict` and its document stays with it.
-    pub async fn save_revision(&self, entry: &EntryRecord, expected_version: i64, leika: Option<&str>, revision: NewRevision<'_>, audit: &AuditEvent) -> Result<i64, EditError> {
+    /// Returns the entry as it is after the save (without another query)
+    /// and the new revision's number.
+    pub async fn save_revision(
+        &self,
+        entry: &EntryRecord,
+        expected_version: i64,
+        leika: Option<&str>,
+        revision: NewRevision<'_>,
+        audit: &AuditEvent,
+    ) -> Result<(EntryRecord, i32), EditError> {
         let entry_id = entry.id.as_str();
         let txn = self.begin_write().await?;
         let now = Utc::now();
@@ -174,23 +184,66 @@ impl Store {
             let current = row.try_get::<i64>("", "version")?;
             return Err(EditError::VersionConflict { expected: expected_version, current });
         }
-        self.append_revision(&txn, entry_id, &revision, now).await?;
+        // The record's revision numbers are current exactly when it was
+        // read at the version the increment just matched.
+        let known_newest = (entry.version == expected_version).then(|| entry.locale(revision.locale).map_or(0, |l| l.latest_number));
+        let number = self.append_revision(&txn, entry_id, &revision, known_newest, now).await?;
+        let already_draft = known_newest.is_some() && entry.locale(revision.locale).is_some_and(|l| l.state == State::Draft);
+        if !already_draft {
+            self.mark_draft(&txn, entry_id, revision.locale, now).await?;
+        }
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
-        Ok(expected_version + 1)
+
+        let mut saved = entry.clone();
+        saved.version = expected_version + 1;
+        saved.updated_at = now;
+        match saved.locales.iter_mut().find(|l| l.locale == revision.locale) {
+            Some(record) => {
+                record.latest_number = number;
+                record.state = State::Draft;
+                record.source_number = revision.source_number;
+            }
+            None => {
+                saved.locales.push(LocaleRecord {
+                    locale: revision.locale,
+                    state: State::Draft,
+                    latest_number: number,
+                    published_number: None,
+                    published_at: None,
+                    source_number: revision.source_number,
+                    review_comment: None,
+                    publish_at: None,
+                    scheduled_number: None,
+                    unpublish_at: None,
+                });
+                saved.locales.sort_by_key(|l| l.locale);
+            }
+        }
+        Ok((saved, number))
     }
 
-    async fn append_revision(&self, txn: &DatabaseTransaction, entry_id: &str, revision: &NewRevision<'_>, now: DateTime<Utc>) -> Result<i32, EditError> {
+    async fn append_revision(
+        &self,
+        txn: &DatabaseTransaction,
+        entry_id: &str,
+        revision: &NewRevision<'_>,
+        known_newest: Option<i32>,
+        now: DateTime<Utc>,
+    ) -> Result<i32, EditError> {
         let locale = revision.locale.code();
-        let newest = txn
-            .query_one_raw(self.statement(
-                "SELECT COALESCE(MAX(number), 0) AS n FROM revisions WHERE entry_id = ? AND locale = ?",
-                [entry_id.into(), locale.into()],
-            ))
-            .await?
-            .map(|r| r.try_get::<i32>("", "n"))
-            .transpose()?
-            .unwrap_or(0);
+        let newest = match known_newest {
+            Some(newest) => newest,
+            None => txn
+                .query_one_raw(self.statement(
+                    "SELECT COALESCE(MAX(number), 0) AS n FROM revisions WHERE entry_id = ? AND locale = ?",
+                    [entry_id.into(), locale.into()],
+                ))
+                .await?
+                .map(|r| r.try_get::<i32>("", "n"))
+                .transpose()?
+                .unwrap_or(0),
+        };
         let number = newest + 1;
         let text = serde_json::to_string(revision.document).map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
         let values: [SqlValue; 9] = [
@@ -210,14 +263,18 @@ impl Store {
             values,
         ))
         .await?;
-        // A new revision is a draft; what is published keeps being served.
+        Ok(number)
+    }
+
+    /// A new revision is a draft; what is published keeps being served.
+    async fn mark_draft(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, now: DateTime<Utc>) -> Result<(), StoreError> {
         txn.execute_raw(self.statement(
             "INSERT INTO publications (entry_id, locale, state, updated_at) VALUES (?, ?, 'draft', ?) \
              ON CONFLICT (entry_id, locale) DO UPDATE SET state = 'draft', updated_at = excluded.updated_at",
-            [entry_id.into(), locale.into(), now.into()],
+            [entry_id.into(), locale.code().into(), now.into()],
         ))
         .await?;
-        Ok(number)
+        Ok(())
     }
 
     /// Applies a workflow action to one locale. `revision` names the
@@ -406,29 +463,31 @@ fn revision_of(row: &QueryResult, entry_id: &str) -> Result<RevisionRecord, Stor
 }
 
 async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type: &str, id_or_slug: &str) -> Result<Option<EntryRecord>, StoreError> {
-    let entry = db
-        .query_one_raw(store.statement(
-            "SELECT id, content_type, slug, version, created_at, updated_at, trashed_at FROM entries \
-             WHERE content_type = ? AND (slug = ? OR id = ?) ORDER BY CASE WHEN slug = ? THEN 0 ELSE 1 END",
+    // One round trip: the entry with one row per locale (or one row without
+    // a locale). Should a slug equal another entry's id, the slug wins.
+    let rows = db
+        .query_all_raw(store.statement(
+            "SELECT e.id, e.content_type, e.slug, e.version, e.created_at, e.updated_at, e.trashed_at, \
+             p.locale, p.state, p.published_number, p.published_at, p.review_comment, p.publish_at, p.scheduled_number, p.unpublish_at, \
+             (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest, \
+             (SELECT source_number FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale ORDER BY number DESC LIMIT 1) AS source_number \
+             FROM entries e LEFT JOIN publications p ON p.entry_id = e.id \
+             WHERE e.content_type = ? AND (e.slug = ? OR e.id = ?) ORDER BY CASE WHEN e.slug = ? THEN 0 ELSE 1 END",
             [content_type.into(), id_or_slug.into(), id_or_slug.into(), id_or_slug.into()],
         ))
         .await?;
-    let Some(entry) = entry else { return Ok(None) };
-    let id: String = entry.try_get("", "id")?;
-    let rows = db
-        .query_all_raw(store.statement(
-            "SELECT p.locale, p.state, p.published_number, p.published_at, p.review_comment, p.publish_at, p.scheduled_number, p.unpublish_at, \
-             (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest, \
-             (SELECT source_number FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale ORDER BY number DESC LIMIT 1) AS source_number \
-             FROM publications p WHERE p.entry_id = ? ORDER BY p.locale",
-            [id.clone().into()],
-        ))
-        .await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let id: String = first.try_get("", "id")?;
     let mut locales = Vec::new();
-    for row in rows {
-        let code: String = row.try_get("", "locale")?;
-        let state: String = row.try_get("", "state")?;
-        let (Some(locale), Ok(state)) = (Locale::parse(&code), state.parse::<State>()) else { continue };
+    for row in &rows {
+        if row.try_get::<String>("", "id")? != id {
+            continue;
+        }
+        let code: Option<String> = row.try_get("", "locale")?;
+        let state: Option<String> = row.try_get("", "state")?;
+        let (Some(locale), Some(Ok(state))) = (code.as_deref().and_then(Locale::parse), state.map(|s| s.parse::<State>())) else {
+            continue;
+        };
         locales.push(LocaleRecord {
             locale,
             state,
@@ -444,12 +503,12 @@ async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type:
     }
     locales.sort_by_key(|l| l.locale);
     Ok(Some(EntryRecord {
-        content_type: entry.try_get("", "content_type")?,
-        slug: entry.try_get("", "slug")?,
-        version: entry.try_get("", "version")?,
-        created_at: entry.try_get("", "created_at")?,
-        updated_at: entry.try_get("", "updated_at")?,
-        trashed_at: entry.try_get("", "trashed_at")?,
+        content_type: first.try_get("", "content_type")?,
+        slug: first.try_get("", "slug")?,
+        version: first.try_get("", "version")?,
+        created_at: first.try_get("", "created_at")?,
+        updated_at: first.try_get("", "updated_at")?,
+        trashed_at: first.try_get("", "trashed_at")?,
         locales,
         id,
     }))
