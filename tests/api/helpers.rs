@@ -99,6 +99,12 @@ impl Server {
         Server { base, child, client: reqwest::Client::new() }
     }
 
+    /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

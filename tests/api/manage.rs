@@ -551,3 +551,48 @@ async fn schedules_survive_a_restart(db: TestDb) {
     assert_eq!(change_count(&db, "gewerbe-abmelden", "unpublish").await, 1);
 }
 on_both_databases!(schedules_survive_a_restart);
+
+async fn acknowledged_writes_survive_sigkill(db: TestDb) {
+    let mut server = Server::start(&db, &repo_path("content"));
+    let editor = token(&db, "editor", &[]);
+    let base = server.base.clone();
+    let burst = |client: usize| {
+        let (base, editor) = (base.clone(), editor.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut acknowledged = Vec::new();
+            for n in 0.. {
+                let slug = format!("burst-{client}-{n}");
+                let reply = http
+                    .post(format!("{base}/api/v1/manage/article"))
+                    .bearer_auth(&editor)
+                    .json(&json!({"slug": slug, "fields": {"title": format!("Schreiblast {client}/{n}")}}))
+                    .send()
+                    .await;
+                match reply {
+                    Ok(response) if response.status() == 201 => acknowledged.push(slug),
+                    Ok(response) => panic!("unexpected {}", response.status()),
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        })
+    };
+    let clients: Vec<_> = (0..4).map(burst).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    server.kill_hard();
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.unwrap());
+    }
+    assert!(acknowledged.len() > 4, "the burst wrote something before the kill");
+
+    let server = Server::start(&db, &repo_path("content"));
+    let reader = Client { server: &server, token: token(&db, "reader", &[]) };
+    for slug in &acknowledged {
+        let (status, _, entry) = reader.send(Method::GET, &format!("/api/v1/manage/article/{slug}"), None, None).await;
+        assert_eq!(status, 200, "{slug} was acknowledged but is gone");
+        assert!(entry["fields"]["title"].as_str().unwrap().starts_with("Schreiblast"));
+    }
+}
+on_both_databases!(acknowledged_writes_survive_sigkill);
