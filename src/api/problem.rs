@@ -113,10 +113,17 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failure that is ours, not the client's: logged in full, answered briefly.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "request failed");
+        ApiError::Internal(Json(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it is logged")))
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> ApiError {
-        tracing::error!(%error, "storage failure while serving a request");
-        ApiError::Internal(Json(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the content store failed; the error is logged")))
+        ApiError::internal(error)
     }
 }
 

@@ -24,7 +24,7 @@ pub use audit::{AuditEvent, AuditRecord};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord};
 pub use read::{ListPage, PublishedEntry, PublishedRevision};
 pub use schedule::{DueSchedule, ScheduleKind};
-pub use tokens::StoredToken;
+pub use tokens::{StoredToken, TokenInfo};
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 
 /// The database used when none is configured: one file, zero set-up.

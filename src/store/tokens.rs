@@ -6,6 +6,16 @@ use sea_orm::{ConnectionTrait, Value as SqlValue};
 use super::{Store, StoreError};
 
 #[derive(Clone, Debug)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug)]
 pub struct StoredToken {
     pub id: String,
     pub name: String,
@@ -53,6 +63,26 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Every token, newest first, without secrets.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.statement("SELECT id, name, role, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at DESC, id", []))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TokenInfo {
+                    id: row.try_get("", "id")?,
+                    name: row.try_get("", "name")?,
+                    role: row.try_get("", "role")?,
+                    created_at: row.try_get("", "created_at")?,
+                    expires_at: row.try_get("", "expires_at")?,
+                    revoked_at: row.try_get("", "revoked_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Marks a token revoked; returns whether it existed.

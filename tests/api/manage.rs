@@ -260,13 +260,26 @@ async fn creating_and_publishing_checks_everything(db: TestDb) {
     assert!(problem["errors"][0]["detail"].as_str().unwrap().contains("not published"));
 
     complete["responsible_offices"] = json!([{"office": "standesamt", "role": "responsible"}]);
+    // Every free-text field carries the awkward text; all must come back unchanged.
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(repo_path("schemas/service.schema.json")).unwrap()).unwrap();
+    let mut odd_fields = Vec::new();
+    for (field, definition) in schema["properties"].as_object().unwrap() {
+        if definition["type"] == "string" && definition.get("x-localized").is_some() {
+            complete[field] = json!(format!("{odd} ({field})"));
+            odd_fields.push(field.clone());
+        }
+    }
+    assert!(odd_fields.len() > 10);
     let (status, _, _) = editor.send(Method::PUT, "/api/v1/manage/service/hausboot-anmelden", Some("2"), Some(json!({"fields": complete}))).await;
     assert_eq!(status, 200);
     let (status, _, published) = publisher
         .send(Method::POST, "/api/v1/manage/service/hausboot-anmelden/transitions", None, Some(json!({"action": "publish"})))
         .await;
     assert_eq!(status, 200, "{published}");
-    assert_eq!(published_name(&server, "hausboot-anmelden").await.as_deref(), Some(odd));
+    let delivered = server.get_json("/api/v1/service/hausboot-anmelden").await;
+    for field in &odd_fields {
+        assert_eq!(delivered["fields"][field], json!(format!("{odd} ({field})")), "{field}");
+    }
 }
 on_both_databases!(creating_and_publishing_checks_everything);
 
@@ -596,3 +609,28 @@ async fn acknowledged_writes_survive_sigkill(db: TestDb) {
     }
 }
 on_both_databases!(acknowledged_writes_survive_sigkill);
+
+async fn admins_manage_tokens(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let admin = Client { server: &server, token: token(&db, "admin", &[]) };
+    let editor = Client { server: &server, token: token(&db, "editor", &[]) };
+    let (status, _, _) = editor.send(Method::POST, "/api/v1/manage/tokens", None, Some(json!({"name": "x", "role": "admin"}))).await;
+    assert_eq!(status, 403, "only admins make tokens");
+    let (status, _, problem) = admin.send(Method::POST, "/api/v1/manage/tokens", None, Some(json!({"name": "x", "role": "king"}))).await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, _, issued) = admin.send(Method::POST, "/api/v1/manage/tokens", None, Some(json!({"name": "Redaktion Nord", "role": "publisher"}))).await;
+    assert_eq!(status, 201, "{issued}");
+    let fresh = Client { server: &server, token: issued["token"].as_str().unwrap().to_owned() };
+    let (status, _, _) = fresh.send(Method::GET, "/api/v1/manage/service/personalausweis-beantragen", None, None).await;
+    assert_eq!(status, 200);
+    let (status, _, list) = admin.send(Method::GET, "/api/v1/manage/tokens", None, None).await;
+    assert_eq!(status, 200);
+    let listed = list["items"].as_array().unwrap();
+    assert!(listed.iter().any(|t| t["name"] == "Redaktion Nord" && t["role"] == "publisher"));
+    assert!(!list.to_string().contains(issued["token"].as_str().unwrap()), "secrets are never listed");
+    let (status, _, _) = admin.send(Method::DELETE, &format!("/api/v1/manage/tokens/{}", issued["id"].as_str().unwrap()), None, None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = fresh.send(Method::GET, "/api/v1/manage/service/personalausweis-beantragen", None, None).await;
+    assert_eq!(status, 401, "revoked at once");
+}
+on_both_databases!(admins_manage_tokens);
