@@ -336,7 +336,8 @@ impl Store {
         Ok((state, effect))
     }
 
-    pub(crate) async fn append_change(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>, locale: Locale, action: &str, number: Option<i32>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Appends one change to the change log inside a write transaction.
+    pub async fn append_change(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>, locale: Locale, action: &str, number: Option<i32>, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.append_changes(
             txn,
             vec![super::entity::change::Model {

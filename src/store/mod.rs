@@ -20,7 +20,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value as SqlValue};
 use sea_orm_migration::MigratorTrait;
 
-pub use audit::{AuditEvent, AuditRecord};
+pub use audit::{AuditEvent, AuditRecord, EntryRef};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord};
 pub use read::{ListPage, PublishedEntry, PublishedRevision};
 pub use schedule::{DueSchedule, ScheduleKind};

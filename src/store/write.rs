@@ -78,7 +78,7 @@ impl Store {
     /// A transaction that writes from its first statement: on SQLite it
     /// takes the write lock at BEGIN, so what it reads stays true until
     /// commit (a deferred one could read, then fail to upgrade).
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
         let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
         Ok(self.db.begin_with_options(options).await?)
     }

@@ -202,3 +202,35 @@ async fn concurrent_imports_are_serialised(db: TestDb) {
     assert!(after - before >= 2);
 }
 on_both_databases!(concurrent_imports_are_serialised);
+
+async fn change_log_sequence_follows_commit_order(db: TestDb) {
+    use katalog::content::Locale;
+    use katalog::store::EntryRef;
+    let store = Store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    let entry = |slug: &'static str| EntryRef { content_type: "service", entry_id: slug, slug };
+
+    // A starts and appends first; B starts later and would commit first if
+    // it could. The change log must hand B its number only after A commits.
+    let a = store.begin_write().await.unwrap();
+    store.append_change(&a, entry("first"), Locale::SOURCE, "publish", Some(1), chrono::Utc::now()).await.unwrap();
+    let b_store = store.clone();
+    let b = tokio::spawn(async move {
+        let b = b_store.begin_write().await.unwrap();
+        b_store.append_change(&b, entry("second"), Locale::SOURCE, "publish", Some(1), chrono::Utc::now()).await.unwrap();
+        b.commit().await.unwrap();
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!b.is_finished(), "B must wait for A");
+    a.commit().await.unwrap();
+    b.await.unwrap();
+
+    let rows = store
+        .connection()
+        .query_all_raw(Statement::from_string(store.backend(), "SELECT slug FROM changes ORDER BY seq".to_owned()))
+        .await
+        .unwrap();
+    let order: Vec<String> = rows.iter().map(|r| r.try_get("", "slug").unwrap()).collect();
+    assert_eq!(order, ["first", "second"], "sequence numbers follow commit order");
+}
+on_both_databases!(change_log_sequence_follows_commit_order);
