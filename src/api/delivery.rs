@@ -8,7 +8,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::ApiError;
+use super::problem::{ApiError, ReadError};
 use super::{ApiTags, AppState};
 use crate::content::{ContentType, Locale, document};
 use crate::store::PublishedEntry;
@@ -86,7 +86,7 @@ impl DeliveryApi {
         /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
-    ) -> Result<GetEntryResponse, ApiError> {
+    ) -> Result<GetEntryResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
         let entry = state
@@ -116,12 +116,12 @@ impl DeliveryApi {
         /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
-    ) -> Result<ListEntriesResponse, ApiError> {
+    ) -> Result<ListEntriesResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
         let limit = limit.0.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")));
+            return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")).into());
         }
         let after = cursor.0.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
         let page = state.store.list_published(&content_type.name, after.as_deref(), limit, locale).await?;

@@ -2,7 +2,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::{ApiError, Problem};
+use super::problem::{HealthError, Problem};
 use super::{ApiTags, AppState};
 
 #[derive(Object)]
@@ -24,10 +24,10 @@ pub struct HealthApi;
 impl HealthApi {
     /// Liveness and readiness: 200 when the database answers, 503 otherwise.
     #[oai(path = "/healthz", method = "get", operation_id = "health")]
-    async fn health(&self, state: Data<&AppState>) -> Result<HealthResponse, ApiError> {
+    async fn health(&self, state: Data<&AppState>) -> Result<HealthResponse, HealthError> {
         state.store.ping().await.map_err(|error| {
             tracing::warn!(%error, "health check: database unreachable");
-            ApiError::Unavailable(Json(Problem::new(
+            HealthError::Unavailable(Json(Problem::new(
                 poem::http::StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the database does not answer",

@@ -85,8 +85,6 @@ pub enum ApiError {
     PreconditionRequired(Json<Problem>),
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 impl ApiError {
@@ -111,6 +109,47 @@ impl ApiError {
         problem.errors = errors;
         ApiError::Unprocessable(Json(problem))
     }
+}
+
+/// The errors of the public read API: what its OpenAPI operations document.
+#[derive(ApiResponse, Debug)]
+pub enum ReadError {
+    /// The request is malformed (a parameter, cursor or locale).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No such content type or no published entry with this id or slug.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+}
+
+impl From<ApiError> for ReadError {
+    fn from(error: ApiError) -> ReadError {
+        match error {
+            ApiError::BadRequest(problem) => ReadError::BadRequest(problem),
+            ApiError::NotFound(problem) => ReadError::NotFound(problem),
+            ApiError::Internal(problem) => ReadError::Internal(problem),
+            other => {
+                tracing::error!(?other, "a read endpoint produced an error it does not document");
+                ReadError::Internal(Json(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it is logged")))
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ReadError {
+    fn from(error: crate::store::StoreError) -> ReadError {
+        ApiError::from(error).into()
+    }
+}
+
+/// The health check's only error.
+#[derive(ApiResponse, Debug)]
+pub enum HealthError {
+    /// The database does not answer.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
 }
 
 impl ApiError {
