@@ -9,7 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, ReadError};
-use super::{ApiTags, AppState};
+use super::{ApiTags, AppState, caching};
 use crate::content::{ContentType, Locale, document};
 use crate::store::PublishedEntry;
 
@@ -55,13 +55,26 @@ const VARY: &str = "Accept-Language";
 #[derive(ApiResponse)]
 pub enum GetEntryResponse {
     #[oai(status = 200)]
-    Ok(Json<EntryBody>, #[oai(header = "Content-Language")] String, #[oai(header = "Vary")] String),
+    Ok(
+        Json<EntryBody>,
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Last-Modified")] Option<String>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Content-Language")] String,
+        #[oai(header = "Vary")] String,
+    ),
+    /// The representation named in `If-None-Match` is current.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
 }
 
 #[derive(ApiResponse)]
 pub enum ListEntriesResponse {
     #[oai(status = 200)]
-    Ok(Json<EntryListBody>, #[oai(header = "Vary")] String),
+    Ok(Json<EntryListBody>, #[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
+    /// The representation named in `If-None-Match` is current.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
 }
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -86,6 +99,7 @@ impl DeliveryApi {
         /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> Result<GetEntryResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
@@ -95,8 +109,13 @@ impl DeliveryApi {
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no published {} with id or slug `{}`", content_type.name, id_or_slug.0)))?;
         let body = entry_body(&content_type, entry, locale);
+        let etag = caching::etag_of(&body);
+        if caching::not_modified(if_none_match.0.as_deref(), &etag) {
+            return Ok(GetEntryResponse::NotModified(etag, caching::CACHE_CONTROL.into(), VARY.into()));
+        }
         let served = body.locale.clone();
-        Ok(GetEntryResponse::Ok(Json(body), served, VARY.to_owned()))
+        let last_modified = body.published_at.map(caching::http_date);
+        Ok(GetEntryResponse::Ok(Json(body), etag, last_modified, caching::CACHE_CONTROL.into(), served, VARY.into()))
     }
 
     /// Published entries of a type, in slug order, one page at a time.
@@ -116,6 +135,7 @@ impl DeliveryApi {
         /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> Result<ListEntriesResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
@@ -125,13 +145,15 @@ impl DeliveryApi {
         }
         let after = cursor.0.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
         let page = state.store.list_published(&content_type.name, after.as_deref(), limit, locale).await?;
-        Ok(ListEntriesResponse::Ok(
-            Json(EntryListBody {
-                items: page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect(),
-                next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)),
-            }),
-            VARY.to_owned(),
-        ))
+        let body = EntryListBody {
+            items: page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect(),
+            next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)),
+        };
+        let etag = caching::etag_of(&body);
+        if caching::not_modified(if_none_match.0.as_deref(), &etag) {
+            return Ok(ListEntriesResponse::NotModified(etag, caching::CACHE_CONTROL.into(), VARY.into()));
+        }
+        Ok(ListEntriesResponse::Ok(Json(body), etag, caching::CACHE_CONTROL.into(), VARY.into()))
     }
 }
 

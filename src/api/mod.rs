@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod caching;
 mod delivery;
 mod health;
 mod manage;

@@ -190,3 +190,45 @@ async fn openapi_docs_and_health(db: TestDb) {
     assert_eq!(health["status"], "ok");
 }
 on_both_databases!(openapi_docs_and_health);
+
+async fn conditional_requests(db: TestDb) {
+    let content = sample_content();
+    let server = Server::start(&db, content.path());
+    let path = "/api/v1/service/personalausweis-beantragen";
+    let first = server.get(path).await;
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "strong ETag: {etag}");
+    assert!(first.headers()["cache-control"].to_str().unwrap().contains("stale-while-revalidate"));
+    assert!(first.headers()["last-modified"].to_str().unwrap().ends_with(" GMT"));
+
+    let conditional = |value: String| {
+        let request = server.client.get(server.url(path)).header("If-None-Match", value);
+        async move { request.send().await.unwrap() }
+    };
+    let again = conditional(etag.clone()).await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert!(again.bytes().await.unwrap().is_empty());
+    assert_eq!(conditional(format!("W/{etag}")).await.status(), 304);
+    assert_eq!(conditional("\"something-else\"".into()).await.status(), 200);
+
+    // Another locale is another representation.
+    let english = server.get(&format!("{path}?locale=en")).await;
+    assert_ne!(english.headers()["etag"], etag.as_str());
+
+    // A publish changes the representation.
+    let file = content.path().join("service/personalausweis-beantragen.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("name = \"", "name = \"Neu: ", 1)).unwrap();
+    assert!(crate::helpers::import(&db, content.path()).status.success());
+    let changed = conditional(etag.clone()).await;
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"], etag.as_str());
+
+    let list = server.get("/api/v1/office?limit=3").await;
+    let list_etag = list.headers()["etag"].to_str().unwrap().to_owned();
+    let list_again = server.client.get(server.url("/api/v1/office?limit=3")).header("If-None-Match", &list_etag).send().await.unwrap();
+    assert_eq!(list_again.status(), 304);
+}
+on_both_databases!(conditional_requests);
