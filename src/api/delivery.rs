@@ -56,7 +56,7 @@ const VARY: &str = "Accept-Language";
 pub enum GetEntryResponse {
     #[oai(status = 200)]
     Ok(
-        Json<EntryBody>,
+        Json<Box<EntryBody>>,
         #[oai(header = "ETag")] String,
         #[oai(header = "Last-Modified")] Option<String>,
         #[oai(header = "Cache-Control")] String,
@@ -115,7 +115,7 @@ impl DeliveryApi {
         }
         let served = body.locale.clone();
         let last_modified = body.published_at.map(caching::http_date);
-        Ok(GetEntryResponse::Ok(Json(body), etag, last_modified, caching::CACHE_CONTROL.into(), served, VARY.into()))
+        Ok(GetEntryResponse::Ok(Json(Box::new(body)), etag, last_modified, caching::CACHE_CONTROL.into(), served, VARY.into()))
     }
 
     /// Published entries of a type, in slug order, one page at a time.
@@ -123,6 +123,7 @@ impl DeliveryApi {
     /// Pages are keyset-paginated: follow `next_cursor` until it is absent.
     /// There is deliberately no total count.
     #[oai(path = "/:content_type", method = "get", operation_id = "listEntries")]
+    #[allow(clippy::too_many_arguments)]
     async fn list_entries(
         &self,
         state: Data<&AppState>,
