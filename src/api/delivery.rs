@@ -168,7 +168,7 @@ fn requested_locale(query: Option<&str>, accept_language: Option<&str>) -> Resul
     }
 }
 
-fn entry_body(content_type: &ContentType, entry: PublishedEntry, requested: Locale) -> EntryBody {
+pub(super) fn entry_body(content_type: &ContentType, entry: PublishedEntry, requested: Locale) -> EntryBody {
     let (served, fields, fallback_fields, revision, published_at) = match &entry.translation {
         Some(translation) if translation.locale == requested && !requested.is_source() => {
             match document::overlay_translation(content_type, &entry.source.document, &translation.document) {

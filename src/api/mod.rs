@@ -11,6 +11,7 @@ mod delivery;
 mod health;
 mod manage;
 mod request_id;
+mod sync;
 mod tokens;
 mod openapi;
 pub mod problem;
@@ -59,7 +60,7 @@ impl AppState {
 
 /// The whole HTTP application.
 pub async fn app(state: AppState) -> impl Endpoint {
-    let service = OpenApiService::new((delivery::DeliveryApi, manage::ManageApi, tokens::TokensApi, health::HealthApi), "katalog", env!("CARGO_PKG_VERSION"))
+    let service = OpenApiService::new((delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, health::HealthApi), "katalog", env!("CARGO_PKG_VERSION"))
         .description("Public-service information, written once and published to every channel. Errors are RFC 9457 problem+json.");
     let generated = service.spec();
     let merged = openapi::with_content_types(&generated, &state.registry).to_string();
@@ -110,7 +111,7 @@ async fn limit_body<E: Endpoint>(next: E, mut request: poem::Request) -> poem::R
 
 /// poem-openapi's self-contained Swagger UI page (no external assets),
 /// showing the merged document instead of the generated one.
-async fn swagger_html(service: &OpenApiService<(delivery::DeliveryApi, manage::ManageApi, tokens::TokensApi, health::HealthApi), ()>, generated: &str, merged: &str) -> String {
+async fn swagger_html(service: &OpenApiService<(delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, health::HealthApi), ()>, generated: &str, merged: &str) -> String {
     let endpoint = service.swagger_ui().into_endpoint();
     let request = poem::Request::builder().uri(poem::http::Uri::from_static("/")).finish();
     let response = endpoint.get_response(request).await;

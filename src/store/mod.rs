@@ -22,7 +22,7 @@ use sea_orm_migration::MigratorTrait;
 
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord};
-pub use read::{ListPage, PublishedEntry, PublishedRevision};
+pub use read::{ChangeRow, ListPage, PublishedEntry, PublishedRevision};
 pub use schedule::{DueSchedule, ScheduleKind};
 pub use tokens::{StoredToken, TokenInfo};
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};

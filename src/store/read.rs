@@ -102,6 +102,63 @@ impl Store {
     }
 }
 
+/// One row of the change log.
+#[derive(Clone, Debug)]
+pub struct ChangeRow {
+    pub seq: i64,
+    pub entry_id: String,
+    pub content_type: String,
+    pub slug: String,
+    pub locale: Locale,
+    pub action: String,
+}
+
+impl Store {
+    /// Changes after a sequence number, in order, optionally of one type,
+    /// of the given locales.
+    pub async fn changes_after(&self, after: i64, content_type: Option<&str>, locales: &[Locale], limit: u64) -> Result<Vec<ChangeRow>, StoreError> {
+        let placeholders = vec!["?"; locales.len()].join(", ");
+        let mut sql = format!("SELECT seq, entry_id, content_type, slug, locale, action FROM changes WHERE seq > ? AND locale IN ({placeholders})");
+        let mut values: Vec<SqlValue> = vec![after.into()];
+        values.extend(locales.iter().map(|l| SqlValue::from(l.code())));
+        if let Some(content_type) = content_type {
+            sql.push_str(" AND content_type = ?");
+            values.push(content_type.into());
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?");
+        values.push((limit as i64).into());
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        rows.iter()
+            .map(|row| {
+                let locale: String = row.try_get("", "locale")?;
+                Ok(ChangeRow {
+                    seq: row.try_get("", "seq")?,
+                    entry_id: row.try_get("", "entry_id")?,
+                    content_type: row.try_get("", "content_type")?,
+                    slug: row.try_get("", "slug")?,
+                    locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
+                    action: row.try_get("", "action")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The published state of the given entries: their German source and,
+    /// when published, the translation into `locale`.
+    pub async fn published_entries(&self, ids: &[String], locale: Locale) -> Result<Vec<PublishedEntry>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!("SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} WHERE p.locale IN (?, ?) AND e.id IN ({placeholders})");
+        let values = [SqlValue::from(Locale::SOURCE.code()), SqlValue::from(locale.code())]
+            .into_iter()
+            .chain(ids.iter().map(|id| SqlValue::from(id.clone())));
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        assemble(&rows)
+    }
+}
+
 fn revision_of(row: &QueryResult, id: &str) -> Result<PublishedRevision, StoreError> {
     let locale: String = row.try_get("", "locale")?;
     let text: String = row.try_get("", "document")?;

@@ -1,0 +1,117 @@
+//! The sync feed: a client that applies it ends with the published state.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Server, TestDb, katalog, repo_path, text};
+use crate::on_both_databases;
+
+/// Everything the delivery API publishes, by id, in one locale.
+async fn published_state(server: &Server, locale: &str) -> BTreeMap<String, Value> {
+    let mut state = BTreeMap::new();
+    for content_type in ["article", "office", "service", "topic"] {
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/{content_type}?limit=100&locale={locale}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = server.get_json(&path).await;
+            for item in page["items"].as_array().unwrap() {
+                state.insert(item["id"].as_str().unwrap().to_owned(), item["fields"].clone());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+    }
+    state
+}
+
+struct Replica {
+    documents: BTreeMap<String, Value>,
+    cursor: Option<String>,
+}
+
+impl Replica {
+    /// Applies one page; returns whether more are waiting.
+    async fn pull(&mut self, server: &Server, locale: &str, limit: u32) -> bool {
+        let mut path = format!("/api/v1/sync?limit={limit}&locale={locale}");
+        if let Some(c) = &self.cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = server.get_json(&path).await;
+        for item in page["items"].as_array().unwrap() {
+            let id = item["id"].as_str().unwrap().to_owned();
+            match item["op"].as_str().unwrap() {
+                "upsert" => {
+                    self.documents.insert(id, item["entry"]["fields"].clone());
+                }
+                "delete" => {
+                    self.documents.remove(&id);
+                }
+                other => panic!("unknown op {other}"),
+            }
+        }
+        self.cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
+        page["has_more"].as_bool().unwrap()
+    }
+}
+
+fn token(db: &TestDb, role: &str) -> String {
+    let output = katalog(&["token", "create", "--role", role, "--name", "Sync", "--database", &db.url]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout).trim().to_owned()
+}
+
+async fn a_replica_ends_with_the_published_state(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let publisher = token(&db, "publisher");
+    let send = |method: reqwest::Method, path: &str, if_match: Option<String>, body: Value| {
+        let mut request = server.client.request(method, server.url(path)).bearer_auth(&publisher).json(&body);
+        if let Some(version) = if_match {
+            request = request.header("If-Match", version);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned())
+        }
+    };
+    let mut german = Replica { documents: BTreeMap::new(), cursor: None };
+    let mut english = Replica { documents: BTreeMap::new(), cursor: None };
+    german.pull(&server, "de", 7).await;
+    english.pull(&server, "en", 7).await;
+
+    // Publishing goes on while the replicas page through the feed.
+    let entry = server.client.get(server.url("/api/v1/manage/service/reisepass-beantragen")).bearer_auth(&publisher).send().await.unwrap();
+    let etag = entry.headers()["etag"].to_str().unwrap().to_owned();
+    let mut fields = entry.json::<Value>().await.unwrap()["fields"].clone();
+    fields["name"] = json!("Reisepass beantragen – neu");
+    send(reqwest::Method::PUT, "/api/v1/manage/service/reisepass-beantragen", Some(etag), json!({"fields": fields})).await;
+    send(reqwest::Method::POST, "/api/v1/manage/service/reisepass-beantragen/transitions", None, json!({"action": "publish"})).await;
+    german.pull(&server, "de", 7).await;
+    send(reqwest::Method::POST, "/api/v1/manage/service/wunschkennzeichen-reservieren/transitions", None, json!({"action": "unpublish"})).await;
+    send(reqwest::Method::POST, "/api/v1/manage/article/oeffnungszeiten-feiertage/trash", None, json!({})).await;
+    send(reqwest::Method::POST, "/api/v1/manage/service/einbuergerung-beantragen/transitions", None, json!({"action": "unpublish", "locale": "en"})).await;
+
+    while german.pull(&server, "de", 7).await {}
+    while english.pull(&server, "en", 7).await {}
+    assert_eq!(german.documents, published_state(&server, "de").await);
+    assert_eq!(english.documents, published_state(&server, "en").await);
+    assert!(german.documents.values().any(|d| d["name"] == "Reisepass beantragen – neu"));
+
+    // A replica that is up to date gets an empty page and keeps its cursor.
+    let cursor = german.cursor.clone();
+    assert!(!german.pull(&server, "de", 7).await);
+    assert_eq!(german.cursor, cursor);
+
+    let bad = server.get("/api/v1/sync?cursor=nonsense").await;
+    assert_eq!(bad.status(), 400);
+    let only_offices = server.get_json("/api/v1/sync?type=office&limit=1000").await;
+    assert!(only_offices["items"].as_array().unwrap().iter().all(|i| i["type"] == "office"));
+    assert_eq!(only_offices["items"].as_array().unwrap().len(), 18);
+}
+on_both_databases!(a_replica_ends_with_the_published_state);
