@@ -11,7 +11,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::problem::{ApiError, ReadError};
 use super::{ApiTags, AppState, caching};
 use crate::content::{ContentType, Locale, document};
-use crate::store::PublishedEntry;
+use crate::store::{ListFilter, PublishedEntry};
+use std::collections::BTreeMap;
 
 /// A published entry in one locale.
 #[derive(Object, Debug)]
@@ -38,12 +39,36 @@ pub struct EntryBody {
     /// The entry's fields as its content type's schema describes them
     /// (see the per-type paths and `…Fields` schemas).
     pub fields: serde_json::Value,
+    /// With `expand=`: the referenced entries, keyed `type/slug`, each with
+    /// the fields its type shows when expanded.
+    #[oai(skip_serializing_if_is_none)]
+    pub included: Option<BTreeMap<String, LinkedEntry>>,
+    /// With `expand=referenced_by`: published entries that refer to this one.
+    #[oai(skip_serializing_if_is_none)]
+    pub referenced_by: Option<Vec<LinkedEntry>>,
+}
+
+/// Another entry, shown with the fields its type exposes when expanded.
+#[derive(Object, Debug, Clone)]
+pub struct LinkedEntry {
+    pub id: String,
+    #[oai(rename = "type")]
+    pub content_type: String,
+    pub slug: String,
+    pub locale: String,
+    /// For `referenced_by`: the field of the referring entry.
+    #[oai(skip_serializing_if_is_none)]
+    pub via: Option<String>,
+    pub fields: serde_json::Value,
 }
 
 #[derive(Object, Debug)]
 #[oai(rename = "EntryList")]
 pub struct EntryListBody {
     pub items: Vec<EntryBody>,
+    /// With `expand=`: the entries the items refer to, keyed `type/slug`.
+    #[oai(skip_serializing_if_is_none)]
+    pub included: Option<BTreeMap<String, LinkedEntry>>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
@@ -89,6 +114,7 @@ impl DeliveryApi {
     /// A translation that is not published falls back to German; the
     /// response names the locale it served and the fields that fell back.
     #[oai(path = "/:content_type/:id_or_slug", method = "get", operation_id = "getEntry")]
+    #[allow(clippy::too_many_arguments)]
     async fn get_entry(
         &self,
         state: Data<&AppState>,
@@ -100,6 +126,9 @@ impl DeliveryApi {
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+        /// References to include: field names (`responsible_offices`), type names (`offices`),
+        /// `all`, and `referenced_by` for the entries that refer to this one.
+        expand: Query<Option<String>>,
     ) -> Result<GetEntryResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
@@ -108,7 +137,14 @@ impl DeliveryApi {
             .published_entry(&content_type.name, &id_or_slug, locale)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no published {} with id or slug `{}`", content_type.name, id_or_slug.0)))?;
-        let body = entry_body(&content_type, entry, locale);
+        let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
+        let mut body = entry_body(&content_type, entry, locale);
+        if !expansion.fields.is_empty() {
+            body.included = Some(expansion.included(&state, &content_type, std::slice::from_ref(&body), locale).await?);
+        }
+        if expansion.referenced_by {
+            body.referenced_by = Some(referenced_by(&state, &content_type.name, &body.slug, locale).await?);
+        }
         let etag = caching::etag_of(&body);
         if caching::not_modified(if_none_match.0.as_deref(), &etag) {
             return Ok(GetEntryResponse::NotModified(etag, caching::CACHE_CONTROL.into(), VARY.into()));
@@ -137,6 +173,16 @@ impl DeliveryApi {
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+        /// References to include for all items (see the single-entry operation).
+        expand: Query<Option<String>>,
+        /// Only entries that refer to this topic (slug).
+        topic: Query<Option<String>>,
+        /// Only entries that refer to this office (slug).
+        office: Query<Option<String>>,
+        /// Only the entry with this LeiKa service key.
+        leika: Query<Option<String>>,
+        /// Only entries published at or after this time (RFC 3339).
+        changed_since: Query<Option<DateTime<Utc>>>,
     ) -> Result<ListEntriesResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
@@ -145,11 +191,20 @@ impl DeliveryApi {
             return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")).into());
         }
         let after = cursor.0.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
-        let page = state.store.list_published(&content_type.name, after.as_deref(), limit, locale).await?;
-        let body = EntryListBody {
-            items: page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect(),
-            next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)),
-        };
+        let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
+        if expansion.referenced_by {
+            return Err(ApiError::bad_request("invalid-expand", "referenced_by is available for single entries").into());
+        }
+        let mut filter = ListFilter { leika: leika.0.clone(), published_since: changed_since.0, ..Default::default() };
+        for (to_type, slug) in [("topic", &topic.0), ("office", &office.0)] {
+            if let Some(slug) = slug {
+                filter.links_to.push((to_type.to_owned(), slug.clone()));
+            }
+        }
+        let page = state.store.list_published(&content_type.name, after.as_deref(), limit, locale, &filter).await?;
+        let items: Vec<EntryBody> = page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect();
+        let included = if expansion.fields.is_empty() { None } else { Some(expansion.included(&state, &content_type, &items, locale).await?) };
+        let body = EntryListBody { items, included, next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)) };
         let etag = caching::etag_of(&body);
         if caching::not_modified(if_none_match.0.as_deref(), &etag) {
             return Ok(ListEntriesResponse::NotModified(etag, caching::CACHE_CONTROL.into(), VARY.into()));
@@ -198,7 +253,96 @@ pub(super) fn entry_body(content_type: &ContentType, entry: PublishedEntry, requ
         published_at,
         updated_at: entry.updated_at,
         fields,
+        included: None,
+        referenced_by: None,
     }
+}
+
+/// What `expand=` asked for.
+struct Expansion {
+    /// Top-level reference fields whose targets to include.
+    fields: Vec<String>,
+    referenced_by: bool,
+}
+
+impl Expansion {
+    fn parse(content_type: &ContentType, expand: Option<&str>) -> Result<Expansion, ApiError> {
+        let mut expansion = Expansion { fields: Vec::new(), referenced_by: false };
+        let reference_fields: Vec<(&str, &str)> = content_type
+            .references
+            .iter()
+            .filter_map(|site| match site.path.first() {
+                Some(crate::content::schema::Step::Key(field)) => Some((field.as_str(), site.target_type.as_str())),
+                _ => None,
+            })
+            .collect();
+        for word in expand.unwrap_or_default().split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            let matched: Vec<&str> = match word {
+                "referenced_by" => {
+                    expansion.referenced_by = true;
+                    continue;
+                }
+                "all" => reference_fields.iter().map(|(field, _)| *field).collect(),
+                _ => reference_fields
+                    .iter()
+                    .filter(|(field, target)| *field == word || *target == word || word.strip_suffix('s') == Some(target))
+                    .map(|(field, _)| *field)
+                    .collect(),
+            };
+            if matched.is_empty() {
+                let mut known: Vec<String> = reference_fields.iter().map(|(field, _)| field.to_string()).collect();
+                known.extend(["all".into(), "referenced_by".into()]);
+                return Err(ApiError::bad_request("invalid-expand", format!("cannot expand `{word}` on {}; one of {}", content_type.name, known.join(", "))));
+            }
+            expansion.fields.extend(matched.into_iter().map(str::to_owned));
+        }
+        expansion.fields.sort();
+        expansion.fields.dedup();
+        Ok(expansion)
+    }
+
+    /// The entries the bodies refer to through the expanded fields.
+    async fn included(&self, state: &AppState, content_type: &ContentType, bodies: &[EntryBody], locale: Locale) -> Result<BTreeMap<String, LinkedEntry>, ApiError> {
+        let mut keys: Vec<(String, String)> = bodies
+            .iter()
+            .flat_map(|body| document::references(content_type, &body.fields))
+            .filter(|r| self.fields.iter().any(|f| r.pointer.trim_start_matches('/').split('/').next() == Some(f.as_str())))
+            .map(|r| (r.target_type, r.target_slug))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let entries = state.store.published_by_slugs(&keys, locale).await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|entry| {
+                let target = state.registry.get(&entry.content_type)?.clone();
+                let linked = linked_entry(&target, entry, locale, None);
+                Some((format!("{}/{}", linked.content_type, linked.slug), linked))
+            })
+            .collect())
+    }
+}
+
+async fn referenced_by(state: &AppState, content_type: &str, slug: &str, locale: Locale) -> Result<Vec<LinkedEntry>, ApiError> {
+    let referring = state.store.referring_entries(content_type, slug, locale).await?;
+    Ok(referring
+        .into_iter()
+        .filter_map(|(field, entry)| {
+            let source_type = state.registry.get(&entry.content_type)?.clone();
+            Some(linked_entry(&source_type, entry, locale, Some(field)))
+        })
+        .collect())
+}
+
+/// An entry reduced to the fields its type shows when expanded.
+fn linked_entry(content_type: &ContentType, entry: PublishedEntry, locale: Locale, via: Option<String>) -> LinkedEntry {
+    let full = entry_body(content_type, entry, locale);
+    let subset: serde_json::Map<String, serde_json::Value> = content_type
+        .expand_fields
+        .iter()
+        .filter_map(|field| full.fields.get(field).map(|value| (field.clone(), value.clone())))
+        .collect();
+    LinkedEntry { id: full.id, content_type: full.content_type, slug: full.slug, locale: full.locale, via, fields: serde_json::Value::Object(subset) }
 }
 
 /// Opaque to clients; names the type so a cursor of one list cannot be

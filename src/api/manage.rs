@@ -14,7 +14,7 @@ use super::{ApiTags, AppState};
 use crate::content::diff::ChangeKind;
 use crate::content::{ContentType, Locale, Violation, document, slug};
 use crate::auth::Principal;
-use crate::store::{AuditEvent, EditError, EntryRecord, NewRevision, RevisionRecord};
+use crate::store::{AuditEvent, EditError, EntryRecord, NewRevision, RevisionRecord, Step, links_of};
 use crate::workflow::{self, Action, Role};
 
 /// A new entry: its slug and the German source document.
@@ -579,6 +579,7 @@ impl ManageApi {
             ));
         }
         let mut checked_revision = body.revision;
+        let mut links = None;
         if action == Action::Publish {
             let revision = newest(&state, &entry, locale).await?;
             let document = if locale.is_source() {
@@ -595,9 +596,11 @@ impl ManageApi {
                 return Err(invalid(problems, "the document is not ready to publish"));
             }
             checked_revision = Some(checked_revision.unwrap_or(revision.number));
+            links = Some(links_of(&content_type, &document));
         }
         let event = audit(request, principal, &format!("entry.{action}"), Some(locale), json!({"revision": checked_revision, "comment": comment}));
-        state.store.transition(&entry, locale, action, checked_revision, comment, &event).await.map_err(edit_error)?;
+        let step = Step { action, revision: checked_revision, comment, links: links.as_deref() };
+        state.store.transition(&entry, locale, step, &event).await.map_err(edit_error)?;
         let entry = find(&state, &content_type, &entry.id).await?;
         let managed = managed_entry(&state, &entry, locale).await?;
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))

@@ -67,6 +67,8 @@ pub struct ContentType {
     validator: jsonschema::Validator,
     /// The field that holds the text before the first heading of the body.
     pub lead_field: Option<String>,
+    /// What an entry shows when another entry expands a reference to it.
+    pub expand_fields: Vec<String>,
     pub sections: Vec<Section>,
     pub references: Vec<ReferenceSite>,
     /// Top-level fields mirrored into indexed columns, keyed by column name.
@@ -120,11 +122,19 @@ impl ContentType {
         {
             return Err(annotation_error(format!("x-lead-section names `{lead}`, which is not a property")));
         }
+        let expand_fields: Vec<String> = match schema.get("x-expand") {
+            None => Vec::new(),
+            Some(list) => serde_json::from_value(list.clone()).map_err(|_| annotation_error("x-expand must be a list of field names".into()))?,
+        };
+        if let Some(unknown) = expand_fields.iter().find(|f| !walker.properties(&schema).any(|(field, _)| field == *f)) {
+            return Err(annotation_error(format!("x-expand names `{unknown}`, which is not a property")));
+        }
         let mut references = Vec::new();
         walker.collect_references(&schema, &mut Vec::new(), &mut references, 0);
         Ok(ContentType {
             name: name.to_owned(),
             lead_field,
+            expand_fields,
             sections,
             references,
             external_keys,

@@ -9,6 +9,7 @@ use super::Problem;
 use super::scan::{EntryFiles, SourceFile};
 use crate::content::file_format::{self, ParsedFile};
 use crate::content::{ContentType, Locale, Registry, document};
+use crate::store::{Link, links_of};
 
 /// An entry whose files are all valid: the document of every locale
 /// (translations hold only their localised fields).
@@ -19,6 +20,8 @@ pub struct CheckedEntry {
     pub documents: Vec<(Locale, Value)>,
     /// The LeiKa key, from the field the schema marks `x-external-key: leika`.
     pub leika: Option<String>,
+    /// References of the German source, for the link index.
+    pub links: Vec<Link>,
 }
 
 /// Slugs that references may point to, by type.
@@ -75,7 +78,8 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs) 
             .get("leika")
             .and_then(|field| documents.first()?.1.get(field)?.as_str())
             .map(str::to_owned);
-        Ok(CheckedEntry { content_type: files.content_type.clone(), slug: files.slug.clone(), documents, leika })
+        let links = documents.first().map(|(_, source)| links_of(content_type, source)).unwrap_or_default();
+        Ok(CheckedEntry { content_type: files.content_type.clone(), slug: files.slug.clone(), documents, leika, links })
     } else {
         Err(problems)
     }

@@ -202,6 +202,9 @@ impl Planner<'_> {
             };
             if locale.is_source() {
                 source_number = Some(number);
+                if self.publish {
+                    batch.links.push((id.clone(), checked.links.clone()));
+                }
             }
             new_revisions += 1;
             self.push_revision(batch, &id, &checked, *locale, number, text, hash, source_number);

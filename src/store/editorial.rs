@@ -6,6 +6,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Valu
 use serde_json::Value;
 
 use super::audit::{AuditEvent, EntryRef};
+use super::links::Link;
 use super::{Store, StoreError};
 use crate::content::Locale;
 use crate::digest::sha256_hex;
@@ -54,6 +55,16 @@ pub struct RevisionRecord {
     pub author: String,
     pub message: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A workflow step to take on one locale.
+pub struct Step<'a> {
+    pub action: Action,
+    /// For `publish`: the revision the caller checked; a newer one refuses.
+    pub revision: Option<i32>,
+    pub comment: Option<&'a str>,
+    /// For `publish` of the German source: the links of what goes live.
+    pub links: Option<&'a [Link]>,
 }
 
 /// A revision to append.
@@ -279,15 +290,8 @@ impl Store {
 
     /// Applies a workflow action to one locale. `revision` names the
     /// revision the caller checked, for `publish`; a newer one refuses.
-    pub async fn transition(
-        &self,
-        entry: &EntryRecord,
-        locale: Locale,
-        action: Action,
-        revision: Option<i32>,
-        comment: Option<&str>,
-        audit: &AuditEvent,
-    ) -> Result<(State, Effect), EditError> {
+    pub async fn transition(&self, entry: &EntryRecord, locale: Locale, step: Step<'_>, audit: &AuditEvent) -> Result<(State, Effect), EditError> {
+        let Step { action, revision, comment, links } = step;
         let txn = self.begin_write().await?;
         if self.backend() == DbBackend::Postgres {
             // Transitions of one locale are serialised by its publication row.
@@ -330,6 +334,13 @@ impl Store {
         .await?;
         if let Some(change) = change {
             self.append_change(&txn, subject(&current), locale, change, published_number.or(record.published_number), now).await?;
+        }
+        if locale.is_source() {
+            match effect {
+                Effect::PublishNewest => self.set_links(&txn, &entry.id, Some(links.unwrap_or_default())).await?,
+                Effect::Withdraw => self.set_links(&txn, &entry.id, None).await?,
+                Effect::None => {}
+            }
         }
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
@@ -376,6 +387,7 @@ impl Store {
             .await?;
             self.append_change(&txn, subject(entry), locale.locale, "unpublish", locale.published_number, now).await?;
         }
+        self.set_links(&txn, &entry.id, None).await?;
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())

@@ -9,6 +9,7 @@ pub mod entity;
 pub mod migration;
 mod audit;
 mod editorial;
+mod links;
 mod read;
 mod schedule;
 mod tokens;
@@ -21,8 +22,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
-pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord};
-pub use read::{ChangeRow, ListPage, PublishedEntry, PublishedRevision};
+pub use links::{Link, links_of};
+pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
+pub use read::{ChangeRow, ListFilter, ListPage, PublishedEntry, PublishedRevision};
 pub use schedule::{DueSchedule, ScheduleKind};
 pub use tokens::{StoredToken, TokenInfo};
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};

@@ -29,6 +29,16 @@ pub struct PublishedEntry {
     pub translation: Option<PublishedRevision>,
 }
 
+/// Conditions on a list of published entries; all must hold.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    /// Entries that refer to each of these (type, slug).
+    pub links_to: Vec<(String, String)>,
+    pub leika: Option<String>,
+    /// Entries whose German source was published at or after this time.
+    pub published_since: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug)]
 pub struct ListPage {
     pub entries: Vec<PublishedEntry>,
@@ -66,18 +76,27 @@ impl Store {
 
     /// One page of published entries of a type in slug order, after the
     /// given slug (keyset pagination: no offsets, no total count).
-    pub async fn list_published(&self, content_type: &str, after: Option<&str>, limit: u64, locale: Locale) -> Result<ListPage, StoreError> {
+    pub async fn list_published(&self, content_type: &str, after: Option<&str>, limit: u64, locale: Locale, filter: &ListFilter) -> Result<ListPage, StoreError> {
         let order = self.byte_order();
+        let mut conditions = String::new();
+        let mut values: Vec<SqlValue> = vec![content_type.into(), Locale::SOURCE.code().into(), after.unwrap_or("").into()];
+        for (to_type, to_slug) in &filter.links_to {
+            conditions.push_str(" AND e.id IN (SELECT from_entry_id FROM entry_links WHERE to_type = ? AND to_slug = ?)");
+            values.extend([SqlValue::from(to_type.clone()), SqlValue::from(to_slug.clone())]);
+        }
+        if let Some(leika) = &filter.leika {
+            conditions.push_str(" AND e.leika = ?");
+            values.push(leika.clone().into());
+        }
+        if let Some(since) = filter.published_since {
+            conditions.push_str(" AND p.published_at >= ?");
+            values.push(since.into());
+        }
+        values.push(((limit + 1) as i64).into());
         let sql = format!(
             "SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} \
-             WHERE e.content_type = ? AND p.locale = ? AND e.slug{order} > ? ORDER BY e.slug{order} LIMIT ?"
+             WHERE e.content_type = ? AND p.locale = ? AND e.slug{order} > ?{conditions} ORDER BY e.slug{order} LIMIT ?"
         );
-        let values: [SqlValue; 4] = [
-            content_type.into(),
-            Locale::SOURCE.code().into(),
-            after.unwrap_or("").into(),
-            ((limit + 1) as i64).into(),
-        ];
         let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
         let mut entries = assemble(&rows)?;
         let next_after = if entries.len() as u64 > limit {
@@ -141,6 +160,47 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Published entries that refer to `to_type/to_slug`, with the field
+    /// that does, in type and slug order.
+    pub async fn referring_entries(&self, to_type: &str, to_slug: &str, locale: Locale) -> Result<Vec<(String, PublishedEntry)>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.statement(
+                "SELECT from_entry_id, field FROM entry_links WHERE to_type = ? AND to_slug = ? ORDER BY from_entry_id, field",
+                [to_type.into(), to_slug.into()],
+            ))
+            .await?;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for row in &rows {
+            fields.push((row.try_get("", "from_entry_id")?, row.try_get("", "field")?));
+        }
+        let mut ids: Vec<String> = fields.iter().map(|(id, _)| id.clone()).collect();
+        ids.dedup();
+        let mut entries = self.published_entries(&ids, locale).await?;
+        entries.sort_by(|a, b| (&a.content_type, &a.slug).cmp(&(&b.content_type, &b.slug)));
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let field = fields.iter().find(|(id, _)| *id == entry.id).map(|(_, f)| f.clone()).unwrap_or_default();
+                (field, entry)
+            })
+            .collect())
+    }
+
+    /// Published entries by (type, slug), with `locale` translations.
+    pub async fn published_by_slugs(&self, keys: &[(String, String)], locale: Locale) -> Result<Vec<PublishedEntry>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["(e.content_type = ? AND e.slug = ?)"; keys.len()].join(" OR ");
+        let sql = format!("SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} WHERE p.locale IN (?, ?) AND ({placeholders})");
+        let values = [SqlValue::from(Locale::SOURCE.code()), SqlValue::from(locale.code())]
+            .into_iter()
+            .chain(keys.iter().flat_map(|(t, s)| [SqlValue::from(t.clone()), SqlValue::from(s.clone())]));
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        assemble(&rows)
     }
 
     /// The published state of the given entries: their German source and,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Value as SqlValue};
 
 use super::audit::{AuditEvent, EntryRef};
+use super::links::Link;
 use super::editorial::{EditError, EntryRecord, subject};
 use super::{Store, StoreError};
 use crate::content::Locale;
@@ -106,7 +107,8 @@ impl Store {
 
     /// Applies a due schedule if it is still set (nobody applied, changed
     /// or cleared it meanwhile). Returns whether this call applied it.
-    pub async fn apply_schedule(&self, due: &DueSchedule, audit: &AuditEvent) -> Result<bool, StoreError> {
+    /// `links` are those of the revision being published (German source).
+    pub async fn apply_schedule(&self, due: &DueSchedule, links: Option<&[Link]>, audit: &AuditEvent) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
         let column = match due.kind {
             ScheduleKind::Publish { .. } => "publish_at",
@@ -144,6 +146,12 @@ impl Store {
         txn.execute_raw(self.statement(sql, values)).await?;
         if let Some((action, number)) = change {
             self.append_change(&txn, due.entry_ref(), due.locale, action, number, now).await?;
+        }
+        if due.locale.is_source() {
+            match due.kind {
+                ScheduleKind::Publish { .. } => self.set_links(&txn, &due.entry_id, Some(links.unwrap_or_default())).await?,
+                ScheduleKind::Unpublish => self.set_links(&txn, &due.entry_id, None).await?,
+            }
         }
         self.record_audit(&txn, audit, Some(due.entry_ref())).await?;
         txn.commit().await?;

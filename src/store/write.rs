@@ -40,6 +40,8 @@ pub struct WriteBatch {
     /// Whether the publications publish their revision, or only mark a
     /// new draft while the published revision stays live.
     pub publish: bool,
+    /// Links of German sources being published.
+    pub links: Vec<(String, Vec<super::Link>)>,
 }
 
 impl WriteBatch {
@@ -155,6 +157,9 @@ impl Store {
                 )
                 .exec_without_returning(txn)
                 .await?;
+        }
+        if batch.publish {
+            self.set_links_many(txn, &batch.links).await?;
         }
         self.append_changes(txn, batch.changes).await
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::publishing_problems;
 use crate::content::{Locale, Registry, document};
-use crate::store::{AuditEvent, DueSchedule, ScheduleKind, Store, StoreError};
+use crate::store::{AuditEvent, DueSchedule, Link, ScheduleKind, Store, StoreError, links_of};
 
 /// How often due schedules are looked for: well within the promised second.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -37,9 +37,9 @@ pub async fn run(store: Store, registry: Arc<Registry>, shutdown: impl std::futu
 pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, StoreError> {
     let mut applied = 0;
     for due in store.due_schedules(Utc::now(), 100).await? {
-        let problems = match due.kind {
+        let (problems, links) = match due.kind {
             ScheduleKind::Publish { number } => still_publishable(store, registry, &due, number).await?,
-            ScheduleKind::Unpublish => Vec::new(),
+            ScheduleKind::Unpublish => (Vec::new(), Vec::new()),
         };
         let event = |action: &str, detail| AuditEvent {
             request_id: format!("schedule-{}-{}", due.entry_id, due.due_at.timestamp()),
@@ -57,7 +57,7 @@ pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, Stor
             ScheduleKind::Publish { .. } => "entry.publish",
             ScheduleKind::Unpublish => "entry.unpublish",
         };
-        if store.apply_schedule(&due, &event(action, json!({"scheduled_for": due.due_at}))).await? {
+        if store.apply_schedule(&due, Some(&links), &event(action, json!({"scheduled_for": due.due_at}))).await? {
             tracing::info!(entry = %due.slug, locale = %due.locale, action, "schedule applied");
             applied += 1;
         }
@@ -67,26 +67,30 @@ pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, Stor
 
 /// The checks of a manual publish, repeated at the due time: what was
 /// valid when scheduled may not be any more (a referenced office withdrawn).
-async fn still_publishable(store: &Store, registry: &Registry, due: &DueSchedule, number: i32) -> Result<Vec<String>, StoreError> {
+/// Returns the problems and, when there are none, the document's links.
+async fn still_publishable(store: &Store, registry: &Registry, due: &DueSchedule, number: i32) -> Result<(Vec<String>, Vec<Link>), StoreError> {
+    let problems = |list: Vec<String>| Ok((list, Vec::new()));
     let Some(content_type) = registry.get(&due.content_type) else {
-        return Ok(vec![format!("no content type `{}`", due.content_type)]);
+        return problems(vec![format!("no content type `{}`", due.content_type)]);
     };
     let Some(revision) = store.revision(&due.entry_id, due.locale, number).await? else {
-        return Ok(vec![format!("revision {number} is gone")]);
+        return problems(vec![format!("revision {number} is gone")]);
     };
     let document = if due.locale.is_source() {
         revision.document
     } else {
-        let Some(entry) = store.entry_record(&due.content_type, &due.entry_id).await? else { return Ok(vec!["the entry is gone".into()]) };
+        let Some(entry) = store.entry_record(&due.content_type, &due.entry_id).await? else { return problems(vec!["the entry is gone".into()]) };
         let Some(source) = entry.locale(Locale::SOURCE).and_then(|l| l.published_number) else {
-            return Ok(vec!["the German source is not published".into()]);
+            return problems(vec!["the German source is not published".into()]);
         };
-        let Some(source) = store.revision(&due.entry_id, Locale::SOURCE, source).await? else { return Ok(vec!["the source revision is gone".into()]) };
+        let Some(source) = store.revision(&due.entry_id, Locale::SOURCE, source).await? else {
+            return problems(vec!["the source revision is gone".into()]);
+        };
         match document::overlay_translation(content_type, &source.document, &revision.document) {
             Ok(merged) => merged,
-            Err(violations) => return Ok(violations.into_iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect()),
+            Err(violations) => return problems(violations.into_iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect()),
         }
     };
-    let problems = publishing_problems(store, content_type, &document).await?;
-    Ok(problems.into_iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect())
+    let found = publishing_problems(store, content_type, &document).await?;
+    Ok((found.into_iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect(), links_of(content_type, &document)))
 }

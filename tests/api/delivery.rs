@@ -232,3 +232,45 @@ async fn conditional_requests(db: TestDb) {
     assert_eq!(list_again.status(), 304);
 }
 on_both_databases!(conditional_requests);
+
+async fn expansion_filters_and_reverse_links(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let service = server.get_json("/api/v1/service/personalausweis-beantragen?expand=offices").await;
+    let included = service["included"].as_object().unwrap();
+    let mitte = &included["office/buergerbuero-mitte"];
+    assert!(mitte["fields"]["address"].is_object() && mitte["fields"]["opening_hours"].is_array(), "{mitte}");
+    assert!(mitte["fields"].get("description").is_none(), "only the fields an office shows when expanded");
+    assert!(included.keys().all(|k| k.starts_with("office/")));
+    let offices = service["fields"]["responsible_offices"].as_array().unwrap();
+    assert_eq!(included.len(), offices.len());
+
+    let everything = server.get_json("/api/v1/service/personalausweis-beantragen?expand=all&locale=en").await;
+    let keys: Vec<&String> = everything["included"].as_object().unwrap().keys().collect();
+    assert!(keys.iter().any(|k| k.starts_with("topic/")) && keys.iter().any(|k| k.starts_with("service/")), "{keys:?}");
+    assert_eq!(everything["included"]["office/buergerbuero-mitte"]["locale"], "en", "expanded entries follow the locale");
+    assert_eq!(server.get("/api/v1/service/personalausweis-beantragen?expand=unicorns").await.status(), 400);
+
+    let office = server.get_json("/api/v1/office/standesamt?expand=referenced_by").await;
+    let referring = office["referenced_by"].as_array().unwrap();
+    assert!(referring.iter().any(|r| r["slug"] == "geburtsurkunde-beantragen" && r["via"] == "responsible_offices"), "{referring:?}");
+    assert!(referring.iter().all(|r| r["fields"].get("full_text").is_none()));
+
+    let at_registry = server.get_json("/api/v1/service?office=standesamt&limit=100").await;
+    let items = at_registry["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    for item in items {
+        let offices = item["fields"]["responsible_offices"].as_array().unwrap();
+        assert!(offices.iter().any(|o| o["office"] == "standesamt"), "{}", item["slug"]);
+    }
+    let moving = server.get_json("/api/v1/service?topic=umzug-wohnen&limit=100").await;
+    assert!(moving["items"].as_array().unwrap().iter().any(|i| i["slug"] == "wohnsitz-anmelden"));
+    let leika = service["fields"]["leika"].as_str().unwrap();
+    let by_key = server.get_json(&format!("/api/v1/service?leika={leika}")).await;
+    let found: Vec<&str> = by_key["items"].as_array().unwrap().iter().map(|i| i["slug"].as_str().unwrap()).collect();
+    assert_eq!(found, ["personalausweis-beantragen"]);
+    let future = server.get_json("/api/v1/service?changed_since=2100-01-01T00:00:00Z").await;
+    assert!(future["items"].as_array().unwrap().is_empty());
+    let listed = server.get_json("/api/v1/service?office=standesamt&expand=topics").await;
+    assert!(listed["included"].as_object().unwrap().keys().all(|k| k.starts_with("topic/")));
+}
+on_both_databases!(expansion_filters_and_reverse_links);

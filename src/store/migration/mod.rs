@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_content_tables;
 mod m20261127_000002_tokens_reviews_trash;
 mod m20261127_000003_audit_events;
+mod m20261127_000004_entry_links;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_content_tables::Migration),
             Box::new(m20261127_000002_tokens_reviews_trash::Migration),
             Box::new(m20261127_000003_audit_events::Migration),
+            Box::new(m20261127_000004_entry_links::Migration),
         ]
     }
 }
