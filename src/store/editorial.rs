@@ -424,8 +424,9 @@ impl Store {
         for locale in &entry.locales {
             self.append_change(&txn, subject(entry), locale.locale, "delete", None, now).await?;
         }
-        for table in ["publications", "revisions"] {
-            txn.execute_raw(self.statement(&format!("DELETE FROM {table} WHERE entry_id = ?"), [entry.id.clone().into()])).await?;
+        for table in ["entry_links", "publications", "revisions"] {
+            let column = if table == "entry_links" { "from_entry_id" } else { "entry_id" };
+            txn.execute_raw(self.statement(&format!("DELETE FROM {table} WHERE {column} = ?"), [entry.id.clone().into()])).await?;
         }
         txn.execute_raw(self.statement("DELETE FROM entries WHERE id = ?", [entry.id.clone().into()])).await?;
         self.record_audit(&txn, audit, Some(subject(entry))).await?;

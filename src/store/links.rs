@@ -41,13 +41,13 @@ impl Store {
 
     /// Replaces the links of many entries at once (imports).
     pub async fn set_links_many(&self, txn: &DatabaseTransaction, entries: &[(String, Vec<Link>)]) -> Result<(), StoreError> {
-        for chunk in entries.chunks(200) {
+        for chunk in entries.chunks(super::write::rows_per_statement(1)) {
             let placeholders = vec!["?"; chunk.len()].join(", ");
             let ids = chunk.iter().map(|(id, _)| SqlValue::from(id.clone()));
             txn.execute_raw(self.statement(&format!("DELETE FROM entry_links WHERE from_entry_id IN ({placeholders})"), ids)).await?;
         }
         let rows: Vec<(&String, &Link)> = entries.iter().flat_map(|(id, links)| links.iter().map(move |l| (id, l))).collect();
-        for chunk in rows.chunks(200) {
+        for chunk in rows.chunks(super::write::rows_per_statement(4)) {
             let placeholders = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
             let values = chunk.iter().flat_map(|(id, link)| {
                 [SqlValue::from((*id).clone()), link.field.clone().into(), link.to_type.clone().into(), link.to_slug.clone().into()]

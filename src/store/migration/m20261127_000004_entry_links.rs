@@ -13,12 +13,6 @@ enum EntryLinks {
     ToSlug,
 }
 
-#[derive(DeriveIden)]
-enum Entries {
-    Table,
-    Id,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -30,13 +24,10 @@ impl MigrationTrait for Migration {
                     .col(string(EntryLinks::Field))
                     .col(string(EntryLinks::ToType))
                     .col(string(EntryLinks::ToSlug))
+                    // No foreign key: it is an index rebuilt from documents, and
+                    // per-row key checks made bulk imports several times slower
+                    // on PostgreSQL. Deleting an entry deletes its links.
                     .primary_key(Index::create().col(EntryLinks::FromEntryId).col(EntryLinks::Field).col(EntryLinks::ToType).col(EntryLinks::ToSlug))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(EntryLinks::Table, EntryLinks::FromEntryId)
-                            .to(Entries::Table, Entries::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
                     .to_owned(),
             )
             .await?;
