@@ -463,9 +463,7 @@ impl ManageApi {
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         state.store.trash(&entry, &audit(request, principal, "entry.trash", None, json!({}))).await.map_err(edit_error)?;
-        let entry = find(&state, &content_type, &entry.id).await?;
-        let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
-        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+        current(&state, &content_type, &entry.id, Locale::SOURCE).await
     }
 
     /// Take an entry out of the trash; its locales come back as drafts.
@@ -475,9 +473,7 @@ impl ManageApi {
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         state.store.restore_from_trash(&entry, &audit(request, principal, "entry.untrash", None, json!({}))).await.map_err(edit_error)?;
-        let entry = find(&state, &content_type, &entry.id).await?;
-        let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
-        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+        current(&state, &content_type, &entry.id, Locale::SOURCE).await
     }
 
     /// Delete an entry in the trash for good, with all its revisions (admin only).
@@ -532,9 +528,7 @@ impl ManageApi {
         let detail = json!({"publish_at": body.publish_at, "revision": publish.map(|p| p.1), "unpublish_at": body.unpublish_at});
         let event = audit(request, principal, "entry.schedule", Some(locale), detail);
         state.store.set_schedule(&entry, locale, publish, body.unpublish_at, &event).await.map_err(edit_error)?;
-        let entry = find(&state, &content_type, &entry.id).await?;
-        let managed = managed_entry(&state, &entry, locale).await?;
-        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+        current(&state, &content_type, &entry.id, locale).await
     }
 
     /// The audit log of one entry, newest first.
@@ -601,9 +595,7 @@ impl ManageApi {
         let event = audit(request, principal, &format!("entry.{action}"), Some(locale), json!({"revision": checked_revision, "comment": comment}));
         let step = Step { action, revision: checked_revision, comment, links: links.as_deref() };
         state.store.transition(&entry, locale, step, &event).await.map_err(edit_error)?;
-        let entry = find(&state, &content_type, &entry.id).await?;
-        let managed = managed_entry(&state, &entry, locale).await?;
-        Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
+        current(&state, &content_type, &entry.id, locale).await
     }
 }
 
@@ -727,6 +719,13 @@ async fn revision_number(state: &AppState, entry: &EntryRecord, locale: Locale, 
         .revision(&entry.id, locale, number)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{} has no revision {number} in locale {locale}", entry.slug)))
+}
+
+/// The entry as it is now, as the answer to a change.
+async fn current(state: &AppState, content_type: &ContentType, id: &str, locale: Locale) -> Result<EntryResponse, ApiError> {
+    let entry = find(state, content_type, id).await?;
+    let managed = managed_entry(state, &entry, locale).await?;
+    Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
 }
 
 async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) -> Result<ManagedEntry, ApiError> {
