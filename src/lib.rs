@@ -11,3 +11,4 @@ pub mod server;
 pub mod workflow;
 pub mod auth;
 pub mod digest;
+pub mod render;

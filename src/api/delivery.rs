@@ -39,6 +39,9 @@ pub struct EntryBody {
     /// The entry's fields as its content type's schema describes them
     /// (see the per-type paths and `…Fields` schemas).
     pub fields: serde_json::Value,
+    /// Each Markdown field rendered to sanitised HTML, by field name.
+    #[oai(skip_serializing_if_is_empty)]
+    pub html: BTreeMap<String, String>,
     /// With `expand=`: the referenced entries, keyed `type/slug`, each with
     /// the fields its type shows when expanded.
     #[oai(skip_serializing_if_is_none)]
@@ -252,6 +255,11 @@ pub(super) fn entry_body(content_type: &ContentType, entry: PublishedEntry, requ
         version: entry.version,
         published_at,
         updated_at: entry.updated_at,
+        html: content_type
+            .markdown_fields
+            .iter()
+            .filter_map(|field| Some((field.clone(), crate::render::markdown::to_html(fields.get(field)?.as_str()?))))
+            .collect(),
         fields,
         included: None,
         referenced_by: None,

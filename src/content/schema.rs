@@ -69,6 +69,8 @@ pub struct ContentType {
     pub lead_field: Option<String>,
     /// What an entry shows when another entry expands a reference to it.
     pub expand_fields: Vec<String>,
+    /// Top-level fields that hold Markdown.
+    pub markdown_fields: Vec<String>,
     pub sections: Vec<Section>,
     pub references: Vec<ReferenceSite>,
     /// Top-level fields mirrored into indexed columns, keyed by column name.
@@ -129,12 +131,18 @@ impl ContentType {
         if let Some(unknown) = expand_fields.iter().find(|f| !walker.properties(&schema).any(|(field, _)| field == *f)) {
             return Err(annotation_error(format!("x-expand names `{unknown}`, which is not a property")));
         }
+        let markdown_fields = walker
+            .properties(&schema)
+            .filter(|(_, node)| walker.resolve(node).get("x-markdown").and_then(Value::as_bool) == Some(true))
+            .map(|(field, _)| field.clone())
+            .collect();
         let mut references = Vec::new();
         walker.collect_references(&schema, &mut Vec::new(), &mut references, 0);
         Ok(ContentType {
             name: name.to_owned(),
             lead_field,
             expand_fields,
+            markdown_fields,
             sections,
             references,
             external_keys,

@@ -274,3 +274,24 @@ async fn expansion_filters_and_reverse_links(db: TestDb) {
     assert!(listed["included"].as_object().unwrap().keys().all(|k| k.starts_with("topic/")));
 }
 on_both_databases!(expansion_filters_and_reverse_links);
+
+async fn markdown_is_delivered_as_safe_html(db: TestDb) {
+    let content = sample_content();
+    let file = content.path().join("topic/todesfall.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let attack = "<script>alert(1)</script>\n\n[Termin](javascript:alert(1))\n\nText <img src=x onerror=alert(1)>";
+    std::fs::write(&file, format!("{}\n\n{attack}\n", text.trim_end())).unwrap();
+    let server = Server::start(&db, content.path());
+    let topic = server.get_json("/api/v1/topic/todesfall").await;
+    let source = topic["fields"]["description"].as_str().unwrap();
+    assert!(source.contains("<script>"), "the source is delivered as written");
+    let html = topic["html"]["description"].as_str().unwrap();
+    assert!(html.contains("<p>"), "{html}");
+    for forbidden in ["<script", "href=\"javascript:", "onerror"] {
+        assert!(!html.to_lowercase().contains(forbidden), "{forbidden} survived: {html}");
+    }
+    let service = server.get_json("/api/v1/service/personalausweis-beantragen?locale=en").await;
+    let prerequisites = service["html"]["prerequisites"].as_str().unwrap();
+    assert!(prerequisites.contains("<li>"), "{prerequisites}");
+}
+on_both_databases!(markdown_is_delivered_as_safe_html);

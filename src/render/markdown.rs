@@ -1,0 +1,54 @@
+//! Markdown fields to HTML: CommonMark (with tables and strikethrough) by
+//! pulldown-cmark, then sanitised by ammonia, so that no script, event
+//! handler or `javascript:` URL survives whatever an editor typed.
+
+use std::sync::LazyLock;
+
+use pulldown_cmark::{Options, Parser};
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder.link_rel(Some("noopener noreferrer"));
+    builder
+});
+
+pub fn to_html(markdown: &str) -> String {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(markdown, options));
+    SANITIZER.clean(&html).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_markdown() {
+        let html = to_html("## Unterlagen\n\n- Ausweis\n- **Foto**\n\n[Termin](https://example.org)");
+        assert!(html.contains("<h2>Unterlagen</h2>"));
+        assert!(html.contains("<li><strong>Foto</strong></li>"));
+        assert!(html.contains("href=\"https://example.org\""));
+        assert!(html.contains("rel=\"noopener noreferrer\""));
+    }
+
+    #[test]
+    fn nothing_executable_survives() {
+        let attacks = [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[klick](javascript:alert(1))",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<svg onload=alert(1)>",
+            "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
+            "<div style=\"background:url(javascript:alert(1))\">x</div>",
+        ];
+        for attack in attacks {
+            let html = to_html(attack).to_lowercase();
+            for forbidden in ["<script", "onerror", "onload", "javascript:", "<iframe", "style="] {
+                assert!(!html.contains(forbidden), "{attack} → {html}");
+            }
+        }
+    }
+}

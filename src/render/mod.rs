@@ -1,0 +1,4 @@
+//! Rendering content for people: Markdown to safe HTML (and, later, the
+//! web channel's templates).
+
+pub mod markdown;
