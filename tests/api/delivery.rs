@@ -295,3 +295,39 @@ async fn markdown_is_delivered_as_safe_html(db: TestDb) {
     assert!(prerequisites.contains("<li>"), "{prerequisites}");
 }
 on_both_databases!(markdown_is_delivered_as_safe_html);
+
+async fn a_publish_through_one_server_is_served_by_another(db: TestDb) {
+    let first = Server::start(&db, &repo_path("content"));
+    let second = Server::start(&db, &repo_path("content"));
+    let path = "/api/v1/service/wohngeld-beantragen";
+    let before = second.get_json(path).await;
+    let output = crate::helpers::katalog(&["token", "create", "--role", "publisher", "--name", "t", "--database", &db.url]);
+    let token = crate::helpers::text(&output.stdout).trim().to_owned();
+    let manage = first.url("/api/v1/manage/service/wohngeld-beantragen");
+    let entry = first.client.get(&manage).bearer_auth(&token).send().await.unwrap();
+    let etag = entry.headers()["etag"].to_str().unwrap().to_owned();
+    let mut fields = entry.json::<Value>().await.unwrap()["fields"].clone();
+    fields["name"] = serde_json::json!("Wohngeld beantragen (neu)");
+    let saved = first.client.put(&manage).bearer_auth(&token).header("If-Match", etag).json(&serde_json::json!({"fields": fields})).send().await.unwrap();
+    assert_eq!(saved.status(), 200);
+    let published = first
+        .client
+        .post(format!("{manage}/transitions"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"action": "publish"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let now = second.get_json(path).await;
+        if now["fields"]["name"] == "Wohngeld beantragen (neu)" {
+            assert_ne!(now["revision"], before["revision"]);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the other server still serves the old revision after a second");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+on_both_databases!(a_publish_through_one_server_is_served_by_another);
