@@ -7,11 +7,12 @@
 //! `cargo bench --bench delivery` (`KATALOG_BENCH_SECONDS`, default 20;
 //! `KATALOG_BENCH_SERVICES`, default 10000).
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_katalog");
+use support::{BIN, start_server};
 
 fn wrk(url: &str, seconds: u64) -> (String, String) {
     let output = Command::new("wrk")
@@ -45,17 +46,7 @@ fn main() {
     run(&["generate", "--services", &services.to_string(), "--out", content.to_str().unwrap()]);
     run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
 
-    let mut server = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--database", &database, "--content", content.to_str().unwrap(), "--schemas", schemas])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let base = line.trim().trim_start_matches("katalog is serving ").trim_end_matches('/').to_owned();
+    let (mut server, base) = start_server(&database, content.to_str().unwrap());
 
     let single = format!("{base}/api/v1/service/leistung-004242");
     let started = Instant::now();

@@ -4,14 +4,15 @@
 //! `cargo bench --bench updates` (duration: `KATALOG_BENCH_SECONDS`, default
 //! 10; PostgreSQL server: `KATALOG_BENCH_POSTGRES`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_katalog");
+use support::{BIN, start_server};
 const CLIENTS: usize = 8;
 const SLUGS: [&str; CLIENTS] = [
     "personalausweis-beantragen",
@@ -55,18 +56,7 @@ async fn client(base: String, token: String, slug: &str, until: Instant) -> (u64
 async fn run(name: &str, url: &str, seconds: u64) {
     let token = Command::new(BIN).args(["token", "create", "--role", "editor", "--name", "bench", "--database", url]).output().unwrap();
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let mut server = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--database", url, "--content", concat!(env!("CARGO_MANIFEST_DIR"), "/content")])
-        .args(["--schemas", concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let base = line.trim().trim_start_matches("katalog is serving ").trim_end_matches('/').to_owned();
+    let (mut server, base) = start_server(url, concat!(env!("CARGO_MANIFEST_DIR"), "/content"));
 
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);

@@ -477,17 +477,17 @@ fn revision_of(row: &QueryResult, entry_id: &str) -> Result<RevisionRecord, Stor
 }
 
 async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type: &str, id_or_slug: &str) -> Result<Option<EntryRecord>, StoreError> {
-    // One round trip: the entry with one row per locale (or one row without
-    // a locale). Should a slug equal another entry's id, the slug wins.
+    // One round trip: the entry with one row per locale (or one row without a locale).
+    let (key, value) = Store::entry_key(id_or_slug);
     let rows = db
         .query_all_raw(store.statement(
-            "SELECT e.id, e.content_type, e.slug, e.version, e.created_at, e.updated_at, e.trashed_at, \
+            &format!("SELECT e.id, e.content_type, e.slug, e.version, e.created_at, e.updated_at, e.trashed_at, \
              p.locale, p.state, p.published_number, p.published_at, p.review_comment, p.publish_at, p.scheduled_number, p.unpublish_at, \
              (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest, \
              (SELECT source_number FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale ORDER BY number DESC LIMIT 1) AS source_number \
              FROM entries e LEFT JOIN publications p ON p.entry_id = e.id \
-             WHERE e.content_type = ? AND (e.slug = ? OR e.id = ?) ORDER BY CASE WHEN e.slug = ? THEN 0 ELSE 1 END",
-            [content_type.into(), id_or_slug.into(), id_or_slug.into(), id_or_slug.into()],
+             WHERE e.content_type = ? AND {key}"),
+            [content_type.into(), value],
         ))
         .await?;
     let Some(first) = rows.first() else { return Ok(None) };

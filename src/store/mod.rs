@@ -119,6 +119,17 @@ impl Store {
         Statement::from_sql_and_values(backend, sql, values)
     }
 
+    /// The condition that finds an entry of `e` by id or slug. Slugs are
+    /// never shaped like ids, so the key says which it is, and each form
+    /// uses its own index (an `OR` of both would scan the table).
+    pub(crate) fn entry_key(id_or_slug: &str) -> (&'static str, SqlValue) {
+        if uuid::Uuid::try_parse(id_or_slug).is_ok() {
+            ("e.id = ?", id_or_slug.into())
+        } else {
+            ("e.slug = ?", id_or_slug.into())
+        }
+    }
+
     /// `ORDER BY`/comparison suffix that makes slug order plain byte order
     /// on both databases (PostgreSQL would otherwise use the locale's
     /// collation, which ignores hyphens).

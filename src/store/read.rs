@@ -56,21 +56,11 @@ impl Store {
     /// The published entry of a type by id or slug, with the translation
     /// into `locale` when that is published too.
     pub async fn published_entry(&self, content_type: &str, id_or_slug: &str, locale: Locale) -> Result<Option<PublishedEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} \
-             WHERE e.content_type = ? AND (e.slug = ? OR e.id = ?) AND p.locale IN (?, ?)"
-        );
-        let values: [SqlValue; 5] = [
-            content_type.into(),
-            id_or_slug.into(),
-            id_or_slug.into(),
-            Locale::SOURCE.code().into(),
-            locale.code().into(),
-        ];
+        let (key, value) = Store::entry_key(id_or_slug);
+        let sql = format!("SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} WHERE e.content_type = ? AND {key} AND p.locale IN (?, ?)");
+        let values: [SqlValue; 4] = [content_type.into(), value, Locale::SOURCE.code().into(), locale.code().into()];
         let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
-        let mut entries = assemble(&rows)?;
-        // A slug could in theory equal another entry's id; the slug wins.
-        entries.sort_by_key(|e| e.slug != id_or_slug);
+        let entries = assemble(&rows)?;
         Ok(entries.into_iter().next())
     }
 

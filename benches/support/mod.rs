@@ -1,0 +1,24 @@
+//! What the benchmarks share: the real server on a free port.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_katalog");
+
+/// Starts `katalog serve` on a free port; returns the process and its base URL.
+pub fn start_server(database: &str, content: &str) -> (Child, String) {
+    let mut server = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--database", database, "--content", content])
+        .args(["--schemas", concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start katalog serve");
+    let mut stdout = BufReader::new(server.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read the serving line");
+    // Keep draining so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let base = line.trim().trim_start_matches("katalog is serving ").trim_end_matches('/').to_owned();
+    (server, base)
+}
