@@ -26,6 +26,7 @@ const SLUGS: [&str; CLIENTS] = [
 ];
 
 async fn client(base: String, token: String, slug: &str, until: Instant) -> (u64, u64) {
+    katalog::use_ring_for_tls();
     let http = reqwest::Client::new();
     let url = format!("{base}/api/v1/manage/service/{slug}");
     let entry: Value = http.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();

@@ -84,10 +84,45 @@ pub struct ServeArgs {
     /// Content folder imported when the database is empty.
     #[arg(long, env = "KATALOG_CONTENT", default_value = "content")]
     pub content: PathBuf,
+    /// Memory for rendered delivery responses, in MiB.
+    #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
+    pub cache_mb: u64,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub schemas: SchemaArgs,
+}
+
+/// Webhook timing; the defaults suit production.
+#[derive(Args, Debug)]
+pub struct WebhookArgs {
+    /// How long a new event waits for more changes of its entry, in ms.
+    #[arg(long, env = "KATALOG_WEBHOOK_DEBOUNCE_MS", default_value_t = 1000)]
+    pub webhook_debounce_ms: u64,
+    /// Wait after the first failed attempt, in ms; it doubles with each.
+    #[arg(long, env = "KATALOG_WEBHOOK_BACKOFF_MS", default_value_t = 10_000)]
+    pub webhook_backoff_ms: u64,
+    /// The longest wait between attempts, in ms.
+    #[arg(long, env = "KATALOG_WEBHOOK_MAX_BACKOFF_MS", default_value_t = 1_800_000)]
+    pub webhook_max_backoff_ms: u64,
+    /// How long failed deliveries are retried, in hours.
+    #[arg(long, env = "KATALOG_WEBHOOK_RETRY_HOURS", default_value_t = 24)]
+    pub webhook_retry_hours: u64,
+}
+
+impl WebhookArgs {
+    fn timing(&self) -> crate::webhooks::Timing {
+        use std::time::Duration;
+        crate::webhooks::Timing {
+            debounce: Duration::from_millis(self.webhook_debounce_ms),
+            backoff: Duration::from_millis(self.webhook_backoff_ms),
+            max_backoff: Duration::from_millis(self.webhook_max_backoff_ms),
+            retry_for: Duration::from_secs(self.webhook_retry_hours * 3600),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -207,11 +242,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::FAILURE),
         }
     }
-    let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
-    let scheduler = tokio::spawn(crate::workflow::scheduler::run(store.clone(), registry.clone(), async {
-        let _ = scheduler_stopped.await;
-    }));
-    let state = AppState { store, registry };
+    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024);
+    state.responses.follow(&state.store).await?;
+    let mut beats = crate::background::Beats::default();
+    {
+        let (store, registry) = (state.store.clone(), state.registry.clone());
+        beats.every("applying due schedules", crate::workflow::scheduler::TICK, move || {
+            let (store, registry) = (store.clone(), registry.clone());
+            async move { crate::workflow::scheduler::apply_due(&store, &registry).await.map(drop) }
+        });
+        let (store, responses) = (state.store.clone(), state.responses.clone());
+        beats.every("following the change log", crate::api::CHANGE_FOLLOW_INTERVAL, move || {
+            let (store, responses) = (store.clone(), responses.clone());
+            async move { responses.follow(&store).await }
+        });
+        let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
+        beats.every("delivering webhooks", crate::webhooks::BEAT, move || {
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.run_once().await }
+        });
+    }
     let served = crate::server::serve(
         &args.addr,
         state,
@@ -228,8 +278,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::server::shutdown_signal(),
     )
     .await;
-    let _ = stop_scheduler.send(());
-    let _ = scheduler.await;
+    beats.stop().await;
     served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,5 +10,13 @@ pub mod generate;
 pub mod server;
 pub mod workflow;
 pub mod auth;
+pub mod background;
 pub mod digest;
 pub mod render;
+pub mod webhooks;
+
+/// Makes every TLS client of the process (webhook deliveries) use ring, as
+/// the database driver does. Safe to call more than once.
+pub fn use_ring_for_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

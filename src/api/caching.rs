@@ -1,19 +1,57 @@
 //! HTTP caching of delivered content: strong ETags computed from the exact
 //! body, `If-None-Match` → 304, `Last-Modified`, `Cache-Control`.
 
+use std::marker::PhantomData;
+
 use chrono::{DateTime, Utc};
 use poem::http::HeaderValue;
+use bytes::Bytes;
 use poem::web::headers::{self, Header as _};
-use poem_openapi::types::ToJSON;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Payload;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::Type;
 
 /// Fresh for a minute; then served stale for five while revalidating, so
 /// a CDN never makes a citizen wait for the origin.
 pub const CACHE_CONTROL: &str = "public, max-age=60, stale-while-revalidate=300";
 
 /// A strong ETag over the serialised body.
-pub fn etag_of(body: &impl ToJSON) -> String {
-    let text = body.to_json_string();
-    format!("\"{}\"", &crate::digest::sha256_hex(&text)[..32])
+pub fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", &crate::digest::sha256_hex(body)[..32])
+}
+
+const JSON: &str = "application/json; charset=utf-8";
+
+/// A JSON body serialised once and sent as is, documented in the OpenAPI
+/// document with the schema of `T`.
+pub struct SerializedJson<T> {
+    body: Bytes,
+    schema: PhantomData<fn() -> T>,
+}
+
+impl<T> SerializedJson<T> {
+    pub fn new(body: Bytes) -> SerializedJson<T> {
+        SerializedJson { body, schema: PhantomData }
+    }
+}
+
+impl<T: Type> Payload for SerializedJson<T> {
+    const CONTENT_TYPE: &'static str = JSON;
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T> IntoResponse for SerializedJson<T> {
+    fn into_response(self) -> Response {
+        Response::builder().content_type(JSON).body(self.body)
+    }
 }
 
 /// Whether `If-None-Match` already names this representation (weak

@@ -5,14 +5,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::caching::SerializedJson;
 use super::problem::{ApiError, ReadError};
+use super::response_cache::{CachedResponse, Dependency, Rendered};
 use super::{ApiTags, AppState, caching};
 use crate::content::{ContentType, Locale, document};
 use crate::store::{ListFilter, PublishedEntry};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A published entry in one locale.
 #[derive(Object, Debug)]
@@ -84,7 +87,7 @@ const VARY: &str = "Accept-Language";
 pub enum GetEntryResponse {
     #[oai(status = 200)]
     Ok(
-        Json<Box<EntryBody>>,
+        SerializedJson<EntryBody>,
         #[oai(header = "ETag")] String,
         #[oai(header = "Last-Modified")] Option<String>,
         #[oai(header = "Cache-Control")] String,
@@ -99,7 +102,7 @@ pub enum GetEntryResponse {
 #[derive(ApiResponse)]
 pub enum ListEntriesResponse {
     #[oai(status = 200)]
-    Ok(Json<EntryListBody>, #[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
+    Ok(SerializedJson<EntryListBody>, #[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
     /// The representation named in `If-None-Match` is current.
     #[oai(status = 304)]
     NotModified(#[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
@@ -135,26 +138,23 @@ impl DeliveryApi {
     ) -> Result<GetEntryResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
-        let entry = state
-            .store
-            .published_entry(&content_type.name, &id_or_slug, locale)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no published {} with id or slug `{}`", content_type.name, id_or_slug.0)))?;
         let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
-        let mut body = entry_body(&content_type, entry, locale);
-        if !expansion.fields.is_empty() {
-            body.included = Some(expansion.included(&state, &content_type, std::slice::from_ref(&body), locale).await?);
+        let key = format!("entry\n{}\n{}\n{}\n{}", content_type.name, id_or_slug.0, locale.code(), expansion.cache_key());
+        let response = match state.responses.get(&key) {
+            Some(cached) => cached,
+            None => render_entry(&state, &content_type, &id_or_slug, locale, &expansion, key).await?,
+        };
+        if caching::not_modified(if_none_match.0.as_deref(), &response.etag) {
+            return Ok(GetEntryResponse::NotModified(response.etag.clone(), caching::CACHE_CONTROL.into(), VARY.into()));
         }
-        if expansion.referenced_by {
-            body.referenced_by = Some(referenced_by(&state, &content_type.name, &body.slug, locale).await?);
-        }
-        let etag = caching::etag_of(&body);
-        if caching::not_modified(if_none_match.0.as_deref(), &etag) {
-            return Ok(GetEntryResponse::NotModified(etag, caching::CACHE_CONTROL.into(), VARY.into()));
-        }
-        let served = body.locale.clone();
-        let last_modified = body.published_at.map(caching::http_date);
-        Ok(GetEntryResponse::Ok(Json(Box::new(body)), etag, last_modified, caching::CACHE_CONTROL.into(), served, VARY.into()))
+        Ok(GetEntryResponse::Ok(
+            SerializedJson::new(response.body.clone()),
+            response.etag.clone(),
+            response.last_modified.clone(),
+            caching::CACHE_CONTROL.into(),
+            response.content_language.clone().unwrap_or_default(),
+            VARY.into(),
+        ))
     }
 
     /// Published entries of a type, in slug order, one page at a time.
@@ -204,15 +204,103 @@ impl DeliveryApi {
                 filter.links_to.push((to_type.to_owned(), slug.clone()));
             }
         }
-        let page = state.store.list_published(&content_type.name, after.as_deref(), limit, locale, &filter).await?;
-        let items: Vec<EntryBody> = page.entries.into_iter().map(|e| entry_body(&content_type, e, locale)).collect();
-        let included = if expansion.fields.is_empty() { None } else { Some(expansion.included(&state, &content_type, &items, locale).await?) };
-        let body = EntryListBody { items, included, next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)) };
-        let etag = caching::etag_of(&body);
-        if caching::not_modified(if_none_match.0.as_deref(), &etag) {
-            return Ok(ListEntriesResponse::NotModified(etag, caching::CACHE_CONTROL.into(), VARY.into()));
+        let key = format!(
+            "list\n{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n{}",
+            content_type.name,
+            locale.code(),
+            limit,
+            after.as_deref().unwrap_or_default(),
+            expansion.cache_key(),
+            filter.links_to,
+            filter.leika.as_deref().unwrap_or_default(),
+            filter.published_since.map(|at| at.to_rfc3339()).unwrap_or_default(),
+        );
+        let response = match state.responses.get(&key) {
+            Some(cached) => cached,
+            None => render_list(&state, &content_type, after.as_deref(), limit, locale, &filter, &expansion, key).await?,
+        };
+        if caching::not_modified(if_none_match.0.as_deref(), &response.etag) {
+            return Ok(ListEntriesResponse::NotModified(response.etag.clone(), caching::CACHE_CONTROL.into(), VARY.into()));
         }
-        Ok(ListEntriesResponse::Ok(Json(body), etag, caching::CACHE_CONTROL.into(), VARY.into()))
+        Ok(ListEntriesResponse::Ok(SerializedJson::new(response.body.clone()), response.etag.clone(), caching::CACHE_CONTROL.into(), VARY.into()))
+    }
+}
+
+/// Builds a single-entry response from the database and caches it.
+async fn render_entry(
+    state: &AppState,
+    content_type: &ContentType,
+    id_or_slug: &str,
+    locale: Locale,
+    expansion: &Expansion,
+    key: String,
+) -> Result<Arc<CachedResponse>, ReadError> {
+    let ticket = state.responses.ticket();
+    let entry = state
+        .store
+        .published_entry(&content_type.name, id_or_slug, locale)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no published {} with id or slug `{}`", content_type.name, id_or_slug)))?;
+    let mut body = entry_body(content_type, entry, locale);
+    let mut sources = Sources::default();
+    sources.entries.push(body.id.clone());
+    if !expansion.fields.is_empty() {
+        body.included = Some(expansion.included(state, content_type, std::slice::from_ref(&body), locale, &mut sources).await?);
+    }
+    if expansion.referenced_by {
+        body.referenced_by = Some(referenced_by(state, &content_type.name, &body.slug, locale, &mut sources).await?);
+    }
+    let json = body.to_json_string();
+    let mut dependencies = sources.dependencies();
+    dependencies.push(Dependency::Slug(&content_type.name, id_or_slug));
+    let rendered = Rendered::json(json, body.published_at.map(caching::http_date), Some(body.locale.clone()));
+    Ok(state.responses.insert(key, ticket, rendered, &dependencies))
+}
+
+/// Builds a list page from the database and caches it.
+#[allow(clippy::too_many_arguments)]
+async fn render_list(
+    state: &AppState,
+    content_type: &ContentType,
+    after: Option<&str>,
+    limit: u64,
+    locale: Locale,
+    filter: &ListFilter,
+    expansion: &Expansion,
+    key: String,
+) -> Result<Arc<CachedResponse>, ReadError> {
+    let ticket = state.responses.ticket();
+    let page = state.store.list_published(&content_type.name, after, limit, locale, filter).await?;
+    let items: Vec<EntryBody> = page.entries.into_iter().map(|e| entry_body(content_type, e, locale)).collect();
+    let mut sources = Sources::default();
+    let included = if expansion.fields.is_empty() { None } else { Some(expansion.included(state, content_type, &items, locale, &mut sources).await?) };
+    let body = EntryListBody { items, included, next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)) };
+    let json = body.to_json_string();
+    let mut dependencies = sources.dependencies();
+    dependencies.push(Dependency::Type(&content_type.name));
+    Ok(state.responses.insert(key, ticket, Rendered::json(json, None, None), &dependencies))
+}
+
+/// The entries and lookups a response was built from, beyond the
+/// requested entry or list itself.
+#[derive(Default)]
+struct Sources {
+    /// Ids of the entries shown.
+    entries: Vec<String>,
+    /// `type/slug` keys looked up, found or not.
+    slugs: Vec<(String, String)>,
+    /// `type/slug` keys whose referring entries were listed.
+    referrers_of: Vec<(String, String)>,
+}
+
+impl Sources {
+    fn dependencies(&self) -> Vec<Dependency<'_>> {
+        self.entries
+            .iter()
+            .map(|id| Dependency::Entry(id))
+            .chain(self.slugs.iter().map(|(t, s)| Dependency::Slug(t, s)))
+            .chain(self.referrers_of.iter().map(|(t, s)| Dependency::ReferrersOf(t, s)))
+            .collect()
     }
 }
 
@@ -309,8 +397,20 @@ impl Expansion {
         Ok(expansion)
     }
 
+    /// The same for every spelling of the same expansion.
+    fn cache_key(&self) -> String {
+        format!("{}{}", self.fields.join(","), if self.referenced_by { ";referenced_by" } else { "" })
+    }
+
     /// The entries the bodies refer to through the expanded fields.
-    async fn included(&self, state: &AppState, content_type: &ContentType, bodies: &[EntryBody], locale: Locale) -> Result<BTreeMap<String, LinkedEntry>, ApiError> {
+    async fn included(
+        &self,
+        state: &AppState,
+        content_type: &ContentType,
+        bodies: &[EntryBody],
+        locale: Locale,
+        sources: &mut Sources,
+    ) -> Result<BTreeMap<String, LinkedEntry>, ApiError> {
         let mut keys: Vec<(String, String)> = bodies
             .iter()
             .flat_map(|body| document::references(content_type, &body.fields))
@@ -320,6 +420,8 @@ impl Expansion {
         keys.sort();
         keys.dedup();
         let entries = state.store.published_by_slugs(&keys, locale).await?;
+        sources.slugs.extend(keys);
+        sources.entries.extend(entries.iter().map(|entry| entry.id.clone()));
         Ok(entries
             .into_iter()
             .filter_map(|entry| {
@@ -331,8 +433,10 @@ impl Expansion {
     }
 }
 
-async fn referenced_by(state: &AppState, content_type: &str, slug: &str, locale: Locale) -> Result<Vec<LinkedEntry>, ApiError> {
+async fn referenced_by(state: &AppState, content_type: &str, slug: &str, locale: Locale, sources: &mut Sources) -> Result<Vec<LinkedEntry>, ApiError> {
     let referring = state.store.referring_entries(content_type, slug, locale).await?;
+    sources.referrers_of.push((content_type.to_owned(), slug.to_owned()));
+    sources.entries.extend(referring.iter().map(|(_, entry)| entry.id.clone()));
     Ok(referring
         .into_iter()
         .filter_map(|(field, entry)| {

@@ -11,8 +11,10 @@ mod delivery;
 mod health;
 mod manage;
 mod request_id;
+pub mod response_cache;
 mod sync;
 mod tokens;
+mod webhooks;
 mod openapi;
 pub mod problem;
 
@@ -28,6 +30,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::content::{ContentType, Registry};
 use crate::store::Store;
 use problem::ApiError;
+use response_cache::ResponseCache;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -42,14 +45,24 @@ pub enum ApiTags {
 /// Request bodies above this get 413: an entry is a page of text.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// How often the change log is read for changes made elsewhere (other
+/// processes, the scheduler): a publish is served everywhere well within
+/// a second.
+pub const CHANGE_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub registry: Arc<Registry>,
+    pub responses: Arc<ResponseCache>,
 }
 
 impl AppState {
+    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64) -> AppState {
+        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)) }
+    }
+
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
         self.registry.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.registry.names().collect();
@@ -60,7 +73,7 @@ impl AppState {
 
 /// The whole HTTP application.
 pub async fn app(state: AppState) -> impl Endpoint {
-    let service = OpenApiService::new((delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, health::HealthApi), "katalog", env!("CARGO_PKG_VERSION"))
+    let service = OpenApiService::new((delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi), "katalog", env!("CARGO_PKG_VERSION"))
         .description("Public-service information, written once and published to every channel. Errors are RFC 9457 problem+json.");
     let generated = service.spec();
     let merged = openapi::with_content_types(&generated, &state.registry).to_string();
@@ -74,12 +87,29 @@ pub async fn app(state: AppState) -> impl Endpoint {
         )
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", service)
+        .around(follow_own_writes)
         .around(limit_body)
         .catch_all_error(problem::problem_for_any_error)
         .with(CatchPanic::new().with_handler(problem::problem_for_panic))
         .around(request_id::assign)
         .with(Tracing)
         .data(state)
+}
+
+/// After a request that may have written, the change log is applied to
+/// the response cache before answering, so that whoever wrote reads their
+/// own write at once.
+async fn follow_own_writes<E: Endpoint>(next: E, request: poem::Request) -> poem::Result<Response> {
+    let reads_only = request.method().is_safe();
+    let state = request.data::<AppState>().cloned();
+    let response = next.call(request).await.map(IntoResponse::into_response);
+    if let (false, Some(state)) = (reads_only, state)
+        && let Err(error) = state.responses.follow(&state.store).await
+    {
+        // The periodic follower catches up; the write itself succeeded.
+        tracing::warn!(%error, "following the change log after a write failed");
+    }
+    response
 }
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether they announce
@@ -111,7 +141,7 @@ async fn limit_body<E: Endpoint>(next: E, mut request: poem::Request) -> poem::R
 
 /// poem-openapi's self-contained Swagger UI page (no external assets),
 /// showing the merged document instead of the generated one.
-async fn swagger_html(service: &OpenApiService<(delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, health::HealthApi), ()>, generated: &str, merged: &str) -> String {
+async fn swagger_html(service: &OpenApiService<(delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi), ()>, generated: &str, merged: &str) -> String {
     let endpoint = service.swagger_ui().into_endpoint();
     let request = poem::Request::builder().uri(poem::http::Uri::from_static("/")).finish();
     let response = endpoint.get_response(request).await;

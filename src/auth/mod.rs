@@ -48,13 +48,25 @@ pub struct IssuedToken {
     pub token: String,
 }
 
+/// `bytes` random bytes as lower-case hex: an identifier.
+pub fn random_hex(bytes: usize) -> Result<String, AuthError> {
+    Ok(random_bytes(bytes)?.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// 256 random bits, URL-safe: a secret.
+pub fn random_secret() -> Result<String, AuthError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes(32)?))
+}
+
+fn random_bytes(count: usize) -> Result<Vec<u8>, AuthError> {
+    let mut bytes = vec![0u8; count];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
 pub async fn create_token(store: &Store, name: &str, role: Role, expires_at: Option<DateTime<Utc>>) -> Result<IssuedToken, AuthError> {
-    let mut id_bytes = [0u8; 6];
-    let mut secret_bytes = [0u8; 32];
-    getrandom::fill(&mut id_bytes).map_err(|e| AuthError::Random(e.to_string()))?;
-    getrandom::fill(&mut secret_bytes).map_err(|e| AuthError::Random(e.to_string()))?;
-    let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let secret = URL_SAFE_NO_PAD.encode(secret_bytes);
+    let id = random_hex(6)?;
+    let secret = random_secret()?;
     store
         .insert_token(&StoredToken {
             id: id.clone(),

@@ -58,6 +58,15 @@ impl Store {
         Ok(())
     }
 
+    /// The `type/slug` keys an entry refers to now.
+    pub async fn link_targets(&self, entry_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.statement("SELECT DISTINCT to_type, to_slug FROM entry_links WHERE from_entry_id = ?", [entry_id.into()]))
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("", "to_type")?, r.try_get("", "to_slug")?))).collect()
+    }
+
     /// Ids of published entries of `from_type` that refer to `to_type/to_slug`.
     pub async fn linking_entries(&self, from_type: &str, to_type: &str, to_slug: &str) -> Result<Vec<String>, StoreError> {
         let rows = self

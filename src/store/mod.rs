@@ -2,7 +2,8 @@
 //!
 //! Tables: `entries` (identity), `revisions` (immutable, append-only),
 //! `publications` (workflow state per entry and locale) and `changes` (the
-//! ordered change log every consumer reads with a cursor).
+//! ordered change log every consumer reads with a cursor), and the webhook
+//! outbox fed from it.
 //! Every difference between the two databases lives in this module.
 
 pub mod entity;
@@ -13,6 +14,7 @@ mod links;
 mod read;
 mod schedule;
 mod tokens;
+mod webhooks;
 mod write;
 
 use std::path::Path;
@@ -27,6 +29,7 @@ pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionR
 pub use read::{ChangeRow, ListFilter, ListPage, PublishedEntry, PublishedRevision};
 pub use schedule::{DueSchedule, ScheduleKind};
 pub use tokens::{StoredToken, TokenInfo};
+pub use webhooks::{AttemptOutcome, Delivery, EVENTS as WEBHOOK_EVENTS, Subscription};
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 
 /// The database used when none is configured: one file, zero set-up.

@@ -152,6 +152,15 @@ impl Store {
             .collect()
     }
 
+    /// The sequence number of the newest change (0 for an empty log).
+    pub async fn latest_change_seq(&self) -> Result<i64, StoreError> {
+        let row = self.db.query_one_raw(self.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes", [])).await?;
+        Ok(match row {
+            Some(row) => row.try_get("", "seq")?,
+            None => 0,
+        })
+    }
+
     /// Published entries that refer to `to_type/to_slug`, with the field
     /// that does, in type and slug order.
     pub async fn referring_entries(&self, to_type: &str, to_slug: &str, locale: Locale) -> Result<Vec<(String, PublishedEntry)>, StoreError> {

@@ -1,7 +1,6 @@
-//! Applies due schedules: `katalog serve` runs this loop. Every process
+//! Applies due schedules: `katalog serve` does so every [`TICK`]. Every process
 //! may run it; the store's claim makes each due transition happen once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -15,23 +14,6 @@ use crate::store::{AuditEvent, DueSchedule, Link, ScheduleKind, Store, StoreErro
 pub const TICK: Duration = Duration::from_millis(250);
 
 const ACTOR: &str = "scheduler";
-
-/// Runs until `shutdown` resolves.
-pub async fn run(store: Store, registry: Arc<Registry>, shutdown: impl std::future::Future<Output = ()>) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    let mut interval = tokio::time::interval(TICK);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = interval.tick() => {
-                if let Err(error) = apply_due(&store, &registry).await {
-                    tracing::warn!(%error, "applying due schedules failed; retrying");
-                }
-            }
-        }
-    }
-}
 
 /// Applies every schedule due now; returns how many this process applied.
 pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, StoreError> {

@@ -222,7 +222,15 @@ async fn conditional_requests(db: TestDb) {
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("name = \"", "name = \"Neu: ", 1)).unwrap();
     assert!(crate::helpers::import(&db, content.path()).status.success());
-    let changed = conditional(etag.clone()).await;
+    // Another process published: this server learns of it from the change log.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let changed = loop {
+        let response = conditional(etag.clone()).await;
+        if response.status() != 304 || std::time::Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()["etag"], etag.as_str());
 
@@ -331,3 +339,57 @@ async fn a_publish_through_one_server_is_served_by_another(db: TestDb) {
     }
 }
 on_both_databases!(a_publish_through_one_server_is_served_by_another);
+
+/// Polls `path` until `check` holds; fails after a second.
+async fn within_a_second(server: &Server, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let body = server.get_json(path).await;
+        if check(&body) {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path} is still stale after a second: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn cached_responses_follow_what_they_show(db: TestDb) {
+    let content = sample_content();
+    let server = Server::start(&db, content.path());
+    let expanded = "/api/v1/service/personalausweis-beantragen?expand=offices";
+    let listed = "/api/v1/service?office=buergerbuero-mitte&expand=offices&limit=100";
+    let offices = "/api/v1/office?limit=100";
+    let first = server.get(expanded).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = server.get(expanded).await;
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag, "the same representation is served again");
+    let office_of = |body: &Value| body["included"]["office/buergerbuero-mitte"]["fields"]["name"].as_str().map(str::to_owned);
+    assert_eq!(office_of(&server.get_json(listed).await).as_deref(), Some("Bürgerbüro Mitte"));
+    assert!(server.get_json(offices).await.to_string().contains("Bürgerbüro Mitte"));
+
+    // Another process publishes a new name of the office: every cached
+    // response that shows the office goes.
+    let file = content.path().join("office/buergerbuero-mitte.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("name = \"Bürgerbüro Mitte\"", "name = \"Bürgerbüro Stadtmitte\"", 1)).unwrap();
+    assert!(crate::helpers::import(&db, content.path()).status.success());
+    within_a_second(&server, expanded, |body| office_of(body).as_deref() == Some("Bürgerbüro Stadtmitte")).await;
+    within_a_second(&server, listed, |body| office_of(body).as_deref() == Some("Bürgerbüro Stadtmitte")).await;
+    within_a_second(&server, offices, |body| body.to_string().contains("Bürgerbüro Stadtmitte")).await;
+    let changed = server.get(expanded).await;
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+
+    // A service that starts to refer to an office shows up in the office's reverse links.
+    let reverse = "/api/v1/office/standesamt?expand=referenced_by";
+    let referring = |body: &Value| body["referenced_by"].as_array().unwrap().iter().any(|r| r["slug"] == "wohngeld-beantragen");
+    assert!(!referring(&server.get_json(reverse).await));
+    let file = content.path().join("service/wohngeld-beantragen.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (front, _) = text.split_once("[[responsible_offices]]").expect("the service names its offices");
+    let rest = &text[front.len()..];
+    std::fs::write(&file, format!("{front}[[responsible_offices]]\noffice = \"standesamt\"\nrole = \"responsible\"\n\n{rest}")).unwrap();
+    let imported = crate::helpers::import(&db, content.path());
+    assert!(imported.status.success(), "{}", crate::helpers::text(&imported.stderr));
+    within_a_second(&server, reverse, referring).await;
+}
+on_both_databases!(cached_responses_follow_what_they_show);

@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_katalog");
 
@@ -75,11 +77,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &TestDb, content: &Path) -> Server {
+        Server::start_with(db, content, &[])
+    }
+
+    /// Starts with further `serve` options.
+    pub fn start_with(db: &TestDb, content: &Path, options: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url, "--content"])
             .arg(content)
             .arg("--schemas")
             .arg(repo_path("schemas"))
+            .args(options)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -96,7 +104,7 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: reqwest::Client::new() }
+        Server { base, child, client: http_client() }
     }
 
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.
@@ -125,6 +133,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+pub fn http_client() -> reqwest::Client {
+    katalog::use_ring_for_tls();
+    reqwest::Client::new()
 }
 
 /// Runs a `katalog` command to completion.
@@ -187,3 +200,49 @@ macro_rules! on_both_databases {
 
 /// Long enough for every scheduler (ticking every 250 ms) to have looked.
 pub const SCHEDULER_GRACE: std::time::Duration = std::time::Duration::from_millis(1200);
+
+/// A new token of `role` (with further `token create` options).
+pub fn token(db: &TestDb, role: &str, extra: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--role", role, "--name", "Test", "--database", &db.url];
+    args.extend_from_slice(extra);
+    let output = katalog(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout).trim().to_owned()
+}
+
+/// Requests with a bearer token.
+pub struct Client<'a> {
+    pub server: &'a Server,
+    pub token: String,
+}
+
+impl Client<'_> {
+    pub async fn send(&self, method: Method, path: &str, if_match: Option<&str>, body: Option<Value>) -> (StatusCode, Option<String>, Value) {
+        let mut request = self.server.client.request(method, self.server.url(path)).bearer_auth(&self.token);
+        if let Some(version) = if_match {
+            request = request.header("If-Match", version);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, etag, body)
+    }
+}
+
+/// Polls until `check` holds; the bound is generous because machines are
+/// shared, and the behaviour is asserted, not the speed.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen");
+}
+

@@ -6,3 +6,4 @@ mod helpers;
 mod manage;
 mod storage;
 mod sync;
+mod webhooks;

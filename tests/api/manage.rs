@@ -1,41 +1,11 @@
 //! The management API: tokens and roles, If-Match, drafts, revisions and
 //! the workflow, on both databases.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Server, TestDb, katalog, repo_path, sample_content, text};
+use crate::helpers::{Client, Server, TestDb, eventually, katalog, repo_path, sample_content, text, token};
 use crate::on_both_databases;
-
-fn token(db: &TestDb, role: &str, extra: &[&str]) -> String {
-    let mut args = vec!["token", "create", "--role", role, "--name", "Test", "--database", &db.url];
-    args.extend_from_slice(extra);
-    let output = katalog(&args);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    text(&output.stdout).trim().to_owned()
-}
-
-struct Client<'a> {
-    server: &'a Server,
-    token: String,
-}
-
-impl Client<'_> {
-    async fn send(&self, method: Method, path: &str, if_match: Option<&str>, body: Option<Value>) -> (StatusCode, Option<String>, Value) {
-        let mut request = self.server.client.request(method, self.server.url(path)).bearer_auth(&self.token);
-        if let Some(version) = if_match {
-            request = request.header("If-Match", version);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, etag, body)
-    }
-}
 
 async fn published_name(server: &Server, slug: &str) -> Option<String> {
     let response = server.get(&format!("/api/v1/service/{slug}")).await;
@@ -476,19 +446,6 @@ async fn every_change_is_audited(db: TestDb) {
 }
 on_both_databases!(every_change_is_audited);
 
-/// Polls until `check` holds; the bound is generous because machines are
-/// shared, and the behaviour is asserted, not the speed.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while std::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen");
-}
-
 fn in_seconds(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
 }
@@ -572,7 +529,7 @@ async fn acknowledged_writes_survive_sigkill(db: TestDb) {
     let burst = |client: usize| {
         let (base, editor) = (base.clone(), editor.clone());
         tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            let http = crate::helpers::http_client();
             let mut acknowledged = Vec::new();
             for n in 0.. {
                 let slug = format!("burst-{client}-{n}");

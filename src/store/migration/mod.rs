@@ -7,6 +7,7 @@ mod m20261127_000001_create_content_tables;
 mod m20261127_000002_tokens_reviews_trash;
 mod m20261127_000003_audit_events;
 mod m20261127_000004_entry_links;
+mod m20261127_000005_webhooks;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_tokens_reviews_trash::Migration),
             Box::new(m20261127_000003_audit_events::Migration),
             Box::new(m20261127_000004_entry_links::Migration),
+            Box::new(m20261127_000005_webhooks::Migration),
         ]
     }
 }

@@ -1,0 +1,241 @@
+//! Rendered delivery responses kept in memory, so that a read of
+//! published content does not touch the database.
+//!
+//! Every cached response names what it was built from (its dependencies:
+//! the entry, the entries it expanded, the slugs it looked up, its type's
+//! lists). The change log is followed; each change marks the dependencies
+//! it touches as invalidated at a tick of a logical clock. A response is
+//! served only while none of its dependencies was invalidated after the
+//! tick at which its build began, so a response built from data that a
+//! concurrent publish was replacing can never outlive that publish.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use crate::content::Locale;
+use crate::store::{Store, StoreError};
+
+/// What a response was built from.
+#[derive(Hash, Debug, Clone, Copy)]
+pub enum Dependency<'a> {
+    /// An entry by id: it, or one of its translations, changed.
+    Entry(&'a str),
+    /// Whatever is (or is not yet) published under `type/slug`.
+    Slug(&'a str, &'a str),
+    /// Every list of a type.
+    Type(&'a str),
+    /// The entries that refer to `type/slug`.
+    ReferrersOf(&'a str, &'a str),
+}
+
+/// A response body with its validators, ready to send.
+#[derive(Debug)]
+pub struct Rendered {
+    pub body: Bytes,
+    /// A strong ETag over the body.
+    pub etag: String,
+    pub last_modified: Option<String>,
+    pub content_language: Option<String>,
+}
+
+impl Rendered {
+    pub fn json(json: String, last_modified: Option<String>, content_language: Option<String>) -> Rendered {
+        Rendered { etag: super::caching::etag_of(json.as_bytes()), body: Bytes::from(json), last_modified, content_language }
+    }
+}
+
+/// A rendered response and what it was built from.
+#[derive(Debug)]
+pub struct CachedResponse {
+    rendered: Rendered,
+    dependencies: Vec<u64>,
+    built_from: u64,
+}
+
+impl std::ops::Deref for CachedResponse {
+    type Target = Rendered;
+
+    fn deref(&self) -> &Rendered {
+        &self.rendered
+    }
+}
+
+/// The clock reading taken before a response is built from the database.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket(u64);
+
+pub struct ResponseCache {
+    responses: quick_cache::sync::Cache<String, Arc<CachedResponse>, ByteWeighter>,
+    clock: AtomicU64,
+    /// Dependency hash → clock tick of its last invalidation. Hash
+    /// collisions only ever invalidate too much, never too little.
+    invalidated_at: RwLock<HashMap<u64, u64>>,
+    hasher: RandomState,
+    /// The last change-log sequence number applied.
+    followed_to: tokio::sync::Mutex<Option<i64>>,
+}
+
+#[derive(Clone)]
+struct ByteWeighter;
+
+impl quick_cache::Weighter<String, Arc<CachedResponse>> for ByteWeighter {
+    fn weight(&self, key: &String, value: &Arc<CachedResponse>) -> u64 {
+        // Bookkeeping besides the body and the key: headers, hashes, slots.
+        (key.len() + value.body.len() + value.etag.len() + value.dependencies.len() * 8 + 200) as u64
+    }
+}
+
+/// A response rarely exceeds a few kilobytes; this sizes the table.
+const TYPICAL_RESPONSE_BYTES: u64 = 4096;
+
+/// Changes applied per round trip when following the log.
+const FOLLOW_BATCH: u64 = 1000;
+
+impl ResponseCache {
+    pub fn new(capacity_bytes: u64) -> ResponseCache {
+        let items = (capacity_bytes / TYPICAL_RESPONSE_BYTES).max(16) as usize;
+        ResponseCache {
+            responses: quick_cache::sync::Cache::with_weighter(items, capacity_bytes, ByteWeighter),
+            clock: AtomicU64::new(1),
+            invalidated_at: RwLock::new(HashMap::new()),
+            hasher: RandomState::new(),
+            followed_to: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Take before reading what the response will be built from.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.clock.load(Ordering::Acquire))
+    }
+
+    /// The current response for `key`, if one is cached.
+    pub fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
+        let response = self.responses.get(key)?;
+        if self.is_current(&response.dependencies, response.built_from) {
+            Some(response)
+        } else {
+            self.responses.remove(key);
+            None
+        }
+    }
+
+    /// Caches a response built after `ticket` was taken; returns it for
+    /// sending either way.
+    pub fn insert(&self, key: String, ticket: Ticket, rendered: Rendered, dependencies: &[Dependency<'_>]) -> Arc<CachedResponse> {
+        let mut hashes: Vec<u64> = dependencies.iter().map(|d| self.hasher.hash_one(d)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let response = Arc::new(CachedResponse { rendered, dependencies: hashes, built_from: ticket.0 });
+        if self.is_current(&response.dependencies, ticket.0) {
+            self.responses.insert(key, response.clone());
+        }
+        response
+    }
+
+    /// Marks dependencies as changed: responses built from them before now
+    /// are no longer served.
+    pub fn invalidate<'a>(&self, dependencies: impl IntoIterator<Item = Dependency<'a>>) {
+        let hashes: Vec<u64> = dependencies.into_iter().map(|d| self.hasher.hash_one(d)).collect();
+        if hashes.is_empty() {
+            return;
+        }
+        let mut invalidated = self.invalidated_at.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tick = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
+        for hash in hashes {
+            invalidated.insert(hash, tick);
+        }
+    }
+
+    fn is_current(&self, dependencies: &[u64], built_from: u64) -> bool {
+        let invalidated = self.invalidated_at.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        dependencies.iter().all(|hash| invalidated.get(hash).is_none_or(|&tick| tick <= built_from))
+    }
+
+    /// Applies the change log written since the last call (by this process
+    /// or any other on the same database). The first call only notes where
+    /// the log stands: nothing was cached before it.
+    pub async fn follow(&self, store: &Store) -> Result<(), StoreError> {
+        let mut followed_to = self.followed_to.lock().await;
+        let Some(mut after) = *followed_to else {
+            *followed_to = Some(store.latest_change_seq().await?);
+            return Ok(());
+        };
+        loop {
+            let changes = store.changes_after(after, None, &Locale::ALL, FOLLOW_BATCH).await?;
+            let Some(last) = changes.last() else { break };
+            after = last.seq;
+            for change in &changes {
+                // An entry's new references: their reverse lists now
+                // include it. (Lists it left depended on the entry itself.)
+                let targets = store.link_targets(&change.entry_id).await?;
+                self.invalidate(
+                    [
+                        Dependency::Entry(&change.entry_id),
+                        Dependency::Slug(&change.content_type, &change.slug),
+                        Dependency::Type(&change.content_type),
+                    ]
+                    .into_iter()
+                    .chain(targets.iter().map(|(to_type, to_slug)| Dependency::ReferrersOf(to_type, to_slug))),
+                );
+            }
+            *followed_to = Some(after);
+            if (changes.len() as u64) < FOLLOW_BATCH {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_with(cache: &ResponseCache, key: &str, ticket: Ticket, dependencies: &[Dependency<'_>]) {
+        cache.insert(key.into(), ticket, Rendered::json("{}".into(), None, None), dependencies);
+    }
+
+    #[test]
+    fn a_response_lives_until_a_dependency_changes() {
+        let cache = ResponseCache::new(1 << 20);
+        cache_with(&cache, "a", cache.ticket(), &[Dependency::Entry("1"), Dependency::Slug("office", "mitte")]);
+        cache.invalidate([Dependency::Entry("2"), Dependency::Slug("office", "west")]);
+        assert!(cache.get("a").is_some());
+        cache.invalidate([Dependency::Slug("office", "mitte")]);
+        assert!(cache.get("a").is_none());
+    }
+
+    #[test]
+    fn a_response_built_during_a_change_is_not_kept() {
+        let cache = ResponseCache::new(1 << 20);
+        let ticket = cache.ticket();
+        // The publish lands while the response is being built from older data.
+        cache.invalidate([Dependency::Entry("1")]);
+        cache_with(&cache, "a", ticket, &[Dependency::Entry("1")]);
+        assert!(cache.get("a").is_none());
+        cache_with(&cache, "a", cache.ticket(), &[Dependency::Entry("1")]);
+        assert!(cache.get("a").is_some());
+    }
+
+    #[test]
+    fn dependencies_of_different_kinds_do_not_meet() {
+        let cache = ResponseCache::new(1 << 20);
+        cache_with(&cache, "a", cache.ticket(), &[Dependency::Slug("office", "mitte")]);
+        cache.invalidate([Dependency::ReferrersOf("office", "mitte"), Dependency::Type("office")]);
+        assert!(cache.get("a").is_some());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let cache = ResponseCache::new(64 * 1024);
+        for i in 0..1000 {
+            cache.insert(format!("k{i}"), cache.ticket(), Rendered::json(" ".repeat(1024), None, None), &[]);
+        }
+        assert!(cache.responses.weight() <= 64 * 1024);
+        assert!(cache.responses.len() < 1000);
+    }
+}
