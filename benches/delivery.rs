@@ -2,7 +2,10 @@
 //! 10,000 generated services imported into SQLite, then 2 threads, 32
 //! connections, for a single service, a service with `expand=offices`, and
 //! a filtered list page of 50. Prints requests/s, p99 latency and the
-//! server's resident memory.
+//! server's resident memory; then the latency of cold reads (the response
+//! not cached yet) against warm ones, and the time from a publish to the
+//! first fresh read, on the same server and on a second one sharing the
+//! database.
 //!
 //! `cargo bench --bench delivery` (`KATALOG_BENCH_SECONDS`, default 20;
 //! `KATALOG_BENCH_SERVICES`, default 10000).
@@ -10,7 +13,9 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use support::{BIN, start_server};
 
@@ -47,13 +52,7 @@ fn main() {
     run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
 
     let (mut server, base) = start_server(&database, content.to_str().unwrap());
-
     let single = format!("{base}/api/v1/service/leistung-004242");
-    let started = Instant::now();
-    let cold = Command::new("curl").args(["-s", "-o", "/dev/null", &single]).status().unwrap();
-    assert!(cold.success());
-    println!("cold read (first request, with process start of curl): {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
-
     println!("{:<40} {:>12} {:>10}", "scenario", "requests/s", "p99");
     for (name, url) in [
         ("single service by slug", single.clone()),
@@ -64,6 +63,82 @@ fn main() {
         println!("{name:<40} {rate:>12} {p99:>10}");
     }
     println!("server resident memory: {}", resident_mb(server.id()));
-    let _ = server.kill();
-    let _ = server.wait();
+
+    katalog::use_ring_for_tls();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(latencies(&base, services));
+    let token = String::from_utf8(
+        Command::new(BIN).args(["token", "create", "--role", "publisher", "--name", "bench", "--database", &database]).output().unwrap().stdout,
+    )
+    .unwrap();
+    let (mut second, second_base) = start_server(&database, content.to_str().unwrap());
+    runtime.block_on(publish_to_fresh_read(&base, &second_base, token.trim()));
+    for process in [&mut server, &mut second] {
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Median and maximum in milliseconds.
+fn summary(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    format!("median {:.2} ms, max {:.2} ms ({} reads)", millis(samples[samples.len() / 2]), millis(samples[samples.len() - 1]), samples.len())
+}
+
+async fn latencies(base: &str, services: usize) {
+    let http = reqwest::Client::new();
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for index in (0..services).step_by((services / 200).max(1)).take(200) {
+        let url = format!("{base}/api/v1/service/leistung-{index:06}?expand=offices");
+        for samples in [&mut cold, &mut warm] {
+            let started = Instant::now();
+            let response = http.get(&url).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{url}");
+            response.bytes().await.unwrap();
+            samples.push(started.elapsed());
+        }
+    }
+    println!("cold read (not cached), expand=offices: {}", summary(cold));
+    println!("warm read (cached), expand=offices:     {}", summary(warm));
+}
+
+/// Publishes new names and polls both servers until they serve them.
+async fn publish_to_fresh_read(first: &str, second: &str, token: &str) {
+    let http = reqwest::Client::new();
+    let (mut same, mut other) = (Vec::new(), Vec::new());
+    for round in 0..20 {
+        let slug = format!("leistung-{:06}", 100 + round);
+        let manage = format!("{first}/api/v1/manage/service/{slug}");
+        // Both servers have the old version cached.
+        for base in [first, second] {
+            http.get(format!("{base}/api/v1/service/{slug}")).send().await.unwrap().bytes().await.unwrap();
+        }
+        let entry = http.get(&manage).bearer_auth(token).send().await.unwrap();
+        let etag = entry.headers()["etag"].to_str().unwrap().to_owned();
+        let mut fields = entry.json::<Value>().await.unwrap()["fields"].clone();
+        let name = format!("Neu {round}");
+        fields["name"] = json!(name);
+        let saved = http.put(&manage).bearer_auth(token).header("If-Match", etag).json(&json!({"fields": fields})).send().await.unwrap();
+        assert_eq!(saved.status(), 200);
+        let published = http.post(format!("{manage}/transitions")).bearer_auth(token).json(&json!({"action": "publish"})).send().await.unwrap();
+        assert_eq!(published.status(), 200);
+        let at = Instant::now();
+        for (base, samples) in [(first, &mut same), (second, &mut other)] {
+            loop {
+                let body: Value = http.get(format!("{base}/api/v1/service/{slug}")).send().await.unwrap().json().await.unwrap();
+                if body["fields"]["name"] == name.as_str() {
+                    samples.push(at.elapsed());
+                    break;
+                }
+                assert!(at.elapsed() < Duration::from_secs(5), "{base} still serves the old name");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    println!("publish → first fresh read, same server:  {}", summary(same));
+    println!("publish → first fresh read, other server: {}", summary(other));
 }

@@ -37,6 +37,7 @@ pub struct EntryBody {
     pub revision: i32,
     /// Version of the entry (increases with every revision of any locale).
     pub version: i64,
+    #[oai(skip_serializing_if_is_none)]
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     /// The entry's fields as its content type's schema describes them

@@ -25,6 +25,7 @@ pub struct EntryCreate {
     /// The document, as the type's `…Fields` schema describes it. Drafts may be incomplete.
     pub fields: Value,
     /// What changed and why (shown in the revision list).
+    #[oai(skip_serializing_if_is_none)]
     pub message: Option<String>,
 }
 
@@ -33,6 +34,7 @@ pub struct EntryCreate {
 pub struct EntryUpdate {
     /// For `de` the whole document; for a translation only its localised fields.
     pub fields: Value,
+    #[oai(skip_serializing_if_is_none)]
     pub message: Option<String>,
 }
 
@@ -76,10 +78,13 @@ impl From<TransitionAction> for Action {
 pub struct TransitionRequest {
     pub action: TransitionAction,
     /// The locale to move; `de` when absent. Each locale has its own state.
+    #[oai(skip_serializing_if_is_none)]
     pub locale: Option<String>,
     /// Required with `request_changes`: what to change.
+    #[oai(skip_serializing_if_is_none)]
     pub comment: Option<String>,
     /// For `publish`: the revision that was reviewed. Refused (409) when a newer one exists.
+    #[oai(skip_serializing_if_is_none)]
     pub revision: Option<i32>,
 }
 
@@ -88,12 +93,16 @@ pub struct TransitionRequest {
 #[derive(Object, Debug)]
 pub struct ScheduleRequest {
     /// The locale; `de` when absent.
+    #[oai(skip_serializing_if_is_none)]
     pub locale: Option<String>,
     /// When to publish (e.g. new fees from 1 January).
+    #[oai(skip_serializing_if_is_none)]
     pub publish_at: Option<DateTime<Utc>>,
     /// The revision to publish then: the one that was approved. The newest when absent.
+    #[oai(skip_serializing_if_is_none)]
     pub revision: Option<i32>,
     /// When to take the locale off the channels.
+    #[oai(skip_serializing_if_is_none)]
     pub unpublish_at: Option<DateTime<Utc>>,
 }
 
@@ -104,15 +113,22 @@ pub struct LocaleStatus {
     pub state: String,
     pub latest_revision: i32,
     /// The revision readers get; absent when this locale is not live.
+    #[oai(skip_serializing_if_is_none)]
     pub published_revision: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub published_at: Option<DateTime<Utc>>,
     /// For a translation: the German revision it was made from.
+    #[oai(skip_serializing_if_is_none)]
     pub source_revision: Option<i32>,
     /// For a translation: the German source changed after it was made.
     pub outdated: bool,
+    #[oai(skip_serializing_if_is_none)]
     pub review_comment: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub publish_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
     pub scheduled_revision: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub unpublish_at: Option<DateTime<Utc>>,
     /// Actions allowed now (the token's role may still forbid some).
     pub allowed_actions: Vec<String>,
@@ -131,6 +147,7 @@ pub struct ManagedEntry {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Set while the entry is in the trash.
+    #[oai(skip_serializing_if_is_none)]
     pub trashed_at: Option<DateTime<Utc>>,
     pub locale: String,
     pub revision: i32,
@@ -145,6 +162,7 @@ pub struct RevisionInfo {
     pub author: String,
     pub message: String,
     pub created_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub source_revision: Option<i32>,
     /// Present when one revision is fetched.
     #[oai(skip_serializing_if_is_none)]
@@ -232,10 +250,13 @@ pub struct AuditEntry {
     pub actor: String,
     /// What: entry.create, entry.update, entry.publish, entry.trash, import, …
     pub action: String,
-    #[oai(rename = "type")]
+    #[oai(skip_serializing_if_is_none, rename = "type")]
     pub content_type: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub entry_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub slug: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub locale: Option<String>,
     pub detail: Value,
 }

@@ -100,10 +100,12 @@ pub async fn app(state: AppState) -> impl Endpoint {
 /// the response cache before answering, so that whoever wrote reads their
 /// own write at once.
 async fn follow_own_writes<E: Endpoint>(next: E, request: poem::Request) -> poem::Result<Response> {
-    let reads_only = request.method().is_safe();
+    if request.method().is_safe() {
+        return next.call(request).await.map(IntoResponse::into_response);
+    }
     let state = request.data::<AppState>().cloned();
     let response = next.call(request).await.map(IntoResponse::into_response);
-    if let (false, Some(state)) = (reads_only, state)
+    if let Some(state) = state
         && let Err(error) = state.responses.follow(&state.store).await
     {
         // The periodic follower catches up; the write itself succeeded.

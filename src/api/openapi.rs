@@ -49,9 +49,30 @@ pub fn with_content_types(generated: &str, registry: &Registry) -> Value {
             paths.insert(format!("/api/v1/{}", content_type.name), specialise(list, &content_type.name, &label, list_schema));
         }
     }
+    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        document_body_refusals(operation);
+    }
     spec["components"]["schemas"] = Value::Object(schemas);
     spec["paths"] = Value::Object(paths);
     spec
+}
+
+/// Operations that take a body also answer 413 (over
+/// [`super::MAX_BODY_BYTES`], refused before any handler) and 415 (not
+/// JSON, refused by the framework); the generated document knows neither.
+fn document_body_refusals(operation: &mut Value) {
+    if operation.get("requestBody").is_none() {
+        return;
+    }
+    let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
+    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let refusals = [
+        ("413", format!("The body is larger than {} bytes.", super::MAX_BODY_BYTES)),
+        ("415", "The body is not `application/json`.".to_owned()),
+    ];
+    for (status, description) in refusals {
+        responses.entry(status).or_insert_with(|| json!({"description": description, "content": problem.clone()}));
+    }
 }
 
 /// A copy of a generic `{content_type}` operation for one type, with the

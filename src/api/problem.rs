@@ -17,7 +17,7 @@ pub struct Problem {
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
     /// Every problem with the input, each located by JSON pointer.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default)]
     pub errors: Vec<FieldProblem>,
     /// With 412: the entry's current version, to fetch and merge against.
     #[oai(skip_serializing_if_is_none)]

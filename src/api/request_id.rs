@@ -1,6 +1,9 @@
 //! Request ids: taken from `X-Request-Id` when the caller sends a sane one,
 //! made up otherwise, echoed in the response and recorded in the audit log.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 pub const HEADER: &str = "x-request-id";
@@ -29,12 +32,19 @@ pub async fn assign<E: Endpoint>(next: E, mut request: Request) -> poem::Result<
     Ok(response)
 }
 
+/// A random prefix per process and a counter: unique across processes
+/// without a system call per request.
 fn fresh() -> String {
-    let mut bytes = [0u8; 12];
-    // Without randomness the id is still unique enough per process.
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 6];
+        // Without randomness the start time still tells processes apart.
+        if getrandom::fill(&mut bytes).is_err() {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            bytes.copy_from_slice(&nanos.to_le_bytes()[..6]);
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }

@@ -21,6 +21,7 @@ pub struct TokenCreate {
     /// reader, editor, publisher or admin.
     pub role: String,
     /// When the token stops working; never when absent.
+    #[oai(skip_serializing_if_is_none)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -30,7 +31,9 @@ pub struct TokenBody {
     pub name: String,
     pub role: String,
     pub created_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub expires_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

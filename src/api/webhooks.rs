@@ -24,6 +24,7 @@ pub struct SubscriptionCreate {
     #[oai(default)]
     pub events: Vec<String>,
     /// The signing secret (at least 16 characters); one is generated when absent.
+    #[oai(skip_serializing_if_is_none)]
     pub secret: Option<String>,
 }
 

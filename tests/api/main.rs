@@ -1,6 +1,7 @@
 //! Integration tests: the real `katalog` binary against SQLite and PostgreSQL.
 
 mod bad_input;
+mod contract;
 mod delivery;
 mod helpers;
 mod manage;

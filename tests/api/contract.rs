@@ -1,0 +1,65 @@
+//! The OpenAPI document is the contract. schemathesis (PyPI) generates
+//! requests from it against the running server, valid and invalid, with an
+//! admin token, and checks every response: never a 5xx, and always a
+//! documented status with the documented content type and schema.
+//!
+//! The tool is installed on first use into a virtualenv under the target
+//! directory (`KATALOG_SCHEMATHESIS` names an installed one instead;
+//! `KATALOG_PYTHON` the interpreter for the virtualenv).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::helpers::{Server, TestDb, repo_path, text, token};
+use crate::on_both_databases;
+
+const VERSION: &str = "4.32.5";
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
+
+/// The schemathesis command, installed if need be (one installer at a time).
+fn schemathesis() -> PathBuf {
+    if let Ok(path) = std::env::var("KATALOG_SCHEMATHESIS") {
+        return PathBuf::from(path);
+    }
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("schemathesis-{VERSION}"));
+    let command = root.join("bin/schemathesis");
+    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(root.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    let works = |command: &PathBuf| Command::new(command).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !works(&command) {
+        let _ = std::fs::remove_dir_all(&root);
+        let python = std::env::var("KATALOG_PYTHON").unwrap_or_else(|_| "python3".into());
+        let venv = Command::new(&python).args(["-m", "venv"]).arg(&root).output().expect("python3 is needed for the contract test");
+        assert!(venv.status.success(), "python3 -m venv: {}", text(&venv.stderr));
+        let pip = Command::new(root.join("bin/pip")).args(["install", "--quiet", &format!("schemathesis=={VERSION}")]).output().unwrap();
+        assert!(pip.status.success(), "pip install schemathesis: {}", text(&pip.stderr));
+        assert!(works(&command), "schemathesis does not run after installing it");
+    }
+    command
+}
+
+async fn the_api_keeps_its_contract(db: TestDb) {
+    let command = schemathesis();
+    let server = Server::start(&db, &repo_path("content"));
+    let admin = token(&db, "admin", &[]);
+    let reports = tempfile::tempdir().unwrap();
+    let output = Command::new(&command)
+        .arg("run")
+        .arg(server.url("/openapi.json"))
+        .args(["--checks", CHECKS, "--max-examples", "25", "--seed", "4711", "--workers", "2", "--no-color"])
+        .args(["--suppress-health-check", "all", "--generation-with-security-parameters", "false"])
+        .args(["-H", &format!("Authorization: Bearer {admin}")])
+        // Revoking tokens would revoke the run's own and lock it out of the
+        // rest; the management tests cover revocation.
+        .args(["--exclude-operation-id", "revokeToken"])
+        .arg("--report-dir")
+        .arg(reports.path())
+        .current_dir(reports.path())
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "schemathesis found contract violations:\n{stdout}\n{}", text(&output.stderr));
+    assert!(stdout.contains("passed"), "schemathesis ran no test:\n{stdout}");
+}
+on_both_databases!(the_api_keeps_its_contract);
