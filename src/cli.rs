@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::AppState;
-use crate::content::Registry;
+use crate::content::{Locale, Registry};
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
+use crate::search::{SearchIndex, Synonyms};
 use crate::store::{AuditEvent, DEFAULT_DATABASE_URL, Store};
 use crate::workflow::Role;
 
@@ -36,6 +37,45 @@ pub enum Command {
     /// Create or revoke API tokens (the first admin token comes only from here).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Rebuild the search index from the published content.
+    Reindex(SearchArgs),
+    /// Search the published content and print the top hits with scores.
+    Search {
+        query: String,
+        /// de, en or de-x-ls.
+        #[arg(long, default_value = "de")]
+        locale: String,
+        /// Only entries of this content type.
+        #[arg(long = "type")]
+        content_type: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+    /// Score a relevance test set (Recall@3, MRR) and list every miss; fails below --min-recall.
+    SearchEval {
+        file: PathBuf,
+        #[arg(long, default_value_t = 0.95)]
+        min_recall: f64,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+}
+
+/// Where the search index and the synonyms are.
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Folder of the search index [default: beside a SQLite database; data/search-<name> for PostgreSQL].
+    #[arg(long, env = "KATALOG_SEARCH_INDEX")]
+    pub search_index: Option<PathBuf>,
+    /// Content folder whose synonyms.toml expands queries.
+    #[arg(long, env = "KATALOG_CONTENT", default_value = "content")]
+    pub content: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +124,9 @@ pub struct ServeArgs {
     /// Content folder imported when the database is empty.
     #[arg(long, env = "KATALOG_CONTENT", default_value = "content")]
     pub content: PathBuf,
+    /// Folder of the search index [default: beside a SQLite database; data/search-<name> for PostgreSQL].
+    #[arg(long, env = "KATALOG_SEARCH_INDEX")]
+    pub search_index: Option<PathBuf>,
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
@@ -180,7 +223,70 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("wrote {written} files to {}", args.out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reindex(args) => {
+            let (store, index, _) = open_search_command(&args).await?;
+            let started = std::time::Instant::now();
+            let documents = index.rebuild(&store, true).await?;
+            println!("indexed {documents} documents in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { query, locale, content_type, limit, search } => {
+            let (store, index, synonyms) = open_search_command(&search).await?;
+            index.catch_up(&store, true).await?;
+            let locale = Locale::parse(&locale).with_context(|| format!("unknown locale `{locale}`"))?;
+            let request = crate::search::SearchRequest { text: &query, locale, content_type: content_type.as_deref(), topic: None, office: None, limit, offset: 0 };
+            let results = index.search(&request, &synonyms)?;
+            println!("{} matching entries", results.total);
+            for hit in results.hits {
+                println!("{:>8.3}  {}/{} ({})  {}", hit.score, hit.content_type, hit.slug, hit.locale, hit.title);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SearchEval { file, min_recall, search } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let cases: crate::search::eval::QueryFile = toml::from_str(&text).with_context(|| format!("{} is not a query file", file.display()))?;
+            let (store, index, synonyms) = open_search_command(&search).await?;
+            index.catch_up(&store, true).await?;
+            let report = crate::search::eval::evaluate(&index, &synonyms, &cases.query)?;
+            print!("{report}");
+            Ok(if report.recall_at_3 >= min_recall { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
     }
+}
+
+/// The index folder: given, or derived from the database so that every
+/// database has its own.
+fn search_index_folder(given: Option<&Path>, database: &str) -> PathBuf {
+    if let Some(folder) = given {
+        return folder.to_owned();
+    }
+    let without_options = database.split('?').next().unwrap_or(database);
+    match without_options.strip_prefix("sqlite://") {
+        Some(file) => PathBuf::from(format!("{file}.search")),
+        None => PathBuf::from("data").join(format!("search-{}", without_options.rsplit('/').next().unwrap_or("katalog"))),
+    }
+}
+
+/// Opens the index in its folder; when another process holds that
+/// folder, an index in memory (built from the database) serves instead.
+fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>) -> anyhow::Result<SearchIndex> {
+    let folder = search_index_folder(given, database);
+    match SearchIndex::open(Some(&folder), registry.clone()) {
+        Ok(index) => Ok(index),
+        Err(error) => {
+            tracing::warn!(%error, folder = %folder.display(), "search index folder unavailable; keeping the index in memory");
+            Ok(SearchIndex::open(None, registry)?)
+        }
+    }
+}
+
+async fn open_search_command(args: &SearchArgs) -> anyhow::Result<(Store, SearchIndex, Synonyms)> {
+    let registry = load_registry(&args.schemas)?;
+    let store = open_store(&args.database).await?;
+    store.migrate().await?;
+    let index = open_search_index(args.search_index.as_deref(), &args.database.database, registry)?;
+    let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
+    Ok((store, index, synonyms))
 }
 
 async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
@@ -242,7 +348,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::FAILURE),
         }
     }
-    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024);
+    let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone())?;
+    if search.catch_up(&store, true).await? {
+        tracing::info!("search index built");
+    }
+    let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
+    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms));
     state.responses.follow(&state.store).await?;
     let mut beats = crate::background::Beats::default();
     {
@@ -255,6 +366,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         beats.every("following the change log", crate::api::CHANGE_FOLLOW_INTERVAL, move || {
             let (store, responses) = (store.clone(), responses.clone());
             async move { responses.follow(&store).await }
+        });
+        let (store, search) = (state.store.clone(), state.search.clone());
+        beats.every("indexing changes for search", crate::api::CHANGE_FOLLOW_INTERVAL, move || {
+            let (store, search) = (store.clone(), search.clone());
+            async move { search.catch_up(&store, false).await.map(drop) }
         });
         let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
         beats.every("delivering webhooks", crate::webhooks::BEAT, move || {

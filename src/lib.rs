@@ -13,6 +13,7 @@ pub mod auth;
 pub mod background;
 pub mod digest;
 pub mod render;
+pub mod search;
 pub mod webhooks;
 
 /// Makes every TLS client of the process (webhook deliveries) use ring, as

@@ -305,7 +305,7 @@ impl Sources {
     }
 }
 
-fn requested_locale(query: Option<&str>, accept_language: Option<&str>) -> Result<Locale, ApiError> {
+pub(super) fn requested_locale(query: Option<&str>, accept_language: Option<&str>) -> Result<Locale, ApiError> {
     match query {
         Some(code) => Locale::parse(code).ok_or_else(|| {
             let known: Vec<&str> = Locale::ALL.iter().map(|l| l.code()).collect();

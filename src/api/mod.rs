@@ -11,6 +11,7 @@ mod delivery;
 mod health;
 mod manage;
 mod request_id;
+mod search;
 pub mod response_cache;
 mod sync;
 mod tokens;
@@ -28,6 +29,7 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::content::{ContentType, Registry};
+use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
 use problem::ApiError;
 use response_cache::ResponseCache;
@@ -56,11 +58,13 @@ pub struct AppState {
     pub store: Store,
     pub registry: Arc<Registry>,
     pub responses: Arc<ResponseCache>,
+    pub search: Arc<SearchIndex>,
+    pub synonyms: Arc<Synonyms>,
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64) -> AppState {
-        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)) }
+    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>) -> AppState {
+        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)), search, synonyms }
     }
 
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
@@ -71,9 +75,15 @@ impl AppState {
     }
 }
 
+type Apis = (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi);
+
+fn apis() -> Apis {
+    (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi)
+}
+
 /// The whole HTTP application.
 pub async fn app(state: AppState) -> impl Endpoint {
-    let service = OpenApiService::new((delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi), "katalog", env!("CARGO_PKG_VERSION"))
+    let service = OpenApiService::new(apis(), "katalog", env!("CARGO_PKG_VERSION"))
         .description("Public-service information, written once and published to every channel. Errors are RFC 9457 problem+json.");
     let generated = service.spec();
     let merged = openapi::with_content_types(&generated, &state.registry).to_string();
@@ -143,7 +153,7 @@ async fn limit_body<E: Endpoint>(next: E, mut request: poem::Request) -> poem::R
 
 /// poem-openapi's self-contained Swagger UI page (no external assets),
 /// showing the merged document instead of the generated one.
-async fn swagger_html(service: &OpenApiService<(delivery::DeliveryApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi), ()>, generated: &str, merged: &str) -> String {
+async fn swagger_html(service: &OpenApiService<Apis, ()>, generated: &str, merged: &str) -> String {
     let endpoint = service.swagger_ui().into_endpoint();
     let request = poem::Request::builder().uri(poem::http::Uri::from_static("/")).finish();
     let response = endpoint.get_response(request).await;

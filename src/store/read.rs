@@ -161,6 +161,23 @@ impl Store {
         })
     }
 
+    /// When the change `seq` was written; `None` when there is no such change.
+    pub async fn change_time(&self, seq: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = self.db.query_one_raw(self.statement("SELECT created_at FROM changes WHERE seq = ?", [seq.into()])).await?;
+        row.map(|row| row.try_get("", "created_at")).transpose().map_err(Into::into)
+    }
+
+    /// Ids of every entry with a published German source.
+    pub async fn published_entry_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.statement("SELECT entry_id FROM publications WHERE locale = ? AND published_number IS NOT NULL ORDER BY entry_id", [
+                Locale::SOURCE.code().into(),
+            ]))
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("", "entry_id")?)).collect()
+    }
+
     /// Published entries that refer to `to_type/to_slug`, with the field
     /// that does, in type and slug order.
     pub async fn referring_entries(&self, to_type: &str, to_slug: &str, locale: Locale) -> Result<Vec<(String, PublishedEntry)>, StoreError> {

@@ -73,6 +73,8 @@ pub struct Server {
     pub base: String,
     child: Child,
     pub client: reqwest::Client,
+    /// The server's own search index folder.
+    _search_index: tempfile::TempDir,
 }
 
 impl Server {
@@ -82,11 +84,14 @@ impl Server {
 
     /// Starts with further `serve` options.
     pub fn start_with(db: &TestDb, content: &Path, options: &[&str]) -> Server {
+        let search_index = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url, "--content"])
             .arg(content)
             .arg("--schemas")
             .arg(repo_path("schemas"))
+            .arg("--search-index")
+            .arg(search_index.path())
             .args(options)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -104,7 +109,7 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client() }
+        Server { base, child, client: http_client(), _search_index: search_index }
     }
 
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.

@@ -5,6 +5,7 @@ mod contract;
 mod delivery;
 mod helpers;
 mod manage;
+mod search;
 mod storage;
 mod sync;
 mod webhooks;

@@ -1,0 +1,298 @@
+//! Turning what someone typed into ranked results.
+//!
+//! The query is never parsed as syntax: it is cut into words, and each
+//! word becomes a group of alternatives: an exact whole word in a name or
+//! keyword (boost 5 on BM25), the stem in any searchable field (BM25
+//! weighted by the field's `x-search-boost`), a prefix of a whole word for
+//! the last word (a constant 10), the word with one typo (two for nine
+//! letters or more; a constant 8), and shared trigrams for compounds (0.3).
+//! Prefix and typo matches score a constant, so an exact or stemmed match
+//! of a word that is frequent in names still ranks above them.
+//! Synonyms from `content/synonyms.toml` join the group of the word (or
+//! words) they expand. Entries matching more words rank higher.
+
+use std::collections::BTreeMap;
+
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{Language as StemLanguage, LowerCaser, SimpleTokenizer, TextAnalyzer};
+use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+
+use super::analysis;
+use super::fields::{Language, NAMING_BOOST};
+use super::index::SearchIndex;
+use super::synonyms::Synonyms;
+use super::SearchError;
+use crate::content::Locale;
+
+const EXACT: f32 = 5.0;
+const PREFIX: f32 = 10.0;
+const TYPO: f32 = 8.0;
+const COMPOUND: f32 = 0.3;
+const SYNONYM: f32 = 0.8;
+/// Longer queries are cut: nobody types more, and every word costs.
+const MAX_QUERY_CHARS: usize = 200;
+const MAX_WORDS: usize = 12;
+const SNIPPET_CHARS: usize = 160;
+
+#[derive(Debug, Clone)]
+pub struct SearchRequest<'a> {
+    pub text: &'a str,
+    pub locale: Locale,
+    pub content_type: Option<&'a str>,
+    pub topic: Option<&'a str>,
+    pub office: Option<&'a str>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub entry_id: String,
+    pub content_type: String,
+    pub slug: String,
+    /// The locale of the document that matched (German when the entry has
+    /// no translation into the requested locale).
+    pub locale: String,
+    pub title: String,
+    /// HTML: the matched words in `<mark>`, everything else escaped.
+    pub snippet: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Default)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    pub total: usize,
+    /// Facet (`type`, `topic`, `office`) → value → number of matching entries.
+    pub facets: BTreeMap<String, Vec<(String, u64)>>,
+}
+
+/// The facets counted for every search.
+pub const FACETS: [&str; 3] = ["type", "topic", "office"];
+
+/// One word of the query, in the forms the fields hold.
+struct Word {
+    plain: String,
+    german: Option<String>,
+    english: Option<String>,
+}
+
+impl SearchIndex {
+    pub fn search(&self, request: &SearchRequest<'_>, synonyms: &Synonyms) -> Result<SearchResults, SearchError> {
+        let Some(text) = self.text_query(request.text, request.locale, synonyms) else { return Ok(SearchResults::default()) };
+        let query = self.filtered(text, request);
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset).order_by_score();
+        let facet_collectors = FACETS.map(|name| {
+            let mut collector = FacetCollector::for_field("facets");
+            collector.add_facet(Facet::from_path([name]));
+            collector
+        });
+        let [types, topics, offices] = facet_collectors;
+        let (top, total, (types, topics, offices)) = searcher.search(&query, &(top, Count, (types, topics, offices)))?;
+        let mut facets = BTreeMap::new();
+        for (name, counts) in FACETS.iter().zip([types, topics, offices]) {
+            let values: Vec<(String, u64)> = counts
+                .get(&format!("/{name}"))
+                .map(|(facet, count)| (facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(), count))
+                .collect();
+            facets.insert(name.to_string(), values);
+        }
+        let snippets = self.snippet_generators(&searcher, &*query, Language::of(request.locale))?;
+        let hits = top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, &snippets)).collect::<Result<_, _>>()?;
+        Ok(SearchResults { hits, total, facets })
+    }
+
+    /// Entries whose names complete what was typed so far, best first.
+    pub fn suggest(&self, text: &str, locale: Locale, limit: usize, synonyms: &Synonyms) -> Result<Vec<Hit>, SearchError> {
+        let request = SearchRequest { text, locale, content_type: None, topic: None, office: None, limit, offset: 0 };
+        let Some(query) = self.text_query(text, locale, synonyms) else { return Ok(Vec::new()) };
+        let query = self.filtered(query, &request);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, &[])).collect()
+    }
+
+    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, snippets: &[(tantivy::schema::Field, SnippetGenerator)]) -> Result<Hit, SearchError> {
+        let document: TantivyDocument = searcher.doc(address)?;
+        let f = &self.fields;
+        let text = |field| document.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let mut snippet = String::new();
+        for (_, generator) in snippets {
+            let mut found = generator.snippet_from_doc(&document);
+            if !found.is_empty() {
+                found.set_snippet_prefix_postfix("<mark>", "</mark>");
+                snippet = found.to_html();
+                break;
+            }
+        }
+        if snippet.is_empty() {
+            // Nothing matched in the running text (a name or keyword did): its start.
+            let start = snippets.iter().map(|(field, _)| text(*field)).find(|t| !t.is_empty()).unwrap_or_default();
+            snippet = escape(&start.chars().take(SNIPPET_CHARS).collect::<String>());
+        }
+        Ok(Hit {
+            entry_id: text(f.entry_id),
+            content_type: text(f.content_type),
+            slug: text(f.slug),
+            locale: text(f.locale),
+            title: text(f.title),
+            snippet,
+            score,
+        })
+    }
+
+    /// Running-text fields of the language, most important first.
+    fn snippet_generators(&self, searcher: &Searcher, query: &dyn Query, language: Language) -> Result<Vec<(tantivy::schema::Field, SnippetGenerator)>, SearchError> {
+        let mut fields: Vec<_> = self.fields.text.iter().filter(|t| t.boost < NAMING_BOOST).collect();
+        fields.sort_by(|a, b| b.boost.total_cmp(&a.boost));
+        let mut generators = Vec::new();
+        for text_field in fields {
+            let field = text_field.in_language(language);
+            let mut generator = SnippetGenerator::create(searcher, query, field)?;
+            generator.set_max_num_chars(SNIPPET_CHARS);
+            generators.push((field, generator));
+        }
+        Ok(generators)
+    }
+
+    /// The query for the words, or `None` when nothing searchable was typed.
+    fn text_query(&self, text: &str, locale: Locale, synonyms: &Synonyms) -> Option<Box<dyn Query>> {
+        let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
+        let language = Language::of(locale);
+        let raw = analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), &text);
+        let raw: Vec<String> = raw.into_iter().take(MAX_WORDS).collect();
+        let analyzers = Analyzers::new();
+        let words: Vec<Word> = raw.iter().map(|w| analyzers.word(w)).collect();
+        let last_open = !text.ends_with(char::is_whitespace);
+        let mut groups: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (position, word) in words.iter().enumerate() {
+            let mut alternatives = self.word_alternatives(word, language, position + 1 == words.len() && last_open, 1.0);
+            for expansion in synonyms.expansions(&words.iter().map(|w| w.plain.as_str()).collect::<Vec<_>>(), position) {
+                for synonym_word in analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), expansion) {
+                    alternatives.extend(self.word_alternatives(&analyzers.word(&synonym_word), language, false, SYNONYM));
+                }
+            }
+            // A word that is only a stop word and has no synonym adds nothing.
+            if word.german.is_none() && word.english.is_none() && alternatives.len() <= 2 {
+                continue;
+            }
+            if !alternatives.is_empty() {
+                groups.push((Occur::Should, Box::new(BooleanQuery::new(alternatives))));
+            }
+        }
+        if groups.is_empty() {
+            // Only stop words ("wie", "the"): match them as whole words.
+            for word in &words {
+                groups.extend(self.word_alternatives(word, language, false, 1.0));
+            }
+        }
+        (!groups.is_empty()).then(|| Box::new(BooleanQuery::new(groups)) as Box<dyn Query>)
+    }
+
+    fn word_alternatives(&self, word: &Word, language: Language, open: bool, weight: f32) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = &self.fields;
+        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut add = |query: Box<dyn Query>, boost: f32| alternatives.push((Occur::Should, Box::new(BoostQuery::new(query, boost * weight))));
+        if word.plain.is_empty() {
+            return Vec::new();
+        }
+        let whole = Term::from_field_text(f.words, &word.plain);
+        add(Box::new(TermQuery::new(whole.clone(), IndexRecordOption::WithFreqs)), EXACT);
+        let languages: &[Language] = if language == Language::English { &[Language::English, Language::German] } else { &[Language::German] };
+        for &lang in languages {
+            let stem = if lang == Language::English { &word.english } else { &word.german };
+            let Some(stem) = stem else { continue };
+            for text_field in &f.text {
+                let term = Term::from_field_text(text_field.in_language(lang), stem);
+                add(Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), text_field.boost);
+            }
+        }
+        let letters = word.plain.chars().count();
+        if open && letters >= 3 {
+            add(Box::new(FuzzyTermQuery::new_prefix(whole.clone(), 0, false)), PREFIX);
+        }
+        if letters >= 5 {
+            let distance = if letters >= 9 { 2 } else { 1 };
+            add(Box::new(FuzzyTermQuery::new(whole, distance, true)), TYPO);
+            if open {
+                add(Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(f.words, &word.plain), 1, true)), TYPO * 0.5);
+            }
+        }
+        let grams = analysis::trigrams(&word.plain);
+        if !grams.is_empty() {
+            let pieces: Vec<(Occur, Box<dyn Query>)> = grams
+                .iter()
+                .map(|g| (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.trigrams, g), IndexRecordOption::WithFreqs)) as Box<dyn Query>))
+                .collect();
+            // A third of the pieces in common: a shared part of a compound,
+            // not a few letters any long word has.
+            let required = (pieces.len() / 3).max(2);
+            add(Box::new(BooleanQuery::with_minimum_required_clauses(pieces, required)), COMPOUND);
+        }
+        alternatives
+    }
+
+    /// Restricts to the locale (with fallback), type, topic and office,
+    /// without changing the ranking.
+    fn filtered(&self, text: Box<dyn Query>, request: &SearchRequest<'_>) -> Box<dyn Query> {
+        let f = &self.fields;
+        let term = |field, value: &str| -> Box<dyn Query> { Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic)) };
+        let locale: Box<dyn Query> = if request.locale.is_source() {
+            term(f.locale, Locale::SOURCE.code())
+        } else {
+            // The translation, or German for entries without one.
+            let fallback = BooleanQuery::new(vec![(Occur::Must, term(f.locale, Locale::SOURCE.code())), (Occur::MustNot, term(f.translated, request.locale.code()))]);
+            Box::new(BooleanQuery::new(vec![(Occur::Should, term(f.locale, request.locale.code())), (Occur::Should, Box::new(fallback))]))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text), (Occur::Must, Box::new(ConstScoreQuery::new(locale, 0.0)))];
+        if let Some(content_type) = request.content_type {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(term(f.content_type, content_type), 0.0))));
+        }
+        for (name, value) in [("topic", request.topic), ("office", request.office)] {
+            if let Some(value) = value {
+                let facet = Term::from_facet(f.facets, &Facet::from_path([name, value]));
+                clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(TermQuery::new(facet, IndexRecordOption::Basic)), 0.0))));
+            }
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+}
+
+struct Analyzers {
+    plain: std::cell::RefCell<TextAnalyzer>,
+    german: std::cell::RefCell<TextAnalyzer>,
+    english: std::cell::RefCell<TextAnalyzer>,
+}
+
+impl Analyzers {
+    fn new() -> Analyzers {
+        Analyzers {
+            plain: analysis::plain().into(),
+            german: analysis::stemming(StemLanguage::German).into(),
+            english: analysis::stemming(StemLanguage::English).into(),
+        }
+    }
+
+    fn word(&self, raw: &str) -> Word {
+        let first = |analyzer: &std::cell::RefCell<TextAnalyzer>| analysis::terms(&mut analyzer.borrow_mut(), raw).into_iter().next();
+        Word { plain: first(&self.plain).unwrap_or_default(), german: first(&self.german), english: first(&self.english) }
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_without_matches_are_escaped() {
+        assert_eq!(escape("<b>\"A&B\"</b>"), "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;");
+    }
+}
