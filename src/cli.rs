@@ -227,7 +227,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (store, index, _) = open_search_command(&args).await?;
             let started = std::time::Instant::now();
             let documents = index.rebuild(&store, true).await?;
-            println!("indexed {documents} documents in {:.1} s", started.elapsed().as_secs_f64());
+            let peak = peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default();
+            println!("indexed {documents} documents in {:.1} s{peak}", started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, locale, content_type, limit, search } => {

@@ -12,7 +12,7 @@ const TOPICS: [&str; 12] = [
     "bildung",
 ];
 
-const SUBJECTS: [&str; 24] = [
+pub const SUBJECTS: [&str; 24] = [
     "Personalausweis", "Meldebescheinigung", "Bewohnerparkausweis", "Gewerbeanzeige", "Baugenehmigung", "Hundesteuer",
     "Wohngeld", "Kitaplatz", "Fahrzeugzulassung", "Sondernutzung", "Gaststättenerlaubnis", "Fischereischein",
     "Anwohnerparken", "Sperrmüllabholung", "Geburtsurkunde", "Eheschließung", "Einbürgerung", "Aufenthaltstitel",
@@ -20,7 +20,7 @@ const SUBJECTS: [&str; 24] = [
     "Lebensmittelkontrolle",
 ];
 
-const ACTIONS: [&str; 8] = ["beantragen", "verlängern", "ändern", "abmelden", "anzeigen", "ersetzen", "prüfen lassen", "zurückgeben"];
+pub const ACTIONS: [&str; 8] = ["beantragen", "verlängern", "ändern", "abmelden", "anzeigen", "ersetzen", "prüfen lassen", "zurückgeben"];
 
 const WORDS: [&str; 64] = [
     "Antrag", "Verwaltung", "Bürgerbüro", "Unterlagen", "Gebühr", "Nachweis", "Termin", "Behörde", "Frist", "Bescheid",

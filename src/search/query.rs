@@ -73,6 +73,15 @@ pub struct SearchResults {
 /// The facets counted for every search.
 pub const FACETS: [&str; 3] = ["type", "topic", "office"];
 
+/// How many of the query's words an entry must match.
+#[derive(Clone, Copy, Debug)]
+enum Matching {
+    /// Both of two words, all but one of more.
+    MostWords,
+    /// Any: the fallback when nothing matches most words.
+    AnyWord,
+}
+
 /// One word of the query, in the forms the fields hold.
 struct Word {
     plain: String,
@@ -82,9 +91,19 @@ struct Word {
 
 impl SearchIndex {
     pub fn search(&self, request: &SearchRequest<'_>, synonyms: &Synonyms) -> Result<SearchResults, SearchError> {
-        let Some(text) = self.text_query(request.text, request.locale, synonyms) else { return Ok(SearchResults::default()) };
-        let query = self.filtered(text, request);
+        let started = std::time::Instant::now();
         let searcher = self.reader.searcher();
+        let mut results = self.search_with(&searcher, request, synonyms, Matching::MostWords)?;
+        if results.total == 0 {
+            results = self.search_with(&searcher, request, synonyms, Matching::AnyWord)?;
+        }
+        tracing::debug!(query = request.text, total = results.total, elapsed = ?started.elapsed(), "search");
+        Ok(results)
+    }
+
+    fn search_with(&self, searcher: &Searcher, request: &SearchRequest<'_>, synonyms: &Synonyms, matching: Matching) -> Result<SearchResults, SearchError> {
+        let Some(text) = self.text_query(searcher, request.text, request.locale, synonyms, matching) else { return Ok(SearchResults::default()) };
+        let query = self.filtered(text, request);
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset).order_by_score();
         let facet_collectors = FACETS.map(|name| {
             let mut collector = FacetCollector::for_field("facets");
@@ -101,19 +120,24 @@ impl SearchIndex {
                 .collect();
             facets.insert(name.to_string(), values);
         }
-        let snippets = self.snippet_generators(&searcher, &*query, Language::of(request.locale))?;
-        let hits = top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, &snippets)).collect::<Result<_, _>>()?;
+        let snippets = self.snippet_generators(searcher, &*query, Language::of(request.locale))?;
+        let hits = top.into_iter().map(|(score, address)| self.hit(searcher, address, score, &snippets)).collect::<Result<_, _>>()?;
         Ok(SearchResults { hits, total, facets })
     }
 
     /// Entries whose names complete what was typed so far, best first.
     pub fn suggest(&self, text: &str, locale: Locale, limit: usize, synonyms: &Synonyms) -> Result<Vec<Hit>, SearchError> {
         let request = SearchRequest { text, locale, content_type: None, topic: None, office: None, limit, offset: 0 };
-        let Some(query) = self.text_query(text, locale, synonyms) else { return Ok(Vec::new()) };
-        let query = self.filtered(query, &request);
         let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-        top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, &[])).collect()
+        for matching in [Matching::MostWords, Matching::AnyWord] {
+            let Some(query) = self.text_query(&searcher, text, locale, synonyms, matching) else { return Ok(Vec::new()) };
+            let query = self.filtered(query, &request);
+            let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+            if !top.is_empty() {
+                return top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, &[])).collect();
+            }
+        }
+        Ok(Vec::new())
     }
 
     fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, snippets: &[(tantivy::schema::Field, SnippetGenerator)]) -> Result<Hit, SearchError> {
@@ -160,7 +184,7 @@ impl SearchIndex {
     }
 
     /// The query for the words, or `None` when nothing searchable was typed.
-    fn text_query(&self, text: &str, locale: Locale, synonyms: &Synonyms) -> Option<Box<dyn Query>> {
+    fn text_query(&self, searcher: &Searcher, text: &str, locale: Locale, synonyms: &Synonyms, matching: Matching) -> Option<Box<dyn Query>> {
         let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
         let language = Language::of(locale);
         let raw = analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), &text);
@@ -170,10 +194,10 @@ impl SearchIndex {
         let last_open = !text.ends_with(char::is_whitespace);
         let mut groups: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (position, word) in words.iter().enumerate() {
-            let mut alternatives = self.word_alternatives(word, language, position + 1 == words.len() && last_open, 1.0);
+            let mut alternatives = self.word_alternatives(searcher, word, language, position + 1 == words.len() && last_open, 1.0);
             for expansion in synonyms.expansions(&words.iter().map(|w| w.plain.as_str()).collect::<Vec<_>>(), position) {
                 for synonym_word in analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), expansion) {
-                    alternatives.extend(self.word_alternatives(&analyzers.word(&synonym_word), language, false, SYNONYM));
+                    alternatives.extend(self.word_alternatives(searcher, &analyzers.word(&synonym_word), language, false, SYNONYM));
                 }
             }
             // A word that is only a stop word and has no synonym adds nothing.
@@ -187,20 +211,29 @@ impl SearchIndex {
         if groups.is_empty() {
             // Only stop words ("wie", "the"): match them as whole words.
             for word in &words {
-                groups.extend(self.word_alternatives(word, language, false, 1.0));
+                groups.extend(self.word_alternatives(searcher, word, language, false, 1.0));
             }
         }
-        (!groups.is_empty()).then(|| Box::new(BooleanQuery::new(groups)) as Box<dyn Query>)
+        // All of two words, all but one of more: what people type together
+        // belongs together, and a narrower set is scored faster.
+        let required = match matching {
+            Matching::MostWords if groups.len() > 2 => groups.len() - 1,
+            Matching::MostWords => groups.len(),
+            Matching::AnyWord => 1,
+        };
+        (!groups.is_empty()).then(|| Box::new(BooleanQuery::with_minimum_required_clauses(groups, required)) as Box<dyn Query>)
     }
 
-    fn word_alternatives(&self, word: &Word, language: Language, open: bool, weight: f32) -> Vec<(Occur, Box<dyn Query>)> {
+    fn word_alternatives(&self, searcher: &Searcher, word: &Word, language: Language, open: bool, weight: f32) -> Vec<(Occur, Box<dyn Query>)> {
         let f = &self.fields;
         let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut add = |query: Box<dyn Query>, boost: f32| alternatives.push((Occur::Should, Box::new(BoostQuery::new(query, boost * weight))));
         if word.plain.is_empty() {
             return Vec::new();
         }
+        let occurs = |term: &Term| searcher.doc_freq(term).is_ok_and(|count| count > 0);
         let whole = Term::from_field_text(f.words, &word.plain);
+        let mut known = occurs(&whole);
         add(Box::new(TermQuery::new(whole.clone(), IndexRecordOption::WithFreqs)), EXACT);
         let languages: &[Language] = if language == Language::English { &[Language::English, Language::German] } else { &[Language::German] };
         for &lang in languages {
@@ -208,12 +241,18 @@ impl SearchIndex {
             let Some(stem) = stem else { continue };
             for text_field in &f.text {
                 let term = Term::from_field_text(text_field.in_language(lang), stem);
+                known = known || occurs(&term);
                 add(Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), text_field.boost);
             }
         }
         let letters = word.plain.chars().count();
         if open && letters >= 3 {
             add(Box::new(FuzzyTermQuery::new_prefix(whole.clone(), 0, false)), PREFIX);
+        }
+        // A word the content uses is taken as typed; only unknown words are
+        // typos or compounds worth the costlier matching.
+        if known {
+            return alternatives;
         }
         if letters >= 5 {
             let distance = if letters >= 9 { 2 } else { 1 };
@@ -290,6 +329,30 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever is typed, a search answers (empty or not) and never fails.
+    #[test]
+    fn any_input_is_searchable() {
+        let registry = std::sync::Arc::new(crate::content::Registry::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")).unwrap());
+        let index = SearchIndex::open(None, registry).unwrap();
+        let synonyms = Synonyms::parse("[synonyms]\nperso = [\"Personalausweis\"]\n\"a b\" = [\"c\"]").unwrap();
+        let alphabet: Vec<char> = "aäeoöuüßqQZ09 \t\n\"*:()-+^~!?.,;/\\'`<>&|{}[]🦀é\u{0}\u{200b}ﬁ".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..1500 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let length = (state % 80) as usize;
+            let text: String = (0..length)
+                .map(|i| alphabet[((state >> (i % 50)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            for locale in Locale::ALL {
+                let request = SearchRequest { text: &text, locale, content_type: Some("service"), topic: Some("x"), office: None, limit: 5, offset: 3 };
+                index.search(&request, &synonyms).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+                index.suggest(&text, locale, 5, &synonyms).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            }
+        }
+    }
 
     #[test]
     fn snippets_without_matches_are_escaped() {
