@@ -1,7 +1,7 @@
 //! Delivery read throughput with wrk (Debian package `wrk`) on loopback:
 //! 10,000 generated services imported into SQLite, then 2 threads, 32
 //! connections, for a single service, a service with `expand=offices`, and
-//! a filtered list page of 50. Prints requests/s, p99 latency and the
+//! a filtered list page of 50, each without and with `Accept-Encoding`. Prints requests/s, p99 latency and the
 //! server's resident memory; then the latency of cold reads (the response
 //! not cached yet) against warm ones, and the time from a publish to the
 //! first fresh read, on the same server and on a second one sharing the
@@ -19,9 +19,10 @@ use serde_json::{Value, json};
 
 use support::{BIN, start_server};
 
-fn wrk(url: &str, seconds: u64) -> (String, String) {
+fn wrk(url: &str, seconds: u64, headers: &[&str]) -> (String, String) {
     let output = Command::new("wrk")
         .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency", url])
+        .args(headers.iter().flat_map(|h| ["-H", h]))
         .output()
         .expect("wrk is needed: apt-get install wrk");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -53,14 +54,17 @@ fn main() {
 
     let (mut server, base) = start_server(&database, content.to_str().unwrap());
     let single = format!("{base}/api/v1/service/leistung-004242");
-    println!("{:<40} {:>12} {:>10}", "scenario", "requests/s", "p99");
+    println!("{:<40} {:<22} {:>12} {:>10}", "scenario", "Accept-Encoding", "requests/s", "p99");
     for (name, url) in [
         ("single service by slug", single.clone()),
         ("service with expand=offices", format!("{single}?expand=offices")),
         ("list of 50, filtered by office", format!("{base}/api/v1/service?limit=50&office=standort-00001")),
     ] {
-        let (rate, p99) = wrk(&url, seconds);
-        println!("{name:<40} {rate:>12} {p99:>10}");
+        // Without the header, and as browsers, CDNs and HTTP libraries ask.
+        for (accepted, headers) in [("(none)", &[][..]), ("gzip, deflate, br", &["Accept-Encoding: gzip, deflate, br"][..])] {
+            let (rate, p99) = wrk(&url, seconds, headers);
+            println!("{name:<40} {accepted:<22} {rate:>12} {p99:>10}");
+        }
     }
     println!("server resident memory: {}", resident_mb(server.id()));
 

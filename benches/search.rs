@@ -4,7 +4,9 @@
 //! in-process and over HTTP, suggest latency, and the same queries on
 //! SQLite FTS5 (Python's sqlite3) for comparison.
 //!
-//! `cargo bench --bench search` (`KATALOG_BENCH_SERVICES`, default 50000).
+//! `cargo bench --bench search` (`KATALOG_BENCH_SERVICES`, default 50000;
+//! `KATALOG_BENCH_DIR` keeps the generated database and index in that
+//! folder and reuses them on the next run).
 
 mod support;
 
@@ -67,9 +69,11 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
 
 fn main() {
     let services: usize = std::env::var("KATALOG_BENCH_SERVICES").ok().and_then(|s| s.parse().ok()).unwrap_or(50_000);
-    let dir = tempfile::tempdir().unwrap();
-    let content = dir.path().join("content");
-    let db_file = dir.path().join("bench.db");
+    let temporary = tempfile::tempdir().unwrap();
+    let kept = std::env::var_os("KATALOG_BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(temporary.path());
+    let content = dir.join("content");
+    let db_file = dir.join("bench.db");
     let database = format!("sqlite://{}", db_file.display());
     // Where `serve` looks for the index of this database, so the server below reuses it.
     let index_dir = std::path::PathBuf::from(format!("{}.search", db_file.display()));
@@ -79,10 +83,12 @@ fn main() {
         assert!(output.status.success(), "katalog {args:?}");
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     };
-    run(&["generate", "--services", &services.to_string(), "--out", content.to_str().unwrap()]);
-    run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
-    let index_arg = index_dir.to_str().unwrap();
-    println!("{services} services: katalog reindex: {}", run(&["reindex", "--database", &database, "--schemas", schemas, "--search-index", index_arg]));
+    if !db_file.exists() {
+        run(&["generate", "--services", &services.to_string(), "--out", content.to_str().unwrap()]);
+        run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
+        let index_arg = index_dir.to_str().unwrap();
+        println!("{services} services: katalog reindex: {}", run(&["reindex", "--database", &database, "--schemas", schemas, "--search-index", index_arg]));
+    }
 
     let queries = queries();
     let registry = Arc::new(Registry::load_dir(std::path::Path::new(schemas)).unwrap());
@@ -125,7 +131,7 @@ fn main() {
     let _ = server.kill();
     let _ = server.wait();
 
-    let query_file = dir.path().join("queries.txt");
+    let query_file = dir.join("queries.txt");
     std::fs::write(&query_file, queries.join("\n")).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/fts5.py");
     match Command::new("python3").arg(script).arg(&db_file).arg(&query_file).output() {

@@ -1,5 +1,6 @@
 //! HTTP caching of delivered content: strong ETags computed from the exact
-//! body, `If-None-Match` → 304, `Last-Modified`, `Cache-Control`.
+//! body, `If-None-Match` → 304, `Last-Modified`, `Cache-Control`, and a
+//! gzip variant for clients that accept it.
 
 use std::marker::PhantomData;
 
@@ -23,16 +24,17 @@ pub fn etag_of(body: &[u8]) -> String {
 
 const JSON: &str = "application/json; charset=utf-8";
 
-/// A JSON body serialised once and sent as is, documented in the OpenAPI
-/// document with the schema of `T`.
+/// A JSON body serialised once and sent as is (possibly gzipped),
+/// documented in the OpenAPI document with the schema of `T`.
 pub struct SerializedJson<T> {
     body: Bytes,
+    content_encoding: Option<&'static str>,
     schema: PhantomData<fn() -> T>,
 }
 
 impl<T> SerializedJson<T> {
-    pub fn new(body: Bytes) -> SerializedJson<T> {
-        SerializedJson { body, schema: PhantomData }
+    pub fn new(body: Bytes, content_encoding: Option<&'static str>) -> SerializedJson<T> {
+        SerializedJson { body, content_encoding, schema: PhantomData }
     }
 }
 
@@ -50,8 +52,33 @@ impl<T: Type> Payload for SerializedJson<T> {
 
 impl<T> IntoResponse for SerializedJson<T> {
     fn into_response(self) -> Response {
-        Response::builder().content_type(JSON).body(self.body)
+        let response = Response::builder().content_type(JSON);
+        match self.content_encoding {
+            Some(coding) => response.header(poem::http::header::CONTENT_ENCODING, coding).body(self.body),
+            None => response.body(self.body),
+        }
     }
+}
+
+/// Whether `Accept-Encoding` admits gzip (RFC 9110 §12.5.3): named, or
+/// covered by `*`, with a non-zero quality.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(header) = accept_encoding else { return false };
+    let mut wildcard = false;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => return quality > 0.0,
+            "*" => wildcard = quality > 0.0,
+            _ => {}
+        }
+    }
+    wildcard
 }
 
 /// Whether `If-None-Match` already names this representation (weak
@@ -81,6 +108,19 @@ mod tests {
         assert!(!not_modified(Some("\"other\""), etag));
         assert!(!not_modified(Some("garbage"), etag));
         assert!(!not_modified(None, etag));
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip(Some("gzip")));
+        assert!(accepts_gzip(Some("br;q=1.0, GZIP;q=0.5")));
+        assert!(accepts_gzip(Some("deflate, *")));
+        assert!(accepts_gzip(Some("x-gzip")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("*;q=1, gzip;q=0")));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(Some("")));
+        assert!(!accepts_gzip(None));
     }
 
     #[test]

@@ -81,8 +81,8 @@ pub struct EntryListBody {
     pub next_cursor: Option<String>,
 }
 
-/// Responses depend on `Accept-Language`; shared caches must know.
-const VARY: &str = "Accept-Language";
+/// Responses depend on these request headers; shared caches must know.
+const VARY: &str = "Accept-Language, Accept-Encoding";
 
 #[derive(ApiResponse)]
 pub enum GetEntryResponse {
@@ -133,6 +133,8 @@ impl DeliveryApi {
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+        /// `gzip` gets bodies of a kilobyte or more gzipped.
+        #[oai(name = "Accept-Encoding")] accept_encoding: Header<Option<String>>,
         /// References to include: field names (`responsible_offices`), type names (`offices`),
         /// `all`, and `referenced_by` for the entries that refer to this one.
         expand: Query<Option<String>>,
@@ -145,12 +147,13 @@ impl DeliveryApi {
             Some(cached) => cached,
             None => render_entry(&state, &content_type, &id_or_slug, locale, &expansion, key).await?,
         };
-        if caching::not_modified(if_none_match.0.as_deref(), &response.etag) {
-            return Ok(GetEntryResponse::NotModified(response.etag.clone(), caching::CACHE_CONTROL.into(), VARY.into()));
+        let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
+        if caching::not_modified(if_none_match.0.as_deref(), &representation.etag) {
+            return Ok(GetEntryResponse::NotModified(representation.etag, caching::CACHE_CONTROL.into(), VARY.into()));
         }
         Ok(GetEntryResponse::Ok(
-            SerializedJson::new(response.body.clone()),
-            response.etag.clone(),
+            SerializedJson::new(representation.body, representation.content_encoding),
+            representation.etag,
             response.last_modified.clone(),
             caching::CACHE_CONTROL.into(),
             response.content_language.clone().unwrap_or_default(),
@@ -177,6 +180,8 @@ impl DeliveryApi {
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+        /// `gzip` gets bodies of a kilobyte or more gzipped.
+        #[oai(name = "Accept-Encoding")] accept_encoding: Header<Option<String>>,
         /// References to include for all items (see the single-entry operation).
         expand: Query<Option<String>>,
         /// Only entries that refer to this topic (slug).
@@ -220,10 +225,16 @@ impl DeliveryApi {
             Some(cached) => cached,
             None => render_list(&state, &content_type, after.as_deref(), limit, locale, &filter, &expansion, key).await?,
         };
-        if caching::not_modified(if_none_match.0.as_deref(), &response.etag) {
-            return Ok(ListEntriesResponse::NotModified(response.etag.clone(), caching::CACHE_CONTROL.into(), VARY.into()));
+        let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
+        if caching::not_modified(if_none_match.0.as_deref(), &representation.etag) {
+            return Ok(ListEntriesResponse::NotModified(representation.etag, caching::CACHE_CONTROL.into(), VARY.into()));
         }
-        Ok(ListEntriesResponse::Ok(SerializedJson::new(response.body.clone()), response.etag.clone(), caching::CACHE_CONTROL.into(), VARY.into()))
+        Ok(ListEntriesResponse::Ok(
+            SerializedJson::new(representation.body, representation.content_encoding),
+            representation.etag,
+            caching::CACHE_CONTROL.into(),
+            VARY.into(),
+        ))
     }
 }
 

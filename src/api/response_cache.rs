@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
-use std::sync::{Arc, RwLock};
+use std::io::Write;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -35,17 +36,56 @@ pub enum Dependency<'a> {
 /// A response body with its validators, ready to send.
 #[derive(Debug)]
 pub struct Rendered {
-    pub body: Bytes,
+    body: Bytes,
     /// A strong ETag over the body.
-    pub etag: String,
+    etag: String,
     pub last_modified: Option<String>,
     pub content_language: Option<String>,
+    /// The body gzipped, made when a client that accepts gzip first asks.
+    gzipped: OnceLock<Bytes>,
+}
+
+/// Bodies below this size are always sent as they are: gzip would save a
+/// few hundred bytes at best.
+const GZIP_FROM_BYTES: usize = 1024;
+
+/// One encoding of a rendered response.
+pub struct Representation {
+    pub body: Bytes,
+    /// A strong ETag names exact bytes, so the gzipped body has its own.
+    pub etag: String,
+    pub content_encoding: Option<&'static str>,
 }
 
 impl Rendered {
     pub fn json(json: String, last_modified: Option<String>, content_language: Option<String>) -> Rendered {
-        Rendered { etag: super::caching::etag_of(json.as_bytes()), body: Bytes::from(json), last_modified, content_language }
+        Rendered {
+            etag: super::caching::etag_of(json.as_bytes()),
+            body: Bytes::from(json),
+            last_modified,
+            content_language,
+            gzipped: OnceLock::new(),
+        }
     }
+
+    /// The body to send to a client that does or does not accept gzip.
+    pub fn representation(&self, accepts_gzip: bool) -> Representation {
+        if accepts_gzip && self.body.len() >= GZIP_FROM_BYTES {
+            Representation {
+                body: self.gzipped.get_or_init(|| gzip(&self.body)).clone(),
+                etag: format!("{}-gzip\"", self.etag.trim_end_matches('"')),
+                content_encoding: Some("gzip"),
+            }
+        } else {
+            Representation { body: self.body.clone(), etag: self.etag.clone(), content_encoding: None }
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::default());
+    encoder.write_all(body).expect("gzip into memory cannot fail");
+    Bytes::from(encoder.finish().expect("gzip into memory cannot fail"))
 }
 
 /// A rendered response and what it was built from.
@@ -84,8 +124,9 @@ struct ByteWeighter;
 
 impl quick_cache::Weighter<String, Arc<CachedResponse>> for ByteWeighter {
     fn weight(&self, key: &String, value: &Arc<CachedResponse>) -> u64 {
-        // Bookkeeping besides the body and the key: headers, hashes, slots.
-        (key.len() + value.body.len() + value.etag.len() + value.dependencies.len() * 8 + 200) as u64
+        // Bookkeeping besides the body and the key: headers, hashes, slots;
+        // and room for the gzipped body (JSON shrinks to a fifth or less).
+        (key.len() + value.body.len() + value.body.len() / 5 + value.etag.len() + value.dependencies.len() * 8 + 200) as u64
     }
 }
 
@@ -227,6 +268,22 @@ mod tests {
         cache_with(&cache, "a", cache.ticket(), &[Dependency::Slug("office", "mitte")]);
         cache.invalidate([Dependency::ReferrersOf("office", "mitte"), Dependency::Type("office")]);
         assert!(cache.get("a").is_some());
+    }
+
+    #[test]
+    fn gzip_is_offered_for_larger_bodies_under_its_own_etag() {
+        use std::io::Read;
+        let large = Rendered::json(format!("[{}0]", "1,".repeat(2000)), None, None);
+        let plain = large.representation(false);
+        let zipped = large.representation(true);
+        assert_eq!((plain.content_encoding, zipped.content_encoding), (None, Some("gzip")));
+        assert_ne!(plain.etag, zipped.etag);
+        assert!(zipped.body.len() < plain.body.len() / 10);
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&zipped.body[..]).read_to_end(&mut unzipped).unwrap();
+        assert_eq!(unzipped, plain.body);
+        let small = Rendered::json("{}".into(), None, None);
+        assert_eq!(small.representation(true).content_encoding, None);
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub struct SearchResponseBody {
     pub items: Vec<HitBody>,
     /// How many entries match in all.
     pub total: u64,
-    /// Counts of the matching entries by `type`, `topic` and `office`.
+    /// Counts of the matching entries by `type`, `topic` and `office`: the
+    /// 100 most frequent values of each, most frequent first.
     pub facets: std::collections::BTreeMap<String, Vec<FacetCount>>,
     /// Pass as `cursor` for the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]

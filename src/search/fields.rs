@@ -121,7 +121,7 @@ impl Fields {
                 TextField { name: name.clone(), boost: *boost, german, english }
             })
             .collect();
-        let fingerprint = format!("v1:{}", boosts.iter().map(|(name, boost)| format!("{name}={boost}")).collect::<Vec<_>>().join(","));
+        let fingerprint = format!("v2:{}", boosts.iter().map(|(name, boost)| format!("{name}={boost}")).collect::<Vec<_>>().join(","));
         Fields { entry_id, content_type, slug, locale, translated, title, facets, words, trigrams, text, schema: builder.build(), fingerprint }
     }
 }

@@ -21,6 +21,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 use super::SearchError;
 use super::analysis;
+use super::query::FACETS;
+use super::tally::FacetNameCache;
 use super::fields::{Fields, Language, NAMING_BOOST};
 use crate::content::{ContentType, Locale, Registry, document};
 use crate::store::{PublishedEntry, Store, links_of};
@@ -42,6 +44,7 @@ pub struct SearchIndex {
     pub(super) reader: IndexReader,
     writer: Mutex<IndexWriter>,
     pub(super) fields: Fields,
+    pub(super) facet_names: FacetNameCache,
     registry: std::sync::Arc<Registry>,
     /// Serialises catching up (the follower and writes of this process).
     followed_to: tokio::sync::Mutex<i64>,
@@ -77,7 +80,15 @@ impl SearchIndex {
         tokenizers.register(analysis::PLAIN, analysis::plain());
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, registry, followed_to: tokio::sync::Mutex::new(-1) })
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            facet_names: FacetNameCache::default(),
+            registry,
+            followed_to: tokio::sync::Mutex::new(-1),
+        })
     }
 
     /// Brings the index up to the database's change log, rebuilding it when
@@ -200,7 +211,9 @@ impl SearchIndex {
         document.add_facet(f.facets, Facet::from_path(["type", entry.content_type.as_str()]));
         let mut linked = BTreeSet::new();
         for link in links_of(content_type, fields) {
-            if linked.insert((link.to_type.clone(), link.to_slug.clone())) {
+            // Only what is counted and filtered by: a facet per related
+            // service would only make counting slower.
+            if FACETS.contains(&link.to_type.as_str()) && linked.insert((link.to_type.clone(), link.to_slug.clone())) {
                 document.add_facet(f.facets, Facet::from_path([link.to_type.as_str(), link.to_slug.as_str()]));
             }
         }

@@ -7,6 +7,7 @@ pub mod fields;
 pub mod index;
 pub mod query;
 pub mod synonyms;
+mod tally;
 
 pub use index::SearchIndex;
 pub use query::{FACETS, Hit, SearchRequest, SearchResults};

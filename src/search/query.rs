@@ -13,9 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{Language as StemLanguage, LowerCaser, SimpleTokenizer, TextAnalyzer};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
@@ -24,6 +24,7 @@ use super::analysis;
 use super::fields::{Language, NAMING_BOOST};
 use super::index::SearchIndex;
 use super::synonyms::Synonyms;
+use super::tally::TallyCollector;
 use super::SearchError;
 use crate::content::Locale;
 
@@ -66,12 +67,16 @@ pub struct Hit {
 pub struct SearchResults {
     pub hits: Vec<Hit>,
     pub total: usize,
-    /// Facet (`type`, `topic`, `office`) → value → number of matching entries.
+    /// Facet (`type`, `topic`, `office`) → its most frequent values with
+    /// their numbers of matching entries, most frequent first.
     pub facets: BTreeMap<String, Vec<(String, u64)>>,
 }
 
 /// The facets counted for every search.
 pub const FACETS: [&str; 3] = ["type", "topic", "office"];
+/// Values shown per facet, the most frequent first (as Algolia and
+/// Meilisearch do by default): a list of a thousand offices helps no one.
+pub const FACET_VALUES: usize = 100;
 
 /// How many of the query's words an entry must match.
 #[derive(Clone, Copy, Debug)]
@@ -102,26 +107,22 @@ impl SearchIndex {
     }
 
     fn search_with(&self, searcher: &Searcher, request: &SearchRequest<'_>, synonyms: &Synonyms, matching: Matching) -> Result<SearchResults, SearchError> {
-        let Some(text) = self.text_query(searcher, request.text, request.locale, synonyms, matching) else { return Ok(SearchResults::default()) };
+        let Some(Typed { query: text, words }) = self.text_query(searcher, request.text, request.locale, synonyms, matching) else {
+            return Ok(SearchResults::default());
+        };
         let query = self.filtered(text, request);
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset).order_by_score();
-        let facet_collectors = FACETS.map(|name| {
-            let mut collector = FacetCollector::for_field("facets");
-            collector.add_facet(Facet::from_path([name]));
-            collector
-        });
-        let [types, topics, offices] = facet_collectors;
-        let (top, total, (types, topics, offices)) = searcher.search(&query, &(top, Count, (types, topics, offices)))?;
+        let (top, tally) = searcher.search(&query, &(top, TallyCollector::new("facets", &self.facet_names)))?;
         let mut facets = BTreeMap::new();
-        for (name, counts) in FACETS.iter().zip([types, topics, offices]) {
-            let values: Vec<(String, u64)> = counts
-                .get(&format!("/{name}"))
-                .map(|(facet, count)| (facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(), count))
-                .collect();
-            facets.insert(name.to_string(), values);
+        for name in FACETS {
+            let mut values: Vec<(String, u64)> = tally.facets.get(name).map(|values| values.iter().map(|(value, count)| (value.to_string(), *count)).collect()).unwrap_or_default();
+            values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            values.truncate(FACET_VALUES);
+            facets.insert(name.to_owned(), values);
         }
-        let snippets = self.snippet_generators(searcher, &*query, Language::of(request.locale))?;
-        let hits = top.into_iter().map(|(score, address)| self.hit(searcher, address, score, &snippets)).collect::<Result<_, _>>()?;
+        let total = tally.total;
+        let snippets = Snippets::new(self.snippet_generators(searcher, &*query, Language::of(request.locale))?, &words);
+        let hits = top.into_iter().map(|(score, address)| self.hit(searcher, address, score, Some(&snippets))).collect::<Result<_, _>>()?;
         Ok(SearchResults { hits, total, facets })
     }
 
@@ -130,34 +131,21 @@ impl SearchIndex {
         let request = SearchRequest { text, locale, content_type: None, topic: None, office: None, limit, offset: 0 };
         let searcher = self.reader.searcher();
         for matching in [Matching::MostWords, Matching::AnyWord] {
-            let Some(query) = self.text_query(&searcher, text, locale, synonyms, matching) else { return Ok(Vec::new()) };
+            let Some(Typed { query, .. }) = self.text_query(&searcher, text, locale, synonyms, matching) else { return Ok(Vec::new()) };
             let query = self.filtered(query, &request);
             let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
             if !top.is_empty() {
-                return top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, &[])).collect();
+                return top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, None)).collect();
             }
         }
         Ok(Vec::new())
     }
 
-    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, snippets: &[(tantivy::schema::Field, SnippetGenerator)]) -> Result<Hit, SearchError> {
+    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, snippets: Option<&Snippets>) -> Result<Hit, SearchError> {
         let document: TantivyDocument = searcher.doc(address)?;
         let f = &self.fields;
         let text = |field| document.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let mut snippet = String::new();
-        for (_, generator) in snippets {
-            let mut found = generator.snippet_from_doc(&document);
-            if !found.is_empty() {
-                found.set_snippet_prefix_postfix("<mark>", "</mark>");
-                snippet = found.to_html();
-                break;
-            }
-        }
-        if snippet.is_empty() {
-            // Nothing matched in the running text (a name or keyword did): its start.
-            let start = snippets.iter().map(|(field, _)| text(*field)).find(|t| !t.is_empty()).unwrap_or_default();
-            snippet = escape(&start.chars().take(SNIPPET_CHARS).collect::<String>());
-        }
+        let snippet = snippets.map(|snippets| snippets.of(&document)).unwrap_or_default();
         Ok(Hit {
             entry_id: text(f.entry_id),
             content_type: text(f.content_type),
@@ -170,7 +158,7 @@ impl SearchIndex {
     }
 
     /// Running-text fields of the language, most important first.
-    fn snippet_generators(&self, searcher: &Searcher, query: &dyn Query, language: Language) -> Result<Vec<(tantivy::schema::Field, SnippetGenerator)>, SearchError> {
+    fn snippet_generators(&self, searcher: &Searcher, query: &dyn Query, language: Language) -> Result<Vec<(Field, SnippetGenerator)>, SearchError> {
         let mut fields: Vec<_> = self.fields.text.iter().filter(|t| t.boost < NAMING_BOOST).collect();
         fields.sort_by(|a, b| b.boost.total_cmp(&a.boost));
         let mut generators = Vec::new();
@@ -184,7 +172,7 @@ impl SearchIndex {
     }
 
     /// The query for the words, or `None` when nothing searchable was typed.
-    fn text_query(&self, searcher: &Searcher, text: &str, locale: Locale, synonyms: &Synonyms, matching: Matching) -> Option<Box<dyn Query>> {
+    fn text_query(&self, searcher: &Searcher, text: &str, locale: Locale, synonyms: &Synonyms, matching: Matching) -> Option<Typed> {
         let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
         let language = Language::of(locale);
         let raw = analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), &text);
@@ -193,11 +181,14 @@ impl SearchIndex {
         let words: Vec<Word> = raw.iter().map(|w| analyzers.word(w)).collect();
         let last_open = !text.ends_with(char::is_whitespace);
         let mut groups: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut plain_words: Vec<String> = words.iter().map(|w| w.plain.clone()).collect();
         for (position, word) in words.iter().enumerate() {
             let mut alternatives = self.word_alternatives(searcher, word, language, position + 1 == words.len() && last_open, 1.0);
             for expansion in synonyms.expansions(&words.iter().map(|w| w.plain.as_str()).collect::<Vec<_>>(), position) {
                 for synonym_word in analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), expansion) {
-                    alternatives.extend(self.word_alternatives(searcher, &analyzers.word(&synonym_word), language, false, SYNONYM));
+                    let synonym = analyzers.word(&synonym_word);
+                    alternatives.extend(self.word_alternatives(searcher, &synonym, language, false, SYNONYM));
+                    plain_words.push(synonym.plain);
                 }
             }
             // A word that is only a stop word and has no synonym adds nothing.
@@ -221,7 +212,8 @@ impl SearchIndex {
             Matching::MostWords => groups.len(),
             Matching::AnyWord => 1,
         };
-        (!groups.is_empty()).then(|| Box::new(BooleanQuery::with_minimum_required_clauses(groups, required)) as Box<dyn Query>)
+        plain_words.retain(|w| !w.is_empty());
+        (!groups.is_empty()).then(|| Typed { query: Box::new(BooleanQuery::with_minimum_required_clauses(groups, required)), words: plain_words })
     }
 
     fn word_alternatives(&self, searcher: &Searcher, word: &Word, language: Language, open: bool, weight: f32) -> Vec<(Occur, Box<dyn Query>)> {
@@ -301,6 +293,98 @@ impl SearchIndex {
     }
 }
 
+/// A query made of what was typed, and the words it was made of (plain
+/// forms, with synonyms).
+struct Typed {
+    query: Box<dyn Query>,
+    words: Vec<String>,
+}
+
+/// Highlighted excerpts of the running text of hits.
+struct Snippets {
+    /// Running-text fields of the language, most important first.
+    generators: Vec<(Field, SnippetGenerator)>,
+    /// The beginnings of what was typed: where in a text to look.
+    beginnings: Vec<Beginning>,
+}
+
+impl Snippets {
+    fn new(generators: Vec<(Field, SnippetGenerator)>, words: &[String]) -> Snippets {
+        Snippets { generators, beginnings: words.iter().map(|w| Beginning::of(w)).filter(|b| b.length > 0).collect() }
+    }
+
+    fn of(&self, document: &TantivyDocument) -> String {
+        let texts = || self.generators.iter().filter_map(|(field, generator)| Some((document.get_first(*field)?.as_str()?, generator)));
+        for (text, generator) in texts() {
+            let Some(window) = self.window(text) else { continue };
+            let mut found = generator.snippet(window);
+            if !found.is_empty() {
+                found.set_snippet_prefix_postfix("<mark>", "</mark>");
+                return found.to_html();
+            }
+        }
+        // Nothing matched in the running text (a name or keyword did): its start.
+        let start = texts().map(|(text, _)| text).find(|text| !text.is_empty()).unwrap_or_default();
+        escape(&start.chars().take(SNIPPET_CHARS).collect::<String>())
+    }
+
+    /// The stretch of `text` around the first word that begins like a
+    /// typed word, or `None` when there is none. Stemming a whole text for
+    /// every hit costs more than the search; comparing beginnings is cheap.
+    fn window<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let at = text
+            .split(|c: char| !c.is_alphanumeric())
+            .find(|word| !word.is_empty() && self.beginnings.contains(&Beginning::of(word)))
+            .map(|word| word.as_ptr() as usize - text.as_ptr() as usize)?;
+        let start = floor_char_boundary(text, at.saturating_sub(SNIPPET_CHARS / 2));
+        let end = floor_char_boundary(text, start + 3 * SNIPPET_CHARS);
+        Some(&text[start..end])
+    }
+}
+
+/// The first four letters of a word as the plain analyzer folds them
+/// (lower case; ä/ae → a, ö/oe → o, ü/ue → u, ß → ss), without allocating.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Beginning {
+    letters: [char; 4],
+    length: usize,
+}
+
+impl Beginning {
+    fn of(word: &str) -> Beginning {
+        let mut beginning = Beginning { letters: ['\0'; 4], length: 0 };
+        let mut previous = '\0';
+        for c in word.chars().flat_map(char::to_lowercase) {
+            let after_q = beginning.letters[..beginning.length].ends_with(&['q', 'u']);
+            let folded: &[char] = match c {
+                'ä' => &['a'],
+                'ö' => &['o'],
+                'ü' => &['u'],
+                'ß' => &['s', 's'],
+                'e' if matches!(previous, 'a' | 'o') || (previous == 'u' && !after_q) => &[],
+                _ => std::slice::from_ref(&c),
+            };
+            for &letter in folded {
+                if beginning.length == 4 {
+                    return beginning;
+                }
+                beginning.letters[beginning.length] = letter;
+                beginning.length += 1;
+            }
+            previous = c;
+        }
+        beginning
+    }
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
 struct Analyzers {
     plain: std::cell::RefCell<TextAnalyzer>,
     german: std::cell::RefCell<TextAnalyzer>,
@@ -351,6 +435,17 @@ mod tests {
                 index.search(&request, &synonyms).unwrap_or_else(|e| panic!("{text:?}: {e}"));
                 index.suggest(&text, locale, 5, &synonyms).unwrap_or_else(|e| panic!("{text:?}: {e}"));
             }
+        }
+    }
+
+    #[test]
+    fn beginnings_fold_as_the_plain_analyzer_does() {
+        let mut plain = analysis::plain();
+        for word in ["Führerschein", "fuehrerschein", "Straße", "Quelle", "Steuer", "ÄRGER", "Aerger", "Ab", "Öl", "Zuerst", "Dauer"] {
+            let folded = analysis::terms(&mut plain, word).remove(0);
+            assert_eq!(Beginning::of(word), Beginning::of(&folded), "{word} / {folded}");
+            let expected: Vec<char> = folded.chars().take(4).collect();
+            assert_eq!(&Beginning::of(word).letters[..Beginning::of(word).length], &expected[..], "{word}");
         }
     }
 

@@ -20,7 +20,7 @@ async fn serves_the_id_card_service_with_every_field(db: TestDb) {
     let response = server.get("/api/v1/service/personalausweis-beantragen").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-language"], "de");
-    assert_eq!(response.headers()["vary"], "Accept-Language");
+    assert_eq!(response.headers()["vary"], "Accept-Language, Accept-Encoding");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["type"], "service");
     assert_eq!(body["slug"], "personalausweis-beantragen");
@@ -240,6 +240,40 @@ async fn conditional_requests(db: TestDb) {
     assert_eq!(list_again.status(), 304);
 }
 on_both_databases!(conditional_requests);
+
+async fn gzip_for_clients_that_accept_it(db: TestDb) {
+    use std::io::Read;
+    let server = Server::start(&db, &repo_path("content"));
+    for path in ["/api/v1/service/personalausweis-beantragen?expand=offices", "/api/v1/service?limit=20"] {
+        let plain = server.get(path).await;
+        assert!(plain.headers().get("content-encoding").is_none());
+        let plain_etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+        let plain_body = plain.bytes().await.unwrap();
+
+        let request = |accept: &str| server.client.get(server.url(path)).header("Accept-Encoding", accept.to_owned()).send();
+        let zipped = request("br;q=1, gzip;q=0.8").await.unwrap();
+        assert_eq!(zipped.status(), 200);
+        assert_eq!(zipped.headers()["content-encoding"], "gzip", "{path}");
+        assert_eq!(zipped.headers()["vary"], "Accept-Language, Accept-Encoding");
+        let zipped_etag = zipped.headers()["etag"].to_str().unwrap().to_owned();
+        assert_ne!(zipped_etag, plain_etag, "each encoding is its own representation");
+        let compressed = zipped.bytes().await.unwrap();
+        assert!(compressed.len() * 2 < plain_body.len(), "{path}: {} of {} bytes", compressed.len(), plain_body.len());
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut unzipped).unwrap();
+        assert_eq!(unzipped, plain_body, "{path}");
+
+        assert!(request("gzip;q=0").await.unwrap().headers().get("content-encoding").is_none());
+        let revalidated = server.client.get(server.url(path)).header("Accept-Encoding", "gzip").header("If-None-Match", &zipped_etag).send().await.unwrap();
+        assert_eq!(revalidated.status(), 304);
+        assert_eq!(revalidated.headers()["etag"], zipped_etag.as_str());
+    }
+    // Small bodies are not worth compressing.
+    let small = server.client.get(server.url("/api/v1/service?topic=gibt-es-nicht")).header("Accept-Encoding", "gzip").send().await.unwrap();
+    assert_eq!(small.status(), 200);
+    assert!(small.headers().get("content-encoding").is_none());
+}
+on_both_databases!(gzip_for_clients_that_accept_it);
 
 async fn expansion_filters_and_reverse_links(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
