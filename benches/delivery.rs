@@ -52,7 +52,7 @@ fn main() {
     run(&["generate", "--services", &services.to_string(), "--out", content.to_str().unwrap()]);
     run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
 
-    let (mut server, base) = start_server(&database, content.to_str().unwrap());
+    let (server, base) = start_server(&database, content.to_str().unwrap());
     let single = format!("{base}/api/v1/service/leistung-004242");
     println!("{:<40} {:<22} {:>12} {:>10}", "scenario", "Accept-Encoding", "requests/s", "p99");
     for (name, url) in [
@@ -75,12 +75,9 @@ fn main() {
         Command::new(BIN).args(["token", "create", "--role", "publisher", "--name", "bench", "--database", &database]).output().unwrap().stdout,
     )
     .unwrap();
-    let (mut second, second_base) = start_server(&database, content.to_str().unwrap());
+    let (second, second_base) = start_server(&database, content.to_str().unwrap());
     runtime.block_on(publish_to_fresh_read(&base, &second_base, token.trim()));
-    for process in [&mut server, &mut second] {
-        let _ = process.kill();
-        let _ = process.wait();
-    }
+    drop((server, second));
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -112,7 +112,7 @@ fn main() {
         println!("suggest in-process: {}", percentiles(suggested));
     }
 
-    let (mut server, base) = start_server(&database, content.to_str().unwrap());
+    let (server, base) = start_server(&database, content.to_str().unwrap());
     katalog::use_ring_for_tls();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -128,8 +128,7 @@ fn main() {
         }
         println!("search over HTTP:   {}", percentiles(over_http));
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 
     let query_file = dir.join("queries.txt");
     std::fs::write(&query_file, queries.join("\n")).unwrap();

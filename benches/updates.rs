@@ -57,7 +57,7 @@ async fn client(base: String, token: String, slug: &str, until: Instant) -> (u64
 async fn run(name: &str, url: &str, seconds: u64) {
     let token = Command::new(BIN).args(["token", "create", "--role", "editor", "--name", "bench", "--database", url]).output().unwrap();
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let (mut server, base) = start_server(url, concat!(env!("CARGO_MANIFEST_DIR"), "/content"));
+    let (server, base) = start_server(url, concat!(env!("CARGO_MANIFEST_DIR"), "/content"));
 
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
@@ -70,8 +70,7 @@ async fn run(name: &str, url: &str, seconds: u64) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!("{name:>10} {CLIENTS:>8} {elapsed:>8.1} {ok:>10} {failed:>8} {:>10.0}", ok as f64 / elapsed);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 #[tokio::main]

@@ -5,8 +5,25 @@ use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_katalog");
 
-/// Starts `katalog serve` on a free port; returns the process and its base URL.
-pub fn start_server(database: &str, content: &str) -> (Child, String) {
+/// A running `katalog serve`, stopped when dropped (also when a benchmark
+/// panics, so no server outlives it).
+pub struct Server(Child);
+
+impl Server {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `katalog serve` on a free port; returns the server and its base URL.
+pub fn start_server(database: &str, content: &str) -> (Server, String) {
     let mut server = Command::new(BIN)
         .args(["serve", "--addr", "127.0.0.1:0", "--database", database, "--content", content])
         .args(["--schemas", concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")])
@@ -20,5 +37,5 @@ pub fn start_server(database: &str, content: &str) -> (Child, String) {
     // Keep draining so the server never writes into a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let base = line.trim().trim_start_matches("katalog is serving ").trim_end_matches('/').to_owned();
-    (server, base)
+    (Server(server), base)
 }
