@@ -39,6 +39,8 @@ pub enum Command {
     Token(TokenCommand),
     /// Rebuild the search index from the published content.
     Reindex(SearchArgs),
+    /// Write the published content for channels into OUT/<channel>/ (only what changed).
+    Export(ExportArgs),
     /// Search the published content and print the top hits with scores.
     Search {
         query: String,
@@ -61,6 +63,23 @@ pub enum Command {
         #[command(flatten)]
         search: SearchArgs,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The channel to export (repeat for several).
+    #[arg(long = "channel", value_enum, required_unless_present = "all")]
+    pub channels: Vec<crate::channels::Channel>,
+    /// Every channel.
+    #[arg(long, conflicts_with = "channels")]
+    pub all: bool,
+    /// The export folder; each channel writes into its own subfolder.
+    #[arg(long, default_value = "exports")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
 }
 
 /// Where the search index and the synonyms are.
@@ -229,6 +248,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let documents = index.rebuild(&store, true).await?;
             let peak = peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default();
             println!("indexed {documents} documents in {:.1} s{peak}", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let registry = load_registry(&args.schemas)?;
+            let store = open_store(&args.database).await?;
+            store.migrate().await?;
+            let channels = if args.all { crate::channels::Channel::ALL.to_vec() } else { args.channels.clone() };
+            let started = std::time::Instant::now();
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let reports = crate::channels::export(&store, &registry, &channels, &args.out, progress).await?;
+            for report in &reports {
+                let s = report.summary;
+                println!(
+                    "{}: {} written, {} deleted, {} unchanged{}",
+                    report.channel.name(),
+                    s.written,
+                    s.deleted,
+                    s.unchanged,
+                    if report.problems.is_empty() { String::new() } else { format!(", {} left out", report.problems.len()) }
+                );
+                for problem in &report.problems {
+                    println!("  left out of {}: {problem}", report.channel.name());
+                }
+            }
+            let peak = peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default();
+            println!("exported to {} in {:.2} s{peak}", args.out.display(), started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, locale, content_type, limit, search } => {

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod background;
 pub mod digest;
 pub mod render;
+pub mod channels;
 pub mod search;
 pub mod webhooks;
 

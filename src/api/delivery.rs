@@ -13,7 +13,7 @@ use super::problem::{ApiError, ReadError};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
 use super::{ApiTags, AppState, caching};
 use crate::content::{ContentType, Locale, document};
-use crate::store::{ListFilter, PublishedEntry};
+use crate::store::{ListFilter, Localised, PublishedEntry, localise};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -327,23 +327,8 @@ pub(super) fn requested_locale(query: Option<&str>, accept_language: Option<&str
 }
 
 pub(super) fn entry_body(content_type: &ContentType, entry: PublishedEntry, requested: Locale) -> EntryBody {
-    let (served, fields, fallback_fields, revision, published_at) = match &entry.translation {
-        Some(translation) if translation.locale == requested && !requested.is_source() => {
-            match document::overlay_translation(content_type, &entry.source.document, &translation.document) {
-                Ok(merged) => (
-                    requested,
-                    merged,
-                    document::fallback_pointers(content_type, &entry.source.document, &translation.document),
-                    translation.number,
-                    translation.published_at,
-                ),
-                // A translation that no longer fits its source (the schema
-                // changed) is not served half-broken: German is.
-                Err(_) => (Locale::SOURCE, entry.source.document.clone(), Vec::new(), entry.source.number, entry.source.published_at),
-            }
-        }
-        _ => (Locale::SOURCE, entry.source.document.clone(), Vec::new(), entry.source.number, entry.source.published_at),
-    };
+    let Localised { locale: served, fields, fallback_fields, revision, published_at } =
+        localise(content_type, &entry.source, entry.translation.as_ref(), requested);
     EntryBody {
         id: entry.id,
         content_type: entry.content_type,
@@ -355,11 +340,7 @@ pub(super) fn entry_body(content_type: &ContentType, entry: PublishedEntry, requ
         version: entry.version,
         published_at,
         updated_at: entry.updated_at,
-        html: content_type
-            .markdown_fields
-            .iter()
-            .filter_map(|field| Some((field.clone(), crate::render::markdown::to_html(fields.get(field)?.as_str()?))))
-            .collect(),
+        html: crate::render::markdown::fields_to_html(content_type, &fields),
         fields,
         included: None,
         referenced_by: None,

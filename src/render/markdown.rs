@@ -19,6 +19,11 @@ pub fn to_html(markdown: &str) -> String {
     SANITIZER.clean(&html).to_string()
 }
 
+/// Every Markdown field of a document rendered, by field name.
+pub fn fields_to_html(content_type: &crate::content::ContentType, fields: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    content_type.markdown_fields.iter().filter_map(|field| Some((field.clone(), to_html(fields.get(field)?.as_str()?)))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
 //! Rendering content for people: Markdown to safe HTML (and, later, the
 //! web channel's templates).
 
+pub mod facts;
 pub mod markdown;

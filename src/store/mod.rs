@@ -26,7 +26,7 @@ use sea_orm_migration::MigratorTrait;
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
 pub use links::{Link, links_of};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
-pub use read::{ChangeRow, ListFilter, ListPage, PublishedEntry, PublishedRevision};
+pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise};
 pub use schedule::{DueSchedule, ScheduleKind};
 pub use tokens::{StoredToken, TokenInfo};
 pub use webhooks::{AttemptOutcome, Delivery, EVENTS as WEBHOOK_EVENTS, Subscription};

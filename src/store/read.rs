@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, QueryResult, Value as SqlValue};
 use serde_json::Value;
 
 use super::{Store, StoreError};
-use crate::content::Locale;
+use crate::content::{ContentType, Locale, document};
 
 /// A published revision of one locale.
 #[derive(Clone, Debug)]
@@ -27,6 +27,44 @@ pub struct PublishedEntry {
     pub updated_at: DateTime<Utc>,
     pub source: PublishedRevision,
     pub translation: Option<PublishedRevision>,
+}
+
+/// An entry's fields as served in one locale.
+#[derive(Clone, Debug)]
+pub struct Localised {
+    /// The requested locale when its translation is published, else German.
+    pub locale: Locale,
+    pub fields: Value,
+    /// JSON pointers of localised values the translation lacks, filled from German.
+    pub fallback_fields: Vec<String>,
+    pub revision: i32,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// The translation into `requested` laid over the German source when it is
+/// published and fits the source; German otherwise. Applied at read time
+/// only, never written back.
+pub fn localise(content_type: &ContentType, source: &PublishedRevision, translation: Option<&PublishedRevision>, requested: Locale) -> Localised {
+    let german = || Localised {
+        locale: Locale::SOURCE,
+        fields: source.document.clone(),
+        fallback_fields: Vec::new(),
+        revision: source.number,
+        published_at: source.published_at,
+    };
+    let Some(translation) = translation.filter(|t| t.locale == requested && !requested.is_source()) else { return german() };
+    match document::overlay_translation(content_type, &source.document, &translation.document) {
+        Ok(fields) => Localised {
+            locale: requested,
+            fields,
+            fallback_fields: document::fallback_pointers(content_type, &source.document, &translation.document),
+            revision: translation.number,
+            published_at: translation.published_at,
+        },
+        // A translation that no longer fits its source (the schema
+        // changed) is not served half-broken: German is.
+        Err(_) => german(),
+    }
 }
 
 /// Conditions on a list of published entries; all must hold.

@@ -3,6 +3,7 @@
 mod bad_input;
 mod contract;
 mod delivery;
+mod exports;
 mod helpers;
 mod manage;
 mod search;

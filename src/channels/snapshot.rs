@@ -1,0 +1,98 @@
+//! The published content, read once for all channels of an export.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::content::{ContentType, Locale, Registry};
+use crate::store::{Localised, PublishedRevision, Store, StoreError, localise};
+
+/// Entries read per round trip.
+const BATCH: usize = 500;
+
+/// One published entry with every published locale.
+#[derive(Debug)]
+pub struct SnapshotEntry {
+    pub id: String,
+    pub content_type: Arc<ContentType>,
+    pub slug: String,
+    pub version: i64,
+    pub source: PublishedRevision,
+    /// Published translations by locale.
+    pub translations: BTreeMap<Locale, PublishedRevision>,
+}
+
+impl SnapshotEntry {
+    /// The fields in `locale`, German where the translation is missing.
+    pub fn in_locale(&self, locale: Locale) -> Localised {
+        localise(&self.content_type, &self.source, self.translations.get(&locale), locale)
+    }
+
+    /// The German source and each published translation.
+    pub fn locales(&self) -> impl Iterator<Item = Locale> + '_ {
+        std::iter::once(Locale::SOURCE).chain(self.translations.keys().copied())
+    }
+
+    /// A text field of the German source.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.source.document.get(field).and_then(Value::as_str)
+    }
+}
+
+/// Every published entry, by type and slug.
+pub struct Snapshot {
+    entries: BTreeMap<String, BTreeMap<String, SnapshotEntry>>,
+}
+
+impl Snapshot {
+    pub async fn load(store: &Store, registry: &Registry, progress: &indicatif::ProgressBar) -> Result<Snapshot, StoreError> {
+        let ids = store.published_entry_ids().await?;
+        progress.set_length(ids.len() as u64);
+        let mut entries: BTreeMap<String, BTreeMap<String, SnapshotEntry>> = BTreeMap::new();
+        for batch in ids.chunks(BATCH) {
+            let mut by_id: BTreeMap<String, SnapshotEntry> = BTreeMap::new();
+            for published in store.published_entries(batch, Locale::SOURCE).await? {
+                // Entries of a type whose schema is gone have no channel form.
+                let Some(content_type) = registry.get(&published.content_type).cloned() else { continue };
+                by_id.insert(
+                    published.id.clone(),
+                    SnapshotEntry {
+                        id: published.id,
+                        content_type,
+                        slug: published.slug,
+                        version: published.version,
+                        source: published.source,
+                        translations: BTreeMap::new(),
+                    },
+                );
+            }
+            for locale in Locale::ALL.into_iter().filter(|l| !l.is_source()) {
+                for published in store.published_entries(batch, locale).await? {
+                    if let (Some(entry), Some(translation)) = (by_id.get_mut(&published.id), published.translation) {
+                        entry.translations.insert(locale, translation);
+                    }
+                }
+            }
+            for entry in by_id.into_values() {
+                entries.entry(entry.content_type.name.clone()).or_default().insert(entry.slug.clone(), entry);
+            }
+            progress.inc(batch.len() as u64);
+        }
+        Ok(Snapshot { entries })
+    }
+
+    /// Published entries of a type, in slug order.
+    pub fn of_type(&self, content_type: &str) -> impl Iterator<Item = &SnapshotEntry> {
+        self.entries.get(content_type).into_iter().flat_map(|entries| entries.values())
+    }
+
+    /// Every published entry, by type and slug.
+    pub fn all(&self) -> impl Iterator<Item = &SnapshotEntry> {
+        self.entries.values().flat_map(|entries| entries.values())
+    }
+
+    pub fn get(&self, content_type: &str, slug: &str) -> Option<&SnapshotEntry> {
+        self.entries.get(content_type)?.get(slug)
+    }
+}
