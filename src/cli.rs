@@ -76,6 +76,12 @@ pub struct ExportArgs {
     /// The export folder; each channel writes into its own subfolder.
     #[arg(long, default_value = "exports")]
     pub out: PathBuf,
+    /// Content folder whose site.toml names the site (name, url, municipality).
+    #[arg(long, env = "KATALOG_CONTENT", default_value = "content")]
+    pub content: PathBuf,
+    /// Folder of web templates that replace the built-in ones of the same name.
+    #[arg(long, env = "KATALOG_TEMPLATES")]
+    pub templates: Option<PathBuf>,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -257,7 +263,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let channels = if args.all { crate::channels::Channel::ALL.to_vec() } else { args.channels.clone() };
             let started = std::time::Instant::now();
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let reports = crate::channels::export(&store, &registry, &channels, &args.out, progress).await?;
+            let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
+            let reports = crate::channels::export(&store, &registry, &channels, &settings, &args.out, progress).await?;
             for report in &reports {
                 let s = report.summary;
                 println!(

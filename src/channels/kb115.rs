@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::snapshot::{Snapshot, SnapshotEntry};
-use super::{ChannelError, Output, missing_for};
-use crate::content::document;
-use crate::render::{facts, markdown};
+use super::{ChannelError, Output, missing_for, views};
+use crate::content::{Locale, document};
+use crate::render::markdown;
 
 const CHANNEL: &str = "kb115";
 const TEMPLATE: &str = "kb115.html";
@@ -32,67 +32,8 @@ struct Record<'a> {
     included: BTreeMap<String, Value>,
 }
 
-/// The printable page, with facts already in words.
-#[derive(Serialize)]
-struct Sheet<'a> {
-    name: &'a str,
-    leika: &'a str,
-    sections: Vec<Section>,
-    fees: Vec<Fact>,
-    documents: Vec<Fact>,
-    deadlines: Vec<Fact>,
-    processing_time: String,
-    online_service: Option<Link>,
-    offices: Vec<Office>,
-}
-
-#[derive(Serialize)]
-struct Section {
-    title: String,
-    html: String,
-}
-
-#[derive(Serialize)]
-struct Fact {
-    label: String,
-    value: String,
-    note: String,
-}
-
-#[derive(Serialize)]
-struct Link {
-    url: String,
-    title: String,
-}
-
-#[derive(Serialize)]
-struct Office {
-    role: &'static str,
-    note: String,
-    name: String,
-    address: String,
-    building: String,
-    phone: String,
-    email: String,
-    web: String,
-    appointment_url: String,
-    hours: Vec<Hours>,
-    exceptions: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Hours {
-    kind: &'static str,
-    note: String,
-    lines: Vec<String>,
-}
-
-fn text(value: &Value, key: &str) -> String {
-    value.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
 pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
-    let mut templates = minijinja::Environment::new();
+    let mut templates = super::html_templates();
     templates.add_template(TEMPLATE, include_str!("templates/kb115.html"))?;
     let page = templates.get_template(TEMPLATE)?;
     let mut output = Output::default();
@@ -114,10 +55,10 @@ pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
             html: markdown::fields_to_html(&service.content_type, fields),
             included,
         };
-        let sheet = sheet(service, &record);
+        let sheet = views::service_view(snapshot, service, Locale::SOURCE);
         overview.push([
-            text(fields, "leika"),
-            text(fields, "name"),
+            sheet.leika.clone(),
+            sheet.name.clone(),
             service.slug.clone(),
             sheet.offices.first().map(|o| o.name.clone()).unwrap_or_default(),
             sheet.offices.first().map(|o| o.phone.clone()).unwrap_or_default(),
@@ -158,64 +99,4 @@ fn included(snapshot: &Snapshot, service: &SnapshotEntry) -> Result<BTreeMap<Str
         included.insert(key, Value::Object(expanded));
     }
     Ok(included)
-}
-
-fn sheet<'a>(service: &'a SnapshotEntry, record: &Record<'a>) -> Sheet<'a> {
-    let fields = record.fields;
-    let list = |key: &str| fields.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
-    let properties = service.content_type.schema.get("properties");
-    let sections = service
-        .content_type
-        .markdown_fields
-        .iter()
-        .filter_map(|field| {
-            let html = record.html.get(field)?.clone();
-            let title = properties.and_then(|p| p.get(field)).map(|p| text(p, "title")).filter(|t| !t.is_empty()).unwrap_or_else(|| field.clone());
-            Some(Section { title, html })
-        })
-        .collect();
-    let offices = list("responsible_offices")
-        .iter()
-        .filter_map(|responsibility| {
-            let office = record.included.get(&format!("office/{}", text(responsibility, "office")))?;
-            Some(Office {
-                role: facts::role(&text(responsibility, "role")),
-                note: text(responsibility, "note"),
-                name: text(office, "name"),
-                address: office.get("address").map(facts::address).unwrap_or_default(),
-                building: office.get("address").map(|a| text(a, "building")).unwrap_or_default(),
-                phone: text(office, "phone"),
-                email: text(office, "email"),
-                web: text(office, "web"),
-                appointment_url: text(office, "appointment_url"),
-                hours: office
-                    .get("opening_hours")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(|hours| Hours { kind: facts::hours_kind(&text(hours, "kind")), note: text(hours, "note"), lines: facts::hour_lines(hours) })
-                    .collect(),
-                exceptions: office.get("exceptions").and_then(Value::as_array).into_iter().flatten().map(facts::exception).collect(),
-            })
-        })
-        .collect();
-    Sheet {
-        name: fields.get("name").and_then(Value::as_str).unwrap_or(&service.slug),
-        leika: fields.get("leika").and_then(Value::as_str).unwrap_or_default(),
-        sections,
-        fees: list("fees").iter().map(|fee| Fact { label: text(fee, "label"), value: facts::fee_amount(fee), note: text(fee, "note") }).collect(),
-        documents: list("documents")
-            .iter()
-            .filter(|d| text(d, "direction") == "incoming")
-            .map(|d| Fact {
-                label: text(d, "name"),
-                value: if d.get("mandatory").and_then(Value::as_bool).unwrap_or(true) { "erforderlich" } else { "falls zutreffend" }.to_owned(),
-                note: text(d, "description"),
-            })
-            .collect(),
-        deadlines: list("deadlines").iter().map(|d| Fact { label: text(d, "label"), value: facts::time_span(d), note: String::new() }).collect(),
-        processing_time: fields.get("processing_time").map(facts::time_span).unwrap_or_default(),
-        online_service: fields.get("online_service").map(|o| Link { url: text(o, "url"), title: text(o, "title") }),
-        offices,
-    }
 }

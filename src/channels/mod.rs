@@ -1,6 +1,6 @@
 //! Channels: the published content, written once, projected into the files
-//! each audience receives — the city app (`app`) and the 115 knowledge
-//! base (`kb115`). Every channel reads the same [`Snapshot`] and returns
+//! each audience receives — the public web site (`web`), the city app
+//! (`app`) and the 115 knowledge base (`kb115`). Every channel reads the same [`Snapshot`] and returns
 //! its files; [`export`] writes them deterministically (the same content
 //! gives byte-identical files; no timestamps but the content's own) and
 //! incrementally (only changed files are rewritten, files of removed
@@ -8,8 +8,10 @@
 
 pub mod app;
 pub mod kb115;
+pub mod web;
 mod output;
 mod snapshot;
+pub mod views;
 
 use std::path::Path;
 
@@ -24,26 +26,67 @@ use crate::store::{Store, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Channel {
+    Web,
     App,
     Kb115,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::App, Channel::Kb115];
+    pub const ALL: [Channel; 3] = [Channel::Web, Channel::App, Channel::Kb115];
 
     pub fn name(self) -> &'static str {
         match self {
+            Channel::Web => "web",
             Channel::App => "app",
             Channel::Kb115 => "kb115",
         }
     }
 
-    pub fn render(self, snapshot: &Snapshot) -> Result<Output, ChannelError> {
+    pub fn render(self, snapshot: &Snapshot, settings: &Settings) -> Result<Output, ChannelError> {
         match self {
+            Channel::Web => web::render(snapshot, &settings.site, settings.templates.as_deref()),
             Channel::App => app::render(snapshot),
             Channel::Kb115 => kb115::render(snapshot),
         }
     }
+}
+
+/// Who publishes, and where the site lives (`content/site.toml`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub name: String,
+    /// The public address of the web site, without a trailing slash.
+    pub url: String,
+    pub municipality: String,
+}
+
+impl Default for Site {
+    fn default() -> Site {
+        Site { name: "katalog".into(), url: "http://localhost:8080".into(), municipality: String::new() }
+    }
+}
+
+impl Site {
+    /// Reads `site.toml`; the defaults when there is none.
+    pub fn load(path: &Path) -> Result<Site, ChannelError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Site::default()),
+            Err(source) => return Err(ChannelError::Io { path: path.display().to_string(), source }),
+        };
+        let mut site: Site = toml::from_str(&text).map_err(|e| ChannelError::Settings { path: path.display().to_string(), message: e.to_string() })?;
+        site.url = site.url.trim_end_matches('/').to_owned();
+        Ok(site)
+    }
+}
+
+/// What channels need besides the content.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub site: Site,
+    /// A folder whose templates replace the built-in ones of the same name.
+    pub templates: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +101,8 @@ pub enum ChannelError {
     Template(#[from] minijinja::Error),
     #[error("JSON: {0}")]
     Json(serde_json::Error),
+    #[error("{path}: {message}")]
+    Settings { path: String, message: String },
 }
 
 /// A channel's files, and what it could not export and why.
@@ -76,7 +121,14 @@ pub struct ChannelReport {
 }
 
 /// Exports the published content into `out/<channel>/` for each channel.
-pub async fn export(store: &Store, registry: &Registry, channels: &[Channel], out: &Path, progress: bool) -> Result<Vec<ChannelReport>, ChannelError> {
+pub async fn export(
+    store: &Store,
+    registry: &Registry,
+    channels: &[Channel],
+    settings: &Settings,
+    out: &Path,
+    progress: bool,
+) -> Result<Vec<ChannelReport>, ChannelError> {
     let bar = if progress { indicatif::ProgressBar::new(0) } else { indicatif::ProgressBar::hidden() };
     bar.set_style(
         indicatif::ProgressStyle::with_template("reading {bar:40} {pos}/{len} entries, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -85,7 +137,7 @@ pub async fn export(store: &Store, registry: &Registry, channels: &[Channel], ou
     bar.finish_and_clear();
     let mut reports = Vec::new();
     for &channel in channels {
-        let output = channel.render(&snapshot)?;
+        let output = channel.render(&snapshot, settings)?;
         let summary = output::write_folder(&out.join(channel.name()), &output.files)?;
         reports.push(ChannelReport { channel, summary, problems: output.problems });
     }
@@ -109,6 +161,21 @@ pub fn missing_for(channel: &str, content_type: &ContentType, document: &Value) 
         })
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+/// A template environment for HTML pages. Values are escaped as HTML
+/// needs (`& < > " '`); slashes stay slashes, so addresses read as written.
+fn html_templates() -> minijinja::Environment<'static> {
+    let mut templates = minijinja::Environment::new();
+    templates.set_formatter(|out, state, value| {
+        if value.is_safe() || *state.auto_escape() != minijinja::AutoEscape::Html {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let text = value.to_string();
+        let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;");
+        out.write_str(&escaped).map_err(minijinja::Error::from)
+    });
+    templates
 }
 
 /// Indented JSON with a final newline: files meant to be read and diffed.

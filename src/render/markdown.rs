@@ -56,4 +56,18 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn deep_nesting_renders_without_overflow() {
+        for depth in [10_000usize] {
+            // "- - - item": each marker opens a list inside the previous one.
+            let nested_lists = "- ".repeat(depth) + "item";
+            let nested_quotes = ">".repeat(depth) + " deep";
+            let nested_html = "<div>".repeat(depth) + "text";
+            for markdown in [nested_lists, nested_quotes, nested_html] {
+                let run = std::thread::Builder::new().stack_size(2 << 20).spawn(move || to_html(&markdown).len()).unwrap();
+                assert!(run.join().is_ok(), "rendering {depth} levels overflowed a 2 MiB stack");
+            }
+        }
+    }
 }

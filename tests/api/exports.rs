@@ -8,11 +8,18 @@ use crate::helpers::{TestDb, import, katalog, repo_path, sample_content, text};
 use crate::on_both_databases;
 
 /// The channels exported into `exports/`.
-const CHANNELS: [&str; 2] = ["app", "kb115"];
+const CHANNELS: [&str; 3] = ["web", "app", "kb115"];
 
 fn export(db: &TestDb, out: &Path) -> String {
-    let schemas = repo_path("schemas");
-    let output = katalog(&["export", "--all", "--out", out.to_str().unwrap(), "--database", &db.url, "--schemas", schemas.to_str().unwrap()]);
+    export_with(db, out, &[])
+}
+
+fn export_with(db: &TestDb, out: &Path, options: &[&str]) -> String {
+    let (schemas, content) = (repo_path("schemas"), repo_path("content"));
+    let mut args = vec!["export", "--all", "--out", out.to_str().unwrap(), "--database", &db.url];
+    args.extend(["--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap()]);
+    args.extend(options);
+    let output = katalog(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     text(&output.stdout)
 }
@@ -63,8 +70,11 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     let out = tempfile::tempdir().unwrap();
     let first = export(&db, out.path());
     assert!(first.contains("kb115: 65 written, 0 deleted"), "{first}");
+    assert!(first.contains("web: ") && !first.contains("web: 0 written"), "{first}");
     let again = export(&db, out.path());
-    assert!(again.contains("app: 0 written, 0 deleted") && again.contains("kb115: 0 written, 0 deleted"), "a second run writes nothing: {again}");
+    for channel in CHANNELS {
+        assert!(again.contains(&format!("{channel}: 0 written, 0 deleted")), "a second run writes nothing: {again}");
+    }
     let before = files(out.path());
 
     // A new phone number at the lost-property office: the records of the
@@ -87,6 +97,12 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
         .collect();
     assert!(!served.is_empty());
     let mut expected: Vec<String> = served.iter().flat_map(|slug| [format!("kb115/{slug}.html"), format!("kb115/{slug}.json")]).collect();
+    // The web pages that show the office: its own, and those of the services it serves.
+    for path in changed.iter().filter(|p| p.starts_with("web/")) {
+        let page = path.split('/').nth(2).unwrap_or_default();
+        assert!(path.contains("/office/fundbuero/") || (page == "service" && served.iter().any(|slug| path.contains(&format!("/service/{slug}/")))), "{path} changed");
+    }
+    expected.extend(changed.iter().filter(|p| p.starts_with("web/")).cloned());
     expected.extend(["app/index.json".to_owned(), "app/office/fundbuero.de.json".to_owned()]);
     expected.sort();
     // The overview lists each service's first office only.
@@ -95,6 +111,8 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     let kb115_changed = changed.iter().filter(|p| p.starts_with("kb115/")).count();
     assert!(report.contains(&format!("kb115: {kb115_changed} written, 0 deleted")), "{report}");
     assert!(report.contains("app: 2 written, 0 deleted"), "{report}");
+    let web_changed = changed.iter().filter(|p| p.starts_with("web/")).count();
+    assert!(report.contains(&format!("web: {web_changed} written, 0 deleted")), "{report}");
 
     // A service that loses a field the 115 knowledge base needs is left out, and its old record goes.
     let services = content.path().join("service");
@@ -122,3 +140,69 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     assert!(out.path().join(format!("app/service/{slug}.de.json")).exists(), "other channels still carry it");
 }
 on_both_databases!(exports_rewrite_only_what_changed);
+
+/// The text between `start` and the next `end`, every time.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+    text.split(start).skip(1).filter_map(|rest| rest.split(end).next()).collect()
+}
+
+async fn the_web_site_is_linked_described_and_safe(db: TestDb) {
+    let content = sample_content();
+    let hints = content.path().join("service/personalausweis-beantragen.md");
+    let source = std::fs::read_to_string(&hints).unwrap();
+    let attack = "\n<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n[Hier klicken](javascript:alert(3))\n";
+    let attacked = source.replacen("## Hinweise\n", &format!("## Hinweise\n{attack}"), 1);
+    assert_ne!(attacked, source);
+    std::fs::write(&hints, attacked).unwrap();
+    assert!(import(&db, content.path()).status.success());
+    let out = tempfile::tempdir().unwrap();
+    export(&db, out.path());
+    let site = files(&out.path().join("web"));
+    let pages: Vec<(&String, String)> = site.iter().filter(|(p, _)| p.ends_with("index.html") && p.contains('/')).map(|(p, b)| (p, text(b))).collect();
+    assert!(pages.len() > 60, "{} pages", pages.len());
+    for (path, html) in &pages {
+        assert_eq!(html.matches("<h1").count(), 1, "{path}: one h1");
+        assert!(html.contains("<html lang=\"") && html.contains("<main id=\"main\">") && html.contains("href=\"#main\""), "{path}: lang, landmark, skip link");
+        assert!(!html.contains("<script>") && !html.contains("onerror") && !html.contains("javascript:"), "{path}: nothing executable");
+        for script in between(html, "<script type=\"application/ld+json\">", "</script>") {
+            let data: serde_json::Value = serde_json::from_str(script).unwrap_or_else(|e| panic!("{path}: JSON-LD: {e}"));
+            assert_eq!(data["@context"], "https://schema.org", "{path}");
+        }
+        // Every link inside the site leads to a page of the export.
+        for target in between(html, "href=\"/", "\"").into_iter().filter(|t| !t.starts_with('/') && t.ends_with('/')) {
+            assert!(site.contains_key(&format!("{target}index.html")), "{path} links to /{target}, which is not exported");
+        }
+    }
+
+    let service = text(&site["de/service/personalausweis-beantragen/index.html"]);
+    assert!(service.contains("Hier klicken"), "the link text stays, its script goes");
+    assert!(service.contains("hreflang=\"en\" href=\"https://service.stuttgart.example/en/service/personalausweis-beantragen/\""), "{service}");
+    let json_ld: serde_json::Value = serde_json::from_str(between(&service, "<script type=\"application/ld+json\">", "</script>")[0]).unwrap();
+    assert_eq!(json_ld["@type"], "GovernmentService");
+    assert_eq!(json_ld["identifier"][0]["propertyID"], "LeiKa");
+    let provider = &json_ld["provider"][0];
+    assert_eq!(provider["@type"], "GovernmentOffice");
+    assert!(provider["openingHoursSpecification"][0]["dayOfWeek"][0].as_str().unwrap().starts_with("https://schema.org/"));
+    assert!(json_ld["availableChannel"].as_array().unwrap().iter().any(|c| c["@type"] == "ServiceChannel" && c["servicePhone"]["telephone"] == "115"));
+    let office = text(&site["de/office/buergerbuero-mitte/index.html"]);
+    assert!(office.contains("\"@type\":\"GovernmentOffice\""), "{office}");
+    assert!(office.contains("href=\"/de/service/personalausweis-beantragen/\""), "an office lists the services it is responsible for");
+    let english = text(&site["en/service/personalausweis-beantragen/index.html"]);
+    assert!(english.contains("<html lang=\"en\">"));
+
+    let sitemap = text(&site["sitemap.xml"]);
+    let listed = between(&sitemap, "<loc>", "</loc>");
+    assert_eq!(listed.len(), pages.len(), "every page is in the sitemap once");
+    assert!(listed.contains(&"https://service.stuttgart.example/en/a-z/"));
+
+    // A partner restyles with templates of its own; the rest stays built in.
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(templates.path().join("service.html"), "{% extends \"base.html\" %}{% block main %}<h1>Partner: {{ service.name }}</h1>{% endblock %}").unwrap();
+    std::fs::write(templates.path().join("style.css"), "body { color: #000; }\n").unwrap();
+    let report = export_with(&db, out.path(), &["--templates", templates.path().to_str().unwrap()]);
+    assert!(report.contains("web: "), "{report}");
+    let restyled = std::fs::read_to_string(out.path().join("web/de/service/personalausweis-beantragen/index.html")).unwrap();
+    assert!(restyled.contains("<h1>Partner: Personalausweis beantragen</h1>") && restyled.contains("Zum Inhalt springen"), "{restyled}");
+    assert_eq!(std::fs::read_to_string(out.path().join("web/style.css")).unwrap(), "body { color: #000; }\n");
+}
+on_both_databases!(the_web_site_is_linked_described_and_safe);

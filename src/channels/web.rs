@@ -1,0 +1,400 @@
+//! `web`: the public site as static files — a page per service, office,
+//! topic and article in each published locale (with `hreflang` links
+//! between them), a start page and an A–Z index per locale, schema.org
+//! JSON-LD on service and office pages, `sitemap.xml` and a stylesheet.
+//!
+//! Templates (minijinja) are compiled in; a folder given with
+//! `--templates` overrides any of them by name (`service.html`,
+//! `style.css`, …), so a partner city restyles without forking.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::snapshot::{Snapshot, SnapshotEntry};
+use super::views::{self, EntryLink, href, lang, link, name_of};
+use super::{ChannelError, Output, Site};
+use crate::content::{Locale, document};
+use crate::render::facts::SCHEMA_ORG_DAYS;
+
+const BUILT_IN: [(&str, &str); 9] = [
+    ("base.html", include_str!("templates/web/base.html")),
+    ("start.html", include_str!("templates/web/start.html")),
+    ("az.html", include_str!("templates/web/az.html")),
+    ("service.html", include_str!("templates/web/service.html")),
+    ("office.html", include_str!("templates/web/office.html")),
+    ("office_card.html", include_str!("templates/web/office_card.html")),
+    ("entry.html", include_str!("templates/web/entry.html")),
+    ("style.css", include_str!("templates/web/style.css")),
+    ("ui.toml", include_str!("templates/web/ui.toml")),
+];
+
+/// Reads a template from the override folder, else the built-in one.
+fn template_source(overrides: Option<&Path>, name: &str) -> Result<Option<String>, ChannelError> {
+    if let Some(folder) = overrides {
+        let path = folder.join(name);
+        if path.is_file() {
+            return std::fs::read_to_string(&path).map(Some).map_err(|source| ChannelError::Io { path: path.display().to_string(), source });
+        }
+    }
+    Ok(BUILT_IN.iter().find(|(built_in, _)| *built_in == name).map(|(_, source)| (*source).to_owned()))
+}
+
+fn environment(overrides: Option<PathBuf>) -> minijinja::Environment<'static> {
+    let mut templates = super::html_templates();
+    templates.set_loader(move |name| {
+        template_source(overrides.as_deref(), name).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::TemplateNotFound, e.to_string()))
+    });
+    templates
+}
+
+/// Words of the interface, per locale (`ui.toml`, overridable too).
+type Ui = BTreeMap<String, BTreeMap<String, String>>;
+
+#[derive(Serialize)]
+struct Alternate {
+    hreflang: &'static str,
+    href: String,
+    label: String,
+    lang: &'static str,
+}
+
+/// What every page has.
+#[derive(Serialize)]
+struct Page<'a, T: Serialize> {
+    site: &'a Site,
+    ui: &'a BTreeMap<String, String>,
+    locale: &'static str,
+    lang: &'static str,
+    title: String,
+    alternates: Vec<Alternate>,
+    json_ld: String,
+    #[serde(flatten)]
+    content: T,
+}
+
+struct Renderer<'a> {
+    templates: minijinja::Environment<'static>,
+    ui: Ui,
+    site: &'a Site,
+    output: Output,
+    sitemap: Vec<(String, Vec<Alternate>)>,
+}
+
+impl Renderer<'_> {
+    fn page<T: Serialize>(&mut self, template: &str, locale: Locale, title: String, alternates: Vec<Alternate>, json_ld: Option<Value>, content: T) -> Result<(), ChannelError> {
+        let empty = BTreeMap::new();
+        let ui = self.ui.get(locale.code()).or_else(|| self.ui.get(Locale::SOURCE.code())).unwrap_or(&empty);
+        let own = alternates.iter().find(|a| a.hreflang == locale.code()).map(|a| a.href.clone()).unwrap_or_default();
+        let page = Page {
+            site: self.site,
+            ui,
+            locale: locale.code(),
+            lang: lang(locale),
+            title,
+            json_ld: json_ld.map(|v| script_safe(&v)).unwrap_or_default(),
+            alternates,
+            content,
+        };
+        let html = self.templates.get_template(template)?.render(minijinja::value::Serde(&page))?;
+        self.output.files.insert(format!("{}index.html", own.trim_start_matches('/')), html.into_bytes());
+        self.sitemap.push((own, page.alternates));
+        Ok(())
+    }
+}
+
+/// JSON for a `<script>` element: `</` cannot close it.
+fn script_safe(value: &Value) -> String {
+    value.to_string().replace("</", "<\\/")
+}
+
+fn alternates(locales: impl IntoIterator<Item = Locale>, ui: &Ui, path: impl Fn(Locale) -> String) -> Vec<Alternate> {
+    locales
+        .into_iter()
+        .map(|locale| Alternate {
+            hreflang: locale.code(),
+            href: path(locale),
+            label: ui.get(locale.code()).and_then(|words| words.get("language_name")).cloned().unwrap_or_else(|| locale.code().to_owned()),
+            lang: lang(locale),
+        })
+        .collect()
+}
+
+pub fn render(snapshot: &Snapshot, site: &Site, overrides: Option<&Path>) -> Result<Output, ChannelError> {
+    let ui: Ui = toml::from_str(&template_source(overrides, "ui.toml")?.unwrap_or_default())
+        .map_err(|e| ChannelError::Template(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("ui.toml: {e}"))))?;
+    let mut renderer = Renderer { templates: environment(overrides.map(Path::to_path_buf)), ui, site, output: Output::default(), sitemap: Vec::new() };
+    let site_locales: Vec<Locale> = Locale::ALL.into_iter().filter(|l| l.is_source() || snapshot.all().any(|e| e.translations.contains_key(l))).collect();
+    let referrers = referrers(snapshot);
+
+    for &locale in &site_locales {
+        let ui = renderer.ui.get(locale.code()).cloned().unwrap_or_default();
+        let word = |key: &str| ui.get(key).cloned().unwrap_or_else(|| key.to_owned());
+        let topics: Vec<EntryLink> = snapshot.of_type("topic").filter_map(|t| link(snapshot, locale, "topic", &t.slug)).collect();
+        let start = alternates(site_locales.iter().copied(), &renderer.ui, |l| format!("/{}/", l.code()));
+        renderer.page("start.html", locale, word("start_title"), start, None, json!({ "topics": topics }))?;
+        let a_z = alternates(site_locales.iter().copied(), &renderer.ui, |l| format!("/{}/a-z/", l.code()));
+        renderer.page("az.html", locale, word("a_z"), a_z, None, json!({ "groups": letter_groups(snapshot, locale) }))?;
+    }
+
+    for entry in snapshot.all() {
+        let type_name = entry.content_type.name.as_str();
+        for locale in entry.locales() {
+            let page_alternates = alternates(entry.locales(), &renderer.ui, |l| href(l, type_name, &entry.slug));
+            let localised = entry.in_locale(locale);
+            let title = name_of(entry, &localised.fields);
+            let referring = |types: &[&str]| -> Vec<EntryLink> {
+                referrers
+                    .get(&(type_name.to_owned(), entry.slug.clone()))
+                    .into_iter()
+                    .flatten()
+                    .filter(|(t, _)| types.contains(&t.as_str()))
+                    .filter_map(|(t, s)| link(snapshot, locale, t, s))
+                    .collect()
+            };
+            match type_name {
+                "service" => {
+                    let view = views::service_view(snapshot, entry, locale);
+                    let ld = service_json_ld(snapshot, site, entry, locale);
+                    renderer.page("service.html", locale, title, page_alternates, Some(ld), json!({ "service": view }))?;
+                }
+                "office" => {
+                    let view = views::office_view(entry, locale);
+                    let ld = office_json_ld(site, entry, locale);
+                    renderer.page("office.html", locale, title, page_alternates, Some(ld), json!({ "office": view, "services": referring(&["service"]) }))?;
+                }
+                _ => {
+                    let teaser = ["teaser", "summary"].map(|key| views::text(&localised.fields, key)).into_iter().find(|t| !t.is_empty());
+                    let content = json!({
+                        "name": title,
+                        "teaser": teaser,
+                        "sections": views::sections(entry, &localised.fields, locale),
+                        "entries": referring(&["topic", "service", "article"]),
+                    });
+                    renderer.page("entry.html", locale, title, page_alternates, None, content)?;
+                }
+            }
+        }
+    }
+
+    let css = template_source(overrides, "style.css")?.unwrap_or_default();
+    renderer.output.files.insert("style.css".to_owned(), css.into_bytes());
+    renderer.output.files.insert("index.html".to_owned(), root_page(site).into_bytes());
+    renderer.output.files.insert("sitemap.xml".to_owned(), sitemap(site, &renderer.sitemap).into_bytes());
+    Ok(renderer.output)
+}
+
+/// For each `type/slug`, the published entries that refer to it.
+fn referrers(snapshot: &Snapshot) -> BTreeMap<(String, String), Vec<(String, String)>> {
+    let mut referrers: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    for entry in snapshot.all() {
+        for reference in document::references(&entry.content_type, &entry.source.document) {
+            let from = (entry.content_type.name.clone(), entry.slug.clone());
+            let list = referrers.entry((reference.target_type, reference.target_slug)).or_default();
+            if !list.contains(&from) {
+                list.push(from);
+            }
+        }
+    }
+    referrers
+}
+
+#[derive(Serialize)]
+struct LetterGroup {
+    letter: String,
+    anchor: String,
+    services: Vec<EntryLink>,
+}
+
+/// Services by the first letter of their name in the locale (Ä with A).
+fn letter_groups(snapshot: &Snapshot, locale: Locale) -> Vec<LetterGroup> {
+    let mut services: Vec<(String, EntryLink)> = snapshot
+        .of_type("service")
+        .filter_map(|s| link(snapshot, locale, "service", &s.slug))
+        .map(|l| (crate::search::analysis::german_normalize(&l.name.to_lowercase()), l))
+        .collect();
+    services.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.href.cmp(&b.1.href)));
+    let mut groups: Vec<LetterGroup> = Vec::new();
+    for (key, service) in services {
+        let letter = key.chars().next().filter(char::is_ascii_alphabetic).map_or("#".to_owned(), |c| c.to_ascii_uppercase().to_string());
+        match groups.last_mut() {
+            Some(group) if group.letter == letter => group.services.push(service),
+            _ => groups.push(LetterGroup { anchor: format!("letter-{}", if letter == "#" { "other".to_owned() } else { letter.to_lowercase() }), letter, services: vec![service] }),
+        }
+    }
+    groups
+}
+
+fn office_json_ld(site: &Site, office: &SnapshotEntry, locale: Locale) -> Value {
+    let fields = office.in_locale(locale).fields;
+    let text = |key: &str| fields.get(key).and_then(Value::as_str);
+    let mut ld = json!({
+        "@context": "https://schema.org",
+        "@type": "GovernmentOffice",
+        "@id": format!("{}{}", site.url, href(Locale::SOURCE, "office", &office.slug)),
+        "url": format!("{}{}", site.url, href(locale, "office", &office.slug)),
+        "name": name_of(office, &fields),
+    });
+    if let Some(address) = fields.get("address") {
+        ld["address"] = json!({
+            "@type": "PostalAddress",
+            "streetAddress": format!("{} {}", views::text(address, "street"), views::text(address, "house_number")),
+            "postalCode": views::text(address, "postal_code"),
+            "addressLocality": views::text(address, "city"),
+            "addressCountry": "DE",
+        });
+    }
+    for (key, property) in [("phone", "telephone"), ("email", "email"), ("fax", "faxNumber")] {
+        if let Some(value) = text(key) {
+            ld[property] = json!(value);
+        }
+    }
+    if let (Some(lat), Some(lon)) = (fields.pointer("/geo/lat"), fields.pointer("/geo/lon")) {
+        ld["geo"] = json!({ "@type": "GeoCoordinates", "latitude": lat, "longitude": lon });
+    }
+    let general: Vec<Value> = fields
+        .get("opening_hours")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|hours| matches!(hours.get("kind").and_then(Value::as_str), Some("general" | "visiting")))
+        .flat_map(|hours| hours.get("slots").and_then(Value::as_array).cloned().unwrap_or_default())
+        .map(|slot| {
+            let days: Vec<String> = slot["days"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| SCHEMA_ORG_DAYS.iter().find(|(code, _)| Some(*code) == d.as_str()).map(|(_, day)| format!("https://schema.org/{day}")))
+                .collect();
+            json!({ "@type": "OpeningHoursSpecification", "dayOfWeek": days, "opens": slot["opens"], "closes": slot["closes"] })
+        })
+        .collect();
+    if !general.is_empty() {
+        ld["openingHoursSpecification"] = json!(general);
+    }
+    let special: Vec<Value> = fields
+        .get("exceptions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|exception| {
+            let from = exception["from"].clone();
+            let until = exception.get("until").cloned().unwrap_or_else(|| from.clone());
+            let closed = exception.get("closed").and_then(Value::as_bool).unwrap_or(false);
+            let slots = if closed { vec![json!({ "opens": "00:00", "closes": "00:00" })] } else { exception.get("slots").and_then(Value::as_array).cloned().unwrap_or_default() };
+            slots.into_iter().map(move |slot| {
+                json!({ "@type": "OpeningHoursSpecification", "validFrom": from, "validThrough": until, "opens": slot["opens"], "closes": slot["closes"] })
+            })
+        })
+        .collect();
+    if !special.is_empty() {
+        ld["specialOpeningHoursSpecification"] = json!(special);
+    }
+    ld
+}
+
+fn service_json_ld(snapshot: &Snapshot, site: &Site, service: &SnapshotEntry, locale: Locale) -> Value {
+    let localised = service.in_locale(locale);
+    let fields = &localised.fields;
+    let text = |key: &str| fields.get(key).and_then(Value::as_str).unwrap_or_default();
+    let mut ld = json!({
+        "@context": "https://schema.org",
+        "@type": "GovernmentService",
+        "@id": format!("{}{}", site.url, href(Locale::SOURCE, "service", &service.slug)),
+        "url": format!("{}{}", site.url, href(locale, "service", &service.slug)),
+        "name": name_of(service, fields),
+        "inLanguage": lang(localised.locale),
+        "areaServed": { "@type": "AdministrativeArea", "name": site.municipality },
+    });
+    let description = if text("teaser").is_empty() { text("short_text") } else { text("teaser") };
+    if !description.is_empty() {
+        ld["description"] = json!(description);
+    }
+    if !text("leika").is_empty() {
+        ld["identifier"] = json!([{ "@type": "PropertyValue", "propertyID": "LeiKa", "value": text("leika") }]);
+    }
+    let offices: Vec<Value> = fields
+        .get("responsible_offices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| r.get("role").and_then(Value::as_str) == Some("responsible"))
+        .filter_map(|r| snapshot.get("office", r.get("office")?.as_str()?))
+        .map(|office| {
+            let mut ld = office_json_ld(site, office, locale);
+            if let Some(object) = ld.as_object_mut() {
+                object.remove("@context");
+            }
+            ld
+        })
+        .collect();
+    if !offices.is_empty() {
+        ld["provider"] = json!(offices);
+    }
+    let mut channels = Vec::new();
+    if let Some(url) = fields.pointer("/online_service/url") {
+        channels.push(json!({ "@type": "ServiceChannel", "serviceUrl": url }));
+    }
+    channels.push(json!({ "@type": "ServiceChannel", "servicePhone": { "@type": "ContactPoint", "telephone": "115" } }));
+    if let Some(duration) = fields.pointer("/processing_time/duration").and_then(iso_duration) {
+        for channel in &mut channels {
+            channel["processingTime"] = json!(duration);
+        }
+    }
+    ld["availableChannel"] = json!(channels);
+    let keywords: Vec<&str> = fields.get("keywords").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    if !keywords.is_empty() {
+        ld["keywords"] = json!(keywords.join(", "));
+    }
+    ld
+}
+
+/// An ISO 8601 duration for a single value (`P3W`); ranges have none.
+fn iso_duration(duration: &Value) -> Option<String> {
+    if duration.get("up_to").is_some() {
+        return None;
+    }
+    let value = duration.get("value")?.as_i64()?;
+    Some(match duration.get("unit")?.as_str()? {
+        "minutes" => format!("PT{value}M"),
+        "hours" => format!("PT{value}H"),
+        "days" | "working_days" => format!("P{value}D"),
+        "weeks" => format!("P{value}W"),
+        "months" => format!("P{value}M"),
+        _ => format!("P{value}Y"),
+    })
+}
+
+fn root_page(site: &Site) -> String {
+    let name = escape_xml(&site.name);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"0; url=/de/\">\n<title>{name}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n</head>\n<body>\n<main>\n<h1>{name}</h1>\n<p><a href=\"/de/\" hreflang=\"de\">Deutsch</a></p>\n</main>\n</body>\n</html>\n"
+    )
+}
+
+fn sitemap(site: &Site, pages: &[(String, Vec<Alternate>)]) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
+    let mut pages: Vec<&(String, Vec<Alternate>)> = pages.iter().collect();
+    pages.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, alternates) in pages {
+        xml.push_str(&format!("<url><loc>{}</loc>", escape_xml(&format!("{}{path}", site.url))));
+        if alternates.len() > 1 {
+            for alternate in alternates {
+                xml.push_str(&format!(
+                    "<xhtml:link rel=\"alternate\" hreflang=\"{}\" href=\"{}\"/>",
+                    alternate.hreflang,
+                    escape_xml(&format!("{}{}", site.url, alternate.href))
+                ));
+            }
+        }
+        xml.push_str("</url>\n");
+    }
+    xml.push_str("</urlset>\n");
+    xml
+}
+
+fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
