@@ -229,6 +229,9 @@ pub struct GenerateArgs {
     /// Seed of the pseudo-random text; the same seed gives the same files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also write an English translation of every service.
+    #[arg(long)]
+    pub english: bool,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -244,7 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token(command) => token_command(command).await,
         Command::Generate(args) => {
-            let written = crate::generate::write(&args.out, args.services, args.seed)?;
+            let written = crate::generate::write(&args.out, args.services, args.seed, args.english)?;
             println!("wrote {written} files to {}", args.out.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -68,12 +68,14 @@ impl Random {
 }
 
 /// Writes the content folder; returns the number of files written.
-pub fn write(out: &Path, services: usize, seed: u64) -> anyhow::Result<usize> {
+pub fn write(out: &Path, services: usize, seed: u64, english: bool) -> anyhow::Result<usize> {
     if out.exists() && out.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("{} exists and is not empty", out.display());
     }
     let offices = (services / 50).max(1);
     let mut random = Random(seed);
+    // Its own stream, so the German files do not depend on whether English is written.
+    let mut english_random = Random(seed ^ 0x656e_676c_6973_6800);
     let mut written = 0;
     for (index, topic) in TOPICS.iter().enumerate() {
         let text = format!(
@@ -88,9 +90,13 @@ pub fn write(out: &Path, services: usize, seed: u64) -> anyhow::Result<usize> {
         written += 1;
     }
     for index in 0..services {
-        let path = out.join("service").join(format!("gruppe-{:03}", index / 1000)).join(format!("leistung-{index:06}.md"));
-        write_file(&path, &service(index, offices, services, &mut random))?;
+        let folder = out.join("service").join(format!("gruppe-{:03}", index / 1000));
+        write_file(&folder.join(format!("leistung-{index:06}.md")), &service(index, offices, services, &mut random))?;
         written += 1;
+        if english {
+            write_file(&folder.join(format!("leistung-{index:06}.en.md")), &english_service(index, &mut english_random))?;
+            written += 1;
+        }
     }
     Ok(written)
 }
@@ -160,6 +166,15 @@ fn service(index: usize, offices: usize, services: usize, random: &mut Random) -
     text
 }
 
+/// A partial translation: name, teaser and lead text; the rest falls back.
+fn english_service(index: usize, random: &mut Random) -> String {
+    format!(
+        "+++\nname = \"Service number {index}\"\nteaser = \"{}\"\n+++\n{}\n",
+        random.sentence(),
+        random.paragraph(3)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,8 +183,8 @@ mod tests {
     fn generated_content_is_deterministic() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
-        write(&a.path().join("c"), 60, 7).unwrap();
-        write(&b.path().join("c"), 60, 7).unwrap();
+        write(&a.path().join("c"), 60, 7, true).unwrap();
+        write(&b.path().join("c"), 60, 7, true).unwrap();
         let file = "service/gruppe-000/leistung-000042.md";
         let left = std::fs::read_to_string(a.path().join("c").join(file)).unwrap();
         assert_eq!(left, std::fs::read_to_string(b.path().join("c").join(file)).unwrap());

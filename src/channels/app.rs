@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use super::snapshot::Snapshot;
 use super::{ChannelError, Output};
-use crate::render::markdown;
 
 /// Raised when the shape of the files changes incompatibly.
 const FORMAT: u32 = 1;
@@ -24,11 +23,11 @@ struct Document<'a> {
     locale: &'a str,
     revision: i32,
     /// JSON pointers of values the translation lacks, taken from German.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    fallback_fields: Vec<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    fallback_fields: &'a [String],
     fields: &'a Value,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    html: BTreeMap<String, String>,
+    html: &'a BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -60,9 +59,9 @@ pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
                 slug: &entry.slug,
                 locale: locale.code(),
                 revision: localised.revision,
-                fallback_fields: localised.fallback_fields,
+                fallback_fields: &localised.fallback_fields,
                 fields: &localised.fields,
-                html: markdown::fields_to_html(&entry.content_type, &localised.fields),
+                html: entry.html(locale),
             };
             let bytes = serde_json::to_vec(&document).map_err(ChannelError::Json)?;
             let path = format!("{}/{}.{}.json", entry.content_type.name, entry.slug, locale.code());

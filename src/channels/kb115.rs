@@ -15,7 +15,6 @@ use serde_json::Value;
 use super::snapshot::{Snapshot, SnapshotEntry};
 use super::{ChannelError, Output, missing_for, views};
 use crate::content::{Locale, document};
-use crate::render::markdown;
 
 const CHANNEL: &str = "kb115";
 const TEMPLATE: &str = "kb115.html";
@@ -28,7 +27,7 @@ struct Record<'a> {
     slug: &'a str,
     revision: i32,
     fields: &'a Value,
-    html: BTreeMap<String, String>,
+    html: &'a BTreeMap<String, String>,
     included: BTreeMap<String, Value>,
 }
 
@@ -52,7 +51,7 @@ pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
             slug: &service.slug,
             revision: service.source.number,
             fields,
-            html: markdown::fields_to_html(&service.content_type, fields),
+            html: service.html(Locale::SOURCE),
             included,
         };
         let sheet = views::service_view(snapshot, service, Locale::SOURCE);

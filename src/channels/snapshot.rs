@@ -1,7 +1,7 @@
 //! The published content, read once for all channels of an export.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -21,12 +21,38 @@ pub struct SnapshotEntry {
     pub source: PublishedRevision,
     /// Published translations by locale.
     pub translations: BTreeMap<Locale, PublishedRevision>,
+    /// Per locale (in `Locale::ALL` order), made when first asked for: every
+    /// channel and page showing the entry shares it.
+    renditions: [OnceLock<Rendition>; 3],
+}
+
+/// An entry in one locale: its fields and its Markdown rendered.
+#[derive(Debug)]
+struct Rendition {
+    localised: Localised,
+    html: BTreeMap<String, String>,
 }
 
 impl SnapshotEntry {
     /// The fields in `locale`, German where the translation is missing.
-    pub fn in_locale(&self, locale: Locale) -> Localised {
-        localise(&self.content_type, &self.source, self.translations.get(&locale), locale)
+    pub fn in_locale(&self, locale: Locale) -> &Localised {
+        &self.rendition(locale).localised
+    }
+
+    /// The Markdown fields in `locale` as sanitised HTML, by field name.
+    pub fn html(&self, locale: Locale) -> &BTreeMap<String, String> {
+        &self.rendition(locale).html
+    }
+
+    fn rendition(&self, locale: Locale) -> &Rendition {
+        // Without a translation the locale shows what German shows.
+        let locale = if self.translations.contains_key(&locale) { locale } else { Locale::SOURCE };
+        let slot = Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0);
+        self.renditions[slot].get_or_init(|| {
+            let localised = localise(&self.content_type, &self.source, self.translations.get(&locale), locale);
+            let html = crate::render::markdown::fields_to_html(&self.content_type, &localised.fields);
+            Rendition { localised, html }
+        })
     }
 
     /// The German source and each published translation.
@@ -64,6 +90,7 @@ impl Snapshot {
                         version: published.version,
                         source: published.source,
                         translations: BTreeMap::new(),
+                        renditions: Default::default(),
                     },
                 );
             }

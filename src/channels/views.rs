@@ -119,9 +119,9 @@ pub fn link(snapshot: &Snapshot, locale: Locale, content_type: &str, slug: &str)
 /// The Markdown fields as sections: the lead text first, then the others;
 /// body sections under their heading in the locale, the rest untitled
 /// (they follow the page's heading, as its introduction).
-pub fn sections(entry: &SnapshotEntry, fields: &Value, locale: Locale) -> Vec<Section> {
+pub fn sections(entry: &SnapshotEntry, locale: Locale) -> Vec<Section> {
     let content_type = &entry.content_type;
-    let html = markdown::fields_to_html(content_type, fields);
+    let html = entry.html(locale);
     let lead = content_type.lead_field.as_deref();
     let ordered = lead.into_iter().chain(content_type.markdown_fields.iter().map(String::as_str).filter(|f| Some(*f) != lead));
     ordered
@@ -178,7 +178,7 @@ pub fn service_view(snapshot: &Snapshot, service: &SnapshotEntry, locale: Locale
         name: name_of(service, fields),
         leika: text(fields, "leika"),
         teaser: text(fields, "teaser"),
-        sections: sections(service, fields, locale),
+        sections: sections(service, locale),
         fees: list(fields, "fees")
             .iter()
             .map(|fee| Fact { label: text(fee, "label"), value: facts::fee_amount(words, fee), note: text(fee, "note") })

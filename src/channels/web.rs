@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -79,12 +80,17 @@ struct Renderer<'a> {
     templates: minijinja::Environment<'static>,
     ui: Ui,
     site: &'a Site,
-    output: Output,
-    sitemap: Vec<(String, Vec<Alternate>)>,
+}
+
+/// A rendered page: where it goes, its bytes, and its sitemap entry.
+struct RenderedPage {
+    path: String,
+    html: Vec<u8>,
+    alternates: Vec<Alternate>,
 }
 
 impl Renderer<'_> {
-    fn page<T: Serialize>(&mut self, template: &str, locale: Locale, title: String, alternates: Vec<Alternate>, json_ld: Option<Value>, content: T) -> Result<(), ChannelError> {
+    fn page<T: Serialize>(&self, template: &str, locale: Locale, title: String, alternates: Vec<Alternate>, json_ld: Option<Value>, content: T) -> Result<RenderedPage, ChannelError> {
         let empty = BTreeMap::new();
         let ui = self.ui.get(locale.code()).or_else(|| self.ui.get(Locale::SOURCE.code())).unwrap_or(&empty);
         let own = alternates.iter().find(|a| a.hreflang == locale.code()).map(|a| a.href.clone()).unwrap_or_default();
@@ -99,9 +105,7 @@ impl Renderer<'_> {
             content,
         };
         let html = self.templates.get_template(template)?.render(minijinja::value::Serde(&page))?;
-        self.output.files.insert(format!("{}index.html", own.trim_start_matches('/')), html.into_bytes());
-        self.sitemap.push((own, page.alternates));
-        Ok(())
+        Ok(RenderedPage { path: own, html: html.into_bytes(), alternates: page.alternates })
     }
 }
 
@@ -125,65 +129,87 @@ fn alternates(locales: impl IntoIterator<Item = Locale>, ui: &Ui, path: impl Fn(
 pub fn render(snapshot: &Snapshot, site: &Site, overrides: Option<&Path>) -> Result<Output, ChannelError> {
     let ui: Ui = toml::from_str(&template_source(overrides, "ui.toml")?.unwrap_or_default())
         .map_err(|e| ChannelError::Template(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("ui.toml: {e}"))))?;
-    let mut renderer = Renderer { templates: environment(overrides.map(Path::to_path_buf)), ui, site, output: Output::default(), sitemap: Vec::new() };
+    let renderer = Renderer { templates: environment(overrides.map(Path::to_path_buf)), ui, site };
     let site_locales: Vec<Locale> = Locale::ALL.into_iter().filter(|l| l.is_source() || snapshot.all().any(|e| e.translations.contains_key(l))).collect();
     let referrers = referrers(snapshot);
 
+    let mut pages = Vec::new();
     for &locale in &site_locales {
         let ui = renderer.ui.get(locale.code()).cloned().unwrap_or_default();
         let word = |key: &str| ui.get(key).cloned().unwrap_or_else(|| key.to_owned());
         let topics: Vec<EntryLink> = snapshot.of_type("topic").filter_map(|t| link(snapshot, locale, "topic", &t.slug)).collect();
         let start = alternates(site_locales.iter().copied(), &renderer.ui, |l| format!("/{}/", l.code()));
-        renderer.page("start.html", locale, word("start_title"), start, None, json!({ "topics": topics }))?;
+        pages.push(renderer.page("start.html", locale, word("start_title"), start, None, json!({ "topics": topics }))?);
         let a_z = alternates(site_locales.iter().copied(), &renderer.ui, |l| format!("/{}/a-z/", l.code()));
-        renderer.page("az.html", locale, word("a_z"), a_z, None, json!({ "groups": letter_groups(snapshot, locale) }))?;
+        pages.push(renderer.page("az.html", locale, word("a_z"), a_z, None, json!({ "groups": letter_groups(snapshot, locale) }))?);
     }
+    // Entries' pages are independent of each other: rendered on all cores.
+    let entries: Vec<&SnapshotEntry> = snapshot.all().collect();
+    let entry_pages: Vec<Vec<RenderedPage>> =
+        entries.par_iter().map(|entry| entry_pages(&renderer, snapshot, &referrers, entry)).collect::<Result<_, _>>()?;
+    pages.extend(entry_pages.into_iter().flatten());
 
-    for entry in snapshot.all() {
-        let type_name = entry.content_type.name.as_str();
-        for locale in entry.locales() {
-            let page_alternates = alternates(entry.locales(), &renderer.ui, |l| href(l, type_name, &entry.slug));
-            let localised = entry.in_locale(locale);
-            let title = name_of(entry, &localised.fields);
-            let referring = |types: &[&str]| -> Vec<EntryLink> {
-                referrers
-                    .get(&(type_name.to_owned(), entry.slug.clone()))
-                    .into_iter()
-                    .flatten()
-                    .filter(|(t, _)| types.contains(&t.as_str()))
-                    .filter_map(|(t, s)| link(snapshot, locale, t, s))
-                    .collect()
-            };
-            match type_name {
-                "service" => {
-                    let view = views::service_view(snapshot, entry, locale);
-                    let ld = service_json_ld(snapshot, site, entry, locale);
-                    renderer.page("service.html", locale, title, page_alternates, Some(ld), json!({ "service": view }))?;
-                }
-                "office" => {
-                    let view = views::office_view(entry, locale);
-                    let ld = office_json_ld(site, entry, locale);
-                    renderer.page("office.html", locale, title, page_alternates, Some(ld), json!({ "office": view, "services": referring(&["service"]) }))?;
-                }
-                _ => {
-                    let teaser = ["teaser", "summary"].map(|key| views::text(&localised.fields, key)).into_iter().find(|t| !t.is_empty());
-                    let content = json!({
-                        "name": title,
-                        "teaser": teaser,
-                        "sections": views::sections(entry, &localised.fields, locale),
-                        "entries": referring(&["topic", "service", "article"]),
-                    });
-                    renderer.page("entry.html", locale, title, page_alternates, None, content)?;
-                }
-            }
-        }
-    }
-
+    let mut output = Output::default();
     let css = template_source(overrides, "style.css")?.unwrap_or_default();
-    renderer.output.files.insert("style.css".to_owned(), css.into_bytes());
-    renderer.output.files.insert("index.html".to_owned(), root_page(site).into_bytes());
-    renderer.output.files.insert("sitemap.xml".to_owned(), sitemap(site, &renderer.sitemap).into_bytes());
-    Ok(renderer.output)
+    output.files.insert("style.css".to_owned(), css.into_bytes());
+    output.files.insert("index.html".to_owned(), root_page(site).into_bytes());
+    let mut sitemap_pages = Vec::with_capacity(pages.len());
+    for page in pages {
+        output.files.insert(format!("{}index.html", page.path.trim_start_matches('/')), page.html);
+        sitemap_pages.push((page.path, page.alternates));
+    }
+    output.files.insert("sitemap.xml".to_owned(), sitemap(site, &sitemap_pages).into_bytes());
+    Ok(output)
+}
+
+/// The pages of one entry, one per published locale.
+fn entry_pages(
+    renderer: &Renderer<'_>,
+    snapshot: &Snapshot,
+    referrers: &BTreeMap<(String, String), Vec<(String, String)>>,
+    entry: &SnapshotEntry,
+) -> Result<Vec<RenderedPage>, ChannelError> {
+    let site = renderer.site;
+    let type_name = entry.content_type.name.as_str();
+    let mut pages = Vec::new();
+    for locale in entry.locales() {
+        let page_alternates = alternates(entry.locales(), &renderer.ui, |l| href(l, type_name, &entry.slug));
+        let localised = entry.in_locale(locale);
+        let title = name_of(entry, &localised.fields);
+        let referring = |types: &[&str]| -> Vec<EntryLink> {
+            referrers
+                .get(&(type_name.to_owned(), entry.slug.clone()))
+                .into_iter()
+                .flatten()
+                .filter(|(t, _)| types.contains(&t.as_str()))
+                .filter_map(|(t, s)| link(snapshot, locale, t, s))
+                .collect()
+        };
+        let page = match type_name {
+            "service" => {
+                let view = views::service_view(snapshot, entry, locale);
+                let ld = service_json_ld(snapshot, site, entry, locale);
+                renderer.page("service.html", locale, title, page_alternates, Some(ld), json!({ "service": view }))?
+            }
+            "office" => {
+                let view = views::office_view(entry, locale);
+                let ld = office_json_ld(site, entry, locale);
+                renderer.page("office.html", locale, title, page_alternates, Some(ld), json!({ "office": view, "services": referring(&["service"]) }))?
+            }
+            _ => {
+                let teaser = ["teaser", "summary"].map(|key| views::text(&localised.fields, key)).into_iter().find(|t| !t.is_empty());
+                let content = json!({
+                    "name": title,
+                    "teaser": teaser,
+                    "sections": views::sections(entry, locale),
+                    "entries": referring(&["topic", "service", "article"]),
+                });
+                renderer.page("entry.html", locale, title, page_alternates, None, content)?
+            }
+        };
+        pages.push(page);
+    }
+    Ok(pages)
 }
 
 /// For each `type/slug`, the published entries that refer to it.
@@ -228,7 +254,7 @@ fn letter_groups(snapshot: &Snapshot, locale: Locale) -> Vec<LetterGroup> {
 }
 
 fn office_json_ld(site: &Site, office: &SnapshotEntry, locale: Locale) -> Value {
-    let fields = office.in_locale(locale).fields;
+    let fields = &office.in_locale(locale).fields;
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
     let mut ld = json!({
         "@context": "https://schema.org",
