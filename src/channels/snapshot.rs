@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use serde_json::Value;
 
 use crate::content::{ContentType, Locale, Registry};
 use crate::store::{Localised, PublishedRevision, Store, StoreError, localise};
@@ -17,7 +16,6 @@ pub struct SnapshotEntry {
     pub id: String,
     pub content_type: Arc<ContentType>,
     pub slug: String,
-    pub version: i64,
     pub source: PublishedRevision,
     /// Published translations by locale.
     pub translations: BTreeMap<Locale, PublishedRevision>,
@@ -59,11 +57,6 @@ impl SnapshotEntry {
     pub fn locales(&self) -> impl Iterator<Item = Locale> + '_ {
         std::iter::once(Locale::SOURCE).chain(self.translations.keys().copied())
     }
-
-    /// A text field of the German source.
-    pub fn text(&self, field: &str) -> Option<&str> {
-        self.source.document.get(field).and_then(Value::as_str)
-    }
 }
 
 /// Every published entry, by type and slug.
@@ -87,7 +80,6 @@ impl Snapshot {
                         id: published.id,
                         content_type,
                         slug: published.slug,
-                        version: published.version,
                         source: published.source,
                         translations: BTreeMap::new(),
                         renditions: Default::default(),
