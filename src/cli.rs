@@ -155,6 +155,9 @@ pub struct ServeArgs {
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
+    /// Templates that replace the web site's built-in ones of the same name.
+    #[arg(long, env = "KATALOG_TEMPLATES")]
+    pub templates: Option<PathBuf>,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
     #[command(flatten)]
@@ -271,11 +274,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for report in &reports {
                 let s = report.summary;
                 println!(
-                    "{}: {} written, {} deleted, {} unchanged{}",
+                    "{}: {} written, {} deleted, {} unchanged; {} entries remade{}",
                     report.channel.name(),
                     s.written,
                     s.deleted,
                     s.unchanged,
+                    report.rendered,
                     if report.problems.is_empty() { String::new() } else { format!(", {} left out", report.problems.len()) }
                 );
                 for problem in &report.problems {
@@ -409,7 +413,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("search index built");
     }
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
-    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms));
+    let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
+    let site = crate::channels::live::LiveSite::new(&settings)?;
+    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site));
     state.responses.follow(&state.store).await?;
     let mut beats = crate::background::Beats::default();
     {
@@ -428,6 +434,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let (store, search) = (store.clone(), search.clone());
             async move { search.catch_up(&store, false).await.map(drop) }
         });
+        let (store, registry, site) = (state.store.clone(), state.registry.clone(), state.site.clone());
+        tokio::spawn(async move {
+            if let Err(error) = site.warm_up(&store, &registry).await {
+                tracing::warn!(%error, "reading the web site's catalogue failed; the first visitor retries");
+            }
+        });
         let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
         beats.every("delivering webhooks", crate::webhooks::BEAT, move || {
             let dispatcher = dispatcher.clone();
@@ -442,7 +454,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "katalog is serving http://{addr}/\n  API docs:  http://{addr}/docs\n  OpenAPI:   http://{addr}/openapi.json\n  \
+                "katalog is serving http://{addr}/\n  web site:  http://{addr}/de/\n  API docs:  http://{addr}/docs\n  OpenAPI:   http://{addr}/openapi.json\n  \
                  example:   http://{addr}/api/v1/service/personalausweis-beantragen"
             );
             let _ = out.flush();

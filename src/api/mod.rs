@@ -12,6 +12,7 @@ mod health;
 mod manage;
 mod request_id;
 mod search;
+mod site;
 pub mod response_cache;
 mod sync;
 mod tokens;
@@ -28,6 +29,7 @@ use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
+use crate::channels::live::LiveSite;
 use crate::content::{ContentType, Registry};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
@@ -60,11 +62,12 @@ pub struct AppState {
     pub responses: Arc<ResponseCache>,
     pub search: Arc<SearchIndex>,
     pub synonyms: Arc<Synonyms>,
+    pub site: Arc<LiveSite>,
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>) -> AppState {
-        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)), search, synonyms }
+    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>) -> AppState {
+        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)), search, synonyms, site }
     }
 
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
@@ -90,13 +93,23 @@ pub async fn app(state: AppState) -> impl Endpoint {
     let docs_html = swagger_html(&service, &generated, &merged).await;
 
     let spec_json = merged.clone();
-    Route::new()
+    let mut routes = Route::new()
         .at(
             "/openapi.json",
             make_sync(move |_| Response::builder().content_type("application/json").body(spec_json.clone())),
         )
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", service)
+        .at("/preview/*rest", poem::get(site::preview));
+    // The web site: its own files and one folder per locale.
+    for path in site::SITE_FILES {
+        routes = routes.at(path, poem::get(site::published));
+    }
+    for locale in crate::content::Locale::ALL {
+        routes = routes.at(format!("/{}/*rest", locale.code()), poem::get(site::published));
+    }
+    routes
+        .around(site::root)
         .around(follow_own_writes)
         .around(limit_body)
         .catch_all_error(problem::problem_for_any_error)

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::snapshot::Snapshot;
-use super::{ChannelError, Output};
+use super::snapshot::SnapshotEntry;
+use super::{Aggregates, ChannelError, EntryOutput, Projection, Sources};
+use crate::content::Locale;
 
 /// Raised when the shape of the files changes incompatibly.
 const FORMAT: u32 = 1;
@@ -43,14 +44,23 @@ struct IndexItem<'a> {
     content_type: &'a str,
     slug: &'a str,
     id: &'a str,
-    locale: &'a str,
-    sha256: String,
+    locale: &'static str,
+    sha256: &'a str,
 }
 
-pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
-    let mut output = Output::default();
-    let mut index = Index { format: FORMAT, files: Vec::new() };
-    for entry in snapshot.all() {
+fn path(content_type: &str, slug: &str, locale: Locale) -> String {
+    format!("{content_type}/{slug}.{}.json", locale.code())
+}
+
+pub struct App;
+
+impl Projection for App {
+    fn fingerprint(&self) -> String {
+        format!("app-{FORMAT}")
+    }
+
+    fn entry_files(&self, entry: &SnapshotEntry, _: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
+        let mut output = EntryOutput::default();
         for locale in entry.locales() {
             let localised = entry.in_locale(locale);
             let document = Document {
@@ -64,19 +74,21 @@ pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
                 html: entry.html(locale),
             };
             let bytes = serde_json::to_vec(&document).map_err(ChannelError::Json)?;
-            let path = format!("{}/{}.{}.json", entry.content_type.name, entry.slug, locale.code());
-            index.files.push(IndexItem {
-                path: path.clone(),
-                content_type: &entry.content_type.name,
-                slug: &entry.slug,
-                id: &entry.id,
-                locale: locale.code(),
-                sha256: crate::digest::sha256_hex(&bytes),
-            });
-            output.files.insert(path, bytes);
+            output.files.push((path(&entry.content_type.name, &entry.slug, locale), bytes));
         }
+        Ok(output)
     }
-    index.files.sort_by(|a, b| a.path.cmp(&b.path));
-    output.files.insert("index.json".to_owned(), super::pretty_json(&index)?);
-    Ok(output)
+
+    fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError> {
+        let mut index = Index { format: FORMAT, files: Vec::new() };
+        for summary in all.catalogue.all() {
+            for locale in summary.locales() {
+                let path = path(&summary.content_type, &summary.slug, locale);
+                let Some(sha256) = all.files.get(&path) else { continue };
+                index.files.push(IndexItem { path, content_type: &summary.content_type, slug: &summary.slug, id: &summary.id, locale: locale.code(), sha256 });
+            }
+        }
+        index.files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(vec![("index.json".to_owned(), super::pretty_json(&index)?)])
+    }
 }

@@ -13,11 +13,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::snapshot::{Snapshot, SnapshotEntry};
-use super::{ChannelError, Output, missing_for, views};
+use super::{Aggregates, ChannelError, EntryOutput, Projection, Sources, missing_for, views};
 use crate::content::{Locale, document};
 
 const CHANNEL: &str = "kb115";
 const TEMPLATE: &str = "kb115.html";
+const OVERVIEW_COLUMNS: [&str; 8] = ["leika", "name", "slug", "zustaendige_stelle", "telefon", "kosten", "bearbeitungsdauer", "onlinedienst"];
 
 /// The JSON record: the German fields as written, Markdown as HTML, and
 /// every referenced entry with the fields its type shows when expanded.
@@ -31,31 +32,38 @@ struct Record<'a> {
     included: BTreeMap<String, Value>,
 }
 
-pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
-    let mut templates = super::html_templates();
-    templates.add_template(TEMPLATE, include_str!("templates/kb115.html"))?;
-    let page = templates.get_template(TEMPLATE)?;
-    let mut output = Output::default();
-    let mut overview = vec![["leika", "name", "slug", "zustaendige_stelle", "telefon", "kosten", "bearbeitungsdauer", "onlinedienst"].map(str::to_owned)];
-    for service in snapshot.of_type("service") {
-        let included = match included(snapshot, service) {
+pub struct Kb115 {
+    templates: minijinja::Environment<'static>,
+}
+
+impl Kb115 {
+    pub fn new() -> Result<Kb115, ChannelError> {
+        let mut templates = super::html_templates();
+        templates.add_template(TEMPLATE, include_str!("templates/kb115.html"))?;
+        Ok(Kb115 { templates })
+    }
+}
+
+impl Projection for Kb115 {
+    fn fingerprint(&self) -> String {
+        format!("kb115-{}", crate::digest::sha256_hex(include_str!("templates/kb115.html")))
+    }
+
+    fn entry_files(&self, service: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
+        let mut output = EntryOutput::default();
+        if service.content_type.name != "service" {
+            return Ok(output);
+        }
+        let included = match included(sources.snapshot, service) {
             Ok(included) => included,
             Err(problem) => {
-                output.problems.push(format!("service/{}: {problem}", service.slug));
-                continue;
+                output.problem = Some(format!("service/{}: {problem}", service.slug));
+                return Ok(output);
             }
         };
-        let fields = &service.source.document;
-        let record = Record {
-            id: &service.id,
-            slug: &service.slug,
-            revision: service.source.number,
-            fields,
-            html: service.html(Locale::SOURCE),
-            included,
-        };
-        let sheet = views::service_view(snapshot, service, Locale::SOURCE);
-        overview.push([
+        let record = Record { id: &service.id, slug: &service.slug, revision: service.source.number, fields: &service.source.document, html: service.html(Locale::SOURCE), included };
+        let sheet = views::service_view(sources, service, Locale::SOURCE);
+        let row = [
             sheet.leika.clone(),
             sheet.name.clone(),
             service.slug.clone(),
@@ -64,12 +72,22 @@ pub fn render(snapshot: &Snapshot) -> Result<Output, ChannelError> {
             sheet.fees.iter().map(|f| format!("{}: {}", f.label, f.value)).collect::<Vec<_>>().join("; "),
             sheet.processing_time.clone(),
             sheet.online_service.as_ref().map(|l| l.url.clone()).unwrap_or_default(),
-        ]);
-        output.files.insert(format!("{}.html", service.slug), page.render(minijinja::value::Serde(&sheet))?.into_bytes());
-        output.files.insert(format!("{}.json", service.slug), super::pretty_json(&record)?);
+        ];
+        output.digest = Some(Value::from(row.to_vec()));
+        let page = self.templates.get_template(TEMPLATE)?.render(minijinja::value::Serde(&sheet))?;
+        output.files.push((format!("{}.html", service.slug), page.into_bytes()));
+        output.files.push((format!("{}.json", service.slug), super::pretty_json(&record)?));
+        Ok(output)
     }
-    output.files.insert("services.csv".to_owned(), super::csv(&overview));
-    Ok(output)
+
+    fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError> {
+        let mut overview = vec![OVERVIEW_COLUMNS.map(str::to_owned).to_vec()];
+        for service in all.catalogue.of_type("service") {
+            let Some(Value::Array(row)) = all.entries.get(&service.id).and_then(|record| record.digest.as_ref()) else { continue };
+            overview.push(row.iter().map(|cell| cell.as_str().unwrap_or_default().to_owned()).collect());
+        }
+        Ok(vec![("services.csv".to_owned(), super::csv(&overview))])
+    }
 }
 
 /// The referenced entries, each with its expanded fields; an error names

@@ -1,24 +1,32 @@
 //! Channels: the published content, written once, projected into the files
 //! each audience receives — the public web site (`web`), the city app
-//! (`app`) and the 115 knowledge base (`kb115`). Every channel reads the same [`Snapshot`] and returns
-//! its files; [`export`] writes them deterministically (the same content
-//! gives byte-identical files; no timestamps but the content's own) and
-//! incrementally (only changed files are rewritten, files of removed
-//! entries deleted, an interrupted export leaves the previous one intact).
+//! (`app`) and the 115 knowledge base (`kb115`). Every channel is a
+//! [`Projection`]: the files of one entry, and the files made from all
+//! entries together. [`export`] writes them deterministically (the same
+//! content gives byte-identical files; no timestamps but the content's
+//! own) and incrementally (following the change log, only the files of
+//! changed entries and of the entries showing them are remade; only
+//! changed files are rewritten, files of removed entries deleted, and an
+//! interrupted export never leaves a half-written file).
 
 pub mod app;
+pub mod catalogue;
+mod export;
 pub mod kb115;
-pub mod web;
+pub mod live;
 mod output;
 mod snapshot;
 pub mod views;
+pub mod web;
 
 use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub use output::{Files, WriteSummary};
+pub use catalogue::Catalogue;
+pub use export::{Aggregates, ChannelReport, EntryOutput, EntryRecord, Projection, Sources};
+pub use output::WriteSummary;
 pub use snapshot::{Snapshot, SnapshotEntry};
 
 use crate::content::{ContentType, Registry};
@@ -42,12 +50,12 @@ impl Channel {
         }
     }
 
-    pub fn render(self, snapshot: &Snapshot, settings: &Settings) -> Result<Output, ChannelError> {
-        match self {
-            Channel::Web => web::render(snapshot, &settings.site, settings.templates.as_deref()),
-            Channel::App => app::render(snapshot),
-            Channel::Kb115 => kb115::render(snapshot),
-        }
+    pub fn projection(self, settings: &Settings) -> Result<Box<dyn Projection>, ChannelError> {
+        Ok(match self {
+            Channel::Web => Box::new(web::Web::new(&settings.site, settings.templates.as_deref())?),
+            Channel::App => Box::new(app::App),
+            Channel::Kb115 => Box::new(kb115::Kb115::new()?),
+        })
     }
 }
 
@@ -105,21 +113,6 @@ pub enum ChannelError {
     Settings { path: String, message: String },
 }
 
-/// A channel's files, and what it could not export and why.
-#[derive(Debug, Default)]
-pub struct Output {
-    pub files: Files,
-    pub problems: Vec<String>,
-}
-
-/// What an export did for one channel.
-#[derive(Debug)]
-pub struct ChannelReport {
-    pub channel: Channel,
-    pub summary: WriteSummary,
-    pub problems: Vec<String>,
-}
-
 /// Exports the published content into `out/<channel>/` for each channel.
 pub async fn export(
     store: &Store,
@@ -131,16 +124,19 @@ pub async fn export(
 ) -> Result<Vec<ChannelReport>, ChannelError> {
     let bar = if progress { indicatif::ProgressBar::new(0) } else { indicatif::ProgressBar::hidden() };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("reading {bar:40} {pos}/{len} entries, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} entries, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let snapshot = Snapshot::load(store, registry, &bar).await?;
-    bar.finish_and_clear();
+    // Read before the content: a change committed during the export is
+    // taken up by the next one.
+    let change_seq = store.latest_change_seq().await?;
+    let change_time = store.change_time(change_seq).await?;
+    let mut run = export::ExportRun { store, registry, out, bar: bar.clone(), change_seq, change_time, full_catalogue: None };
     let mut reports = Vec::new();
     for &channel in channels {
-        let output = channel.render(&snapshot, settings)?;
-        let summary = output::write_folder(&out.join(channel.name()), &output.files)?;
-        reports.push(ChannelReport { channel, summary, problems: output.problems });
+        let projection = channel.projection(settings)?;
+        reports.push(run.channel(channel, projection.as_ref()).await?);
     }
+    bar.finish_and_clear();
     Ok(reports)
 }
 
@@ -186,7 +182,7 @@ fn pretty_json(value: &impl Serialize) -> Result<Vec<u8>, ChannelError> {
 }
 
 /// RFC 4180 CSV: fields with commas, quotes or line breaks quoted, quotes doubled.
-fn csv<const N: usize>(rows: &[[String; N]]) -> Vec<u8> {
+fn csv(rows: &[Vec<String>]) -> Vec<u8> {
     let mut out = String::new();
     for row in rows {
         let cells: Vec<String> = row
@@ -205,7 +201,7 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting() {
-        let rows = [["a".to_owned(), "b, c".to_owned(), "say \"hi\"".to_owned()]];
+        let rows = [vec!["a".to_owned(), "b, c".to_owned(), "say \"hi\"".to_owned()]];
         assert_eq!(String::from_utf8(csv(&rows)).unwrap(), "a,\"b, c\",\"say \"\"hi\"\"\"\r\n");
     }
 }

@@ -1,14 +1,16 @@
-//! The published content, read once for all channels of an export.
+//! Published entries read in full: the ones whose files are being made,
+//! and the ones those files show in full (a service page shows its
+//! offices' addresses and hours). Everything else a page says of other
+//! entries comes from the [`Catalogue`](super::catalogue::Catalogue).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
-
 
 use crate::content::{ContentType, Locale, Registry};
 use crate::store::{Localised, PublishedRevision, Store, StoreError, localise};
 
 /// Entries read per round trip.
-const BATCH: usize = 500;
+pub const BATCH: usize = 500;
 
 /// One published entry with every published locale.
 #[derive(Debug)]
@@ -19,38 +21,33 @@ pub struct SnapshotEntry {
     pub source: PublishedRevision,
     /// Published translations by locale.
     pub translations: BTreeMap<Locale, PublishedRevision>,
-    /// Per locale (in `Locale::ALL` order), made when first asked for: every
-    /// channel and page showing the entry shares it.
-    renditions: [OnceLock<Rendition>; 3],
-}
-
-/// An entry in one locale: its fields and its Markdown rendered.
-#[derive(Debug)]
-struct Rendition {
-    localised: Localised,
-    html: BTreeMap<String, String>,
+    /// Per locale (in `Locale::ALL` order), made when first asked for:
+    /// every channel and page showing the entry shares them.
+    localised: [OnceLock<Localised>; 3],
+    html: [OnceLock<BTreeMap<String, String>>; 3],
 }
 
 impl SnapshotEntry {
+    pub fn new(id: String, content_type: Arc<ContentType>, slug: String, source: PublishedRevision, translations: BTreeMap<Locale, PublishedRevision>) -> SnapshotEntry {
+        SnapshotEntry { id, content_type, slug, source, translations, localised: Default::default(), html: Default::default() }
+    }
+
     /// The fields in `locale`, German where the translation is missing.
     pub fn in_locale(&self, locale: Locale) -> &Localised {
-        &self.rendition(locale).localised
+        let (locale, slot) = self.slot(locale);
+        self.localised[slot].get_or_init(|| localise(&self.content_type, &self.source, self.translations.get(&locale), locale))
     }
 
     /// The Markdown fields in `locale` as sanitised HTML, by field name.
     pub fn html(&self, locale: Locale) -> &BTreeMap<String, String> {
-        &self.rendition(locale).html
+        let (shown, slot) = self.slot(locale);
+        self.html[slot].get_or_init(|| crate::render::markdown::fields_to_html(&self.content_type, &self.in_locale(shown).fields))
     }
 
-    fn rendition(&self, locale: Locale) -> &Rendition {
-        // Without a translation the locale shows what German shows.
+    /// Without a translation a locale shows what German shows.
+    fn slot(&self, locale: Locale) -> (Locale, usize) {
         let locale = if self.translations.contains_key(&locale) { locale } else { Locale::SOURCE };
-        let slot = Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0);
-        self.renditions[slot].get_or_init(|| {
-            let localised = localise(&self.content_type, &self.source, self.translations.get(&locale), locale);
-            let html = crate::render::markdown::fields_to_html(&self.content_type, &localised.fields);
-            Rendition { localised, html }
-        })
+        (locale, Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0))
     }
 
     /// The German source and each published translation.
@@ -59,59 +56,45 @@ impl SnapshotEntry {
     }
 }
 
-/// Every published entry, by type and slug.
+/// Published entries read in full, by type and slug.
+#[derive(Default)]
 pub struct Snapshot {
-    entries: BTreeMap<String, BTreeMap<String, SnapshotEntry>>,
+    entries: HashMap<(String, String), Arc<SnapshotEntry>>,
 }
 
 impl Snapshot {
-    pub async fn load(store: &Store, registry: &Registry, progress: &indicatif::ProgressBar) -> Result<Snapshot, StoreError> {
-        let ids = store.published_entry_ids().await?;
-        progress.set_length(ids.len() as u64);
-        let mut entries: BTreeMap<String, BTreeMap<String, SnapshotEntry>> = BTreeMap::new();
+    /// Reads the published entries among `ids` (unpublished ones and those
+    /// of a type without a schema are skipped), in id order.
+    pub async fn read(store: &Store, registry: &Registry, ids: &[String]) -> Result<Vec<SnapshotEntry>, StoreError> {
+        let mut entries = Vec::with_capacity(ids.len());
         for batch in ids.chunks(BATCH) {
-            let mut by_id: BTreeMap<String, SnapshotEntry> = BTreeMap::new();
-            for published in store.published_entries(batch, Locale::SOURCE).await? {
+            for (published, translations) in store.published_with_translations(batch).await? {
                 // Entries of a type whose schema is gone have no channel form.
                 let Some(content_type) = registry.get(&published.content_type).cloned() else { continue };
-                by_id.insert(
-                    published.id.clone(),
-                    SnapshotEntry {
-                        id: published.id,
-                        content_type,
-                        slug: published.slug,
-                        source: published.source,
-                        translations: BTreeMap::new(),
-                        renditions: Default::default(),
-                    },
-                );
+                let translations = translations.into_iter().map(|t| (t.locale, t)).collect();
+                entries.push(SnapshotEntry::new(published.id, content_type, published.slug, published.source, translations));
             }
-            for locale in Locale::ALL.into_iter().filter(|l| !l.is_source()) {
-                for published in store.published_entries(batch, locale).await? {
-                    if let (Some(entry), Some(translation)) = (by_id.get_mut(&published.id), published.translation) {
-                        entry.translations.insert(locale, translation);
-                    }
-                }
-            }
-            for entry in by_id.into_values() {
-                entries.entry(entry.content_type.name.clone()).or_default().insert(entry.slug.clone(), entry);
-            }
-            progress.inc(batch.len() as u64);
         }
-        Ok(Snapshot { entries })
+        Ok(entries)
     }
 
-    /// Published entries of a type, in slug order.
-    pub fn of_type(&self, content_type: &str) -> impl Iterator<Item = &SnapshotEntry> {
-        self.entries.get(content_type).into_iter().flat_map(|entries| entries.values())
-    }
-
-    /// Every published entry, by type and slug.
-    pub fn all(&self) -> impl Iterator<Item = &SnapshotEntry> {
-        self.entries.values().flat_map(|entries| entries.values())
+    pub fn insert(&mut self, entry: Arc<SnapshotEntry>) {
+        self.entries.insert((entry.content_type.name.clone(), entry.slug.clone()), entry);
     }
 
     pub fn get(&self, content_type: &str, slug: &str) -> Option<&SnapshotEntry> {
-        self.entries.get(content_type)?.get(slug)
+        self.entries.get(&(content_type.to_owned(), slug.to_owned())).map(Arc::as_ref)
+    }
+
+    pub fn get_arc(&self, content_type: &str, slug: &str) -> Option<Arc<SnapshotEntry>> {
+        self.entries.get(&(content_type.to_owned(), slug.to_owned())).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }

@@ -5,7 +5,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::snapshot::{Snapshot, SnapshotEntry};
+use super::Sources;
+use super::snapshot::SnapshotEntry;
 use crate::content::Locale;
 use crate::render::facts::{self, Words};
 use crate::render::markdown;
@@ -103,19 +104,6 @@ pub fn name_of(entry: &SnapshotEntry, fields: &Value) -> String {
     fields.get(title_field).and_then(Value::as_str).unwrap_or(&entry.slug).to_owned()
 }
 
-/// A link to `type/slug` from a page in `locale`: to its page in that
-/// locale when translated, else to the German page.
-pub fn link(snapshot: &Snapshot, locale: Locale, content_type: &str, slug: &str) -> Option<EntryLink> {
-    let target = snapshot.get(content_type, slug)?;
-    let localised = target.in_locale(locale);
-    Some(EntryLink {
-        href: href(localised.locale, content_type, slug),
-        name: name_of(target, &localised.fields),
-        lang: lang(localised.locale).to_owned(),
-        teaser: text(&localised.fields, "teaser"),
-    })
-}
-
 /// The Markdown fields as sections: the lead text first, then the others;
 /// body sections under their heading in the locale, the rest untitled
 /// (they follow the page's heading, as its introduction).
@@ -156,14 +144,14 @@ pub fn office_view(entry: &SnapshotEntry, locale: Locale) -> OfficeView {
     }
 }
 
-pub fn service_view(snapshot: &Snapshot, service: &SnapshotEntry, locale: Locale) -> ServiceView {
+pub fn service_view(sources: &Sources<'_>, service: &SnapshotEntry, locale: Locale) -> ServiceView {
     let words = Words::of(locale);
     let localised = service.in_locale(locale);
     let fields = &localised.fields;
     let offices = list(fields, "responsible_offices")
         .iter()
         .filter_map(|responsibility| {
-            let office = snapshot.get("office", &text(responsibility, "office"))?;
+            let office = sources.snapshot.get("office", &text(responsibility, "office"))?;
             Some(OfficeView {
                 role: facts::role(words, &text(responsibility, "role")),
                 note: text(responsibility, "note"),
@@ -172,7 +160,7 @@ pub fn service_view(snapshot: &Snapshot, service: &SnapshotEntry, locale: Locale
         })
         .collect();
     let links = |key: &str, content_type: &str| -> Vec<EntryLink> {
-        list(fields, key).iter().filter_map(|slug| link(snapshot, locale, content_type, slug.as_str()?)).collect()
+        list(fields, key).iter().filter_map(|slug| sources.catalogue.link(locale, content_type, slug.as_str()?)).collect()
     };
     ServiceView {
         name: name_of(service, fields),

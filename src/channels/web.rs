@@ -10,14 +10,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::snapshot::{Snapshot, SnapshotEntry};
-use super::views::{self, EntryLink, href, lang, link, name_of};
-use super::{ChannelError, Output, Site};
-use crate::content::{Locale, document};
+use super::catalogue::{Catalogue, Summary};
+use super::snapshot::SnapshotEntry;
+use super::views::{self, EntryLink, href, lang, name_of};
+use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources};
+use crate::content::Locale;
 use crate::render::facts::SCHEMA_ORG_DAYS;
 
 const BUILT_IN: [(&str, &str); 9] = [
@@ -76,12 +76,6 @@ struct Page<'a, T: Serialize> {
     content: T,
 }
 
-struct Renderer<'a> {
-    templates: minijinja::Environment<'static>,
-    ui: Ui,
-    site: &'a Site,
-}
-
 /// A rendered page: where it goes, its bytes, and its sitemap entry.
 struct RenderedPage {
     path: String,
@@ -89,13 +83,39 @@ struct RenderedPage {
     alternates: Vec<Alternate>,
 }
 
-impl Renderer<'_> {
+/// The web site's templates, words and settings.
+pub struct Web {
+    templates: minijinja::Environment<'static>,
+    ui: Ui,
+    site: Site,
+    css: String,
+    fingerprint: String,
+}
+
+impl Web {
+    pub fn new(site: &Site, overrides: Option<&Path>) -> Result<Web, ChannelError> {
+        let mut sources = Vec::new();
+        for (name, _) in BUILT_IN {
+            sources.push(format!("{name}\n{}", template_source(overrides, name)?.unwrap_or_default()));
+        }
+        let ui: Ui = toml::from_str(&template_source(overrides, "ui.toml")?.unwrap_or_default())
+            .map_err(|e| ChannelError::Template(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("ui.toml: {e}"))))?;
+        let settings = serde_json::to_string(site).map_err(ChannelError::Json)?;
+        Ok(Web {
+            templates: environment(overrides.map(Path::to_path_buf)),
+            ui,
+            site: site.clone(),
+            css: template_source(overrides, "style.css")?.unwrap_or_default(),
+            fingerprint: crate::digest::sha256_hex(format!("{settings}\n{}", sources.join("\n"))),
+        })
+    }
+
     fn page<T: Serialize>(&self, template: &str, locale: Locale, title: String, alternates: Vec<Alternate>, json_ld: Option<Value>, content: T) -> Result<RenderedPage, ChannelError> {
         let empty = BTreeMap::new();
         let ui = self.ui.get(locale.code()).or_else(|| self.ui.get(Locale::SOURCE.code())).unwrap_or(&empty);
         let own = alternates.iter().find(|a| a.hreflang == locale.code()).map(|a| a.href.clone()).unwrap_or_default();
         let page = Page {
-            site: self.site,
+            site: &self.site,
             ui,
             locale: locale.code(),
             lang: lang(locale),
@@ -126,105 +146,95 @@ fn alternates(locales: impl IntoIterator<Item = Locale>, ui: &Ui, path: impl Fn(
         .collect()
 }
 
-pub fn render(snapshot: &Snapshot, site: &Site, overrides: Option<&Path>) -> Result<Output, ChannelError> {
-    let ui: Ui = toml::from_str(&template_source(overrides, "ui.toml")?.unwrap_or_default())
-        .map_err(|e| ChannelError::Template(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("ui.toml: {e}"))))?;
-    let renderer = Renderer { templates: environment(overrides.map(Path::to_path_buf)), ui, site };
-    let site_locales: Vec<Locale> = Locale::ALL.into_iter().filter(|l| l.is_source() || snapshot.all().any(|e| e.translations.contains_key(l))).collect();
-    let referrers = referrers(snapshot);
-
-    let mut pages = Vec::new();
-    for &locale in &site_locales {
-        let ui = renderer.ui.get(locale.code()).cloned().unwrap_or_default();
-        let word = |key: &str| ui.get(key).cloned().unwrap_or_else(|| key.to_owned());
-        let topics: Vec<EntryLink> = snapshot.of_type("topic").filter_map(|t| link(snapshot, locale, "topic", &t.slug)).collect();
-        let start = alternates(site_locales.iter().copied(), &renderer.ui, |l| format!("/{}/", l.code()));
-        pages.push(renderer.page("start.html", locale, word("start_title"), start, None, json!({ "topics": topics }))?);
-        let a_z = alternates(site_locales.iter().copied(), &renderer.ui, |l| format!("/{}/a-z/", l.code()));
-        pages.push(renderer.page("az.html", locale, word("a_z"), a_z, None, json!({ "groups": letter_groups(snapshot, locale) }))?);
+impl Projection for Web {
+    fn fingerprint(&self) -> String {
+        format!("web-{}", self.fingerprint)
     }
-    // Entries' pages are independent of each other: rendered on all cores.
-    let entries: Vec<&SnapshotEntry> = snapshot.all().collect();
-    let entry_pages: Vec<Vec<RenderedPage>> =
-        entries.par_iter().map(|entry| entry_pages(&renderer, snapshot, &referrers, entry)).collect::<Result<_, _>>()?;
-    pages.extend(entry_pages.into_iter().flatten());
 
-    let mut output = Output::default();
-    let css = template_source(overrides, "style.css")?.unwrap_or_default();
-    output.files.insert("style.css".to_owned(), css.into_bytes());
-    output.files.insert("index.html".to_owned(), root_page(site).into_bytes());
-    let mut sitemap_pages = Vec::with_capacity(pages.len());
-    for page in pages {
-        output.files.insert(format!("{}index.html", page.path.trim_start_matches('/')), page.html);
-        sitemap_pages.push((page.path, page.alternates));
+    fn entry_files(&self, entry: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
+        let files = self.entry_pages(sources, entry)?.into_iter().map(|page| (page_file(&page.path), page.html)).collect();
+        Ok(EntryOutput { files, ..EntryOutput::default() })
     }
-    output.files.insert("sitemap.xml".to_owned(), sitemap(site, &sitemap_pages).into_bytes());
-    Ok(output)
-}
 
-/// The pages of one entry, one per published locale.
-fn entry_pages(
-    renderer: &Renderer<'_>,
-    snapshot: &Snapshot,
-    referrers: &BTreeMap<(String, String), Vec<(String, String)>>,
-    entry: &SnapshotEntry,
-) -> Result<Vec<RenderedPage>, ChannelError> {
-    let site = renderer.site;
-    let type_name = entry.content_type.name.as_str();
-    let mut pages = Vec::new();
-    for locale in entry.locales() {
-        let page_alternates = alternates(entry.locales(), &renderer.ui, |l| href(l, type_name, &entry.slug));
-        let localised = entry.in_locale(locale);
-        let title = name_of(entry, &localised.fields);
-        let referring = |types: &[&str]| -> Vec<EntryLink> {
-            referrers
-                .get(&(type_name.to_owned(), entry.slug.clone()))
-                .into_iter()
-                .flatten()
-                .filter(|(t, _)| types.contains(&t.as_str()))
-                .filter_map(|(t, s)| link(snapshot, locale, t, s))
-                .collect()
-        };
-        let page = match type_name {
-            "service" => {
-                let view = views::service_view(snapshot, entry, locale);
-                let ld = service_json_ld(snapshot, site, entry, locale);
-                renderer.page("service.html", locale, title, page_alternates, Some(ld), json!({ "service": view }))?
-            }
-            "office" => {
-                let view = views::office_view(entry, locale);
-                let ld = office_json_ld(site, entry, locale);
-                renderer.page("office.html", locale, title, page_alternates, Some(ld), json!({ "office": view, "services": referring(&["service"]) }))?
-            }
-            _ => {
-                let teaser = ["teaser", "summary"].map(|key| views::text(&localised.fields, key)).into_iter().find(|t| !t.is_empty());
-                let content = json!({
-                    "name": title,
-                    "teaser": teaser,
-                    "sections": views::sections(entry, locale),
-                    "entries": referring(&["topic", "service", "article"]),
-                });
-                renderer.page("entry.html", locale, title, page_alternates, None, content)?
-            }
-        };
-        pages.push(page);
-    }
-    Ok(pages)
-}
-
-/// For each `type/slug`, the published entries that refer to it.
-fn referrers(snapshot: &Snapshot) -> BTreeMap<(String, String), Vec<(String, String)>> {
-    let mut referrers: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
-    for entry in snapshot.all() {
-        for reference in document::references(&entry.content_type, &entry.source.document) {
-            let from = (entry.content_type.name.clone(), entry.slug.clone());
-            let list = referrers.entry((reference.target_type, reference.target_slug)).or_default();
-            if !list.contains(&from) {
-                list.push(from);
+    fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError> {
+        let catalogue = all.catalogue;
+        let site_locales = catalogue.locales();
+        let mut files = vec![("style.css".to_owned(), self.css.clone().into_bytes()), ("index.html".to_owned(), root_page(&self.site).into_bytes())];
+        let mut sitemap_pages = Vec::new();
+        for &locale in &site_locales {
+            let ui = self.ui.get(locale.code()).cloned().unwrap_or_default();
+            let word = |key: &str| ui.get(key).cloned().unwrap_or_else(|| key.to_owned());
+            let topics: Vec<EntryLink> = catalogue.of_type("topic").filter_map(|t| catalogue.link(locale, "topic", &t.slug)).collect();
+            let start = alternates(site_locales.iter().copied(), &self.ui, |l| format!("/{}/", l.code()));
+            let a_z = alternates(site_locales.iter().copied(), &self.ui, |l| format!("/{}/a-z/", l.code()));
+            for page in [
+                self.page("start.html", locale, word("start_title"), start, None, json!({ "topics": topics }))?,
+                self.page("az.html", locale, word("a_z"), a_z, None, json!({ "groups": letter_groups(catalogue, locale) }))?,
+            ] {
+                files.push((page_file(&page.path), page.html));
+                sitemap_pages.push((page.path, page.alternates));
             }
         }
+        for summary in catalogue.all() {
+            for locale in summary.locales() {
+                let page_alternates = alternates(summary.locales(), &self.ui, |l| href(l, &summary.content_type, &summary.slug));
+                sitemap_pages.push((href(locale, &summary.content_type, &summary.slug), page_alternates));
+            }
+        }
+        files.push(("sitemap.xml".to_owned(), sitemap(&self.site, &sitemap_pages).into_bytes()));
+        Ok(files)
     }
-    referrers
+}
+
+/// The file of the page at a web path (`/de/a-z/` → `de/a-z/index.html`).
+pub(super) fn page_file(path: &str) -> String {
+    format!("{}index.html", path.trim_start_matches('/'))
+}
+
+impl Web {
+    /// The pages of one entry, one per published locale.
+    fn entry_pages(&self, sources: &Sources<'_>, entry: &SnapshotEntry) -> Result<Vec<RenderedPage>, ChannelError> {
+        let catalogue = sources.catalogue;
+        let type_name = entry.content_type.name.as_str();
+        let key = (type_name.to_owned(), entry.slug.clone());
+        let mut pages = Vec::new();
+        for locale in entry.locales() {
+            let page_alternates = alternates(entry.locales(), &self.ui, |l| href(l, type_name, &entry.slug));
+            let localised = entry.in_locale(locale);
+            let title = name_of(entry, &localised.fields);
+            let referring = |types: &[&str]| -> Vec<EntryLink> {
+                catalogue
+                    .referrers(&key)
+                    .filter(|referrer| types.contains(&referrer.content_type.as_str()))
+                    .filter_map(|referrer| catalogue.link(locale, &referrer.content_type, &referrer.slug))
+                    .collect()
+            };
+            let page = match type_name {
+                "service" => {
+                    let view = views::service_view(sources, entry, locale);
+                    let ld = service_json_ld(sources, &self.site, entry, locale);
+                    self.page("service.html", locale, title, page_alternates, Some(ld), json!({ "service": view }))?
+                }
+                "office" => {
+                    let view = views::office_view(entry, locale);
+                    let ld = office_json_ld(&self.site, entry, locale);
+                    self.page("office.html", locale, title, page_alternates, Some(ld), json!({ "office": view, "services": referring(&["service"]) }))?
+                }
+                _ => {
+                    let teaser = ["teaser", "summary"].map(|key| views::text(&localised.fields, key)).into_iter().find(|t| !t.is_empty());
+                    let content = json!({
+                        "name": title,
+                        "teaser": teaser,
+                        "sections": views::sections(entry, locale),
+                        "entries": referring(&["topic", "service", "article"]),
+                    });
+                    self.page("entry.html", locale, title, page_alternates, None, content)?
+                }
+            };
+            pages.push(page);
+        }
+        Ok(pages)
+    }
 }
 
 #[derive(Serialize)]
@@ -235,10 +245,10 @@ struct LetterGroup {
 }
 
 /// Services by the first letter of their name in the locale (Ä with A).
-fn letter_groups(snapshot: &Snapshot, locale: Locale) -> Vec<LetterGroup> {
-    let mut services: Vec<(String, EntryLink)> = snapshot
+fn letter_groups(catalogue: &Catalogue, locale: Locale) -> Vec<LetterGroup> {
+    let mut services: Vec<(String, EntryLink)> = catalogue
         .of_type("service")
-        .filter_map(|s| link(snapshot, locale, "service", &s.slug))
+        .filter_map(|s: &Summary| catalogue.link(locale, "service", &s.slug))
         .map(|l| (crate::search::analysis::german_normalize(&l.name.to_lowercase()), l))
         .collect();
     services.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.href.cmp(&b.1.href)));
@@ -261,7 +271,7 @@ fn office_json_ld(site: &Site, office: &SnapshotEntry, locale: Locale) -> Value 
         "@type": "GovernmentOffice",
         "@id": format!("{}{}", site.url, href(Locale::SOURCE, "office", &office.slug)),
         "url": format!("{}{}", site.url, href(locale, "office", &office.slug)),
-        "name": name_of(office, &fields),
+        "name": name_of(office, fields),
     });
     if let Some(address) = fields.get("address") {
         ld["address"] = json!({
@@ -321,7 +331,7 @@ fn office_json_ld(site: &Site, office: &SnapshotEntry, locale: Locale) -> Value 
     ld
 }
 
-fn service_json_ld(snapshot: &Snapshot, site: &Site, service: &SnapshotEntry, locale: Locale) -> Value {
+fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, locale: Locale) -> Value {
     let localised = service.in_locale(locale);
     let fields = &localised.fields;
     let text = |key: &str| fields.get(key).and_then(Value::as_str).unwrap_or_default();
@@ -347,7 +357,7 @@ fn service_json_ld(snapshot: &Snapshot, site: &Site, service: &SnapshotEntry, lo
         .into_iter()
         .flatten()
         .filter(|r| r.get("role").and_then(Value::as_str) == Some("responsible"))
-        .filter_map(|r| snapshot.get("office", r.get("office")?.as_str()?))
+        .filter_map(|r| sources.snapshot.get("office", r.get("office")?.as_str()?))
         .map(|office| {
             let mut ld = office_json_ld(site, office, locale);
             if let Some(object) = ld.as_object_mut() {

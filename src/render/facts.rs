@@ -51,7 +51,7 @@ pub fn money(amount: f64, currency: &str) -> String {
     // Thousands grouped with dots: 1.500,00.
     let mut grouped = String::new();
     for (i, digit) in euros.chars().enumerate() {
-        if i > 0 && (euros.len() - i) % 3 == 0 {
+        if i > 0 && (euros.len() - i).is_multiple_of(3) {
             grouped.push('.');
         }
         grouped.push(digit);

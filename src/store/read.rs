@@ -273,6 +273,44 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The published state of the given entries with every published
+    /// translation, in id order.
+    pub async fn published_with_translations(&self, ids: &[String]) -> Result<Vec<(PublishedEntry, Vec<PublishedRevision>)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!("SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} WHERE e.id IN ({placeholders}) ORDER BY e.id, p.locale");
+        let rows = self.db.query_all_raw(self.statement(&sql, ids.iter().map(|id| SqlValue::from(id.clone())))).await?;
+        // Sorted by id and locale, an entry's rows are adjacent with the
+        // German source (`de`) first.
+        let mut entries: Vec<(PublishedEntry, Vec<PublishedRevision>)> = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("", "id")?;
+            let revision = revision_of(row, &id)?;
+            if revision.locale.is_source() {
+                entries.push((published_entry(row, id, revision)?, Vec::new()));
+            } else if let Some((_, translations)) = entries.last_mut().filter(|(entry, _)| entry.id == id) {
+                translations.push(revision);
+            }
+        }
+        Ok(entries)
+    }
+}
+
+fn published_entry(row: &QueryResult, id: String, source: PublishedRevision) -> Result<PublishedEntry, StoreError> {
+    Ok(PublishedEntry {
+        content_type: row.try_get("", "content_type")?,
+        slug: row.try_get("", "slug")?,
+        version: row.try_get("", "version")?,
+        updated_at: row.try_get("", "updated_at")?,
+        source,
+        translation: None,
+        id,
+    })
+}
+
 fn revision_of(row: &QueryResult, id: &str) -> Result<PublishedRevision, StoreError> {
     let locale: String = row.try_get("", "locale")?;
     let text: String = row.try_get("", "document")?;
@@ -297,15 +335,7 @@ fn assemble(rows: &[QueryResult]) -> Result<Vec<PublishedEntry>, StoreError> {
             translations.push((id, revision));
             continue;
         }
-        entries.push(PublishedEntry {
-            content_type: row.try_get("", "content_type")?,
-            slug: row.try_get("", "slug")?,
-            version: row.try_get("", "version")?,
-            updated_at: row.try_get("", "updated_at")?,
-            source: revision,
-            translation: None,
-            id,
-        });
+        entries.push(published_entry(row, id, revision)?);
     }
     for (id, revision) in translations {
         if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {

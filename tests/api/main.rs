@@ -7,6 +7,7 @@ mod exports;
 mod helpers;
 mod manage;
 mod search;
+mod site;
 mod storage;
 mod sync;
 mod webhooks;

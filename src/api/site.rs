@@ -1,0 +1,79 @@
+//! The public web site at `/` (the `web` channel made from the live
+//! published content) and previews of drafts at
+//! `/preview/<locale>/<type>/<slug>/` for holders of a token, sent as
+//! `Authorization: Bearer …` or, for links opened in a browser, as
+//! `?token=…`.
+
+use poem::http::{Method, StatusCode, header};
+use poem::web::Data;
+use poem::{Endpoint, IntoResponse, Request, Response, handler};
+
+use super::AppState;
+use super::caching::{CACHE_CONTROL, etag_of};
+use super::problem::Problem;
+use crate::channels::live::SiteFile;
+use crate::content::Locale;
+
+/// The paths the site answers besides `/` and its locale folders.
+pub const SITE_FILES: [&str; 2] = ["/style.css", "/sitemap.xml"];
+
+/// `/` is the site's: answered here, before the API nested at `/` would.
+pub async fn root<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
+    if request.uri().path() == "/" && request.method() == Method::GET {
+        return published.call(request).await;
+    }
+    next.call(request).await.map(IntoResponse::into_response)
+}
+
+#[handler]
+pub async fn published(request: &Request, state: Data<&AppState>) -> Response {
+    match state.site.file(&state.store, &state.registry, request.uri().path()).await {
+        Ok(Some(file)) => cached(request, file),
+        Ok(None) => not_found(request.uri().path()),
+        Err(error) => failed(&error),
+    }
+}
+
+#[handler]
+pub async fn preview(request: &Request, state: Data<&AppState>) -> Response {
+    let bearer = request.header(header::AUTHORIZATION).and_then(|value| value.strip_prefix("Bearer "));
+    let query_token = request.uri().query().into_iter().flat_map(|q| q.split('&')).find_map(|pair| pair.strip_prefix("token="));
+    let Some(token) = bearer.or(query_token) else {
+        return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "previews need a token: `Authorization: Bearer …` or `?token=…`").into_response();
+    };
+    if let Err(error) = crate::auth::authenticate(&state.store, token).await {
+        return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
+    }
+    let path = request.uri().path();
+    let parts: Vec<&str> = path.trim_start_matches("/preview/").trim_end_matches('/').split('/').collect();
+    let [locale, content_type, slug] = parts[..] else { return not_found(path) };
+    let Some(locale) = Locale::parse(locale) else { return not_found(path) };
+    match state.site.preview(&state.store, &state.registry, locale, content_type, slug).await {
+        Ok(Some(file)) => Response::builder()
+            .content_type(file.media_type)
+            .header(header::CACHE_CONTROL, "no-store")
+            .header("X-Robots-Tag", "noindex")
+            .body(file.body),
+        Ok(None) => not_found(path),
+        Err(error) => failed(&error),
+    }
+}
+
+/// A published file with a strong ETag; 304 when the client has it.
+fn cached(request: &Request, file: SiteFile) -> Response {
+    let etag = etag_of(&file.body);
+    let builder = Response::builder().header(header::ETAG, etag.as_str()).header(header::CACHE_CONTROL, CACHE_CONTROL);
+    if request.header(header::IF_NONE_MATCH).is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag)) {
+        return builder.status(StatusCode::NOT_MODIFIED).finish();
+    }
+    builder.content_type(file.media_type).body(file.body)
+}
+
+fn not_found(path: &str) -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", format!("no page at {path}")).into_response()
+}
+
+fn failed(error: &crate::channels::ChannelError) -> Response {
+    tracing::error!(%error, "making a page of the site failed");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the page could not be made; the log says why").into_response()
+}

@@ -1,0 +1,352 @@
+//! Exporting a channel into a folder, following the change log.
+//!
+//! The first export reads every published entry twice: once for the
+//! [`Catalogue`] (names, teasers, references), once in batches to make each
+//! entry's files, so memory holds one batch, not the whole content. It
+//! leaves a state file beside the channel's folder: the change-log
+//! position, the catalogue, which files each entry made and the hash of
+//! every file. The next export reads only the entries changed since then,
+//! and remakes their files and those of the entries that show them (an
+//! office's hours are on the page of every service it is responsible
+//! for) and of the entries they show; the files made from all entries
+//! together (indexes, sitemap) are remade when a name, a reference or a
+//! file changed. Whatever invalidates the state — other templates or
+//! settings, other schemas, another katalog version, another database —
+//! makes the export start from the beginning.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::catalogue::{Catalogue, Summary};
+use super::output::{FileHashes, Staged, WriteSummary, Writer, write_durably};
+use super::snapshot::{BATCH, Snapshot, SnapshotEntry};
+use super::{Channel, ChannelError};
+use crate::content::{Locale, Registry, document};
+use crate::store::Store;
+
+/// Raised when the state file's shape changes.
+const STATE_FORMAT: u32 = 1;
+/// Entries read in full for what pages show of them, kept across batches.
+const SHOWN_ENTRIES_KEPT: usize = 5_000;
+
+/// What a channel makes of the content.
+pub trait Projection: Sync {
+    /// Differs whenever the same content would give other files
+    /// (templates, settings).
+    fn fingerprint(&self) -> String;
+
+    /// The files of one entry, in every published locale.
+    fn entry_files(&self, entry: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError>;
+
+    /// The files made from all entries together.
+    fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError>;
+}
+
+/// What an entry's files may show: any entry's summary, and in full the
+/// entries it refers to.
+pub struct Sources<'a> {
+    pub catalogue: &'a Catalogue,
+    pub snapshot: &'a Snapshot,
+}
+
+/// What an entry gave a channel.
+#[derive(Debug, Default)]
+pub struct EntryOutput {
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Why the entry is left out of the channel.
+    pub problem: Option<String>,
+    /// What the channel's aggregate files need of the entry.
+    pub digest: Option<Value>,
+}
+
+/// What the aggregate files are made from.
+pub struct Aggregates<'a> {
+    pub catalogue: &'a Catalogue,
+    pub entries: &'a BTreeMap<String, EntryRecord>,
+    /// The hash of every entry's file.
+    pub files: &'a FileHashes,
+}
+
+/// What an entry gave a channel, as the state keeps it.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct EntryRecord {
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    format: u32,
+    fingerprint: String,
+    change_seq: i64,
+    change_time: Option<DateTime<Utc>>,
+    summaries: Vec<Summary>,
+    entries: BTreeMap<String, EntryRecord>,
+    aggregates: Vec<String>,
+    files: FileHashes,
+}
+
+/// What an export did for one channel.
+#[derive(Debug)]
+pub struct ChannelReport {
+    pub channel: Channel,
+    pub summary: WriteSummary,
+    /// Entries left out, and why.
+    pub problems: Vec<String>,
+    /// Entries whose files were made.
+    pub rendered: usize,
+}
+
+/// One export of several channels into one folder.
+pub struct ExportRun<'a> {
+    pub store: &'a Store,
+    pub registry: &'a Registry,
+    pub out: &'a Path,
+    pub bar: indicatif::ProgressBar,
+    /// Where the change log stood when the export began.
+    pub change_seq: i64,
+    pub change_time: Option<DateTime<Utc>>,
+    /// Read once, for every channel that starts from the beginning.
+    pub full_catalogue: Option<Catalogue>,
+}
+
+impl ExportRun<'_> {
+    /// Exports one channel into `out/<channel>/`.
+    pub async fn channel(&mut self, channel: Channel, projection: &dyn Projection) -> Result<ChannelReport, ChannelError> {
+        let (store, registry, bar) = (self.store, self.registry, self.bar.clone());
+        let folder = self.out.join(channel.name());
+        let state_path = self.out.join(format!(".{}.state.json", channel.name()));
+        let fingerprint = format!("{STATE_FORMAT}:{}:{}:{}", env!("CARGO_PKG_VERSION"), registry_fingerprint(registry), projection.fingerprint());
+        let mut state = read_state(&state_path).filter(|_| folder.is_dir());
+        let known_files = state.as_mut().map(|state| std::mem::take(&mut state.files));
+        let state = match state {
+            Some(state) if state.fingerprint == fingerprint && state.change_seq > 0 && store.change_time(state.change_seq).await? == state.change_time => Some(state),
+            _ => None,
+        };
+        let mut plan = match state {
+            Some(state) => {
+                let changed = changed_since(store, state.change_seq).await?;
+                if changed.is_empty() {
+                    let problems = problems(&Catalogue::from_summaries(state.summaries), &state.entries);
+                    let unchanged = known_files.map_or(0, |files| files.len());
+                    return Ok(ChannelReport { channel, summary: WriteSummary { unchanged, ..WriteSummary::default() }, problems, rendered: 0 });
+                }
+                Plan::incremental(store, registry, state, &changed).await?
+            }
+            None => Plan::full(store, registry, &mut self.full_catalogue, &bar).await?,
+        };
+        let mut writer = Writer::open(&folder, known_files, plan.full)?;
+
+        for id in &plan.removed {
+            if let Some(record) = plan.entries.remove(id) {
+                record.files.iter().for_each(|path| writer.remove(path));
+            }
+        }
+        bar.set_message(format!("{}: making files", channel.name()));
+        bar.set_position(0);
+        bar.set_length(plan.render.len() as u64);
+        let mut shown = Snapshot::default();
+        let mut files_changed = !plan.removed.is_empty();
+        for batch in plan.render.chunks(BATCH) {
+            let entries: Vec<Arc<SnapshotEntry>> = Snapshot::read(store, registry, batch).await?.into_iter().map(Arc::new).collect();
+            let snapshot = with_shown_entries(store, registry, &plan.catalogue, &entries, &mut shown).await?;
+            let sources = Sources { catalogue: &plan.catalogue, snapshot: &snapshot };
+            let made: Vec<(EntryOutput, Vec<Staged>)> = entries
+                .par_iter()
+                .map(|entry| {
+                    let mut output = projection.entry_files(entry, &sources)?;
+                    let staged = output.files.drain(..).map(|(path, bytes)| writer.stage(path, &bytes)).collect::<Result<_, _>>()?;
+                    Ok((output, staged))
+                })
+                .collect::<Result<_, ChannelError>>()?;
+            for (entry, (output, staged)) in entries.iter().zip(made) {
+                let files: Vec<String> = staged.iter().map(|s| s.path.clone()).collect();
+                files_changed |= staged.iter().any(|s| s.written);
+                staged.into_iter().for_each(|s| writer.record(s));
+                let previous = plan.entries.insert(entry.id.clone(), EntryRecord { files: files.clone(), problem: output.problem, digest: output.digest });
+                for path in previous.into_iter().flat_map(|r| r.files).filter(|p| !files.contains(p)) {
+                    writer.remove(&path);
+                    files_changed = true;
+                }
+            }
+            bar.inc(batch.len() as u64);
+        }
+
+        if plan.full || plan.summaries_changed || files_changed {
+            let aggregates = projection.aggregate_files(&Aggregates { catalogue: &plan.catalogue, entries: &plan.entries, files: writer.hashes() })?;
+            let paths: Vec<String> = aggregates.iter().map(|(path, _)| path.clone()).collect();
+            for (path, bytes) in aggregates {
+                writer.put(&path, &bytes)?;
+            }
+            for path in plan.aggregates.iter().filter(|p| !paths.contains(p)) {
+                writer.remove(path);
+            }
+            plan.aggregates = paths;
+        }
+        let (summary, files) = writer.commit()?;
+        let problems = problems(&plan.catalogue, &plan.entries);
+        let rendered = plan.render.len();
+        let state = State {
+            format: STATE_FORMAT,
+            fingerprint,
+            change_seq: self.change_seq,
+            change_time: self.change_time,
+            summaries: plan.catalogue.all().cloned().collect(),
+            entries: plan.entries,
+            aggregates: plan.aggregates,
+            files,
+        };
+        write_durably(&state_path, &serde_json::to_vec(&state).map_err(ChannelError::Json)?)?;
+        Ok(ChannelReport { channel, summary, problems, rendered })
+    }
+}
+
+/// What an export remakes.
+struct Plan {
+    full: bool,
+    catalogue: Catalogue,
+    entries: BTreeMap<String, EntryRecord>,
+    aggregates: Vec<String>,
+    /// Entries whose files are made, in id order.
+    render: Vec<String>,
+    /// Entries no longer published.
+    removed: Vec<String>,
+    summaries_changed: bool,
+}
+
+impl Plan {
+    async fn full(store: &Store, registry: &Registry, full_catalogue: &mut Option<Catalogue>, bar: &indicatif::ProgressBar) -> Result<Plan, ChannelError> {
+        if full_catalogue.is_none() {
+            *full_catalogue = Some(read_catalogue(store, registry, bar).await?);
+        }
+        let catalogue = full_catalogue.clone().unwrap_or_default();
+        let mut render: Vec<String> = catalogue.all().map(|s| s.id.clone()).collect();
+        render.sort();
+        Ok(Plan { full: true, catalogue, entries: BTreeMap::new(), aggregates: Vec::new(), render, removed: Vec::new(), summaries_changed: true })
+    }
+
+    async fn incremental(store: &Store, registry: &Registry, state: State, changed: &[String]) -> Result<Plan, ChannelError> {
+        let mut catalogue = Catalogue::from_summaries(state.summaries);
+        let (before, after) = apply_changes(store, registry, &mut catalogue, changed).await?;
+        let summaries_changed = before.len() != after.len() || after.iter().any(|summary| !before.contains(summary));
+        // Whose files show a changed entry, or are shown by one.
+        let mut affected: BTreeSet<String> = changed.iter().cloned().collect();
+        for summary in before.iter().chain(&after) {
+            affected.extend(summary.references.iter().filter_map(|(t, s)| catalogue.get(t, s)).map(|s| s.id.clone()));
+            affected.extend(catalogue.referrers(&summary.key()).map(|s| s.id.clone()));
+        }
+        let removed: Vec<String> = changed.iter().filter(|id| catalogue.by_id(id).is_none()).cloned().collect();
+        let render: Vec<String> = affected.into_iter().filter(|id| catalogue.by_id(id).is_some()).collect();
+        Ok(Plan { full: false, catalogue, entries: state.entries, aggregates: state.aggregates, render, removed, summaries_changed })
+    }
+}
+
+/// Brings the catalogue up to date with the entries `changed`; returns
+/// their summaries before and after.
+pub(super) async fn apply_changes(store: &Store, registry: &Registry, catalogue: &mut Catalogue, changed: &[String]) -> Result<(Vec<Summary>, Vec<Summary>), ChannelError> {
+    let before: Vec<Summary> = changed.iter().filter_map(|id| catalogue.remove(id)).collect();
+    let after: Vec<Summary> = Snapshot::read(store, registry, changed).await?.iter().map(Summary::of).collect();
+    for summary in &after {
+        catalogue.insert(summary.clone());
+    }
+    Ok((before, after))
+}
+
+/// Every published entry's summary.
+pub(super) async fn read_catalogue(store: &Store, registry: &Registry, bar: &indicatif::ProgressBar) -> Result<Catalogue, ChannelError> {
+    let ids = store.published_entry_ids().await?;
+    bar.set_message("reading entries");
+    bar.set_length(ids.len() as u64);
+    let mut catalogue = Catalogue::default();
+    for batch in ids.chunks(BATCH) {
+        for entry in Snapshot::read(store, registry, batch).await? {
+            catalogue.insert(Summary::of(&entry));
+        }
+        bar.inc(batch.len() as u64);
+    }
+    Ok(catalogue)
+}
+
+/// The ids of the entries with a change after `seq`, in id order.
+pub(super) async fn changed_since(store: &Store, mut seq: i64) -> Result<Vec<String>, ChannelError> {
+    const PAGE: u64 = 10_000;
+    let mut changed = BTreeSet::new();
+    loop {
+        let rows = store.changes_after(seq, None, &Locale::ALL, PAGE).await?;
+        let Some(last) = rows.last() else { break };
+        seq = last.seq;
+        let complete = (rows.len() as u64) < PAGE;
+        changed.extend(rows.into_iter().map(|row| row.entry_id));
+        if complete {
+            break;
+        }
+    }
+    Ok(changed.into_iter().collect())
+}
+
+/// The batch, and the published entries it refers to read in full (kept
+/// for the next batches: many services show the same few offices).
+pub(super) async fn with_shown_entries(
+    store: &Store,
+    registry: &Registry,
+    catalogue: &Catalogue,
+    batch: &[Arc<SnapshotEntry>],
+    shown: &mut Snapshot,
+) -> Result<Snapshot, ChannelError> {
+    let mut snapshot = Snapshot::default();
+    batch.iter().for_each(|entry| snapshot.insert(entry.clone()));
+    let referenced: BTreeMap<&str, &Summary> = batch
+        .iter()
+        .flat_map(|entry| document::references(&entry.content_type, &entry.source.document))
+        .filter_map(|reference| catalogue.get(&reference.target_type, &reference.target_slug))
+        .filter(|target| snapshot.get(&target.content_type, &target.slug).is_none())
+        .map(|target| (target.id.as_str(), target))
+        .collect();
+    let referenced: Vec<&Summary> = referenced.into_values().collect();
+    let missing: Vec<String> = referenced.iter().filter(|t| shown.get(&t.content_type, &t.slug).is_none()).map(|t| t.id.clone()).collect();
+    if shown.len() + missing.len() > SHOWN_ENTRIES_KEPT {
+        *shown = Snapshot::default();
+    }
+    let still_missing: Vec<String> = referenced.iter().filter(|t| shown.get(&t.content_type, &t.slug).is_none()).map(|t| t.id.clone()).collect();
+    for entry in Snapshot::read(store, registry, &still_missing).await? {
+        shown.insert(Arc::new(entry));
+    }
+    for target in referenced {
+        if let Some(entry) = shown.get_arc(&target.content_type, &target.slug) {
+            snapshot.insert(entry);
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Why entries are left out, in type and slug order.
+fn problems(catalogue: &Catalogue, entries: &BTreeMap<String, EntryRecord>) -> Vec<String> {
+    catalogue.all().filter_map(|summary| entries.get(&summary.id)?.problem.clone()).collect()
+}
+
+fn read_state(path: &Path) -> Option<State> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice::<State>(&bytes) {
+        Ok(state) if state.format == STATE_FORMAT => Some(state),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!("ignoring the export state {}: {error}", path.display());
+            None
+        }
+    }
+}
+
+/// Changes whenever a schema does.
+fn registry_fingerprint(registry: &Registry) -> String {
+    let schemas: Vec<String> = registry.iter().map(|t| format!("{}={}", t.name, t.schema)).collect();
+    crate::digest::sha256_hex(schemas.join("\n"))[..16].to_owned()
+}
