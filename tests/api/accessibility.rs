@@ -170,9 +170,12 @@ impl Browser {
     /// axe-core's results for the page at `url`, by the rules of `tags`.
     fn check(&self, url: &str, axe: &str, tags: &[&str]) -> Value {
         self.call(reqwest::Method::POST, "/url", json!({"url": url}));
+        // Beyond the tags, headings must not skip a level: people who move
+        // through a page by its headings take a skipped one for a gap.
         let run = r"
             const done = arguments[arguments.length - 1];
-            axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})
+            const rules = {'heading-order': {enabled: true}};
+            axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, rules, resultTypes: ['violations']})
                 .then(results => done(results), error => done({error: String(error)}));";
         let results = self.call(reqwest::Method::POST, "/execute/async", json!({"script": format!("{axe}\n{run}"), "args": [tags]}));
         assert!(results.get("error").is_none(), "axe-core failed on {url}: {}", results["error"]);
