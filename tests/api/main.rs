@@ -1,5 +1,6 @@
 //! Integration tests: the real `katalog` binary against SQLite and PostgreSQL.
 
+mod accessibility;
 mod bad_input;
 mod contract;
 mod delivery;
