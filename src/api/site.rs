@@ -15,7 +15,7 @@ use crate::channels::live::SiteFile;
 use crate::content::Locale;
 
 /// The paths the site answers besides `/` and its locale folders.
-pub const SITE_FILES: [&str; 2] = ["/style.css", "/sitemap.xml"];
+pub const SITE_FILES: [&str; 3] = ["/style.css", "/open-now.js", "/sitemap.xml"];
 
 /// `/` is the site's: answered here, before the API nested at `/` would.
 pub async fn root<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {

@@ -41,7 +41,8 @@ impl Summary {
         let labels = entry
             .locales()
             .map(|locale| {
-                let fields = &entry.in_locale(locale).fields;
+                // German is the source as written: no need to make its rendition.
+                let fields = if locale.is_source() { &entry.source.document } else { &entry.in_locale(locale).fields };
                 Label { locale: locale.code().to_owned(), name: name_of(entry, fields), teaser: text(fields, "teaser") }
             })
             .collect();

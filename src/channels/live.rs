@@ -29,6 +29,7 @@ impl SiteFile {
     fn new(path: &str, body: Vec<u8>) -> SiteFile {
         let media_type = match path.rsplit('.').next() {
             Some("css") => "text/css; charset=utf-8",
+            Some("js") => "text/javascript; charset=utf-8",
             Some("xml") => "application/xml; charset=utf-8",
             _ => "text/html; charset=utf-8",
         };

@@ -67,15 +67,22 @@ pub struct Site {
     /// The public address of the web site, without a trailing slash.
     pub url: String,
     pub municipality: String,
+    /// Where opening hours are kept (IANA name).
+    #[serde(default = "Site::default_time_zone")]
+    pub time_zone: String,
 }
 
 impl Default for Site {
     fn default() -> Site {
-        Site { name: "katalog".into(), url: "http://localhost:8080".into(), municipality: String::new() }
+        Site { name: "katalog".into(), url: "http://localhost:8080".into(), municipality: String::new(), time_zone: Site::default_time_zone() }
     }
 }
 
 impl Site {
+    fn default_time_zone() -> String {
+        "Europe/Berlin".into()
+    }
+
     /// Reads `site.toml`; the defaults when there is none.
     pub fn load(path: &Path) -> Result<Site, ChannelError> {
         let text = match std::fs::read_to_string(path) {

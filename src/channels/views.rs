@@ -62,6 +62,10 @@ pub struct OfficeView {
     pub appointment_url: String,
     pub hours: Vec<Hours>,
     pub exceptions: Vec<String>,
+    /// The general weekly hours and the exceptions as JSON, for working
+    /// out in the browser whether the office is open now; empty without
+    /// general hours.
+    pub schedule: String,
 }
 
 #[derive(Serialize)]
@@ -141,7 +145,25 @@ pub fn office_view(entry: &SnapshotEntry, locale: Locale) -> OfficeView {
             .map(|hours| Hours { kind: facts::hours_kind(words, &text(hours, "kind")), note: text(hours, "note"), lines: facts::hour_lines(words, hours) })
             .collect(),
         exceptions: list(office, "exceptions").iter().map(|e| facts::exception(words, e)).collect(),
+        schedule: schedule(office),
     }
+}
+
+fn schedule(office: &Value) -> String {
+    let Some(general) = list(office, "opening_hours").iter().find(|hours| text(hours, "kind") == "general") else { return String::new() };
+    let slots: Vec<Value> = list(general, "slots").iter().map(|s| serde_json::json!({ "days": s["days"], "opens": s["opens"], "closes": s["closes"] })).collect();
+    let exceptions: Vec<Value> = list(office, "exceptions")
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "from": e["from"],
+                "until": e.get("until").unwrap_or(&Value::Null),
+                "closed": e.get("closed").and_then(Value::as_bool).unwrap_or(false),
+                "slots": list(e, "slots").iter().map(|s| serde_json::json!({ "opens": s["opens"], "closes": s["closes"] })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({ "slots": slots, "exceptions": exceptions }).to_string()
 }
 
 pub fn service_view(sources: &Sources<'_>, service: &SnapshotEntry, locale: Locale) -> ServiceView {

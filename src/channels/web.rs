@@ -20,7 +20,7 @@ use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources};
 use crate::content::Locale;
 use crate::render::facts::SCHEMA_ORG_DAYS;
 
-const BUILT_IN: [(&str, &str); 9] = [
+const BUILT_IN: [(&str, &str); 10] = [
     ("base.html", include_str!("templates/web/base.html")),
     ("start.html", include_str!("templates/web/start.html")),
     ("az.html", include_str!("templates/web/az.html")),
@@ -29,6 +29,7 @@ const BUILT_IN: [(&str, &str); 9] = [
     ("office_card.html", include_str!("templates/web/office_card.html")),
     ("entry.html", include_str!("templates/web/entry.html")),
     ("style.css", include_str!("templates/web/style.css")),
+    ("open-now.js", include_str!("templates/web/open-now.js")),
     ("ui.toml", include_str!("templates/web/ui.toml")),
 ];
 
@@ -88,7 +89,8 @@ pub struct Web {
     templates: minijinja::Environment<'static>,
     ui: Ui,
     site: Site,
-    css: String,
+    /// Files sent as they are: the stylesheet and the "open now" script.
+    assets: Vec<(String, Vec<u8>)>,
     fingerprint: String,
 }
 
@@ -105,7 +107,10 @@ impl Web {
             templates: environment(overrides.map(Path::to_path_buf)),
             ui,
             site: site.clone(),
-            css: template_source(overrides, "style.css")?.unwrap_or_default(),
+            assets: ["style.css", "open-now.js"]
+                .into_iter()
+                .map(|name| Ok((name.to_owned(), template_source(overrides, name)?.unwrap_or_default().into_bytes())))
+                .collect::<Result<_, ChannelError>>()?,
             fingerprint: crate::digest::sha256_hex(format!("{settings}\n{}", sources.join("\n"))),
         })
     }
@@ -159,7 +164,8 @@ impl Projection for Web {
     fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError> {
         let catalogue = all.catalogue;
         let site_locales = catalogue.locales();
-        let mut files = vec![("style.css".to_owned(), self.css.clone().into_bytes()), ("index.html".to_owned(), root_page(&self.site).into_bytes())];
+        let mut files = self.assets.clone();
+        files.push(("index.html".to_owned(), root_page(&self.site).into_bytes()));
         let mut sitemap_pages = Vec::new();
         for &locale in &site_locales {
             let ui = self.ui.get(locale.code()).cloned().unwrap_or_default();

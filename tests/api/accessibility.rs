@@ -93,6 +93,7 @@ fn respond(root: &Path, mut stream: TcpStream) {
     let content_type = match file.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
         Some("xml") => "application/xml",
         _ => "application/octet-stream",
     };
@@ -234,14 +235,12 @@ fn the_check_reports_known_violations() {
     assert!(found.iter().any(|v| v.contains("<img src=\"/photo.png\">")), "the failing element is named: {found:#?}");
 }
 
-#[test]
-fn the_web_pages_meet_wcag_2_1_aa() {
-    let axe = axe_source();
-    let work = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}", work.path().join("katalog.db").display());
+/// The web channel of the sample content, exported into `work/export/web`.
+fn exported_site(work: &Path) -> PathBuf {
+    let database = format!("sqlite://{}", work.join("katalog.db").display());
     let imported = import_url(&database, &repo_path("content"));
     assert!(imported.status.success(), "{}", text(&imported.stderr));
-    let (schemas, content, out) = (repo_path("schemas"), repo_path("content"), work.path().join("export"));
+    let (schemas, content, out) = (repo_path("schemas"), repo_path("content"), work.join("export"));
     let exported = katalog(&[
         "export",
         "--channel",
@@ -256,7 +255,14 @@ fn the_web_pages_meet_wcag_2_1_aa() {
         content.to_str().unwrap(),
     ]);
     assert!(exported.status.success(), "{}", text(&exported.stderr));
-    let site = out.join("web");
+    out.join("web")
+}
+
+#[test]
+fn the_web_pages_meet_wcag_2_1_aa() {
+    let axe = axe_source();
+    let work = tempfile::tempdir().unwrap();
+    let site = exported_site(work.path());
 
     let mut locales: Vec<String> = std::fs::read_dir(&site)
         .unwrap()
@@ -281,4 +287,41 @@ fn the_web_pages_meet_wcag_2_1_aa() {
     let browser = Browser::start();
     let found: Vec<String> = pages.iter().flat_map(|page| violations(page, &browser.check(&format!("{base}{page}"), &axe, &WCAG_2_1_AA))).collect();
     assert!(found.is_empty(), "WCAG 2.1 AA violations on the web pages:\n{}\n(checked {pages:?})", found.join("\n"));
+}
+
+/// The lost-property office (Mon, Tue, Wed, Fri 08:30–12:30, Thu
+/// 08:30–18:00; closed on 4 March 2026) at given moments: the page's
+/// script, run again with the clock set, says whether it is open.
+#[test]
+fn office_pages_say_whether_the_office_is_open_now() {
+    let work = tempfile::tempdir().unwrap();
+    let base = serve(exported_site(work.path()));
+    let browser = Browser::start();
+    browser.call(reqwest::Method::POST, "/url", json!({"url": format!("{base}/de/office/fundbuero/")}));
+    let shown = browser.call(reqwest::Method::POST, "/execute/sync", json!({"script": "const p = document.querySelector('.open-now'); return [p.hidden, p.textContent];", "args": []}));
+    assert_eq!(shown[0], false, "the line is shown once the script ran: {shown}");
+    let now = shown[1].as_str().unwrap();
+    assert!(now.starts_with("Jetzt geöffnet bis ") || now.starts_with("Jetzt geschlossen – öffnet "), "{now}");
+
+    let at = |moment: &str| -> String {
+        let script = r"
+            const [moment, done] = [arguments[0], arguments[arguments.length - 1]];
+            const RealDate = Date;
+            window.Date = class extends RealDate {
+                constructor(...args) { if (args.length) { super(...args); } else { super(moment); } }
+                static now() { return new RealDate(moment).getTime(); }
+            };
+            fetch('/open-now.js').then(r => r.text()).then(source => { eval(source); done(document.querySelector('.open-now').textContent); });";
+        browser.call(reqwest::Method::POST, "/execute/async", json!({"script": script, "args": [moment]})).as_str().unwrap().to_owned()
+    };
+    // Thursday 26 November 2026, 10:00 in Stuttgart (09:00 UTC).
+    assert_eq!(at("2026-11-26T09:00:00Z"), "Jetzt geöffnet bis 18:00 Uhr");
+    // The same Thursday, 18:30: next opening Friday morning.
+    assert_eq!(at("2026-11-26T17:30:00Z"), "Jetzt geschlossen – öffnet morgen um 08:30 Uhr");
+    // Friday 12:45: closed over the weekend until Monday.
+    assert_eq!(at("2026-11-27T11:45:00Z"), "Jetzt geschlossen – öffnet Montag um 08:30 Uhr");
+    // Wednesday 4 March 2026, 09:00, the inventory day: closed, open Thursday.
+    assert_eq!(at("2026-03-04T08:00:00Z"), "Jetzt geschlossen – öffnet morgen um 08:30 Uhr");
+    // Tuesday 3 March, 07:00: opens later today.
+    assert_eq!(at("2026-03-03T06:00:00Z"), "Jetzt geschlossen – öffnet heute um 08:30 Uhr");
 }
