@@ -1,6 +1,7 @@
 //! Channels: the published content, written once, projected into the files
 //! each audience receives — the public web site (`web`), the city app
-//! (`app`) and the 115 knowledge base (`kb115`). Every channel reads the same [`Snapshot`] and returns
+//! (`app`), the 115 knowledge base (`kb115`) and partner municipalities
+//! (`partner`). Every channel reads the same [`Snapshot`] and returns
 //! its files; [`export`] writes them deterministically (the same content
 //! gives byte-identical files; no timestamps but the content's own) and
 //! incrementally (only changed files are rewritten, files of removed
@@ -8,6 +9,7 @@
 
 pub mod app;
 pub mod kb115;
+pub mod partner;
 pub mod web;
 mod output;
 mod snapshot;
@@ -29,24 +31,29 @@ pub enum Channel {
     Web,
     App,
     Kb115,
+    Partner,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Web, Channel::App, Channel::Kb115];
+    pub const ALL: [Channel; 4] = [Channel::Web, Channel::App, Channel::Kb115, Channel::Partner];
 
     pub fn name(self) -> &'static str {
         match self {
             Channel::Web => "web",
             Channel::App => "app",
             Channel::Kb115 => "kb115",
+            Channel::Partner => "partner",
         }
     }
 
-    pub fn render(self, snapshot: &Snapshot, settings: &Settings) -> Result<Output, ChannelError> {
+    /// The channel's files. Most need only the snapshot; the partner
+    /// bundle also reads the history of what is published from `store`.
+    pub async fn render(self, store: &Store, snapshot: &Snapshot, settings: &Settings) -> Result<Output, ChannelError> {
         match self {
             Channel::Web => web::render(snapshot, &settings.site, settings.templates.as_deref()),
             Channel::App => app::render(snapshot),
             Channel::Kb115 => kb115::render(snapshot),
+            Channel::Partner => partner::render(snapshot, &partner::History::load(store, snapshot).await?, &settings.site),
         }
     }
 }
@@ -137,7 +144,7 @@ pub async fn export(
     bar.finish_and_clear();
     let mut reports = Vec::new();
     for &channel in channels {
-        let output = channel.render(&snapshot, settings)?;
+        let output = channel.render(store, &snapshot, settings).await?;
         let summary = output::write_folder(&out.join(channel.name()), &output.files)?;
         reports.push(ChannelReport { channel, summary, problems: output.problems });
     }

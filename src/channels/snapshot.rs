@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-
 use crate::content::{ContentType, Locale, Registry};
 use crate::store::{Localised, PublishedRevision, Store, StoreError, localise};
 
@@ -62,10 +61,17 @@ impl SnapshotEntry {
 /// Every published entry, by type and slug.
 pub struct Snapshot {
     entries: BTreeMap<String, BTreeMap<String, SnapshotEntry>>,
+    /// The change-log position read before the entries: every change up to
+    /// it is in the snapshot (a change that came while it was read may be
+    /// too, so a consumer resuming from here sees that one again).
+    pub content_version: i64,
+    /// Every content type, in name order, whether it has entries or not.
+    pub content_types: Vec<Arc<ContentType>>,
 }
 
 impl Snapshot {
     pub async fn load(store: &Store, registry: &Registry, progress: &indicatif::ProgressBar) -> Result<Snapshot, StoreError> {
+        let content_version = store.latest_change_seq().await?;
         let ids = store.published_entry_ids().await?;
         progress.set_length(ids.len() as u64);
         let mut entries: BTreeMap<String, BTreeMap<String, SnapshotEntry>> = BTreeMap::new();
@@ -98,7 +104,7 @@ impl Snapshot {
             }
             progress.inc(batch.len() as u64);
         }
-        Ok(Snapshot { entries })
+        Ok(Snapshot { entries, content_version, content_types: registry.iter().cloned().collect() })
     }
 
     /// Published entries of a type, in slug order.

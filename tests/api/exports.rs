@@ -8,7 +8,7 @@ use crate::helpers::{TestDb, import, katalog, repo_path, sample_content, text};
 use crate::on_both_databases;
 
 /// The channels exported into `exports/`.
-const CHANNELS: [&str; 3] = ["web", "app", "kb115"];
+const CHANNELS: [&str; 4] = ["web", "app", "kb115", "partner"];
 
 fn export(db: &TestDb, out: &Path) -> String {
     export_with(db, out, &[])
@@ -104,6 +104,8 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     }
     expected.extend(changed.iter().filter(|p| p.starts_with("web/")).cloned());
     expected.extend(["app/index.json".to_owned(), "app/office/fundbuero.de.json".to_owned()]);
+    // The partner bundle names offices instead of inlining them: only the office and the manifest change.
+    expected.extend(["partner/cpsv-ap/office/fundbuero.jsonld", "partner/entries/office/fundbuero.json", "partner/manifest.json"].map(str::to_owned));
     expected.sort();
     // The overview lists each service's first office only.
     let changed_except_overview: Vec<String> = changed.iter().filter(|p| *p != "kb115/services.csv").cloned().collect();
@@ -111,6 +113,7 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     let kb115_changed = changed.iter().filter(|p| p.starts_with("kb115/")).count();
     assert!(report.contains(&format!("kb115: {kb115_changed} written, 0 deleted")), "{report}");
     assert!(report.contains("app: 2 written, 0 deleted"), "{report}");
+    assert!(report.contains("partner: 3 written, 0 deleted"), "{report}");
     let web_changed = changed.iter().filter(|p| p.starts_with("web/")).count();
     assert!(report.contains(&format!("web: {web_changed} written, 0 deleted")), "{report}");
 

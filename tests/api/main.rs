@@ -6,6 +6,7 @@ mod delivery;
 mod exports;
 mod helpers;
 mod manage;
+mod partner;
 mod search;
 mod storage;
 mod sync;
