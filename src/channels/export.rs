@@ -24,11 +24,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::catalogue::{Catalogue, Summary};
+use super::history::History;
 use super::output::{FileHashes, Staged, WriteSummary, Writer, write_durably};
 use super::snapshot::{BATCH, Snapshot, SnapshotEntry};
 use super::{Channel, ChannelError};
 use crate::content::{Locale, Registry, document};
-use crate::store::Store;
+use crate::store::{ChangeRow, Store};
 
 /// Raised when the state file's shape changes.
 const STATE_FORMAT: u32 = 1;
@@ -46,6 +47,12 @@ pub trait Projection: Sync {
 
     /// The files made from all entries together.
     fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError>;
+
+    /// Whether the files tell who wrote what ([`Sources::history`]) and
+    /// which entries were withdrawn ([`Aggregates::withdrawn`]).
+    fn needs_history(&self) -> bool {
+        false
+    }
 }
 
 /// What an entry's files may show: any entry's summary, and in full the
@@ -53,6 +60,9 @@ pub trait Projection: Sync {
 pub struct Sources<'a> {
     pub catalogue: &'a Catalogue,
     pub snapshot: &'a Snapshot,
+    /// The revision history of the entries whose files are made, when the
+    /// channel needs it.
+    pub history: Option<&'a History>,
 }
 
 /// What an entry gave a channel.
@@ -68,9 +78,15 @@ pub struct EntryOutput {
 /// What the aggregate files are made from.
 pub struct Aggregates<'a> {
     pub catalogue: &'a Catalogue,
+    pub registry: &'a Registry,
     pub entries: &'a BTreeMap<String, EntryRecord>,
     /// The hash of every entry's file.
     pub files: &'a FileHashes,
+    /// The change-log position the files reflect.
+    pub change_seq: i64,
+    /// Entries whose German source was withdrawn (and not published
+    /// again), oldest first, when the channel needs them.
+    pub withdrawn: &'a [ChangeRow],
 }
 
 /// What an entry gave a channel, as the state keeps it.
@@ -159,7 +175,8 @@ impl ExportRun<'_> {
         for batch in plan.render.chunks(BATCH) {
             let entries: Vec<Arc<SnapshotEntry>> = Snapshot::read(store, registry, batch).await?.into_iter().map(Arc::new).collect();
             let snapshot = with_shown_entries(store, registry, &plan.catalogue, &entries, &mut shown).await?;
-            let sources = Sources { catalogue: &plan.catalogue, snapshot: &snapshot };
+            let history = if projection.needs_history() { Some(History::load(store, &entries, self.change_seq).await?) } else { None };
+            let sources = Sources { catalogue: &plan.catalogue, snapshot: &snapshot, history: history.as_ref() };
             let made: Vec<(EntryOutput, Vec<Staged>)> = entries
                 .par_iter()
                 .map(|entry| {
@@ -182,7 +199,16 @@ impl ExportRun<'_> {
         }
 
         if plan.full || plan.summaries_changed || files_changed {
-            let aggregates = projection.aggregate_files(&Aggregates { catalogue: &plan.catalogue, entries: &plan.entries, files: writer.hashes() })?;
+            let withdrawn = if projection.needs_history() { withdrawn(store, &plan.catalogue, self.change_seq).await? } else { Vec::new() };
+            let all = Aggregates {
+                catalogue: &plan.catalogue,
+                registry,
+                entries: &plan.entries,
+                files: writer.hashes(),
+                change_seq: self.change_seq,
+                withdrawn: &withdrawn,
+            };
+            let aggregates = projection.aggregate_files(&all)?;
             let paths: Vec<String> = aggregates.iter().map(|(path, _)| path.clone()).collect();
             for (path, bytes) in aggregates {
                 writer.put(&path, &bytes)?;
@@ -326,6 +352,11 @@ pub(super) async fn with_shown_entries(
         }
     }
     Ok(snapshot)
+}
+
+/// The entries withdrawn by `up_to` and not published now.
+async fn withdrawn(store: &Store, catalogue: &Catalogue, up_to: i64) -> Result<Vec<ChangeRow>, ChannelError> {
+    Ok(store.withdrawn_entries(up_to).await?.into_iter().filter(|change| catalogue.by_id(&change.entry_id).is_none()).collect())
 }
 
 /// Why entries are left out, in type and slug order.

@@ -73,7 +73,8 @@ impl LiveSite {
             Some(aggregates) => aggregates.clone(),
             None => {
                 let (entries, files) = (BTreeMap::new(), BTreeMap::new());
-                let pages = self.web.aggregate_files(&Aggregates { catalogue: &followed.catalogue, entries: &entries, files: &files })?;
+                let all = Aggregates { catalogue: &followed.catalogue, registry, entries: &entries, files: &files, change_seq: latest, withdrawn: &[] };
+                let pages = self.web.aggregate_files(&all)?;
                 let pages = Arc::new(pages.into_iter().collect::<BTreeMap<_, _>>());
                 followed.aggregates = Some(pages.clone());
                 pages
@@ -123,7 +124,7 @@ impl LiveSite {
     async fn page_of(&self, store: &Store, registry: &Registry, catalogue: &Catalogue, entry: Option<SnapshotEntry>, file: &str) -> Result<Option<SiteFile>, ChannelError> {
         let Some(entry) = entry.map(Arc::new) else { return Ok(None) };
         let snapshot = with_shown_entries(store, registry, catalogue, std::slice::from_ref(&entry), &mut Snapshot::default()).await?;
-        let output = self.web.entry_files(&entry, &Sources { catalogue, snapshot: &snapshot })?;
+        let output = self.web.entry_files(&entry, &Sources { catalogue, snapshot: &snapshot, history: None })?;
         Ok(output.files.into_iter().find(|(path, _)| path == file).map(|(path, body)| SiteFile::new(&path, body)))
     }
 }

@@ -1,6 +1,7 @@
 //! Channels: the published content, written once, projected into the files
 //! each audience receives — the public web site (`web`), the city app
-//! (`app`) and the 115 knowledge base (`kb115`). Every channel is a
+//! (`app`), the 115 knowledge base (`kb115`) and partner municipalities
+//! (`partner`). Every channel is a
 //! [`Projection`]: the files of one entry, and the files made from all
 //! entries together. [`export`] writes them deterministically (the same
 //! content gives byte-identical files; no timestamps but the content's
@@ -12,9 +13,11 @@
 pub mod app;
 pub mod catalogue;
 mod export;
+mod history;
 pub mod kb115;
 pub mod live;
 mod output;
+pub mod partner;
 mod snapshot;
 pub mod views;
 pub mod web;
@@ -37,16 +40,18 @@ pub enum Channel {
     Web,
     App,
     Kb115,
+    Partner,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Web, Channel::App, Channel::Kb115];
+    pub const ALL: [Channel; 4] = [Channel::Web, Channel::App, Channel::Kb115, Channel::Partner];
 
     pub fn name(self) -> &'static str {
         match self {
             Channel::Web => "web",
             Channel::App => "app",
             Channel::Kb115 => "kb115",
+            Channel::Partner => "partner",
         }
     }
 
@@ -55,6 +60,7 @@ impl Channel {
             Channel::Web => Box::new(web::Web::new(&settings.site, settings.templates.as_deref())?),
             Channel::App => Box::new(app::App),
             Channel::Kb115 => Box::new(kb115::Kb115::new()?),
+            Channel::Partner => Box::new(partner::Partner::new(&settings.site)),
         })
     }
 }

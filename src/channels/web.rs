@@ -18,7 +18,7 @@ use super::snapshot::SnapshotEntry;
 use super::views::{self, EntryLink, href, lang, name_of};
 use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources};
 use crate::content::Locale;
-use crate::render::facts::SCHEMA_ORG_DAYS;
+use crate::render::facts::{self, SCHEMA_ORG_DAYS};
 
 const BUILT_IN: [(&str, &str); 10] = [
     ("base.html", include_str!("templates/web/base.html")),
@@ -380,7 +380,7 @@ fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, 
         channels.push(json!({ "@type": "ServiceChannel", "serviceUrl": url }));
     }
     channels.push(json!({ "@type": "ServiceChannel", "servicePhone": { "@type": "ContactPoint", "telephone": "115" } }));
-    if let Some(duration) = fields.pointer("/processing_time/duration").and_then(iso_duration) {
+    if let Some(duration) = fields.pointer("/processing_time/duration").and_then(facts::iso_duration) {
         for channel in &mut channels {
             channel["processingTime"] = json!(duration);
         }
@@ -391,22 +391,6 @@ fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, 
         ld["keywords"] = json!(keywords.join(", "));
     }
     ld
-}
-
-/// An ISO 8601 duration for a single value (`P3W`); ranges have none.
-fn iso_duration(duration: &Value) -> Option<String> {
-    if duration.get("up_to").is_some() {
-        return None;
-    }
-    let value = duration.get("value")?.as_i64()?;
-    Some(match duration.get("unit")?.as_str()? {
-        "minutes" => format!("PT{value}M"),
-        "hours" => format!("PT{value}H"),
-        "days" | "working_days" => format!("P{value}D"),
-        "weeks" => format!("P{value}W"),
-        "months" => format!("P{value}M"),
-        _ => format!("P{value}Y"),
-    })
 }
 
 fn root_page(site: &Site) -> String {

@@ -102,6 +102,22 @@ pub fn duration(words: Words, duration: &Value) -> String {
     }
 }
 
+/// An ISO 8601 duration for a single value (`P3W`); ranges have none.
+pub fn iso_duration(duration: &Value) -> Option<String> {
+    if duration.get("up_to").is_some() {
+        return None;
+    }
+    let value = duration.get("value")?.as_i64()?;
+    Some(match duration.get("unit")?.as_str()? {
+        "minutes" => format!("PT{value}M"),
+        "hours" => format!("PT{value}H"),
+        "days" | "working_days" => format!("P{value}D"),
+        "weeks" => format!("P{value}W"),
+        "months" => format!("P{value}M"),
+        _ => format!("P{value}Y"),
+    })
+}
+
 /// `1.3.2026`, `2026-03-01`.
 pub fn date(words: Words, iso: &str) -> String {
     match (chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d"), words) {

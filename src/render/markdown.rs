@@ -19,6 +19,22 @@ pub fn to_html(markdown: &str) -> String {
     SANITIZER.clean(&html).to_string()
 }
 
+/// The words of Markdown without markup, for formats that carry none (RDF
+/// literals): block ends become line breaks, raw HTML is dropped.
+pub fn to_plain_text(markdown: &str) -> String {
+    use pulldown_cmark::{Event, TagEnd};
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Text(words) | Event::Code(words) => text.push_str(&words),
+            Event::SoftBreak => text.push(' '),
+            Event::HardBreak | Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::Heading(_) | TagEnd::TableRow | TagEnd::CodeBlock) => text.push('\n'),
+            _ => {}
+        }
+    }
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
 /// Every Markdown field of a document rendered, by field name.
 pub fn fields_to_html(content_type: &crate::content::ContentType, fields: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
     content_type.markdown_fields.iter().filter_map(|field| Some((field.clone(), to_html(fields.get(field)?.as_str()?)))).collect()
@@ -35,6 +51,12 @@ mod tests {
         assert!(html.contains("<li><strong>Foto</strong></li>"));
         assert!(html.contains("href=\"https://example.org\""));
         assert!(html.contains("rel=\"noopener noreferrer\""));
+    }
+
+    #[test]
+    fn plain_text_keeps_the_words_only() {
+        let text = to_plain_text("Bringen Sie **Ausweis** und\n`Foto` mit.\n\n- eins\n- zwei <b>drei</b>\n\n<script>x()</script>");
+        assert_eq!(text, "Bringen Sie Ausweis und Foto mit.\neins\nzwei drei");
     }
 
     #[test]

@@ -131,6 +131,24 @@ impl Store {
         rows.iter().map(|r| revision_of(r, entry_id)).collect()
     }
 
+    /// Every revision of the given entries with its document, oldest first
+    /// within each entry and locale: the history provenance is read from.
+    pub async fn revisions_of_entries(&self, ids: &[String]) -> Result<Vec<(String, RevisionRecord)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!("SELECT entry_id, {REVISION_COLUMNS} FROM revisions WHERE entry_id IN ({placeholders}) ORDER BY entry_id, locale, number");
+        let rows = self.db.query_all_raw(self.statement(&sql, ids.iter().map(|id| SqlValue::from(id.clone())))).await?;
+        rows.iter()
+            .map(|row| {
+                let entry_id: String = row.try_get("", "entry_id")?;
+                let revision = revision_of(row, &entry_id)?;
+                Ok((entry_id, revision))
+            })
+            .collect()
+    }
+
     /// Creates an entry with its first (draft) revision.
     pub async fn create_entry(&self, content_type: &str, slug: &str, leika: Option<&str>, revision: NewRevision<'_>, audit: &AuditEvent) -> Result<EntryRecord, EditError> {
         let txn = self.begin_write().await?;

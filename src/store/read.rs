@@ -1,5 +1,7 @@
 //! Reading published content.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult, Value as SqlValue};
 use serde_json::Value;
@@ -175,19 +177,7 @@ impl Store {
         sql.push_str(" ORDER BY seq LIMIT ?");
         values.push((limit as i64).into());
         let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
-        rows.iter()
-            .map(|row| {
-                let locale: String = row.try_get("", "locale")?;
-                Ok(ChangeRow {
-                    seq: row.try_get("", "seq")?,
-                    entry_id: row.try_get("", "entry_id")?,
-                    content_type: row.try_get("", "content_type")?,
-                    slug: row.try_get("", "slug")?,
-                    locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
-                    action: row.try_get("", "action")?,
-                })
-            })
-            .collect()
+        rows.iter().map(change_row).collect()
     }
 
     /// The sequence number of the newest change (0 for an empty log).
@@ -203,6 +193,30 @@ impl Store {
     pub async fn change_time(&self, seq: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = self.db.query_one_raw(self.statement("SELECT created_at FROM changes WHERE seq = ?", [seq.into()])).await?;
         row.map(|row| row.try_get("", "created_at")).transpose().map_err(Into::into)
+    }
+
+    /// For each of the entries, the position of its newest change at or
+    /// before `up_to` (none for an entry without one).
+    pub async fn newest_changes(&self, ids: &[String], up_to: i64) -> Result<HashMap<String, i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!("SELECT entry_id, MAX(seq) AS seq FROM changes WHERE seq <= ? AND entry_id IN ({placeholders}) GROUP BY entry_id");
+        let values = std::iter::once(SqlValue::from(up_to)).chain(ids.iter().map(|id| SqlValue::from(id.clone())));
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        rows.iter().map(|row| Ok((row.try_get("", "entry_id")?, row.try_get("", "seq")?))).collect()
+    }
+
+    /// The entries whose German source was last unpublished, archived or
+    /// deleted (not published again) at or before `up_to`, with that
+    /// change, in change-log order.
+    pub async fn withdrawn_entries(&self, up_to: i64) -> Result<Vec<ChangeRow>, StoreError> {
+        let sql = "SELECT c.seq, c.entry_id, c.content_type, c.slug, c.locale, c.action FROM changes c \
+            JOIN (SELECT entry_id, MAX(seq) AS seq FROM changes WHERE locale = ? AND seq <= ? GROUP BY entry_id) newest ON newest.seq = c.seq \
+            WHERE c.action <> 'publish' ORDER BY c.seq";
+        let rows = self.db.query_all_raw(self.statement(sql, [Locale::SOURCE.code().into(), up_to.into()])).await?;
+        rows.iter().map(change_row).collect()
     }
 
     /// Ids of every entry with a published German source.
@@ -308,6 +322,18 @@ fn published_entry(row: &QueryResult, id: String, source: PublishedRevision) -> 
         source,
         translation: None,
         id,
+    })
+}
+
+fn change_row(row: &QueryResult) -> Result<ChangeRow, StoreError> {
+    let locale: String = row.try_get("", "locale")?;
+    Ok(ChangeRow {
+        seq: row.try_get("", "seq")?,
+        entry_id: row.try_get("", "entry_id")?,
+        content_type: row.try_get("", "content_type")?,
+        slug: row.try_get("", "slug")?,
+        locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
+        action: row.try_get("", "action")?,
     })
 }
 

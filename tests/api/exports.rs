@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::helpers::{TestDb, import, katalog, repo_path, sample_content, text};
+use crate::helpers::{TestDb, files, import, katalog, repo_path, sample_content, text};
 use crate::on_both_databases;
 
 /// The channels exported into `exports/`.
-const CHANNELS: [&str; 3] = ["web", "app", "kb115"];
+const CHANNELS: [&str; 4] = ["web", "app", "kb115", "partner"];
 
 fn export(db: &TestDb, out: &Path) -> String {
     export_with(db, out, &[])
@@ -22,27 +22,6 @@ fn export_with(db: &TestDb, out: &Path, options: &[&str]) -> String {
     let output = katalog(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     text(&output.stdout)
-}
-
-/// Every file below `dir`, by relative path; not the export's own
-/// bookkeeping beside the channel folders (hidden files).
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut found = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for item in std::fs::read_dir(&folder).unwrap() {
-            let path = item.unwrap().path();
-            if path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')) {
-                continue;
-            }
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.insert(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    found
 }
 
 fn differences(expected: &BTreeMap<String, Vec<u8>>, actual: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
@@ -110,6 +89,8 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     }
     expected.extend(changed.iter().filter(|p| p.starts_with("web/")).cloned());
     expected.extend(["app/index.json".to_owned(), "app/office/fundbuero.de.json".to_owned()]);
+    // The partner bundle names offices instead of inlining them: only the office and the manifest change.
+    expected.extend(["partner/cpsv-ap/office/fundbuero.jsonld", "partner/entries/office/fundbuero.json", "partner/manifest.json"].map(str::to_owned));
     expected.sort();
     // The overview lists each service's first office only.
     let changed_except_overview: Vec<String> = changed.iter().filter(|p| *p != "kb115/services.csv").cloned().collect();
@@ -117,6 +98,7 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     let kb115_changed = changed.iter().filter(|p| p.starts_with("kb115/")).count();
     assert!(report.contains(&format!("kb115: {kb115_changed} written, 0 deleted")), "{report}");
     assert!(report.contains("app: 2 written, 0 deleted"), "{report}");
+    assert!(report.contains("partner: 3 written, 0 deleted"), "{report}");
     // Following the change log, only the office and the entries that show
     // it are remade: the services it serves and the article linking to it.
     let article = std::fs::read_to_string(content.path().join("article/fundbuero-wo-finde-ich.md")).unwrap();

@@ -7,6 +7,7 @@ mod delivery;
 mod exports;
 mod helpers;
 mod manage;
+mod partner;
 mod search;
 mod site;
 mod storage;
