@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::catalogue::{Catalogue, Summary};
 use super::history::History;
 use super::output::{FileHashes, Staged, WriteSummary, Writer, write_durably};
-use super::snapshot::{BATCH, Snapshot, SnapshotEntry};
+use super::snapshot::{Batches, Snapshot, SnapshotEntry};
 use super::{Channel, ChannelError};
 use crate::content::{Locale, Registry, document};
 use crate::store::{ChangeRow, Store};
@@ -125,7 +125,7 @@ pub struct ChannelReport {
 /// One export of several channels into one folder.
 pub struct ExportRun<'a> {
     pub store: &'a Store,
-    pub registry: &'a Registry,
+    pub registry: &'a Arc<Registry>,
     pub out: &'a Path,
     pub bar: indicatif::ProgressBar,
     /// Where the change log stood when the export began.
@@ -160,6 +160,8 @@ impl ExportRun<'_> {
             }
             None => Plan::full(store, registry, &mut self.full_catalogue, &bar).await?,
         };
+        let started = std::time::Instant::now();
+        tracing::debug!(channel = channel.name(), entries = plan.render.len(), "planned");
         let mut writer = Writer::open(&folder, known_files, plan.full)?;
 
         for id in &plan.removed {
@@ -172,8 +174,9 @@ impl ExportRun<'_> {
         bar.set_length(plan.render.len() as u64);
         let mut shown = Snapshot::default();
         let mut files_changed = !plan.removed.is_empty();
-        for batch in plan.render.chunks(BATCH) {
-            let entries: Vec<Arc<SnapshotEntry>> = Snapshot::read(store, registry, batch).await?.into_iter().map(Arc::new).collect();
+        let mut batches = Batches::new(store, registry, &plan.render);
+        while let Some(entries) = batches.next().await? {
+            let entries: Vec<Arc<SnapshotEntry>> = entries.into_iter().map(Arc::new).collect();
             let snapshot = with_shown_entries(store, registry, &plan.catalogue, &entries, &mut shown).await?;
             let history = if projection.needs_history() { Some(History::load(store, &entries, self.change_seq).await?) } else { None };
             let sources = Sources { catalogue: &plan.catalogue, snapshot: &snapshot, history: history.as_ref() };
@@ -195,9 +198,10 @@ impl ExportRun<'_> {
                     files_changed = true;
                 }
             }
-            bar.inc(batch.len() as u64);
+            bar.inc(entries.len() as u64);
         }
 
+        tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "entry files made");
         if plan.full || plan.summaries_changed || files_changed {
             let withdrawn = if projection.needs_history() { withdrawn(store, &plan.catalogue, self.change_seq).await? } else { Vec::new() };
             let all = Aggregates {
@@ -218,7 +222,9 @@ impl ExportRun<'_> {
             }
             plan.aggregates = paths;
         }
+        tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "aggregate files made");
         let (summary, files) = writer.commit()?;
+        tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "committed");
         let problems = problems(&plan.catalogue, &plan.entries);
         let rendered = plan.render.len();
         let state = State {
@@ -250,7 +256,7 @@ struct Plan {
 }
 
 impl Plan {
-    async fn full(store: &Store, registry: &Registry, full_catalogue: &mut Option<Catalogue>, bar: &indicatif::ProgressBar) -> Result<Plan, ChannelError> {
+    async fn full(store: &Store, registry: &Arc<Registry>, full_catalogue: &mut Option<Catalogue>, bar: &indicatif::ProgressBar) -> Result<Plan, ChannelError> {
         if full_catalogue.is_none() {
             *full_catalogue = Some(read_catalogue(store, registry, bar).await?);
         }
@@ -288,17 +294,20 @@ pub(super) async fn apply_changes(store: &Store, registry: &Registry, catalogue:
 }
 
 /// Every published entry's summary.
-pub(super) async fn read_catalogue(store: &Store, registry: &Registry, bar: &indicatif::ProgressBar) -> Result<Catalogue, ChannelError> {
+pub(super) async fn read_catalogue(store: &Store, registry: &Arc<Registry>, bar: &indicatif::ProgressBar) -> Result<Catalogue, ChannelError> {
+    let started = std::time::Instant::now();
     let ids = store.published_entry_ids().await?;
     bar.set_message("reading entries");
     bar.set_length(ids.len() as u64);
     let mut catalogue = Catalogue::default();
-    for batch in ids.chunks(BATCH) {
-        for entry in Snapshot::read(store, registry, batch).await? {
+    let mut batches = Batches::new(store, registry, &ids);
+    while let Some(entries) = batches.next().await? {
+        bar.inc(entries.len() as u64);
+        for entry in entries {
             catalogue.insert(Summary::of(&entry));
         }
-        bar.inc(batch.len() as u64);
     }
+    tracing::debug!(entries = ids.len(), seconds = started.elapsed().as_secs_f64(), "catalogue read");
     Ok(catalogue)
 }
 

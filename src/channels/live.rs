@@ -56,7 +56,7 @@ impl LiveSite {
     }
 
     /// The catalogue and the aggregate pages as of the newest change.
-    async fn current(&self, store: &Store, registry: &Registry) -> Result<(Arc<Catalogue>, Arc<BTreeMap<String, Vec<u8>>>), ChannelError> {
+    async fn current(&self, store: &Store, registry: &Arc<Registry>) -> Result<(Arc<Catalogue>, Arc<BTreeMap<String, Vec<u8>>>), ChannelError> {
         let mut followed = self.followed.lock().await;
         let latest = store.latest_change_seq().await?;
         match followed.seq {
@@ -84,13 +84,13 @@ impl LiveSite {
     }
 
     /// Reads the catalogue, so that the first visitor does not wait for it.
-    pub async fn warm_up(&self, store: &Store, registry: &Registry) -> Result<(), ChannelError> {
+    pub async fn warm_up(&self, store: &Store, registry: &Arc<Registry>) -> Result<(), ChannelError> {
         self.current(store, registry).await.map(|_| ())
     }
 
     /// The published file at a site path (`/`, `/de/a-z/`,
     /// `/en/service/x/`, `/style.css`); none when there is no such file.
-    pub async fn file(&self, store: &Store, registry: &Registry, path: &str) -> Result<Option<SiteFile>, ChannelError> {
+    pub async fn file(&self, store: &Store, registry: &Arc<Registry>, path: &str) -> Result<Option<SiteFile>, ChannelError> {
         let file = if path.is_empty() || path.ends_with('/') { format!("{}index.html", path.trim_start_matches('/')) } else { path.trim_start_matches('/').to_owned() };
         let (catalogue, aggregates) = self.current(store, registry).await?;
         if let Some(body) = aggregates.get(&file) {
@@ -103,7 +103,7 @@ impl LiveSite {
     }
 
     /// The page of an entry's newest revisions (drafts included) in `locale`.
-    pub async fn preview(&self, store: &Store, registry: &Registry, locale: Locale, content_type: &str, slug: &str) -> Result<Option<SiteFile>, ChannelError> {
+    pub async fn preview(&self, store: &Store, registry: &Arc<Registry>, locale: Locale, content_type: &str, slug: &str) -> Result<Option<SiteFile>, ChannelError> {
         let (catalogue, _) = self.current(store, registry).await?;
         let (Some(record), Some(schema)) = (store.entry_record(content_type, slug).await?, registry.get(content_type)) else { return Ok(None) };
         if record.trashed_at.is_some() {
@@ -121,7 +121,7 @@ impl LiveSite {
         self.page_of(store, registry, &catalogue, Some(entry), &file).await
     }
 
-    async fn page_of(&self, store: &Store, registry: &Registry, catalogue: &Catalogue, entry: Option<SnapshotEntry>, file: &str) -> Result<Option<SiteFile>, ChannelError> {
+    async fn page_of(&self, store: &Store, registry: &Arc<Registry>, catalogue: &Catalogue, entry: Option<SnapshotEntry>, file: &str) -> Result<Option<SiteFile>, ChannelError> {
         let Some(entry) = entry.map(Arc::new) else { return Ok(None) };
         let snapshot = with_shown_entries(store, registry, catalogue, std::slice::from_ref(&entry), &mut Snapshot::default()).await?;
         let output = self.web.entry_files(&entry, &Sources { catalogue, snapshot: &snapshot, history: None })?;

@@ -129,7 +129,7 @@ pub enum ChannelError {
 /// Exports the published content into `out/<channel>/` for each channel.
 pub async fn export(
     store: &Store,
-    registry: &Registry,
+    registry: &std::sync::Arc<Registry>,
     channels: &[Channel],
     settings: &Settings,
     out: &Path,
@@ -180,9 +180,11 @@ fn html_templates() -> minijinja::Environment<'static> {
         if value.is_safe() || *state.auto_escape() != minijinja::AutoEscape::Html {
             return minijinja::escape_formatter(out, state, value);
         }
-        let text = value.to_string();
-        let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;");
-        out.write_str(&escaped).map_err(minijinja::Error::from)
+        match value.as_str() {
+            Some(text) => crate::render::escape::escape_into(out, text),
+            None => crate::render::escape::escape_into(out, &value.to_string()),
+        }
+        .map_err(minijinja::Error::from)
     });
     templates
 }

@@ -3,7 +3,7 @@
 //! offices' addresses and hours). Everything else a page says of other
 //! entries comes from the [`Catalogue`](super::catalogue::Catalogue).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
 use crate::content::{ContentType, Locale, Registry};
@@ -53,6 +53,44 @@ impl SnapshotEntry {
     /// The German source and each published translation.
     pub fn locales(&self) -> impl Iterator<Item = Locale> + '_ {
         std::iter::once(Locale::SOURCE).chain(self.translations.keys().copied())
+    }
+}
+
+/// Reads entries batch by batch, fetching the next batch while the caller
+/// works on the current one: the database and the renderer take turns on
+/// different cores instead of waiting for each other.
+pub struct Batches {
+    store: Store,
+    registry: Arc<Registry>,
+    waiting: VecDeque<Vec<String>>,
+    next: Option<tokio::task::JoinHandle<Result<Vec<SnapshotEntry>, StoreError>>>,
+}
+
+impl Batches {
+    pub fn new(store: &Store, registry: &Arc<Registry>, ids: &[String]) -> Batches {
+        let waiting = ids.chunks(BATCH).map(<[String]>::to_vec).collect();
+        let mut batches = Batches { store: store.clone(), registry: registry.clone(), waiting, next: None };
+        batches.fetch();
+        batches
+    }
+
+    fn fetch(&mut self) {
+        self.next = self.waiting.pop_front().map(|ids| {
+            let (store, registry) = (self.store.clone(), self.registry.clone());
+            tokio::spawn(async move { Snapshot::read(&store, &registry, &ids).await })
+        });
+    }
+
+    /// The next batch's published entries; none when all were read.
+    pub async fn next(&mut self) -> Result<Option<Vec<SnapshotEntry>>, StoreError> {
+        let Some(reading) = self.next.take() else { return Ok(None) };
+        // The reading task never is cancelled; a panic in it goes on here.
+        let entries = match reading.await {
+            Ok(read) => read?,
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        };
+        self.fetch();
+        Ok(Some(entries))
     }
 }
 

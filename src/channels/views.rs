@@ -9,7 +9,6 @@ use super::Sources;
 use super::snapshot::SnapshotEntry;
 use crate::content::Locale;
 use crate::render::facts::{self, Words};
-use crate::render::markdown;
 
 /// A titled block of rendered Markdown.
 #[derive(Serialize, Clone)]
@@ -133,7 +132,7 @@ pub fn office_view(entry: &SnapshotEntry, locale: Locale) -> OfficeView {
         role: "",
         note: String::new(),
         name: name_of(entry, office),
-        description: office.get("description").and_then(Value::as_str).map(markdown::to_html).unwrap_or_default(),
+        description: entry.html(locale).get("description").cloned().unwrap_or_default(),
         address: office.get("address").map(facts::address).unwrap_or_default(),
         building: office.get("address").map(|a| text(a, "building")).unwrap_or_default(),
         phone: text(office, "phone"),

@@ -18,6 +18,7 @@ use super::snapshot::SnapshotEntry;
 use super::views::{self, EntryLink, href, lang, name_of};
 use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources};
 use crate::content::Locale;
+use crate::render::escape::escape;
 use crate::render::facts::{self, SCHEMA_ORG_DAYS};
 
 const BUILT_IN: [(&str, &str); 10] = [
@@ -394,7 +395,7 @@ fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, 
 }
 
 fn root_page(site: &Site) -> String {
-    let name = escape_xml(&site.name);
+    let name = escape(&site.name);
     format!(
         "<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"0; url=/de/\">\n<title>{name}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n</head>\n<body>\n<main>\n<h1>{name}</h1>\n<p><a href=\"/de/\" hreflang=\"de\">Deutsch</a></p>\n</main>\n</body>\n</html>\n"
     )
@@ -405,13 +406,13 @@ fn sitemap(site: &Site, pages: &[(String, Vec<Alternate>)]) -> String {
     let mut pages: Vec<&(String, Vec<Alternate>)> = pages.iter().collect();
     pages.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, alternates) in pages {
-        xml.push_str(&format!("<url><loc>{}</loc>", escape_xml(&format!("{}{path}", site.url))));
+        xml.push_str(&format!("<url><loc>{}</loc>", escape(&format!("{}{path}", site.url))));
         if alternates.len() > 1 {
             for alternate in alternates {
                 xml.push_str(&format!(
                     "<xhtml:link rel=\"alternate\" hreflang=\"{}\" href=\"{}\"/>",
                     alternate.hreflang,
-                    escape_xml(&format!("{}{}", site.url, alternate.href))
+                    escape(&format!("{}{}", site.url, alternate.href))
                 ));
             }
         }
@@ -421,6 +422,3 @@ fn sitemap(site: &Site, pages: &[(String, Vec<Alternate>)]) -> String {
     xml
 }
 
-fn escape_xml(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}

@@ -325,7 +325,7 @@ impl Snippets {
         }
         // Nothing matched in the running text (a name or keyword did): its start.
         let start = texts().map(|(text, _)| text).find(|text| !text.is_empty()).unwrap_or_default();
-        escape(&start.chars().take(SNIPPET_CHARS).collect::<String>())
+        crate::render::escape::escape(&start.chars().take(SNIPPET_CHARS).collect::<String>())
     }
 
     /// The stretch of `text` around the first word that begins like a
@@ -406,10 +406,6 @@ impl Analyzers {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,10 +443,5 @@ mod tests {
             let expected: Vec<char> = folded.chars().take(4).collect();
             assert_eq!(&Beginning::of(word).letters[..Beginning::of(word).length], &expected[..], "{word}");
         }
-    }
-
-    #[test]
-    fn snippets_without_matches_are_escaped() {
-        assert_eq!(escape("<b>\"A&B\"</b>"), "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;");
     }
 }
