@@ -64,20 +64,6 @@ struct Alternate {
     lang: &'static str,
 }
 
-/// What every page has.
-#[derive(Serialize)]
-struct Page<'a, T: Serialize> {
-    site: &'a Site,
-    ui: &'a BTreeMap<String, String>,
-    locale: &'static str,
-    lang: &'static str,
-    title: String,
-    alternates: Vec<Alternate>,
-    json_ld: String,
-    #[serde(flatten)]
-    content: T,
-}
-
 /// A rendered page: where it goes, its bytes, and its sitemap entry.
 struct RenderedPage {
     path: String,
@@ -90,6 +76,10 @@ pub struct Web {
     templates: minijinja::Environment<'static>,
     ui: Ui,
     site: Site,
+    /// What every page shows of the site and of the words of its locale,
+    /// made once as template values (cheap to share) rather than per page.
+    site_value: minijinja::Value,
+    ui_values: BTreeMap<String, minijinja::Value>,
     /// Files sent as they are: the stylesheet and the "open now" script.
     assets: Vec<(String, Vec<u8>)>,
     fingerprint: String,
@@ -104,8 +94,11 @@ impl Web {
         let ui: Ui = toml::from_str(&template_source(overrides, "ui.toml")?.unwrap_or_default())
             .map_err(|e| ChannelError::Template(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("ui.toml: {e}"))))?;
         let settings = serde_json::to_string(site).map_err(ChannelError::Json)?;
+        let ui_values = ui.iter().map(|(locale, words)| (locale.clone(), template_value(&words))).collect();
         Ok(Web {
             templates: environment(overrides.map(Path::to_path_buf)),
+            site_value: template_value(&site),
+            ui_values,
             ui,
             site: site.clone(),
             assets: ["style.css", "open-now.js"]
@@ -116,23 +109,27 @@ impl Web {
         })
     }
 
-    fn page<T: Serialize>(&self, template: &str, locale: Locale, title: String, alternates: Vec<Alternate>, json_ld: Option<Value>, content: T) -> Result<RenderedPage, ChannelError> {
-        let empty = BTreeMap::new();
-        let ui = self.ui.get(locale.code()).or_else(|| self.ui.get(Locale::SOURCE.code())).unwrap_or(&empty);
+    fn page(&self, template: &str, locale: Locale, title: String, alternates: Vec<Alternate>, json_ld: Option<Value>, content: minijinja::Value) -> Result<RenderedPage, ChannelError> {
+        let ui = self.ui_values.get(locale.code()).or_else(|| self.ui_values.get(Locale::SOURCE.code())).cloned().unwrap_or_default();
         let own = alternates.iter().find(|a| a.hreflang == locale.code()).map(|a| a.href.clone()).unwrap_or_default();
-        let page = Page {
-            site: &self.site,
-            ui,
-            locale: locale.code(),
-            lang: lang(locale),
-            title,
-            json_ld: json_ld.map(|v| script_safe(&v)).unwrap_or_default(),
-            alternates,
-            content,
+        let context = minijinja::context! {
+            site => self.site_value.clone(),
+            ui => ui,
+            locale => locale.code(),
+            lang => lang(locale),
+            title => title,
+            json_ld => json_ld.map(|v| script_safe(&v)).unwrap_or_default(),
+            alternates => template_value(&alternates),
+            ..content
         };
-        let html = self.templates.get_template(template)?.render(minijinja::value::Serde(&page))?;
-        Ok(RenderedPage { path: own, html: html.into_bytes(), alternates: page.alternates })
+        let html = self.templates.get_template(template)?.render(context)?;
+        Ok(RenderedPage { path: own, html: html.into_bytes(), alternates })
     }
+}
+
+/// Any serialisable value as a template value.
+fn template_value(value: &impl Serialize) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
 }
 
 /// JSON for a `<script>` element: `</` cannot close it.
@@ -175,8 +172,8 @@ impl Projection for Web {
             let start = alternates(site_locales.iter().copied(), &self.ui, |l| format!("/{}/", l.code()));
             let a_z = alternates(site_locales.iter().copied(), &self.ui, |l| format!("/{}/a-z/", l.code()));
             for page in [
-                self.page("start.html", locale, word("start_title"), start, None, json!({ "topics": topics }))?,
-                self.page("az.html", locale, word("a_z"), a_z, None, json!({ "groups": letter_groups(catalogue, locale) }))?,
+                self.page("start.html", locale, word("start_title"), start, None, minijinja::context! { topics => template_value(&topics) })?,
+                self.page("az.html", locale, word("a_z"), a_z, None, minijinja::context! { groups => template_value(&letter_groups(catalogue, locale)) })?,
             ] {
                 files.push((page_file(&page.path), page.html));
                 sitemap_pages.push((page.path, page.alternates));
@@ -220,21 +217,21 @@ impl Web {
                 "service" => {
                     let view = views::service_view(sources, entry, locale);
                     let ld = service_json_ld(sources, &self.site, entry, locale);
-                    self.page("service.html", locale, title, page_alternates, Some(ld), json!({ "service": view }))?
+                    self.page("service.html", locale, title, page_alternates, Some(ld), minijinja::context! { service => template_value(&view) })?
                 }
                 "office" => {
                     let view = views::office_view(entry, locale);
                     let ld = office_json_ld(&self.site, entry, locale);
-                    self.page("office.html", locale, title, page_alternates, Some(ld), json!({ "office": view, "services": referring(&["service"]) }))?
+                    self.page("office.html", locale, title, page_alternates, Some(ld), minijinja::context! { office => template_value(&view), services => template_value(&referring(&["service"])) })?
                 }
                 _ => {
                     let teaser = ["teaser", "summary"].map(|key| views::text(&localised.fields, key)).into_iter().find(|t| !t.is_empty());
-                    let content = json!({
-                        "name": title,
-                        "teaser": teaser,
-                        "sections": views::sections(entry, locale),
-                        "entries": referring(&["topic", "service", "article"]),
-                    });
+                    let content = minijinja::context! {
+                        name => title.clone(),
+                        teaser => teaser,
+                        sections => template_value(&views::sections(entry, locale)),
+                        entries => template_value(&referring(&["topic", "service", "article"])),
+                    };
                     self.page("entry.html", locale, title, page_alternates, None, content)?
                 }
             };
