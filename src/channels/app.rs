@@ -59,6 +59,10 @@ impl Projection for App {
         format!("app-{FORMAT}")
     }
 
+    fn aggregates_list_files(&self) -> bool {
+        true
+    }
+
     fn entry_files(&self, entry: &SnapshotEntry, _: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
         let mut output = EntryOutput::default();
         for locale in entry.locales() {

@@ -48,6 +48,13 @@ pub trait Projection: Sync {
     /// The files made from all entries together.
     fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError>;
 
+    /// Whether the aggregate files list the other files (an index with
+    /// their hashes), so that they change whenever any file does; else
+    /// they change only with the entries' names and references.
+    fn aggregates_list_files(&self) -> bool {
+        false
+    }
+
     /// Whether the files tell who wrote what ([`Sources::history`]) and
     /// which entries were withdrawn ([`Aggregates::withdrawn`]).
     fn needs_history(&self) -> bool {
@@ -105,10 +112,18 @@ struct State {
     fingerprint: String,
     change_seq: i64,
     change_time: Option<DateTime<Utc>>,
-    summaries: Vec<Summary>,
+    /// The change-log position of the catalogue file, which is written
+    /// only when a name or reference changed: it is the bulk of the state.
+    catalogue_seq: i64,
     entries: BTreeMap<String, EntryRecord>,
     aggregates: Vec<String>,
     files: FileHashes,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedCatalogue<S> {
+    seq: i64,
+    summaries: Vec<S>,
 }
 
 /// What an export did for one channel.
@@ -141,8 +156,11 @@ impl ExportRun<'_> {
         let (store, registry, bar) = (self.store, self.registry, self.bar.clone());
         let folder = self.out.join(channel.name());
         let state_path = self.out.join(format!(".{}.state.json", channel.name()));
+        let catalogue_path = self.out.join(format!(".{}.catalogue.json", channel.name()));
         let fingerprint = format!("{STATE_FORMAT}:{}:{}:{}", env!("CARGO_PKG_VERSION"), registry_fingerprint(registry), projection.fingerprint());
-        let mut state = read_state(&state_path).filter(|_| folder.is_dir());
+        let reading = std::time::Instant::now();
+        let mut state = read_json::<State>(&state_path).filter(|state| state.format == STATE_FORMAT && folder.is_dir());
+        tracing::debug!(channel = channel.name(), seconds = reading.elapsed().as_secs_f64(), "state read");
         let known_files = state.as_mut().map(|state| std::mem::take(&mut state.files));
         let state = match state {
             Some(state) if state.fingerprint == fingerprint && state.change_seq > 0 && store.change_time(state.change_seq).await? == state.change_time => Some(state),
@@ -152,11 +170,13 @@ impl ExportRun<'_> {
             Some(state) => {
                 let changed = changed_since(store, state.change_seq).await?;
                 if changed.is_empty() {
-                    let problems = problems(&Catalogue::from_summaries(state.summaries), &state.entries);
                     let unchanged = known_files.map_or(0, |files| files.len());
-                    return Ok(ChannelReport { channel, summary: WriteSummary { unchanged, ..WriteSummary::default() }, problems, rendered: 0 });
+                    return Ok(ChannelReport { channel, summary: WriteSummary { unchanged, ..WriteSummary::default() }, problems: problems(&state.entries), rendered: 0 });
                 }
-                Plan::incremental(store, registry, state, &changed).await?
+                match read_json::<SavedCatalogue<Summary>>(&catalogue_path).filter(|saved| saved.seq == state.catalogue_seq) {
+                    Some(saved) => Plan::incremental(store, registry, state, saved.summaries, &changed).await?,
+                    None => Plan::full(store, registry, &mut self.full_catalogue, &bar).await?,
+                }
             }
             None => Plan::full(store, registry, &mut self.full_catalogue, &bar).await?,
         };
@@ -174,6 +194,8 @@ impl ExportRun<'_> {
         bar.set_length(plan.render.len() as u64);
         let mut shown = Snapshot::default();
         let mut files_changed = !plan.removed.is_empty();
+        // Whether what the aggregate files say of an entry changed.
+        let mut digests_changed = !plan.removed.is_empty();
         let mut batches = Batches::new(store, registry, &plan.render);
         while let Some(entries) = batches.next().await? {
             let entries: Vec<Arc<SnapshotEntry>> = entries.into_iter().map(Arc::new).collect();
@@ -192,7 +214,9 @@ impl ExportRun<'_> {
                 let files: Vec<String> = staged.iter().map(|s| s.path.clone()).collect();
                 files_changed |= staged.iter().any(|s| s.written);
                 staged.into_iter().for_each(|s| writer.record(s));
-                let previous = plan.entries.insert(entry.id.clone(), EntryRecord { files: files.clone(), problem: output.problem, digest: output.digest });
+                let record = EntryRecord { files: files.clone(), problem: output.problem, digest: output.digest };
+                let previous = plan.entries.insert(entry.id.clone(), record.clone());
+                digests_changed |= previous.as_ref().is_none_or(|p| p.digest != record.digest || p.problem != record.problem);
                 for path in previous.into_iter().flat_map(|r| r.files).filter(|p| !files.contains(p)) {
                     writer.remove(&path);
                     files_changed = true;
@@ -202,7 +226,7 @@ impl ExportRun<'_> {
         }
 
         tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "entry files made");
-        if plan.full || plan.summaries_changed || files_changed {
+        if plan.full || plan.summaries_changed || digests_changed || (files_changed && projection.aggregates_list_files()) {
             let withdrawn = if projection.needs_history() { withdrawn(store, &plan.catalogue, self.change_seq).await? } else { Vec::new() };
             let all = Aggregates {
                 catalogue: &plan.catalogue,
@@ -225,19 +249,28 @@ impl ExportRun<'_> {
         tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "aggregate files made");
         let (summary, files) = writer.commit()?;
         tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "committed");
-        let problems = problems(&plan.catalogue, &plan.entries);
+        let problems = problems(&plan.entries);
         let rendered = plan.render.len();
+        // The catalogue first: a state that names it is never older than it.
+        let catalogue_seq = if plan.full || plan.summaries_changed {
+            let saved = SavedCatalogue { seq: self.change_seq, summaries: plan.catalogue.all().collect() };
+            write_durably(&catalogue_path, &serde_json::to_vec(&saved).map_err(ChannelError::Json)?)?;
+            self.change_seq
+        } else {
+            plan.catalogue_seq
+        };
         let state = State {
             format: STATE_FORMAT,
             fingerprint,
             change_seq: self.change_seq,
             change_time: self.change_time,
-            summaries: plan.catalogue.all().cloned().collect(),
+            catalogue_seq,
             entries: plan.entries,
             aggregates: plan.aggregates,
             files,
         };
         write_durably(&state_path, &serde_json::to_vec(&state).map_err(ChannelError::Json)?)?;
+        tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "state written");
         Ok(ChannelReport { channel, summary, problems, rendered })
     }
 }
@@ -253,6 +286,8 @@ struct Plan {
     /// Entries no longer published.
     removed: Vec<String>,
     summaries_changed: bool,
+    /// Where the catalogue file read stood.
+    catalogue_seq: i64,
 }
 
 impl Plan {
@@ -263,11 +298,11 @@ impl Plan {
         let catalogue = full_catalogue.clone().unwrap_or_default();
         let mut render: Vec<String> = catalogue.all().map(|s| s.id.clone()).collect();
         render.sort();
-        Ok(Plan { full: true, catalogue, entries: BTreeMap::new(), aggregates: Vec::new(), render, removed: Vec::new(), summaries_changed: true })
+        Ok(Plan { full: true, catalogue, entries: BTreeMap::new(), aggregates: Vec::new(), render, removed: Vec::new(), summaries_changed: true, catalogue_seq: 0 })
     }
 
-    async fn incremental(store: &Store, registry: &Registry, state: State, changed: &[String]) -> Result<Plan, ChannelError> {
-        let mut catalogue = Catalogue::from_summaries(state.summaries);
+    async fn incremental(store: &Store, registry: &Registry, state: State, summaries: Vec<Summary>, changed: &[String]) -> Result<Plan, ChannelError> {
+        let mut catalogue = Catalogue::from_summaries(summaries);
         let (before, after) = apply_changes(store, registry, &mut catalogue, changed).await?;
         let summaries_changed = before.len() != after.len() || after.iter().any(|summary| !before.contains(summary));
         // Whose files show a changed entry, or are shown by one.
@@ -278,7 +313,7 @@ impl Plan {
         }
         let removed: Vec<String> = changed.iter().filter(|id| catalogue.by_id(id).is_none()).cloned().collect();
         let render: Vec<String> = affected.into_iter().filter(|id| catalogue.by_id(id).is_some()).collect();
-        Ok(Plan { full: false, catalogue, entries: state.entries, aggregates: state.aggregates, render, removed, summaries_changed })
+        Ok(Plan { full: false, catalogue, entries: state.entries, aggregates: state.aggregates, render, removed, summaries_changed, catalogue_seq: state.catalogue_seq })
     }
 }
 
@@ -368,21 +403,18 @@ async fn withdrawn(store: &Store, catalogue: &Catalogue, up_to: i64) -> Result<V
     Ok(store.withdrawn_entries(up_to).await?.into_iter().filter(|change| catalogue.by_id(&change.entry_id).is_none()).collect())
 }
 
-/// Why entries are left out, in type and slug order.
-fn problems(catalogue: &Catalogue, entries: &BTreeMap<String, EntryRecord>) -> Vec<String> {
-    catalogue.all().filter_map(|summary| entries.get(&summary.id)?.problem.clone()).collect()
+/// Why entries are left out, in order.
+fn problems(entries: &BTreeMap<String, EntryRecord>) -> Vec<String> {
+    let mut problems: Vec<String> = entries.values().filter_map(|record| record.problem.clone()).collect();
+    problems.sort();
+    problems
 }
 
-fn read_state(path: &Path) -> Option<State> {
+/// A file of the export's state; none when it is missing or unreadable
+/// (the export then starts from the beginning).
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     let bytes = std::fs::read(path).ok()?;
-    match serde_json::from_slice::<State>(&bytes) {
-        Ok(state) if state.format == STATE_FORMAT => Some(state),
-        Ok(_) => None,
-        Err(error) => {
-            tracing::warn!("ignoring the export state {}: {error}", path.display());
-            None
-        }
-    }
+    serde_json::from_slice(&bytes).inspect_err(|error| tracing::warn!("ignoring the export state {}: {error}", path.display())).ok()
 }
 
 /// Changes whenever a schema does.

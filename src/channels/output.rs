@@ -36,9 +36,8 @@ pub struct Writer {
     folder: PathBuf,
     staging: PathBuf,
     journal: PathBuf,
-    /// The hashes the previous export recorded; without them each file on
-    /// disk is read and compared.
-    previous: Option<FileHashes>,
+    /// What a file is compared with to tell whether it changed.
+    baseline: Baseline,
     /// Every file is put: the ones not put are deleted.
     complete: bool,
     /// Hashes of the files the folder will hold after the commit.
@@ -46,6 +45,15 @@ pub struct Writer {
     move_in: Vec<String>,
     delete: BTreeSet<String>,
     summary: WriteSummary,
+}
+
+enum Baseline {
+    /// Each file on disk is read and compared.
+    Disk,
+    /// The hashes the previous export recorded (every file is put anew).
+    Previous(FileHashes),
+    /// The previous export's hashes, kept in `hashes` until replaced.
+    Current,
 }
 
 /// A file made and, when it differs from the previous export's, staged.
@@ -71,12 +79,17 @@ impl Writer {
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
         // Into no folder, everything is new.
         let previous = if folder.is_dir() { previous } else { Some(FileHashes::new()) };
+        let (baseline, hashes) = match (previous, complete) {
+            (None, _) => (Baseline::Disk, FileHashes::new()),
+            (Some(previous), true) => (Baseline::Previous(previous), FileHashes::new()),
+            (Some(previous), false) => (Baseline::Current, previous),
+        };
         let writer = Writer {
             folder: folder.to_owned(),
             staging: parent.join(format!(".{name}.new")),
             journal: parent.join(format!(".{name}.journal")),
-            hashes: if complete { FileHashes::new() } else { previous.clone().unwrap_or_default() },
-            previous,
+            baseline,
+            hashes,
             complete,
             move_in: Vec::new(),
             delete: BTreeSet::new(),
@@ -108,9 +121,10 @@ impl Writer {
     pub fn stage(&self, path: String, bytes: &[u8]) -> Result<Staged, ChannelError> {
         let target = relative(&path)?;
         let hash = crate::digest::sha256_hex(bytes);
-        let unchanged = match &self.previous {
-            Some(previous) => previous.get(&path).is_some_and(|known| *known == hash),
-            None => std::fs::read(self.folder.join(&target)).is_ok_and(|old| old == bytes),
+        let unchanged = match &self.baseline {
+            Baseline::Previous(previous) => previous.get(&path).is_some_and(|known| *known == hash),
+            Baseline::Current => self.hashes.get(&path).is_some_and(|known| *known == hash),
+            Baseline::Disk => std::fs::read(self.folder.join(&target)).is_ok_and(|old| old == bytes),
         };
         if !unchanged {
             let destination = self.staging.join(&target);
@@ -143,7 +157,7 @@ impl Writer {
 
     /// Takes a file of the previous export out.
     pub fn remove(&mut self, path: &str) {
-        if self.hashes.remove(path).is_some() {
+        if self.hashes.remove(path).is_some() || matches!(self.baseline, Baseline::Disk) {
             self.delete.insert(path.to_owned());
         }
     }
@@ -157,9 +171,10 @@ impl Writer {
     /// hash of every file.
     pub fn commit(mut self) -> Result<(WriteSummary, FileHashes), ChannelError> {
         if self.complete {
-            let before: Vec<String> = match &self.previous {
-                Some(previous) => previous.keys().cloned().collect(),
-                None => files_below(&self.folder).map_err(io_error(&self.folder))?.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+            let before: Vec<String> = match &self.baseline {
+                Baseline::Previous(previous) => previous.keys().cloned().collect(),
+                Baseline::Current => Vec::new(),
+                Baseline::Disk => files_below(&self.folder).map_err(io_error(&self.folder))?.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
             };
             self.delete.extend(before.into_iter().filter(|path| !self.hashes.contains_key(path)));
         }

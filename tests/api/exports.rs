@@ -199,3 +199,40 @@ async fn the_web_site_is_linked_described_and_safe(db: TestDb) {
     assert_eq!(std::fs::read_to_string(out.path().join("web/style.css")).unwrap(), "body { color: #000; }\n");
 }
 on_both_databases!(the_web_site_is_linked_described_and_safe);
+
+/// An export state that cannot be trusted — damaged, or from another
+/// database — makes the next export start from the beginning, and the
+/// result is what a fresh export gives.
+async fn a_damaged_or_foreign_export_state_starts_over(db: TestDb) {
+    let content = sample_content();
+    assert!(import(&db, content.path()).status.success());
+    let out = tempfile::tempdir().unwrap();
+    export(&db, out.path());
+    let remade = |report: &str, channel: &str| -> String {
+        report.lines().find(|l| l.starts_with(&format!("{channel}: "))).and_then(|l| l.split("; ").nth(1)).unwrap_or_default().to_owned()
+    };
+
+    // A damaged catalogue: the change of one office remakes everything.
+    std::fs::write(out.path().join(".web.catalogue.json"), "{ not json").unwrap();
+    let office = content.path().join("office/fundbuero.md");
+    let source = std::fs::read_to_string(&office).unwrap();
+    std::fs::write(&office, source.replacen("phone = \"", "phone = \"+49 711 999-0000\"\n# was: \"", 1)).unwrap();
+    assert!(import(&db, content.path()).status.success());
+    let report = export(&db, out.path());
+    assert_eq!(remade(&report, "web"), "67 entries remade", "{report}");
+    assert_ne!(remade(&report, "app"), "67 entries remade", "the other channels' states are intact: {report}");
+
+    // Another database with the same content has the same change-log
+    // positions, but not the same log.
+    let other = TestDb::new(db.backend()).await;
+    assert!(import(&other, content.path()).status.success());
+    let report = export(&other, out.path());
+    for channel in CHANNELS {
+        assert_eq!(remade(&report, channel), "67 entries remade", "{report}");
+    }
+    // The pages are the same; the app and the bundle name revision numbers, which differ.
+    assert!(report.contains("web: 0 written, 0 deleted"), "{report}");
+    let again = export(&other, out.path());
+    assert_eq!(remade(&again, "web"), "0 entries remade", "{again}");
+}
+on_both_databases!(a_damaged_or_foreign_export_state_starts_over);

@@ -164,6 +164,10 @@ impl Projection for Partner {
         true
     }
 
+    fn aggregates_list_files(&self) -> bool {
+        true
+    }
+
     fn entry_files(&self, entry: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
         let mut output = EntryOutput::default();
         let (content_type, slug) = (entry.content_type.name.as_str(), entry.slug.as_str());
