@@ -57,8 +57,9 @@ impl LiveSite {
 
     /// The catalogue and the aggregate pages as of the newest change.
     async fn current(&self, store: &Store, registry: &Arc<Registry>) -> Result<(Arc<Catalogue>, Arc<BTreeMap<String, Vec<u8>>>), ChannelError> {
-        let mut followed = self.followed.lock().await;
+        // Asked before the lock: requests do not queue behind the database.
         let latest = store.latest_change_seq().await?;
+        let mut followed = self.followed.lock().await;
         match followed.seq {
             None => followed.catalogue = Arc::new(read_catalogue(store, registry, &indicatif::ProgressBar::hidden()).await?),
             Some(seq) if seq < latest => {
@@ -66,9 +67,10 @@ impl LiveSite {
                 apply_changes(store, registry, Arc::make_mut(&mut followed.catalogue), &changed).await?;
                 followed.aggregates = None;
             }
+            // As new as asked for, or newer (another request caught up).
             Some(_) => {}
         }
-        followed.seq = Some(latest);
+        followed.seq = followed.seq.max(Some(latest));
         let aggregates = match &followed.aggregates {
             Some(aggregates) => aggregates.clone(),
             None => {
