@@ -61,7 +61,7 @@ pub enum SyncError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot fetch {url}: {message}")]
     Fetch { url: String, message: String },
-    #[error("manifest.json: the bundle has format version {found}, newer than the {supported} this katalog reads; update katalog. Nothing was applied")]
+    #[error("manifest.json: the bundle has format version {found}, newer than the {supported} this katalog reads; nothing was applied (update katalog to read it)")]
     NewerFormat { found: u64, supported: u32 },
     #[error("the bundle was rejected, nothing was applied: {}", problems_text(.0))]
     Rejected(Vec<BundleProblem>),

@@ -1,0 +1,230 @@
+//! A partner municipality subscribes to the city's partner bundle: the
+//! first sync brings every entry with its upstream identity and provenance,
+//! a repeated sync changes nothing, a later bundle brings changes as drafts
+//! and marks withdrawals, and a tampered bundle is rejected with nothing
+//! applied.
+
+use std::path::Path;
+use std::process::Output;
+
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Client, Server, TestDb, copy_dir, import, katalog, repo_path, sample_content, text, token};
+use crate::on_both_databases;
+use crate::partner::export_partner;
+use katalog::content::Locale;
+use katalog::store::Store;
+use katalog::workflow::State;
+
+const PASSPORT: &str = "personalausweis-beantragen";
+
+fn partner(db: &TestDb, args: &[&str]) -> Output {
+    let schemas = repo_path("schemas");
+    let mut all = vec!["partner"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--database", &db.url]);
+    if args[0] == "sync" {
+        all.extend_from_slice(&["--schemas", schemas.to_str().unwrap()]);
+    }
+    katalog(&all)
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    text(&output.stdout)
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn same_backend(db: &TestDb) -> Backend {
+    if db.url.starts_with("sqlite") { Backend::Sqlite } else { Backend::Postgres }
+}
+
+/// Everything a sync could write, counted.
+async fn state(db: &TestDb) -> Vec<i64> {
+    let connection = Database::connect(&db.url).await.unwrap();
+    let mut counts = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) AS n FROM entries",
+        "SELECT COUNT(*) AS n FROM revisions",
+        "SELECT COUNT(*) AS n FROM publications WHERE published_number IS NOT NULL",
+        "SELECT COUNT(*) AS n FROM changes",
+        "SELECT COUNT(*) AS n FROM upstream_entries WHERE withdrawn_in IS NOT NULL",
+        "SELECT COUNT(*) AS n FROM upstream_revisions",
+        "SELECT COALESCE(MAX(content_version), 0) AS n FROM partners",
+    ] {
+        let row = connection.query_one_raw(Statement::from_string(connection.get_database_backend(), sql)).await.unwrap().unwrap();
+        counts.push(row.try_get::<i64>("", "n").unwrap());
+    }
+    connection.close().await.ok();
+    counts
+}
+
+async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
+    let town = TestDb::new(same_backend(&city)).await;
+    let content = sample_content();
+    assert!(import(&city, content.path()).status.success());
+    let server = Server::start(&city, content.path());
+    let admin = Client { server: &server, token: token(&city, "admin", &[]) };
+    // Withdrawn before the partner ever had it: its deletion is ignored.
+    let early = "/api/v1/manage/article/oeffnungszeiten-feiertage/transitions";
+    assert_eq!(admin.send(Method::POST, early, None, Some(json!({"action": "unpublish"}))).await.0, 200);
+
+    // Something of the town's own, which no sync may touch.
+    let own = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(own.path().join("topic")).unwrap();
+    let topic = std::fs::read_to_string(repo_path("content/topic/umzug-wohnen.md")).unwrap();
+    std::fs::write(own.path().join("topic/hafenfest.md"), topic).unwrap();
+    assert!(import(&town, own.path()).status.success());
+
+    let out = tempfile::tempdir().unwrap();
+    export_partner(&city, out.path());
+    let bundle = out.path().join("partner");
+    let manifest = read_json(&bundle.join("manifest.json"));
+    assert_eq!(read_json(&bundle.join("deletions.json"))["deletions"].as_array().unwrap().len(), 1);
+    let indexed = manifest["entries"].as_array().unwrap().len();
+
+    succeeded(&partner(&town, &["add", "stuttgart", "--source", bundle.to_str().unwrap()]));
+    let first = succeeded(&partner(&town, &["sync", "stuttgart", "--publish"]));
+    assert!(first.contains(&format!("{indexed} new, 0 changed, 0 withdrawn, 0 unchanged")), "{first}");
+
+    // Upstream identity: the same id, type and slug; version and provenance kept.
+    let store = Store::connect(&town.url).await.unwrap();
+    let upstream = store.upstream_entries(store.connection(), "stuttgart").await.unwrap();
+    assert_eq!(upstream.len(), indexed);
+    let passport_file = read_json(&bundle.join(format!("entries/service/{PASSPORT}.json")));
+    let id = passport_file["id"].as_str().unwrap();
+    let known = &upstream[id];
+    assert_eq!((known.entry_id.as_str(), known.content_type.as_str(), known.slug.as_str()), (id, "service", PASSPORT));
+    assert_eq!(known.upstream_version, passport_file["version"].as_i64().unwrap());
+    let record = store.entry_record("service", PASSPORT).await.unwrap().unwrap();
+    assert_eq!(record.id, id);
+    let german = store.revision(id, Locale::SOURCE, 1).await.unwrap().unwrap();
+    assert_eq!(german.document, passport_file["locales"]["de"]["fields"]);
+    assert_eq!(german.author, "partner:stuttgart");
+    let english = store.revision(id, Locale::parse("en").unwrap(), 1).await.unwrap().unwrap();
+    assert_eq!(english.source_number, Some(1), "the translation is current, as upstream");
+    let connection = store.connection();
+    let provenance = connection
+        .query_one_raw(store_statement(&store, &format!("SELECT provenance FROM upstream_revisions WHERE entry_id = '{id}' AND locale = 'de'")))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "provenance")
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&provenance).unwrap(), passport_file["locales"]["de"]["provenance"]);
+    // References between imported entries hold: the offices came along, published.
+    for office in german.document["responsible_offices"].as_array().unwrap() {
+        let slug = office["office"].as_str().unwrap();
+        assert!(store.published_entry("office", slug, Locale::SOURCE).await.unwrap().is_some(), "{slug}");
+    }
+    assert!(store.entry_record("article", "oeffnungszeiten-feiertage").await.unwrap().is_none());
+
+    let again = succeeded(&partner(&town, &["sync", "stuttgart"]));
+    assert!(again.contains(&format!("0 new, 0 changed, 0 withdrawn, {indexed} unchanged; 0 new revisions")), "{again}");
+    let synced = state(&town).await;
+
+    // The city raises a fee and deletes a service.
+    let service = content.path().join(format!("service/{PASSPORT}.md"));
+    let source = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(&service, source.replacen("amount = 46.0\n", "amount = 48.0\n", 1)).unwrap();
+    assert!(import(&city, content.path()).status.success());
+    let gone = "/api/v1/manage/service/kirchenaustritt-erklaeren";
+    assert_eq!(admin.send(Method::POST, &format!("{gone}/trash"), None, None).await.0, 200);
+    assert_eq!(admin.send(Method::DELETE, gone, None, None).await.0, 204);
+    drop(server);
+    export_partner(&city, out.path());
+    let pristine = tempfile::tempdir().unwrap();
+    copy_dir(&bundle, pristine.path());
+
+    // Tampered bundles are rejected, naming the file, and nothing is applied.
+    let passport_path = format!("entries/service/{PASSPORT}.json");
+    let tampers: [(&str, &str, Box<dyn Fn(&Path)>); 4] = [
+        (
+            "one byte changed",
+            "entries/service/personalausweis-beantragen.json: checksum",
+            Box::new(|bundle: &Path| {
+                let path = bundle.join(&passport_path);
+                let mut bytes = std::fs::read(&path).unwrap();
+                let at = bytes.iter().position(|b| *b == b'8').unwrap();
+                bytes[at] = b'9';
+                std::fs::write(path, bytes).unwrap();
+            }),
+        ),
+        (
+            "a file missing",
+            "entries/office/fundbuero.json: listed in the manifest but missing",
+            Box::new(|bundle: &Path| std::fs::remove_file(bundle.join("entries/office/fundbuero.json")).unwrap()),
+        ),
+        (
+            "an unlisted file",
+            "notes.txt: not listed in the manifest",
+            Box::new(|bundle: &Path| std::fs::write(bundle.join("notes.txt"), "hello").unwrap()),
+        ),
+        (
+            "a newer format",
+            "manifest.json: the bundle has format version 99",
+            Box::new(|bundle: &Path| {
+                let mut manifest = read_json(&bundle.join("manifest.json"));
+                manifest["format_version"] = json!(99);
+                std::fs::write(bundle.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+            }),
+        ),
+    ];
+    for (what, message, tamper) in &tampers {
+        std::fs::remove_dir_all(&bundle).unwrap();
+        copy_dir(pristine.path(), &bundle);
+        tamper(&bundle);
+        let rejected = partner(&town, &["sync", "stuttgart", "--publish"]);
+        let said = text(&rejected.stderr);
+        assert!(!rejected.status.success(), "{what}: accepted\n{}", text(&rejected.stdout));
+        assert!(said.contains(message) && said.contains("nothing was applied"), "{what}: {said}");
+        assert_eq!(state(&town).await, synced, "{what}: something was applied");
+    }
+    std::fs::remove_dir_all(&bundle).unwrap();
+    copy_dir(pristine.path(), &bundle);
+
+    // The intact bundle: the change arrives as a draft, the deletion is marked.
+    let second = succeeded(&partner(&town, &["sync", "stuttgart"]));
+    assert!(second.contains("0 new, 1 changed, 1 withdrawn"), "{second}");
+    assert!(second.contains(&format!("changed: service/{PASSPORT}")) && second.contains("withdrawn upstream: service/kirchenaustritt-erklaeren"), "{second}");
+    let record = store.entry_record("service", PASSPORT).await.unwrap().unwrap();
+    let german = record.locale(Locale::SOURCE).unwrap();
+    assert_eq!((german.state, german.published_number, german.latest_number), (State::Draft, Some(1), 2), "a draft for review; revision 1 stays live");
+    let draft = store.revision(id, Locale::SOURCE, 2).await.unwrap().unwrap();
+    assert_eq!(draft.document["fees"][0]["amount"], json!(48.0));
+    assert_eq!(draft.author, "partner:stuttgart");
+    let live = store.published_entry("service", PASSPORT, Locale::SOURCE).await.unwrap().unwrap();
+    assert_eq!(live.source.document["fees"][0]["amount"], json!(46.0));
+    let english = store.entry_record("service", PASSPORT).await.unwrap().unwrap();
+    assert_eq!(english.locale(Locale::parse("en").unwrap()).unwrap().source_number, Some(1), "made from the previous German revision: outdated");
+
+    let withdrawn = store.entry_record("service", "kirchenaustritt-erklaeren").await.unwrap().expect("a withdrawn entry is kept");
+    assert!(withdrawn.locale(Locale::SOURCE).unwrap().published_number.is_some(), "without --publish, unpublishing is the partner's decision");
+    let content_version = read_json(&bundle.join("manifest.json"))["content_version"].as_i64().unwrap();
+    let upstream = store.upstream_entries(store.connection(), "stuttgart").await.unwrap();
+    let marked = upstream.values().find(|e| e.slug == "kirchenaustritt-erklaeren").unwrap();
+    assert_eq!((marked.withdrawn_in, marked.withdrawn_action.as_deref()), (Some(content_version), Some("delete")));
+
+    let status = succeeded(&partner(&town, &["status", "stuttgart"]));
+    assert!(status.contains(&format!("changed in the last sync: service/{PASSPORT}")), "{status}");
+    assert!(status.contains(&format!("withdrawn upstream (delete, content version {content_version}): service/kirchenaustritt-erklaeren")), "{status}");
+    assert!(!status.contains("new in the last sync"), "{status}");
+
+    let third = succeeded(&partner(&town, &["sync", "stuttgart"]));
+    assert!(third.contains("0 new, 0 changed, 0 withdrawn"), "{third}");
+
+    // The town's own topic was never touched.
+    let own = store.entry_record("topic", "hafenfest").await.unwrap().unwrap();
+    assert_eq!(own.version, 1);
+    assert!(upstream.values().all(|e| e.slug != "hafenfest"));
+}
+on_both_databases!(a_partner_syncs_changes_and_withdrawals);
+
+fn store_statement(store: &Store, sql: &str) -> Statement {
+    Statement::from_string(store.backend(), sql)
+}
