@@ -20,6 +20,9 @@ use katalog::workflow::State;
 
 const PASSPORT: &str = "personalausweis-beantragen";
 
+/// Spoils a copy of a bundle.
+type Tamper = Box<dyn Fn(&Path)>;
+
 fn partner(db: &TestDb, args: &[&str]) -> Output {
     let schemas = repo_path("schemas");
     let mut all = vec!["partner"];
@@ -143,7 +146,7 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
 
     // Tampered bundles are rejected, naming the file, and nothing is applied.
     let passport_path = format!("entries/service/{PASSPORT}.json");
-    let tampers: [(&str, &str, Box<dyn Fn(&Path)>); 4] = [
+    let tampers: [(&str, &str, Tamper); 4] = [
         (
             "one byte changed",
             "entries/service/personalausweis-beantragen.json: checksum",
