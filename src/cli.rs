@@ -153,7 +153,25 @@ pub enum PartnerCommand {
         #[command(flatten)]
         schemas: SchemaArgs,
     },
-    /// What the last sync brought (new, changed) and what upstream withdrew.
+    /// Decide a conflict: take upstream's value of the module, or keep ours.
+    Resolve {
+        name: String,
+        /// The entry as TYPE/SLUG.
+        entry: String,
+        /// The module (top-level field) in conflict.
+        module: String,
+        #[arg(long, default_value = "de")]
+        locale: String,
+        /// A new draft revision with upstream's value.
+        #[arg(long, conflicts_with = "keep_mine", required_unless_present = "keep_mine")]
+        take_upstream: bool,
+        /// Keep our value; the next upstream change to the module raises a new conflict.
+        #[arg(long)]
+        keep_mine: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// What the last sync brought (new, changed), what upstream withdrew and what is in conflict.
     Status {
         /// One partner; every partner without it.
         name: Option<String>,
@@ -443,7 +461,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 Err(error) => return Err(error.into()),
             };
             println!(
-                "partner {}: content version {} from {}: {} new, {} changed, {} withdrawn, {} unchanged; {} new revisions ({}) in {:.2} s",
+                "partner {}: content version {} from {}: {} new, {} changed, {} withdrawn, {} unchanged, {} conflicts; {} new revisions ({}) in {:.2} s",
                 report.partner,
                 report.content_version,
                 report.municipality,
@@ -451,14 +469,27 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 report.changed.len(),
                 report.withdrawn.len(),
                 report.unchanged,
+                report.conflicts.len(),
                 report.new_revisions,
                 if report.published { "published" } else { "drafts" },
                 report.elapsed.as_secs_f64()
             );
-            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn)] {
+            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("in conflict", &report.conflicts)] {
                 for entry in entries {
                     println!("  {label}: {entry}");
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Resolve { name, entry, module, locale, take_upstream, keep_mine: _, database } => {
+            let (content_type, slug) = entry.split_once('/').with_context(|| format!("`{entry}` is not TYPE/SLUG"))?;
+            let locale = Locale::parse(&locale).with_context(|| format!("unknown locale `{locale}`"))?;
+            let store = open_store(&database).await?;
+            store.migrate().await?;
+            let resolution = if take_upstream { partner::Resolution::TakeUpstream } else { partner::Resolution::KeepMine };
+            match partner::resolve(&store, &name, content_type, slug, &module, locale, resolution).await? {
+                Some(number) => println!("{entry}: {module} ({}) taken from upstream as draft revision {number}", locale.code()),
+                None => println!("{entry}: {module} ({}) kept as it is here", locale.code()),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -499,9 +530,31 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                         entry.slug
                     );
                 }
+                for conflict in &status.conflicts {
+                    print_conflict(conflict);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A conflict with both versions and what upstream's would change here.
+fn print_conflict(conflict: &crate::store::Conflict) {
+    let row = &conflict.row;
+    let parse = |value: &Option<String>| value.as_deref().and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok()).unwrap_or(serde_json::Value::Null);
+    let (upstream, here) = (parse(&row.upstream_value), parse(&row.local_value));
+    println!(
+        "  in conflict: {}/{} {} ({}), upstream revision {}:\n    upstream: {upstream}\n    here:     {here}",
+        conflict.content_type,
+        conflict.slug,
+        row.module,
+        row.locale.code(),
+        row.upstream_revision
+    );
+    for change in crate::content::diff::diff(&here, &upstream) {
+        let show = |value: &Option<serde_json::Value>| value.as_ref().map_or_else(|| "(none)".to_owned(), ToString::to_string);
+        println!("    {}{}: {} -> {}", row.module, change.pointer, show(&change.before), show(&change.after));
     }
 }
 

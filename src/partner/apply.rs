@@ -8,11 +8,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use super::bundle::{self, BundleEntry, BundleSource, VerifiedBundle};
+use serde_json::Value;
+
+use super::bundle::{self, BundleEntry, BundleLocale, BundleSource, VerifiedBundle};
+use super::merge::merge;
 use super::{BundleProblem, SyncError};
-use crate::content::Registry;
+use crate::content::{Locale, Registry};
+use crate::digest::sha256_hex;
 use crate::store::entity::{change, entry, publication, revision};
-use crate::store::{AuditEvent, EntryRef, ImportBaseline, Store, UpstreamEntry, UpstreamEntryRow, UpstreamRevisionRow, WriteBatch};
+use crate::store::{AuditEvent, ConflictRow, EntryRef, ImportBaseline, Link, Store, StoreError, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevisionRow, WriteBatch, links_of};
 use crate::workflow::State;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,6 +35,8 @@ pub struct SyncReport {
     pub new: Vec<String>,
     pub changed: Vec<String>,
     pub withdrawn: Vec<String>,
+    /// `type/slug module (locale)` of modules upstream changed that are overridden here.
+    pub conflicts: Vec<String>,
     pub unchanged: usize,
     pub new_revisions: usize,
     pub published: bool,
@@ -60,6 +66,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     }
     let upstream = store.upstream_entries(&txn, name).await?;
     let baseline = store.import_baseline(&txn).await?;
+    let overridden = overridden_documents(store, &txn, &bundle, &upstream, &baseline).await?;
 
     let mut plan = Plan {
         bundle_keys: bundle.entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
@@ -68,11 +75,14 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         bundle: &bundle,
         upstream: &upstream,
         baseline: &baseline,
+        overridden: &overridden,
+        registry,
         publish: options.publish,
         now: Utc::now(),
         batch: WriteBatch { publish: options.publish, ..Default::default() },
         entry_rows: Vec::new(),
         revision_rows: Vec::new(),
+        conflict_rows: Vec::new(),
         renames: Vec::new(),
         withdrawals: Vec::new(),
         problems: Vec::new(),
@@ -86,7 +96,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     }
     plan.withdrawals(partner.content_version);
 
-    let Plan { batch, entry_rows, revision_rows, renames, withdrawals, mut report, now, author, .. } = plan;
+    let Plan { batch, entry_rows, revision_rows, conflict_rows, renames, withdrawals, mut report, now, author, .. } = plan;
     for (id, slug) in &renames {
         txn.execute_raw(store.statement("UPDATE entries SET slug = ?, updated_at = ? WHERE id = ?", [slug.clone().into(), now.into(), id.clone().into()])).await?;
     }
@@ -97,7 +107,8 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
             store.unpublish_in(&txn, subject, now).await?;
         }
     }
-    store.record_sync(&txn, name, &bundle.municipality, bundle.content_version, &entry_rows, &revision_rows).await?;
+    let record = SyncRecord { municipality: bundle.municipality.clone(), content_version: bundle.content_version, entries: entry_rows, revisions: revision_rows, conflicts: conflict_rows };
+    store.record_sync(&txn, name, &record).await?;
     if report.changes() > 0 {
         let event = AuditEvent {
             request_id: format!("partner-sync-{}", now.timestamp_millis()),
@@ -111,17 +122,53 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
                 "new": report.new.len(),
                 "changed": report.changed.len(),
                 "withdrawn": report.withdrawn.len(),
+                "conflicts": report.conflicts.len(),
                 "published": options.publish,
             }),
         };
         store.record_audit(&txn, &event, None).await?;
     }
     txn.commit().await?;
-    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn] {
+    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.conflicts] {
         list.sort();
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// For each entry and locale that upstream changed and the partner edited
+/// since the last upstream revision: that upstream revision's document (the
+/// base) and the partner's newest one.
+type Overridden = HashMap<(String, Locale), (Value, Value)>;
+
+async fn overridden_documents(
+    store: &Store,
+    txn: &sea_orm::DatabaseTransaction,
+    bundle: &VerifiedBundle,
+    upstream: &HashMap<String, UpstreamEntry>,
+    baseline: &ImportBaseline,
+) -> Result<Overridden, SyncError> {
+    let mut documents = HashMap::new();
+    for entry in &bundle.entries {
+        let Some(previous) = upstream.get(&entry.id) else { continue };
+        for locale in &entry.locales {
+            let Some(base) = previous.newest(locale.locale).filter(|base| base.content_hash != locale.hash) else { continue };
+            let Some((latest, latest_hash)) = baseline.latest.get(&(entry.id.clone(), locale.locale)) else { continue };
+            if *latest_hash == base.content_hash {
+                continue;
+            }
+            let base_text = store.upstream_document_in(txn, &entry.id, locale.locale, base.upstream_revision).await?;
+            let local_text = store.revision_document_in(txn, &entry.id, locale.locale, *latest).await?;
+            if let (Some(base_text), Some(local_text)) = (base_text, local_text) {
+                let parse = |text: &str| {
+                    serde_json::from_str::<Value>(text)
+                        .map_err(|source| StoreError::CorruptDocument { entry: entry.id.clone(), locale: locale.locale.code().to_owned(), source })
+                };
+                documents.insert((entry.id.clone(), locale.locale), (parse(&base_text)?, parse(&local_text)?));
+            }
+        }
+    }
+    Ok(documents)
 }
 
 /// An entry to withdraw here because upstream did.
@@ -137,6 +184,8 @@ struct Plan<'a> {
     bundle: &'a VerifiedBundle,
     upstream: &'a HashMap<String, UpstreamEntry>,
     baseline: &'a ImportBaseline,
+    overridden: &'a Overridden,
+    registry: &'a Registry,
     /// (type, slug) of every entry in the bundle, and the ids of every entry here.
     bundle_keys: HashSet<(String, String)>,
     local_ids: HashSet<String>,
@@ -145,6 +194,7 @@ struct Plan<'a> {
     batch: WriteBatch,
     entry_rows: Vec<UpstreamEntryRow>,
     revision_rows: Vec<UpstreamRevisionRow>,
+    conflict_rows: Vec<ConflictRow>,
     /// (entry id, new slug) of entries renamed upstream.
     renames: Vec<(String, String)>,
     withdrawals: Vec<Withdrawal>,
@@ -198,23 +248,55 @@ impl Plan<'_> {
         }
 
         // Upstream German revision → local revision, for translations' origins.
-        let mut german: Vec<(i32, i32)> =
-            previous.into_iter().flat_map(|p| &p.revisions).filter(|r| r.locale.is_source()).map(|r| (r.upstream_revision, r.number)).collect();
-        let mut made = 0;
+        let mut german: Vec<(i32, i32)> = previous
+            .into_iter()
+            .flat_map(|p| &p.revisions)
+            .filter(|r| r.locale.is_source())
+            .filter_map(|r| Some((r.upstream_revision, r.number?)))
+            .collect();
+        let (mut made, mut received) = (0, 0);
         for locale in &entry.locales {
             if previous.and_then(|p| p.newest(locale.locale)).is_some_and(|newest| newest.content_hash == locale.hash) {
                 continue;
             }
-            let number = self.baseline.latest.get(&(entry.id.clone(), locale.locale)).map_or(1, |(newest, _)| newest + 1);
+            received += 1;
+            let latest = self.baseline.latest.get(&(entry.id.clone(), locale.locale));
+            let merged = self.overridden.get(&(entry.id.clone(), locale.locale)).map(|(base, local)| self.merge_overrides(entry, locale, base, local));
+            let text = merged.as_ref().map_or_else(|| locale.text.clone(), |document| serde_json::to_string(document).unwrap_or_default());
+            let hash = if merged.is_some() { sha256_hex(&text) } else { locale.hash.clone() };
+            let number = if latest.is_some_and(|(_, latest_hash)| *latest_hash == hash) {
+                None
+            } else {
+                Some(latest.map_or(1, |(newest, _)| newest + 1))
+            };
             let source_number = if locale.locale.is_source() {
-                german.push((locale.revision, number));
+                if let Some(holder) = number.or(latest.map(|(newest, _)| *newest)) {
+                    german.push((locale.revision, holder));
+                }
                 None
             } else {
                 // 0 when made from a German revision older than any received here: outdated.
                 locale.translated_from.map(|from| german.iter().filter(|(upstream, _)| *upstream <= from).map(|(_, local)| *local).max().unwrap_or(0))
             };
-            self.push_revision(entry, locale, number, source_number);
-            made += 1;
+            if let Some(number) = number {
+                let links = match (&merged, self.registry.get(&entry.content_type)) {
+                    (Some(document), Some(content_type)) => links_of(content_type, document),
+                    _ => entry.links.clone(),
+                };
+                self.push_revision(entry, locale, number, source_number, (text, hash), links);
+                made += 1;
+            }
+            self.revision_rows.push(UpstreamRevisionRow {
+                entry_id: entry.id.clone(),
+                locale: locale.locale,
+                upstream_revision: locale.revision,
+                number,
+                document: locale.text.clone(),
+                content_hash: locale.hash.clone(),
+                translated_from: locale.translated_from,
+                provenance: locale.provenance.clone(),
+                received_in: self.bundle.content_version,
+            });
         }
         self.report.new_revisions += made;
         let returned = previous.is_some_and(|p| p.withdrawn_in.is_some());
@@ -235,7 +317,7 @@ impl Plan<'_> {
                 });
                 self.entry_rows.push(self.identity(entry, cv, cv));
             }
-            Some(known) if made > 0 || returned || renamed => {
+            Some(known) if received > 0 || returned || renamed => {
                 self.report.changed.push(key);
                 if made > 0 {
                     self.batch.version_updates.push((entry.id.clone(), made as i64, self.now));
@@ -264,14 +346,47 @@ impl Plan<'_> {
         }
     }
 
-    fn push_revision(&mut self, entry: &BundleEntry, locale: &bundle::BundleLocale, number: i32, source_number: Option<i32>) {
+    /// The partner's newest document with upstream's changes to the modules
+    /// it has not overridden; overridden modules upstream changed too are
+    /// recorded as conflicts.
+    fn merge_overrides(&mut self, entry: &BundleEntry, locale: &BundleLocale, base: &Value, local: &Value) -> Value {
+        let merged = merge(base, local, &locale.document);
+        let json = |value: Option<Value>| value.map(|v| v.to_string());
+        for conflict in merged.conflicts {
+            self.report.conflicts.push(format!("{}/{} {} ({})", entry.content_type, entry.slug, conflict.module, locale.locale.code()));
+            self.conflict_rows.push(ConflictRow {
+                entry_id: entry.id.clone(),
+                locale: locale.locale,
+                module: conflict.module,
+                upstream_revision: locale.revision,
+                base_value: json(conflict.base),
+                upstream_value: json(conflict.upstream),
+                local_value: json(conflict.local),
+                raised_in: self.bundle.content_version,
+            });
+        }
+        if locale.locale.is_source()
+            && let Some(content_type) = self.registry.get(&entry.content_type)
+        {
+            for violation in content_type.validate(&merged.document) {
+                let message = format!("de: {}: with the overrides here, upstream's changes give an invalid document: {}", violation.pointer, violation.message);
+                self.problem(entry, message);
+            }
+        }
+        merged.document
+    }
+
+    /// Appends a revision with `document` (text and hash); `links` are those
+    /// of the document, for a German one that is published.
+    fn push_revision(&mut self, entry: &BundleEntry, locale: &BundleLocale, number: i32, source_number: Option<i32>, document: (String, String), links: Vec<Link>) {
+        let (text, hash) = document;
         let code = locale.locale.code();
         self.batch.revisions.push(revision::Model {
             entry_id: entry.id.clone(),
             locale: code.to_owned(),
             number,
-            document: locale.text.clone(),
-            content_hash: locale.hash.clone(),
+            document: text,
+            content_hash: hash,
             source_number,
             author: self.author.clone(),
             message: format!("from {} (upstream revision {})", self.bundle.municipality, locale.revision),
@@ -292,7 +407,7 @@ impl Plan<'_> {
         });
         if self.publish {
             if locale.locale.is_source() {
-                self.batch.links.push((entry.id.clone(), entry.links.clone()));
+                self.batch.links.push((entry.id.clone(), links));
             }
             self.batch.changes.push(change::Model {
                 seq: 0,
@@ -305,14 +420,6 @@ impl Plan<'_> {
                 created_at: self.now,
             });
         }
-        self.revision_rows.push(UpstreamRevisionRow {
-            entry_id: entry.id.clone(),
-            locale: locale.locale,
-            number,
-            upstream_revision: locale.revision,
-            translated_from: locale.translated_from,
-            provenance: locale.provenance.clone(),
-        });
     }
 
     /// Marks entries that upstream withdrew since the last applied bundle;

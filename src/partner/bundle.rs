@@ -169,6 +169,7 @@ pub struct BundleLocale {
     pub locale: Locale,
     pub revision: i32,
     pub translated_from: Option<i32>,
+    pub document: Value,
     /// The document as stored in a revision, and its hash.
     pub text: String,
     pub hash: String,
@@ -305,6 +306,7 @@ fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Res
             translated_from: published.translated_from,
             hash: sha256_hex(&text),
             text,
+            document: published.fields.clone(),
             provenance: published.provenance.to_string(),
         });
     }

@@ -3,7 +3,8 @@
 //!
 //! `katalog partner add NAME --source PATH-or-URL` subscribes,
 //! `katalog partner sync NAME` applies the newest bundle, and
-//! `katalog partner status [NAME]` says what the last sync brought.
+//! `katalog partner status [NAME]` says what the last sync brought and
+//! what is in conflict, `katalog partner resolve` decides a conflict.
 //!
 //! Decisions:
 //!
@@ -26,6 +27,14 @@
 //!   local revision holds which upstream revision, with the provenance of
 //!   each module. An upstream entry whose id or slug is held here by a
 //!   local entry stops the sync: local entries are never touched by one.
+//! * **Overrides per module.** The partner edits imported entries like any
+//!   other (management API). A module (top-level field) whose value here
+//!   differs from the upstream revision last received is an override, and
+//!   a module only here is the partner's own; both survive syncs, while
+//!   untouched modules follow upstream. When upstream changes an
+//!   overridden module, the partner's value stays and the module is in
+//!   conflict (both versions kept, `status` shows them with a diff) until
+//!   `partner resolve` takes upstream's value or keeps the partner's.
 //! * **Drafts by default.** New and changed upstream content becomes a new
 //!   revision authored `partner:NAME`, left as a draft for the partner's own
 //!   review while what is published stays live. `--publish` publishes it
@@ -41,13 +50,16 @@
 
 mod apply;
 mod bundle;
+mod merge;
+mod resolve;
 
 use std::path::PathBuf;
 
 pub use apply::{SyncOptions, SyncReport, sync};
 pub use bundle::BundleSource;
+pub use resolve::{Resolution, resolve};
 
-use crate::store::{PartnerRecord, Store, StoreError, UpstreamEntry};
+use crate::store::{Conflict, EditError, PartnerRecord, Store, StoreError, UpstreamEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -69,6 +81,10 @@ pub enum SyncError {
     OtherMunicipality { partner: String, expected: String, found: String },
     #[error("the bundle has content version {bundle}, older than the {applied} already applied; nothing was applied")]
     Older { bundle: i64, applied: i64 },
+    #[error("no open conflict of {module} ({locale}) in {entry}")]
+    NoConflict { entry: String, module: String, locale: String },
+    #[error("cannot save the entry: {0}")]
+    Edit(#[from] EditError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -109,6 +125,8 @@ pub async fn add(store: &Store, name: &str, source: &str) -> Result<(), SyncErro
 pub struct PartnerStatus {
     pub partner: PartnerRecord,
     pub entries: Vec<UpstreamEntry>,
+    /// Open conflicts: overridden modules that upstream changed.
+    pub conflicts: Vec<Conflict>,
 }
 
 impl PartnerStatus {
@@ -141,7 +159,8 @@ pub async fn status(store: &Store, name: Option<&str>) -> Result<Vec<PartnerStat
     for partner in partners.into_iter().filter(|p| name.is_none_or(|n| n == p.name)) {
         let mut entries: Vec<UpstreamEntry> = store.upstream_entries(store.connection(), &partner.name).await?.into_values().collect();
         entries.sort_by(|a, b| (&a.content_type, &a.slug).cmp(&(&b.content_type, &b.slug)));
-        statuses.push(PartnerStatus { partner, entries });
+        let conflicts = store.conflicts(Some(&partner.name)).await?;
+        statuses.push(PartnerStatus { partner, entries, conflicts });
     }
     Ok(statuses)
 }

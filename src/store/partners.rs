@@ -36,24 +36,24 @@ pub struct UpstreamEntry {
     pub changed_in: i64,
     pub withdrawn_in: Option<i64>,
     pub withdrawn_action: Option<String>,
-    /// Local revisions made from upstream revisions, oldest first.
+    /// Upstream revisions received, oldest first.
     pub revisions: Vec<UpstreamRevision>,
 }
 
 impl UpstreamEntry {
-    /// The newest local revision of `locale` made from an upstream one.
+    /// The newest upstream revision of `locale` received.
     pub fn newest(&self, locale: Locale) -> Option<&UpstreamRevision> {
-        self.revisions.iter().filter(|r| r.locale == locale).max_by_key(|r| r.number)
+        self.revisions.iter().filter(|r| r.locale == locale).max_by_key(|r| r.upstream_revision)
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct UpstreamRevision {
     pub locale: Locale,
-    /// The local revision number.
-    pub number: i32,
     pub upstream_revision: i32,
-    /// Hash of the local revision's document, to recognise unchanged upstream content.
+    /// The local revision made from it, if one was.
+    pub number: Option<i32>,
+    /// Hash of the upstream document as received.
     pub content_hash: String,
 }
 
@@ -70,16 +70,55 @@ pub struct UpstreamEntryRow {
     pub withdrawn_action: Option<String>,
 }
 
-/// A local revision made from an upstream one.
+/// An upstream revision received, and the local revision made from it.
 #[derive(Clone, Debug)]
 pub struct UpstreamRevisionRow {
     pub entry_id: String,
     pub locale: Locale,
-    pub number: i32,
     pub upstream_revision: i32,
+    pub number: Option<i32>,
+    /// The upstream document as received, and its hash.
+    pub document: String,
+    pub content_hash: String,
     pub translated_from: Option<i32>,
     /// The bundle's provenance of each module, as JSON.
     pub provenance: String,
+    pub received_in: i64,
+}
+
+/// Everything one sync records besides entries and revisions.
+#[derive(Clone, Debug, Default)]
+pub struct SyncRecord {
+    pub municipality: String,
+    pub content_version: i64,
+    pub entries: Vec<UpstreamEntryRow>,
+    pub revisions: Vec<UpstreamRevisionRow>,
+    pub conflicts: Vec<ConflictRow>,
+}
+
+/// A module the partner overrode and upstream changed since: both versions
+/// kept until someone decides.
+#[derive(Clone, Debug)]
+pub struct ConflictRow {
+    pub entry_id: String,
+    pub locale: Locale,
+    pub module: String,
+    pub upstream_revision: i32,
+    /// JSON of the module as upstream had it before, as it has it now, and as
+    /// the partner has it; `None` where the module is absent.
+    pub base_value: Option<String>,
+    pub upstream_value: Option<String>,
+    pub local_value: Option<String>,
+    pub raised_in: i64,
+}
+
+/// An open conflict with the entry it is in.
+#[derive(Clone, Debug)]
+pub struct Conflict {
+    pub partner: String,
+    pub content_type: String,
+    pub slug: String,
+    pub row: ConflictRow,
 }
 
 impl Store {
@@ -139,10 +178,9 @@ impl Store {
         }
         let revisions = db
             .query_all_raw(self.statement(
-                "SELECT ur.entry_id, ur.locale, ur.number, ur.upstream_revision, r.content_hash \
+                "SELECT ur.entry_id, ur.locale, ur.upstream_revision, ur.number, ur.content_hash \
                  FROM upstream_revisions ur JOIN upstream_entries u ON u.entry_id = ur.entry_id \
-                 JOIN revisions r ON r.entry_id = ur.entry_id AND r.locale = ur.locale AND r.number = ur.number \
-                 WHERE u.partner = ? ORDER BY ur.entry_id, ur.locale, ur.number",
+                 WHERE u.partner = ? ORDER BY ur.entry_id, ur.locale, ur.upstream_revision",
                 [partner.into()],
             ))
             .await?;
@@ -153,8 +191,8 @@ impl Store {
             if let Some(entry) = entries.get_mut(upstream_id) {
                 entry.revisions.push(UpstreamRevision {
                     locale,
-                    number: row.try_get("", "number")?,
                     upstream_revision: row.try_get("", "upstream_revision")?,
+                    number: row.try_get("", "number")?,
                     content_hash: row.try_get("", "content_hash")?,
                 });
             }
@@ -163,16 +201,10 @@ impl Store {
     }
 
     /// Records what a sync did: upstream identities (inserted or updated),
-    /// the revisions it made, and the content version it reached.
-    pub async fn record_sync(
-        &self,
-        txn: &DatabaseTransaction,
-        partner: &str,
-        municipality: &str,
-        content_version: i64,
-        entries: &[UpstreamEntryRow],
-        revisions: &[UpstreamRevisionRow],
-    ) -> Result<(), StoreError> {
+    /// the upstream revisions received, conflicts raised, and the content
+    /// version it reached.
+    pub async fn record_sync(&self, txn: &DatabaseTransaction, partner: &str, record: &SyncRecord) -> Result<(), StoreError> {
+        let SyncRecord { municipality, content_version, entries, revisions, conflicts } = record;
         for chunk in entries.chunks(rows_per_statement(9)) {
             let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let values = chunk.iter().flat_map(|row| {
@@ -198,27 +230,55 @@ impl Store {
             ))
             .await?;
         }
-        for chunk in revisions.chunks(rows_per_statement(6)) {
-            let placeholders = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        for chunk in revisions.chunks(rows_per_statement(9)) {
+            let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let values = chunk.iter().flat_map(|row| {
                 [
                     SqlValue::from(row.entry_id.clone()),
                     row.locale.code().into(),
-                    row.number.into(),
                     row.upstream_revision.into(),
+                    row.number.into(),
+                    row.document.clone().into(),
+                    row.content_hash.clone().into(),
                     row.translated_from.into(),
                     row.provenance.clone().into(),
+                    row.received_in.into(),
                 ]
             });
+            // A revision received again (upstream restored it) keeps its first record.
             txn.execute_raw(self.statement(
-                &format!("INSERT INTO upstream_revisions (entry_id, locale, number, upstream_revision, translated_from, provenance) VALUES {placeholders}"),
+                &format!(
+                    "INSERT INTO upstream_revisions (entry_id, locale, upstream_revision, number, document, content_hash, translated_from, provenance, received_in) \
+                     VALUES {placeholders} ON CONFLICT (entry_id, locale, upstream_revision) DO NOTHING"
+                ),
+                values,
+            ))
+            .await?;
+        }
+        for row in conflicts {
+            let values: [SqlValue; 9] = [
+                row.entry_id.clone().into(),
+                row.locale.code().into(),
+                row.module.clone().into(),
+                partner.into(),
+                row.upstream_revision.into(),
+                row.base_value.clone().into(),
+                row.upstream_value.clone().into(),
+                row.local_value.clone().into(),
+                row.raised_in.into(),
+            ];
+            // A further upstream change to a module still in conflict updates it.
+            txn.execute_raw(self.statement(
+                "INSERT INTO partner_conflicts (entry_id, locale, module, partner, upstream_revision, base_value, upstream_value, local_value, raised_in) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, locale, module) DO UPDATE SET upstream_revision = excluded.upstream_revision, \
+                 upstream_value = excluded.upstream_value, local_value = excluded.local_value, raised_in = excluded.raised_in",
                 values,
             ))
             .await?;
         }
         txn.execute_raw(self.statement(
             "UPDATE partners SET municipality = ?, content_version = ?, synced_at = ? WHERE name = ?",
-            [municipality.into(), content_version.into(), Utc::now().into(), partner.into()],
+            [municipality.clone().into(), (*content_version).into(), Utc::now().into(), partner.into()],
         ))
         .await?;
         Ok(())
@@ -246,6 +306,83 @@ impl Store {
             self.append_change(txn, entry, locale, "unpublish", row.try_get("", "published_number")?, now).await?;
         }
         self.set_links(txn, entry.entry_id, None).await
+    }
+}
+
+impl Store {
+    /// The upstream document received as `upstream_revision`, inside a sync.
+    pub async fn upstream_document_in(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, upstream_revision: i32) -> Result<Option<String>, StoreError> {
+        let row = txn
+            .query_one_raw(self.statement(
+                "SELECT document FROM upstream_revisions WHERE entry_id = ? AND locale = ? AND upstream_revision = ?",
+                [entry_id.into(), locale.code().into(), upstream_revision.into()],
+            ))
+            .await?;
+        row.map(|row| row.try_get("", "document")).transpose().map_err(Into::into)
+    }
+
+    /// A local revision's document, inside a sync.
+    pub async fn revision_document_in(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, number: i32) -> Result<Option<String>, StoreError> {
+        let row = txn
+            .query_one_raw(self.statement("SELECT document FROM revisions WHERE entry_id = ? AND locale = ? AND number = ?", [
+                entry_id.into(),
+                locale.code().into(),
+                number.into(),
+            ]))
+            .await?;
+        row.map(|row| row.try_get("", "document")).transpose().map_err(Into::into)
+    }
+
+    /// Open conflicts, of one partner or all, by entry and module.
+    pub async fn conflicts(&self, partner: Option<&str>) -> Result<Vec<Conflict>, StoreError> {
+        let (condition, values): (&str, Vec<SqlValue>) = match partner {
+            Some(partner) => (" WHERE c.partner = ?", vec![partner.into()]),
+            None => ("", Vec::new()),
+        };
+        let rows = self
+            .db
+            .query_all_raw(self.statement(
+                &format!(
+                    "SELECT c.entry_id, c.locale, c.module, c.partner, c.upstream_revision, c.base_value, c.upstream_value, c.local_value, c.raised_in, \
+                     e.content_type, e.slug FROM partner_conflicts c JOIN entries e ON e.id = c.entry_id{condition} \
+                     ORDER BY e.content_type, e.slug, c.locale, c.module"
+                ),
+                values,
+            ))
+            .await?;
+        let mut conflicts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let locale: String = row.try_get("", "locale")?;
+            conflicts.push(Conflict {
+                partner: row.try_get("", "partner")?,
+                content_type: row.try_get("", "content_type")?,
+                slug: row.try_get("", "slug")?,
+                row: ConflictRow {
+                    entry_id: row.try_get("", "entry_id")?,
+                    locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
+                    module: row.try_get("", "module")?,
+                    upstream_revision: row.try_get("", "upstream_revision")?,
+                    base_value: row.try_get("", "base_value")?,
+                    upstream_value: row.try_get("", "upstream_value")?,
+                    local_value: row.try_get("", "local_value")?,
+                    raised_in: row.try_get("", "raised_in")?,
+                },
+            });
+        }
+        Ok(conflicts)
+    }
+
+    /// Closes a conflict; false when it was not open.
+    pub async fn remove_conflict(&self, entry_id: &str, locale: Locale, module: &str) -> Result<bool, StoreError> {
+        let removed = self
+            .db
+            .execute_raw(self.statement("DELETE FROM partner_conflicts WHERE entry_id = ? AND locale = ? AND module = ?", [
+                entry_id.into(),
+                locale.code().into(),
+                module.into(),
+            ]))
+            .await?;
+        Ok(removed.rows_affected() == 1)
     }
 }
 

@@ -1,8 +1,9 @@
 //! A partner municipality subscribes to the city's partner bundle: the
 //! first sync brings every entry with its upstream identity and provenance,
-//! a repeated sync changes nothing, a later bundle brings changes as drafts
-//! and marks withdrawals, and a tampered bundle is rejected with nothing
-//! applied.
+//! a repeated sync changes nothing, the partner overrides modules, a later
+//! bundle brings upstream changes as drafts (overrides kept, an overridden
+//! module changed upstream in conflict until resolved) and marks
+//! withdrawals, and a tampered bundle is rejected with nothing applied.
 
 use std::path::Path;
 use std::process::Output;
@@ -21,7 +22,7 @@ use katalog::workflow::State;
 const PASSPORT: &str = "personalausweis-beantragen";
 
 /// Spoils a copy of a bundle.
-type Tamper = Box<dyn Fn(&Path)>;
+type Tamper<'a> = Box<dyn Fn(&Path) + 'a>;
 
 fn partner(db: &TestDb, args: &[&str]) -> Output {
     let schemas = repo_path("schemas");
@@ -79,9 +80,11 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
 
     // Something of the town's own, which no sync may touch.
     let own = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(own.path().join("topic")).unwrap();
-    let topic = std::fs::read_to_string(repo_path("content/topic/umzug-wohnen.md")).unwrap();
-    std::fs::write(own.path().join("topic/hafenfest.md"), topic).unwrap();
+    for (content_type, from, to) in [("topic", "umzug-wohnen", "hafenfest"), ("office", "buergerbuero-mitte", "buergerbuero-hafen")] {
+        std::fs::create_dir_all(own.path().join(content_type)).unwrap();
+        let text = std::fs::read_to_string(repo_path(&format!("content/{content_type}/{from}.md"))).unwrap();
+        std::fs::write(own.path().join(format!("{content_type}/{to}.md")), text).unwrap();
+    }
     assert!(import(&town, own.path()).status.success());
 
     let out = tempfile::tempdir().unwrap();
@@ -128,13 +131,30 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     assert!(store.entry_record("article", "oeffnungszeiten-feiertage").await.unwrap().is_none());
 
     let again = succeeded(&partner(&town, &["sync", "stuttgart"]));
-    assert!(again.contains(&format!("0 new, 0 changed, 0 withdrawn, {indexed} unchanged; 0 new revisions")), "{again}");
+    assert!(again.contains(&format!("0 new, 0 changed, 0 withdrawn, {indexed} unchanged, 0 conflicts; 0 new revisions")), "{again}");
+
+    // The town sets its own fee and its own office for the ID card, and publishes.
+    let town_server = Server::start(&town, content.path());
+    let editor = Client { server: &town_server, token: token(&town, "publisher", &[]) };
+    let path = format!("/api/v1/manage/service/{PASSPORT}");
+    let (_, etag, current) = editor.send(Method::GET, &path, None, None).await;
+    let mut fields = current["fields"].clone();
+    fields["fees"][0]["amount"] = json!(39.0);
+    let town_office = json!([{"office": "buergerbuero-hafen", "role": "responsible"}]);
+    fields["responsible_offices"] = town_office.clone();
+    let saved = editor.send(Method::PUT, &path, etag.as_deref(), Some(json!({"fields": fields, "message": "Gebühr und Bürgerbüro der Stadt"}))).await;
+    assert_eq!(saved.0, 200, "{}", saved.2);
+    let published = editor.send(Method::POST, &format!("{path}/transitions"), None, Some(json!({"action": "publish"}))).await;
+    assert_eq!(published.0, 200, "{}", published.2);
+    drop(town_server);
     let synced = state(&town).await;
 
-    // The city raises a fee and deletes a service.
+    // The city changes the prerequisites and the fee and deletes a service.
     let service = content.path().join(format!("service/{PASSPORT}.md"));
     let source = std::fs::read_to_string(&service).unwrap();
-    std::fs::write(&service, source.replacen("amount = 46.0\n", "amount = 48.0\n", 1)).unwrap();
+    let changed = source.replacen("amount = 46.0\n", "amount = 48.0\n", 1).replacen("mit Hauptwohnsitz gemeldet", "mit Haupt- oder Nebenwohnsitz gemeldet", 1);
+    assert!(changed.contains("48.0") && changed.contains("Nebenwohnsitz"), "the sample service changed; adjust the edit");
+    std::fs::write(&service, changed).unwrap();
     assert!(import(&city, content.path()).status.success());
     let gone = "/api/v1/manage/service/kirchenaustritt-erklaeren";
     assert_eq!(admin.send(Method::POST, &format!("{gone}/trash"), None, None).await.0, 200);
@@ -191,18 +211,33 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     std::fs::remove_dir_all(&bundle).unwrap();
     copy_dir(pristine.path(), &bundle);
 
-    // The intact bundle: the change arrives as a draft, the deletion is marked.
+    // The intact bundle: upstream's changes arrive as a draft, the town's
+    // office stays, its fee is in conflict, the deletion is marked.
     let second = succeeded(&partner(&town, &["sync", "stuttgart"]));
-    assert!(second.contains("0 new, 1 changed, 1 withdrawn"), "{second}");
+    assert!(second.contains("0 new, 1 changed, 1 withdrawn") && second.contains("1 conflicts"), "{second}");
     assert!(second.contains(&format!("changed: service/{PASSPORT}")) && second.contains("withdrawn upstream: service/kirchenaustritt-erklaeren"), "{second}");
+    assert!(second.contains(&format!("in conflict: service/{PASSPORT} fees (de)")), "{second}");
     let record = store.entry_record("service", PASSPORT).await.unwrap().unwrap();
     let german = record.locale(Locale::SOURCE).unwrap();
-    assert_eq!((german.state, german.published_number, german.latest_number), (State::Draft, Some(1), 2), "a draft for review; revision 1 stays live");
-    let draft = store.revision(id, Locale::SOURCE, 2).await.unwrap().unwrap();
-    assert_eq!(draft.document["fees"][0]["amount"], json!(48.0));
+    assert_eq!((german.state, german.published_number, german.latest_number), (State::Draft, Some(2), 3), "a draft for review; the town's revision stays live");
+    let draft = store.revision(id, Locale::SOURCE, 3).await.unwrap().unwrap();
+    assert!(draft.document["prerequisites"].as_str().unwrap().contains("Haupt- oder Nebenwohnsitz"), "an untouched module follows upstream");
+    assert_eq!(draft.document["responsible_offices"], town_office, "an override is kept");
+    assert_eq!(draft.document["fees"][0]["amount"], json!(39.0), "an override in conflict is kept until resolved");
     assert_eq!(draft.author, "partner:stuttgart");
     let live = store.published_entry("service", PASSPORT, Locale::SOURCE).await.unwrap().unwrap();
-    assert_eq!(live.source.document["fees"][0]["amount"], json!(46.0));
+    assert_eq!(live.source.document["fees"][0]["amount"], json!(39.0));
+
+    let status = succeeded(&partner(&town, &["status", "stuttgart"]));
+    assert!(status.contains(&format!("in conflict: service/{PASSPORT} fees (de), upstream revision 2")), "{status}");
+    assert!(status.contains("fees/0/amount: 39.0 -> 48.0"), "both versions and the difference: {status}");
+    let resolved = succeeded(&partner(&town, &["resolve", "stuttgart", &format!("service/{PASSPORT}"), "fees", "--take-upstream"]));
+    assert!(resolved.contains("taken from upstream as draft revision 4"), "{resolved}");
+    let taken = store.revision(id, Locale::SOURCE, 4).await.unwrap().unwrap();
+    assert_eq!((taken.document["fees"][0]["amount"].clone(), taken.document["responsible_offices"].clone()), (json!(48.0), town_office.clone()));
+    let again = partner(&town, &["resolve", "stuttgart", &format!("service/{PASSPORT}"), "fees", "--keep-mine"]);
+    assert!(!again.status.success() && text(&again.stderr).contains("no open conflict"), "{}", text(&again.stderr));
+
     let english = store.entry_record("service", PASSPORT).await.unwrap().unwrap();
     assert_eq!(english.locale(Locale::parse("en").unwrap()).unwrap().source_number, Some(1), "made from the previous German revision: outdated");
 
@@ -216,10 +251,10 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     let status = succeeded(&partner(&town, &["status", "stuttgart"]));
     assert!(status.contains(&format!("changed in the last sync: service/{PASSPORT}")), "{status}");
     assert!(status.contains(&format!("withdrawn upstream (delete, content version {content_version}): service/kirchenaustritt-erklaeren")), "{status}");
-    assert!(!status.contains("new in the last sync"), "{status}");
+    assert!(!status.contains("new in the last sync") && !status.contains("in conflict"), "{status}");
 
     let third = succeeded(&partner(&town, &["sync", "stuttgart"]));
-    assert!(third.contains("0 new, 0 changed, 0 withdrawn"), "{third}");
+    assert!(third.contains("0 new, 0 changed, 0 withdrawn") && third.contains("0 conflicts; 0 new revisions"), "{third}");
 
     // The town's own topic was never touched.
     let own = store.entry_record("topic", "hafenfest").await.unwrap().unwrap();

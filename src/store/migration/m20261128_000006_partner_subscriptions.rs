@@ -38,17 +38,41 @@ enum UpstreamEntries {
     WithdrawnAction,
 }
 
-/// Which local revisions hold an upstream revision, with the provenance
-/// of each module as upstream recorded it. Append-only, like revisions.
+/// Every upstream revision received, as received (the base that local
+/// overrides are told apart from), the local revision that took it, and
+/// the provenance of each module. Append-only, like revisions.
 #[derive(DeriveIden)]
 enum UpstreamRevisions {
     Table,
     EntryId,
     Locale,
-    Number,
     UpstreamRevision,
+    /// The local revision made from it; none when every module it changed
+    /// was overridden here (and raised a conflict instead).
+    Number,
+    Document,
+    ContentHash,
     TranslatedFrom,
     Provenance,
+    ReceivedIn,
+}
+
+/// A module changed upstream that the partner had overridden: both
+/// versions wait for "take upstream" or "keep mine".
+#[derive(DeriveIden)]
+enum PartnerConflicts {
+    Table,
+    EntryId,
+    Locale,
+    Module,
+    Partner,
+    UpstreamRevision,
+    /// JSON of the module before and after the upstream change, and the
+    /// partner's own value; absent values are NULL.
+    BaseValue,
+    UpstreamValue,
+    LocalValue,
+    RaisedIn,
 }
 
 #[async_trait::async_trait]
@@ -101,18 +125,38 @@ impl MigrationTrait for Migration {
                     .table(UpstreamRevisions::Table)
                     .col(string(UpstreamRevisions::EntryId))
                     .col(string(UpstreamRevisions::Locale))
-                    .col(integer(UpstreamRevisions::Number))
                     .col(integer(UpstreamRevisions::UpstreamRevision))
+                    .col(integer_null(UpstreamRevisions::Number))
+                    .col(text(UpstreamRevisions::Document))
+                    .col(string(UpstreamRevisions::ContentHash))
                     .col(integer_null(UpstreamRevisions::TranslatedFrom))
                     .col(text(UpstreamRevisions::Provenance))
-                    .primary_key(Index::create().col(UpstreamRevisions::EntryId).col(UpstreamRevisions::Locale).col(UpstreamRevisions::Number))
+                    .col(big_integer(UpstreamRevisions::ReceivedIn))
+                    .primary_key(Index::create().col(UpstreamRevisions::EntryId).col(UpstreamRevisions::Locale).col(UpstreamRevisions::UpstreamRevision))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(PartnerConflicts::Table)
+                    .col(string(PartnerConflicts::EntryId))
+                    .col(string(PartnerConflicts::Locale))
+                    .col(string(PartnerConflicts::Module))
+                    .col(string(PartnerConflicts::Partner))
+                    .col(integer(PartnerConflicts::UpstreamRevision))
+                    .col(text_null(PartnerConflicts::BaseValue))
+                    .col(text_null(PartnerConflicts::UpstreamValue))
+                    .col(text_null(PartnerConflicts::LocalValue))
+                    .col(big_integer(PartnerConflicts::RaisedIn))
+                    .primary_key(Index::create().col(PartnerConflicts::EntryId).col(PartnerConflicts::Locale).col(PartnerConflicts::Module))
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [UpstreamRevisions::Table.into_iden(), UpstreamEntries::Table.into_iden(), Partners::Table.into_iden()] {
+        for table in [PartnerConflicts::Table.into_iden(), UpstreamRevisions::Table.into_iden(), UpstreamEntries::Table.into_iden(), Partners::Table.into_iden()] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
