@@ -266,3 +266,71 @@ on_both_databases!(a_partner_syncs_changes_and_withdrawals);
 fn store_statement(store: &Store, sql: &str) -> Statement {
     Statement::from_string(store.backend(), sql)
 }
+
+/// A local entry is never overwritten: an upstream entry with its slug
+/// stops the sync, naming both.
+async fn a_local_entry_with_an_upstream_slug_stops_the_sync(town: TestDb) {
+    let own = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(own.path().join("office")).unwrap();
+    std::fs::copy(repo_path("content/office/fundbuero.md"), own.path().join("office/fundbuero.md")).unwrap();
+    assert!(import(&town, own.path()).status.success());
+    let before = state(&town).await;
+    let bundle = repo_path("exports/partner");
+    succeeded(&partner(&town, &["add", "stuttgart", "--source", bundle.to_str().unwrap()]));
+    let refused = partner(&town, &["sync", "stuttgart"]);
+    let said = text(&refused.stderr);
+    assert!(!refused.status.success(), "{}", text(&refused.stdout));
+    assert!(said.contains("entries/office/fundbuero.json: the office `fundbuero` exists here as a local entry") && said.contains("nothing was applied"), "{said}");
+    assert_eq!(state(&town).await, before);
+}
+on_both_databases!(a_local_entry_with_an_upstream_slug_stops_the_sync);
+
+/// A Python static file server for a folder, stopped when dropped.
+struct StaticServer {
+    child: std::process::Child,
+    base: String,
+}
+
+impl StaticServer {
+    fn start(folder: &Path) -> StaticServer {
+        use std::io::BufRead;
+        let python = std::env::var("KATALOG_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = std::process::Command::new(python)
+            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+            .arg(folder)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves the bundle");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        let port = line.split(" port ").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_else(|| panic!("{line}")).to_owned();
+        StaticServer { child, base: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bundle can be fetched over HTTP; one database is enough, the rest is
+/// the same as from a folder.
+#[tokio::test]
+async fn a_bundle_is_fetched_over_http() {
+    let town = TestDb::new(Backend::Sqlite).await;
+    let bundle = repo_path("exports/partner");
+    let server = StaticServer::start(&bundle);
+    let indexed = read_json(&bundle.join("manifest.json"))["entries"].as_array().unwrap().len();
+    succeeded(&partner(&town, &["add", "stuttgart", "--source", &format!("{}/", server.base)]));
+    let synced = succeeded(&partner(&town, &["sync", "stuttgart"]));
+    assert!(synced.contains(&format!("{indexed} new, 0 changed")), "{synced}");
+    let again = succeeded(&partner(&town, &["sync", "stuttgart"]));
+    assert!(again.contains(&format!("{indexed} unchanged")), "{again}");
+    drop(server);
+    let unreachable = partner(&town, &["sync", "stuttgart"]);
+    assert!(!unreachable.status.success() && text(&unreachable.stderr).contains("cannot fetch"), "{}", text(&unreachable.stderr));
+}
