@@ -256,6 +256,29 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     let third = succeeded(&partner(&town, &["sync", "stuttgart"]));
     assert!(third.contains("0 new, 0 changed, 0 withdrawn") && third.contains("0 conflicts; 0 new revisions"), "{third}");
 
+    // With --publish what arrives goes live, and what upstream withdraws comes off.
+    let office = content.path().join("office/fundbuero.md");
+    let source = std::fs::read_to_string(&office).unwrap();
+    std::fs::write(&office, source.replacen("phone = \"", "phone = \"+49 711 999-0000\"\n# was: \"", 1)).unwrap();
+    assert!(import(&city, content.path()).status.success());
+    let server = Server::start(&city, content.path());
+    let admin = Client { server: &server, token: token(&city, "admin", &[]) };
+    let unpublish = "/api/v1/manage/article/frist-nach-umzug/transitions";
+    assert_eq!(admin.send(Method::POST, unpublish, None, Some(json!({"action": "unpublish"}))).await.0, 200);
+    drop(server);
+    export_partner(&city, out.path());
+    // The deleted service's file is still in the city's folder, so the
+    // import brought it back upstream: here it is no longer withdrawn.
+    let fourth = succeeded(&partner(&town, &["sync", "stuttgart", "--publish"]));
+    assert!(fourth.contains("0 new, 2 changed, 1 withdrawn") && fourth.contains("(published)"), "{fourth}");
+    assert!(fourth.contains("changed: service/kirchenaustritt-erklaeren") && fourth.contains("withdrawn upstream: article/frist-nach-umzug"), "{fourth}");
+    let upstream = store.upstream_entries(store.connection(), "stuttgart").await.unwrap();
+    assert!(upstream.values().filter(|e| e.withdrawn_in.is_some()).map(|e| e.slug.as_str()).eq(["frist-nach-umzug"]));
+    let live = store.published_entry("office", "fundbuero", Locale::SOURCE).await.unwrap().unwrap();
+    assert_eq!(live.source.document["phone"], "+49 711 999-0000");
+    assert!(store.published_entry("article", "frist-nach-umzug", Locale::SOURCE).await.unwrap().is_none(), "unpublished like upstream");
+    assert!(store.entry_record("article", "frist-nach-umzug").await.unwrap().is_some(), "and kept");
+
     // The town's own topic was never touched.
     let own = store.entry_record("topic", "hafenfest").await.unwrap().unwrap();
     assert_eq!(own.version, 1);
