@@ -474,7 +474,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 if report.published { "published" } else { "drafts" },
                 report.elapsed.as_secs_f64()
             );
-            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("in conflict", &report.conflicts)] {
+            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts)] {
                 for entry in entries {
                     println!("  {label}: {entry}");
                 }

@@ -35,6 +35,9 @@ pub struct SyncReport {
     pub new: Vec<String>,
     pub changed: Vec<String>,
     pub withdrawn: Vec<String>,
+    /// `type/slug (locale)` that `--publish` left as drafts: in the trash,
+    /// not live, or with a revision of the partner's own waiting for review.
+    pub held_back: Vec<String>,
     /// `type/slug module (locale)` of modules upstream changed that are overridden here.
     pub conflicts: Vec<String>,
     pub unchanged: usize,
@@ -67,6 +70,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     let upstream = store.upstream_entries(&txn, name).await?;
     let baseline = store.import_baseline(&txn).await?;
     let overridden = overridden_documents(store, &txn, &bundle, &upstream, &baseline).await?;
+    let held_back = if options.publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
 
     let mut plan = Plan {
         bundle_keys: bundle.entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
@@ -76,10 +80,12 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         upstream: &upstream,
         baseline: &baseline,
         overridden: &overridden,
+        held_back: &held_back,
         registry,
         publish: options.publish,
         now: Utc::now(),
         batch: WriteBatch { publish: options.publish, ..Default::default() },
+        drafts: WriteBatch::default(),
         entry_rows: Vec::new(),
         revision_rows: Vec::new(),
         conflict_rows: Vec::new(),
@@ -96,11 +102,12 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     }
     plan.withdrawals(partner.content_version);
 
-    let Plan { batch, entry_rows, revision_rows, conflict_rows, renames, withdrawals, mut report, now, author, .. } = plan;
+    let Plan { batch, drafts, entry_rows, revision_rows, conflict_rows, renames, withdrawals, mut report, now, author, .. } = plan;
     for (id, slug) in &renames {
         txn.execute_raw(store.statement("UPDATE entries SET slug = ?, updated_at = ? WHERE id = ?", [slug.clone().into(), now.into(), id.clone().into()])).await?;
     }
     store.write_batch(&txn, batch).await?;
+    store.write_batch(&txn, drafts).await?;
     if options.publish {
         for withdrawn in &withdrawals {
             let subject = EntryRef { content_type: &withdrawn.content_type, entry_id: &withdrawn.entry_id, slug: &withdrawn.slug };
@@ -129,7 +136,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         store.record_audit(&txn, &event, None).await?;
     }
     txn.commit().await?;
-    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.conflicts] {
+    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.held_back, &mut report.conflicts] {
         list.sort();
     }
     report.elapsed = started.elapsed();
@@ -185,13 +192,17 @@ struct Plan<'a> {
     upstream: &'a HashMap<String, UpstreamEntry>,
     baseline: &'a ImportBaseline,
     overridden: &'a Overridden,
+    held_back: &'a HashSet<(String, Locale)>,
     registry: &'a Registry,
     /// (type, slug) of every entry in the bundle, and the ids of every entry here.
     bundle_keys: HashSet<(String, String)>,
     local_ids: HashSet<String>,
     publish: bool,
     now: DateTime<Utc>,
+    /// What is written as the sync says (published with `--publish`), and
+    /// what stays a draft whatever it says.
     batch: WriteBatch,
+    drafts: WriteBatch,
     entry_rows: Vec<UpstreamEntryRow>,
     revision_rows: Vec<UpstreamRevisionRow>,
     conflict_rows: Vec<ConflictRow>,
@@ -381,7 +392,7 @@ impl Plan<'_> {
     fn push_revision(&mut self, entry: &BundleEntry, locale: &BundleLocale, number: i32, source_number: Option<i32>, document: (String, String), links: Vec<Link>) {
         let (text, hash) = document;
         let code = locale.locale.code();
-        self.batch.revisions.push(revision::Model {
+        let revision = revision::Model {
             entry_id: entry.id.clone(),
             locale: code.to_owned(),
             number,
@@ -391,25 +402,31 @@ impl Plan<'_> {
             author: self.author.clone(),
             message: format!("from {} (upstream revision {})", self.bundle.municipality, locale.revision),
             created_at: self.now,
-        });
-        let state = if self.publish { State::Published } else { State::Draft };
-        self.batch.publications.push(publication::Model {
+        };
+        let publish = self.publish && !self.held_back.contains(&(entry.id.clone(), locale.locale));
+        if self.publish && !publish {
+            self.report.held_back.push(format!("{}/{} ({code})", entry.content_type, entry.slug));
+        }
+        let batch = if publish { &mut self.batch } else { &mut self.drafts };
+        batch.revisions.push(revision);
+        let state = if publish { State::Published } else { State::Draft };
+        batch.publications.push(publication::Model {
             entry_id: entry.id.clone(),
             locale: code.to_owned(),
             state: state.code().into(),
-            published_number: self.publish.then_some(number),
-            published_at: self.publish.then_some(self.now),
+            published_number: publish.then_some(number),
+            published_at: publish.then_some(self.now),
             publish_at: None,
             unpublish_at: None,
             updated_at: self.now,
             review_comment: None,
             scheduled_number: None,
         });
-        if self.publish {
+        if publish {
             if locale.locale.is_source() {
-                self.batch.links.push((entry.id.clone(), links));
+                batch.links.push((entry.id.clone(), links));
             }
-            self.batch.changes.push(change::Model {
+            batch.changes.push(change::Model {
                 seq: 0,
                 entry_id: entry.id.clone(),
                 content_type: entry.content_type.clone(),

@@ -37,8 +37,10 @@
 //!   `partner resolve` takes upstream's value or keeps the partner's.
 //! * **Drafts by default.** New and changed upstream content becomes a new
 //!   revision authored `partner:NAME`, left as a draft for the partner's own
-//!   review while what is published stays live. `--publish` publishes it
-//!   at once (mirroring upstream).
+//!   review while what is published stays live. `--publish` publishes it at
+//!   once, except where the partner has work of its own: an entry in the
+//!   trash, a locale it does not publish, or a newer revision of its own
+//!   waiting for review keep the new revision as a draft.
 //! * **Withdrawals.** An entry in the bundle's deletions with a version
 //!   above the content version last applied, which came from this partner,
 //!   is marked withdrawn upstream and kept with all its revisions; with

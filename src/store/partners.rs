@@ -3,7 +3,7 @@
 //! which local revision holds which upstream revision, and the provenance
 //! of every module.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Value as SqlValue};
@@ -331,6 +331,33 @@ impl Store {
             ]))
             .await?;
         row.map(|row| row.try_get("", "document")).transpose().map_err(Into::into)
+    }
+
+    /// Locales of the partner's entries that publishing a sync must not
+    /// touch: the entry is in the trash, the locale is not live, or the
+    /// partner has a newer revision of its own waiting for review.
+    pub async fn held_back_in(&self, txn: &DatabaseTransaction, partner: &str) -> Result<HashSet<(String, Locale)>, StoreError> {
+        let rows = txn
+            .query_all_raw(self.statement(
+                "SELECT p.entry_id, p.locale, p.published_number, e.trashed_at, \
+                 (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest \
+                 FROM publications p JOIN upstream_entries u ON u.entry_id = p.entry_id JOIN entries e ON e.id = p.entry_id WHERE u.partner = ?",
+                [partner.into()],
+            ))
+            .await?;
+        let mut held = HashSet::new();
+        for row in &rows {
+            let published: Option<i32> = row.try_get("", "published_number")?;
+            let latest: Option<i32> = row.try_get("", "latest")?;
+            let trashed: Option<DateTime<Utc>> = row.try_get("", "trashed_at")?;
+            let locale: String = row.try_get("", "locale")?;
+            if (trashed.is_some() || published.is_none() || published < latest)
+                && let Some(locale) = Locale::parse(&locale)
+            {
+                held.insert((row.try_get("", "entry_id")?, locale));
+            }
+        }
+        Ok(held)
     }
 
     /// Open conflicts, of one partner or all, by entry and module.

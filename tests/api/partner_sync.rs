@@ -260,6 +260,8 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     let office = content.path().join("office/fundbuero.md");
     let source = std::fs::read_to_string(&office).unwrap();
     std::fs::write(&office, source.replacen("phone = \"", "phone = \"+49 711 999-0000\"\n# was: \"", 1)).unwrap();
+    let source = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(&service, source.replacen("muss sofort gemeldet", "muss unverzüglich gemeldet", 1)).unwrap();
     assert!(import(&city, content.path()).status.success());
     let server = Server::start(&city, content.path());
     let admin = Client { server: &server, token: token(&city, "admin", &[]) };
@@ -269,8 +271,17 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     export_partner(&city, out.path());
     // The deleted service's file is still in the city's folder, so the
     // import brought it back upstream: here it is no longer withdrawn.
+    // The ID card service has the town's resolved fee waiting for review:
+    // upstream's new hint joins it as a draft instead of going live.
     let fourth = succeeded(&partner(&town, &["sync", "stuttgart", "--publish"]));
-    assert!(fourth.contains("0 new, 2 changed, 1 withdrawn") && fourth.contains("(published)"), "{fourth}");
+    assert!(fourth.contains("0 new, 3 changed, 1 withdrawn") && fourth.contains("(published)"), "{fourth}");
+    assert!(fourth.contains(&format!("kept as a draft: service/{PASSPORT} (de)")), "{fourth}");
+    let record = store.entry_record("service", PASSPORT).await.unwrap().unwrap();
+    let german = record.locale(Locale::SOURCE).unwrap();
+    assert_eq!((german.published_number, german.latest_number), (Some(2), 5));
+    let draft = store.revision(id, Locale::SOURCE, 5).await.unwrap().unwrap();
+    assert!(draft.document["hints"].as_str().unwrap().contains("unverzüglich"));
+    assert_eq!((draft.document["fees"][0]["amount"].clone(), draft.document["responsible_offices"].clone()), (json!(48.0), town_office.clone()));
     assert!(fourth.contains("changed: service/kirchenaustritt-erklaeren") && fourth.contains("withdrawn upstream: article/frist-nach-umzug"), "{fourth}");
     let upstream = store.upstream_entries(store.connection(), "stuttgart").await.unwrap();
     assert!(upstream.values().filter(|e| e.withdrawn_in.is_some()).map(|e| e.slug.as_str()).eq(["frist-nach-umzug"]));
