@@ -487,7 +487,9 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
             let store = open_store(&database).await?;
             store.migrate().await?;
             let resolution = if take_upstream { partner::Resolution::TakeUpstream } else { partner::Resolution::KeepMine };
-            match partner::resolve(&store, &name, content_type, slug, &module, locale, resolution).await? {
+            let decider = partner::Decider { actor: format!("partner:{name}"), request_id: format!("partner-resolve-{}", chrono::Utc::now().timestamp_millis()) };
+            let key = partner::ConflictKey { content_type, slug, module: &module, locale };
+            match partner::resolve(&store, &name, &key, resolution, &decider).await? {
                 Some(number) => println!("{entry}: {module} ({}) taken from upstream as draft revision {number}", locale.code()),
                 None => println!("{entry}: {module} ({}) kept as it is here", locale.code()),
             }

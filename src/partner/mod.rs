@@ -59,7 +59,7 @@ use std::path::PathBuf;
 
 pub use apply::{SyncOptions, SyncReport, sync};
 pub use bundle::BundleSource;
-pub use resolve::{Resolution, resolve};
+pub use resolve::{ConflictKey, Decider, Resolution, resolve};
 
 use crate::store::{Conflict, EditError, PartnerRecord, Store, StoreError, UpstreamEntry};
 

@@ -14,9 +14,25 @@ pub enum Resolution {
     KeepMine,
 }
 
+/// Which module of which entry.
+#[derive(Clone, Copy, Debug)]
+pub struct ConflictKey<'a> {
+    pub content_type: &'a str,
+    pub slug: &'a str,
+    pub module: &'a str,
+    pub locale: Locale,
+}
+
+/// Who decides, for the revision and the audit log.
+pub struct Decider {
+    pub actor: String,
+    pub request_id: String,
+}
+
 /// Resolves the open conflict of `module` in an entry from `partner`;
 /// returns the revision taking upstream's value made, if any.
-pub async fn resolve(store: &Store, partner: &str, content_type: &str, slug: &str, module: &str, locale: Locale, resolution: Resolution) -> Result<Option<i32>, SyncError> {
+pub async fn resolve(store: &Store, partner: &str, key: &ConflictKey<'_>, resolution: Resolution, decider: &Decider) -> Result<Option<i32>, SyncError> {
+    let ConflictKey { content_type, slug, module, locale } = *key;
     let no_conflict = || SyncError::NoConflict { entry: format!("{content_type}/{slug}"), module: module.to_owned(), locale: locale.code().to_owned() };
     let conflict = store
         .conflicts(Some(partner))
@@ -24,10 +40,9 @@ pub async fn resolve(store: &Store, partner: &str, content_type: &str, slug: &st
         .into_iter()
         .find(|c| c.content_type == content_type && c.slug == slug && c.row.module == module && c.row.locale == locale)
         .ok_or_else(no_conflict)?;
-    let author = format!("partner:{partner}");
     let event = |action: &str| AuditEvent {
-        request_id: format!("partner-resolve-{}", chrono::Utc::now().timestamp_millis()),
-        actor: author.clone(),
+        request_id: decider.request_id.clone(),
+        actor: decider.actor.clone(),
         action: action.to_owned(),
         locale: Some(locale.code().to_owned()),
         detail: serde_json::json!({"partner": partner, "module": module, "upstream_revision": conflict.row.upstream_revision}),
@@ -49,7 +64,7 @@ pub async fn resolve(store: &Store, partner: &str, content_type: &str, slug: &st
                 Err(source) => return Err(StoreError::CorruptDocument { entry: record.id.clone(), locale: locale.code().to_owned(), source }.into()),
             };
             let message = format!("took {module} from upstream revision {}", conflict.row.upstream_revision);
-            let revision = NewRevision { locale, document: &document, source_number: current.source_number, author: &author, message: &message };
+            let revision = NewRevision { locale, document: &document, source_number: current.source_number, author: &decider.actor, message: &message };
             let (_, number) = store.save_revision(&record, record.version, None, revision, &event("partner.take_upstream")).await?;
             Some(number)
         }

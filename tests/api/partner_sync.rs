@@ -231,12 +231,31 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     let status = succeeded(&partner(&town, &["status", "stuttgart"]));
     assert!(status.contains(&format!("in conflict: service/{PASSPORT} fees (de), upstream revision 2")), "{status}");
     assert!(status.contains("fees/0/amount: 39.0 -> 48.0"), "both versions and the difference: {status}");
+    // The same through the management API.
+    let town_server = Server::start(&town, content.path());
+    let editor = Client { server: &town_server, token: token(&town, "editor", &[]) };
+    let (listed, _, partners) = editor.send(Method::GET, "/api/v1/manage/partners", None, None).await;
+    assert_eq!(listed, 200, "{partners}");
+    let stuttgart = &partners["items"][0];
+    assert_eq!((stuttgart["name"].as_str(), stuttgart["municipality"].as_str()), (Some("stuttgart"), Some("Stuttgart")));
+    assert_eq!(stuttgart["withdrawn"], json!([{"type": "service", "slug": "kirchenaustritt-erklaeren", "action": "delete", "content_version": stuttgart["content_version"]}]));
+    let conflict = &stuttgart["conflicts"][0];
+    assert_eq!((conflict["slug"].as_str(), conflict["module"].as_str(), conflict["locale"].as_str()), (Some(PASSPORT), Some("fees"), Some("de")));
+    assert_eq!((conflict["here"][0]["amount"].clone(), conflict["upstream"][0]["amount"].clone(), conflict["base"][0]["amount"].clone()), (json!(39.0), json!(48.0), json!(46.0)));
+    assert_eq!(conflict["diff"], json!([{"pointer": "/0/amount", "here": 39.0, "upstream": 48.0}]));
+
     let resolved = succeeded(&partner(&town, &["resolve", "stuttgart", &format!("service/{PASSPORT}"), "fees", "--take-upstream"]));
     assert!(resolved.contains("taken from upstream as draft revision 4"), "{resolved}");
     let taken = store.revision(id, Locale::SOURCE, 4).await.unwrap().unwrap();
     assert_eq!((taken.document["fees"][0]["amount"].clone(), taken.document["responsible_offices"].clone()), (json!(48.0), town_office.clone()));
     let again = partner(&town, &["resolve", "stuttgart", &format!("service/{PASSPORT}"), "fees", "--keep-mine"]);
     assert!(!again.status.success() && text(&again.stderr).contains("no open conflict"), "{}", text(&again.stderr));
+    let decision = json!({"type": "service", "slug": PASSPORT, "module": "fees", "resolution": "keep_mine"});
+    let (status, _, problem) = editor.send(Method::POST, "/api/v1/manage/partners/stuttgart/conflicts/resolve", None, Some(decision)).await;
+    assert_eq!(status, 404, "{problem}");
+    let (_, _, partners) = editor.send(Method::GET, "/api/v1/manage/partners", None, None).await;
+    assert_eq!(partners["items"][0]["conflicts"], json!([]));
+    drop(town_server);
 
     let english = store.entry_record("service", PASSPORT).await.unwrap().unwrap();
     assert_eq!(english.locale(Locale::parse("en").unwrap()).unwrap().source_number, Some(1), "made from the previous German revision: outdated");
