@@ -228,9 +228,14 @@ impl Plan<'_> {
         let key = format!("{}/{}", entry.content_type, entry.slug);
         match previous {
             None => {
-                let id_taken = self.local_ids.contains(&entry.id);
-                if self.held_by_other(&entry.content_type, &entry.slug, "").is_some() || id_taken {
-                    let message = format!("the {} `{}` exists here as a local entry, which a sync never changes; rename or remove it to receive the upstream one", entry.content_type, entry.slug);
+                let clash = if self.baseline.entries.contains_key(&(entry.content_type.clone(), entry.slug.clone())) {
+                    Some(format!("the {} `{}` exists here as a local entry, which a sync never changes; rename or remove it to receive the upstream one", entry.content_type, entry.slug))
+                } else if self.local_ids.contains(&entry.id) {
+                    Some(format!("its id {} is held here by another entry, which a sync never changes", entry.id))
+                } else {
+                    None
+                };
+                if let Some(message) = clash {
                     self.problem(entry, message);
                     return;
                 }
