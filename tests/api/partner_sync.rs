@@ -164,9 +164,29 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     let pristine = tempfile::tempdir().unwrap();
     copy_dir(&bundle, pristine.path());
 
-    // Tampered bundles are rejected, naming the file, and nothing is applied.
+    // Tampered and incompatible bundles are rejected, naming the file, and
+    // nothing is applied.
     let passport_path = format!("entries/service/{PASSPORT}.json");
-    let tampers: [(&str, &str, Tamper); 4] = [
+    let tampers: [(&str, &str, Tamper); 6] = [
+        (
+            "an entry that breaks our schema, with a matching checksum",
+            "entries/service/personalausweis-beantragen.json: de: /fees/0/amount:",
+            Box::new(|bundle: &Path| {
+                let mut file = read_json(&bundle.join(&passport_path));
+                file["locales"]["de"]["fields"]["fees"][0]["amount"] = json!("achtundvierzig");
+                rewrite_listed(bundle, &passport_path, &serde_json::to_vec_pretty(&file).unwrap());
+            }),
+        ),
+        (
+            "a content type unknown here",
+            "schemas/event.schema.json: content type `event` does not exist here",
+            Box::new(|bundle: &Path| {
+                rewrite_listed(bundle, "schemas/event.schema.json", b"{}");
+                let mut manifest = read_json(&bundle.join("manifest.json"));
+                manifest["schemas"]["event"] = json!("schemas/event.schema.json");
+                std::fs::write(bundle.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+            }),
+        ),
         (
             "one byte changed",
             "entries/service/personalausweis-beantragen.json: checksum",
@@ -315,6 +335,18 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     assert!(upstream.values().all(|e| e.slug != "hafenfest"));
 }
 on_both_databases!(a_partner_syncs_changes_and_withdrawals);
+
+/// Writes a file into a bundle and lists it in the manifest with its
+/// checksum, as a forger who knows the format would.
+fn rewrite_listed(bundle: &Path, path: &str, bytes: &[u8]) {
+    std::fs::create_dir_all(bundle.join(path).parent().unwrap()).unwrap();
+    std::fs::write(bundle.join(path), bytes).unwrap();
+    let mut manifest = read_json(&bundle.join("manifest.json"));
+    let files = manifest["files"].as_array_mut().unwrap();
+    files.retain(|f| f["path"] != path);
+    files.push(json!({"path": path, "sha256": katalog::digest::sha256_hex(bytes)}));
+    std::fs::write(bundle.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+}
 
 fn store_statement(store: &Store, sql: &str) -> Statement {
     Statement::from_string(store.backend(), sql)
