@@ -37,6 +37,9 @@ pub enum Command {
     /// Create or revoke API tokens (the first admin token comes only from here).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Subscribe to partner municipalities' bundles and keep their content in step.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
     /// Rebuild the search index from the published content.
     Reindex(SearchArgs),
     /// Write the published content for channels into OUT/<channel>/ (only what changed).
@@ -122,6 +125,56 @@ pub enum TokenCommand {
     /// Revoke a token by its id (the part after `kat_` up to the next `_`).
     Revoke {
         id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PartnerCommand {
+    /// Subscribe to a partner's bundles: a bundle folder or an http(s) URL of one.
+    Add {
+        /// Lower-case letters and digits joined by hyphens; revisions it brings are authored `partner:NAME`.
+        name: String,
+        #[arg(long)]
+        source: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Verify the partner's bundle and apply what changed, all or nothing.
+    Sync {
+        name: String,
+        /// Publish what arrives and unpublish what upstream withdrew; without
+        /// it, changes wait as drafts for review and withdrawals are only marked.
+        #[arg(long)]
+        publish: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        schemas: SchemaArgs,
+    },
+    /// Decide a conflict: take upstream's value of the module, or keep ours.
+    Resolve {
+        name: String,
+        /// The entry as TYPE/SLUG.
+        entry: String,
+        /// The module (top-level field) in conflict.
+        module: String,
+        #[arg(long, default_value = "de")]
+        locale: String,
+        /// A new draft revision with upstream's value.
+        #[arg(long, conflicts_with = "keep_mine", required_unless_present = "keep_mine")]
+        take_upstream: bool,
+        /// Keep our value; the next upstream change to the module raises a new conflict.
+        #[arg(long)]
+        keep_mine: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// What the last sync brought (new, changed), what upstream withdrew and what is in conflict.
+    Status {
+        /// One partner; every partner without it.
+        name: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -249,6 +302,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(command) => token_command(command).await,
+        Command::Partner(command) => partner_command(command).await,
         Command::Generate(args) => {
             let written = crate::generate::write(&args.out, args.services, args.seed, args.english)?;
             println!("wrote {written} files to {}", args.out.display());
@@ -370,6 +424,139 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
+    }
+}
+
+async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
+    use crate::partner::{self, BundleSource, SyncError, SyncOptions};
+    match command {
+        PartnerCommand::Add { name, source, database } => {
+            // A folder is kept as an absolute path: syncs may run from anywhere.
+            let source = match BundleSource::parse(&source) {
+                BundleSource::Folder(folder) => {
+                    anyhow::ensure!(folder.is_dir(), "{} is not a folder", folder.display());
+                    std::path::absolute(&folder)?.display().to_string()
+                }
+                BundleSource::Http(url) => url,
+            };
+            let store = open_store(&database).await?;
+            store.migrate().await?;
+            partner::add(&store, &name, &source).await?;
+            println!("partner {name} added: bundles from {source}; `katalog partner sync {name}` applies the current one");
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Sync { name, publish, database, schemas } => {
+            let registry = load_registry(&schemas)?;
+            let store = open_store(&database).await?;
+            store.migrate().await?;
+            let report = match partner::sync(&store, &registry, &name, SyncOptions { publish }).await {
+                Ok(report) => report,
+                Err(SyncError::Rejected(problems)) => {
+                    for problem in &problems {
+                        eprintln!("error: {problem}");
+                    }
+                    eprintln!("{} problem(s): the bundle of {name} was rejected; nothing was applied", problems.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            println!(
+                "partner {}: content version {} from {}: {} new, {} changed, {} withdrawn, {} unchanged, {} conflicts; {} new revisions ({}) in {:.2} s",
+                report.partner,
+                report.content_version,
+                report.municipality,
+                report.new.len(),
+                report.changed.len(),
+                report.withdrawn.len(),
+                report.unchanged,
+                report.conflicts.len(),
+                report.new_revisions,
+                if report.published { "published" } else { "drafts" },
+                report.elapsed.as_secs_f64()
+            );
+            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts)] {
+                for entry in entries {
+                    println!("  {label}: {entry}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Resolve { name, entry, module, locale, take_upstream, keep_mine: _, database } => {
+            let (content_type, slug) = entry.split_once('/').with_context(|| format!("`{entry}` is not TYPE/SLUG"))?;
+            let locale = Locale::parse(&locale).with_context(|| format!("unknown locale `{locale}`"))?;
+            let store = open_store(&database).await?;
+            store.migrate().await?;
+            let resolution = if take_upstream { partner::Resolution::TakeUpstream } else { partner::Resolution::KeepMine };
+            let decider = partner::Decider { actor: format!("partner:{name}"), request_id: format!("partner-resolve-{}", chrono::Utc::now().timestamp_millis()) };
+            let key = partner::ConflictKey { content_type, slug, module: &module, locale };
+            match partner::resolve(&store, &name, &key, resolution, &decider).await? {
+                Some(number) => println!("{entry}: {module} ({}) taken from upstream as draft revision {number}", locale.code()),
+                None => println!("{entry}: {module} ({}) kept as it is here", locale.code()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Status { name, database } => {
+            let store = open_store(&database).await?;
+            store.migrate().await?;
+            let statuses = partner::status(&store, name.as_deref()).await?;
+            if statuses.is_empty() {
+                println!("no partners; add one with `katalog partner add NAME --source PATH-or-URL`");
+            }
+            for status in &statuses {
+                let p = &status.partner;
+                match p.synced_at {
+                    None => println!("{}: {} (never synced)", p.name, p.source),
+                    Some(at) => println!(
+                        "{}: {} ({}), content version {}, synced {}",
+                        p.name,
+                        p.source,
+                        p.municipality.as_deref().unwrap_or("?"),
+                        p.content_version,
+                        at.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                }
+                let withdrawn = status.withdrawn();
+                println!("  {} entries from upstream, {} withdrawn upstream", status.entries.len(), withdrawn.len());
+                for entry in status.new_in_last_sync() {
+                    println!("  new in the last sync: {}/{}", entry.content_type, entry.slug);
+                }
+                for entry in status.changed_in_last_sync() {
+                    println!("  changed in the last sync: {}/{}", entry.content_type, entry.slug);
+                }
+                for entry in withdrawn {
+                    println!(
+                        "  withdrawn upstream ({}, content version {}): {}/{}",
+                        entry.withdrawn_action.as_deref().unwrap_or("withdrawn"),
+                        entry.withdrawn_in.unwrap_or_default(),
+                        entry.content_type,
+                        entry.slug
+                    );
+                }
+                for conflict in &status.conflicts {
+                    print_conflict(conflict);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A conflict with both versions and what upstream's would change here.
+fn print_conflict(conflict: &crate::store::Conflict) {
+    let row = &conflict.row;
+    let parse = |value: &Option<String>| value.as_deref().and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok()).unwrap_or(serde_json::Value::Null);
+    let (upstream, here) = (parse(&row.upstream_value), parse(&row.local_value));
+    println!(
+        "  in conflict: {}/{} {} ({}), upstream revision {}:\n    upstream: {upstream}\n    here:     {here}",
+        conflict.content_type,
+        conflict.slug,
+        row.module,
+        row.locale.code(),
+        row.upstream_revision
+    );
+    for change in crate::content::diff::diff(&here, &upstream) {
+        let show = |value: &Option<serde_json::Value>| value.as_ref().map_or_else(|| "(none)".to_owned(), ToString::to_string);
+        println!("    {}{}: {} -> {}", row.module, change.pointer, show(&change.before), show(&change.after));
     }
 }
 

@@ -16,6 +16,7 @@ pub mod render;
 pub mod channels;
 pub mod search;
 pub mod webhooks;
+pub mod partner;
 
 /// Makes every TLS client of the process (webhook deliveries) use ring, as
 /// the database driver does. Safe to call more than once.

@@ -808,7 +808,7 @@ fn revision_info(revision: RevisionRecord, with_document: bool) -> RevisionInfo 
     }
 }
 
-fn edit_error(error: EditError) -> ApiError {
+pub(super) fn edit_error(error: EditError) -> ApiError {
     match error {
         EditError::VersionConflict { expected, current } => {
             let mut problem = Problem::new(

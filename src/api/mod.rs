@@ -17,6 +17,7 @@ pub mod response_cache;
 mod sync;
 mod tokens;
 mod webhooks;
+mod partners;
 mod openapi;
 pub mod problem;
 
@@ -78,10 +79,10 @@ impl AppState {
     }
 }
 
-type Apis = (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi);
+type Apis = (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, partners::PartnersApi, health::HealthApi);
 
 fn apis() -> Apis {
-    (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, health::HealthApi)
+    (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, partners::PartnersApi, health::HealthApi)
 }
 
 /// The whole HTTP application.

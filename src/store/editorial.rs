@@ -442,7 +442,7 @@ impl Store {
         for locale in &entry.locales {
             self.append_change(&txn, subject(entry), locale.locale, "delete", None, now).await?;
         }
-        for table in ["entry_links", "publications", "revisions"] {
+        for table in ["entry_links", "partner_conflicts", "upstream_revisions", "upstream_entries", "publications", "revisions"] {
             let column = if table == "entry_links" { "from_entry_id" } else { "entry_id" };
             txn.execute_raw(self.statement(&format!("DELETE FROM {table} WHERE {column} = ?"), [entry.id.clone().into()])).await?;
         }

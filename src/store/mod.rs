@@ -3,7 +3,8 @@
 //! Tables: `entries` (identity), `revisions` (immutable, append-only),
 //! `publications` (workflow state per entry and locale) and `changes` (the
 //! ordered change log every consumer reads with a cursor), and the webhook
-//! outbox fed from it.
+//! outbox fed from it; `partners` and `upstream_*` hold partner
+//! subscriptions and the upstream identity of what they brought.
 //! Every difference between the two databases lives in this module.
 
 pub mod entity;
@@ -11,6 +12,7 @@ pub mod migration;
 mod audit;
 mod editorial;
 mod links;
+mod partners;
 mod read;
 mod schedule;
 mod tokens;
@@ -26,6 +28,7 @@ use sea_orm_migration::MigratorTrait;
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
 pub use links::{Link, links_of};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
+pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevision, UpstreamRevisionRow};
 pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise};
 pub use schedule::{DueSchedule, ScheduleKind};
 pub use tokens::{StoredToken, TokenInfo};

@@ -19,7 +19,7 @@ use crate::on_both_databases;
 
 const PYSHACL: &str = "0.40.1";
 
-fn export_partner(db: &TestDb, out: &Path) -> String {
+pub fn export_partner(db: &TestDb, out: &Path) -> String {
     let (schemas, content) = (repo_path("schemas"), repo_path("content"));
     let output = katalog(&[
         "export", "--channel", "partner", "--out", out.to_str().unwrap(), "--database", &db.url,

@@ -58,7 +58,7 @@ pub const FORMAT: &str = "katalog-partner-bundle";
 /// Raised when a reader of the previous version would misread the bundle.
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
-const DELETIONS: &str = "deletions.json";
+pub const DELETIONS: &str = "deletions.json";
 /// The subject-matter approval module (FIM "fachliche Freigabe"): `{date, by}`.
 const APPROVAL_FIELD: &str = "approval";
 

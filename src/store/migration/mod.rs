@@ -8,6 +8,7 @@ mod m20261127_000002_tokens_reviews_trash;
 mod m20261127_000003_audit_events;
 mod m20261127_000004_entry_links;
 mod m20261127_000005_webhooks;
+mod m20261128_000006_partner_subscriptions;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_audit_events::Migration),
             Box::new(m20261127_000004_entry_links::Migration),
             Box::new(m20261127_000005_webhooks::Migration),
+            Box::new(m20261128_000006_partner_subscriptions::Migration),
         ]
     }
 }

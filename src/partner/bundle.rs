@@ -1,0 +1,346 @@
+//! Reading a partner bundle and verifying it before anything is applied:
+//! format and version, the checksum of every file, no file missing or
+//! unlisted, content types known here, and every entry valid against our
+//! own schema.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{BundleProblem, SyncError};
+use crate::channels::partner::{DELETIONS, FORMAT, FORMAT_VERSION, MANIFEST};
+use crate::content::{Locale, Registry, document};
+use crate::digest::sha256_hex;
+use crate::store::{Link, links_of};
+
+/// Where a partner's bundles are: a folder, or an http(s) URL of one.
+#[derive(Clone, Debug)]
+pub enum BundleSource {
+    Folder(PathBuf),
+    Http(String),
+}
+
+impl BundleSource {
+    pub fn parse(source: &str) -> BundleSource {
+        if source.starts_with("http://") || source.starts_with("https://") {
+            BundleSource::Http(source.trim_end_matches('/').to_owned())
+        } else {
+            BundleSource::Folder(PathBuf::from(source))
+        }
+    }
+
+    /// A file of the bundle; `None` when it does not exist.
+    async fn read(&self, client: &reqwest::Client, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
+        match self {
+            BundleSource::Folder(folder) => match std::fs::read(folder.join(path)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(SyncError::Read { path: folder.join(path), source }),
+            },
+            BundleSource::Http(base) => {
+                let url = format!("{base}/{path}");
+                let fetch_error = |error: reqwest::Error| SyncError::Fetch { url: url.clone(), message: error.to_string() };
+                let response = client.get(&url).send().await.map_err(fetch_error)?;
+                if response.status() == reqwest::StatusCode::NOT_FOUND {
+                    return Ok(None);
+                }
+                let response = response.error_for_status().map_err(fetch_error)?;
+                Ok(Some(response.bytes().await.map_err(fetch_error)?.to_vec()))
+            }
+        }
+    }
+
+    /// Every file below a folder source, as bundle paths; `None` for a URL,
+    /// which cannot be listed.
+    fn list(&self) -> Result<Option<BTreeSet<String>>, SyncError> {
+        let BundleSource::Folder(folder) = self else { return Ok(None) };
+        let mut found = BTreeSet::new();
+        let mut pending = vec![PathBuf::new()];
+        while let Some(dir) = pending.pop() {
+            let read_error = |source| SyncError::Read { path: folder.join(&dir), source };
+            for item in std::fs::read_dir(folder.join(&dir)).map_err(read_error)? {
+                let item = item.map_err(read_error)?;
+                let path = dir.join(item.file_name());
+                if item.file_type().map_err(read_error)?.is_dir() {
+                    pending.push(path);
+                } else {
+                    found.insert(path.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        Ok(Some(found))
+    }
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    source: Origin,
+    content_version: i64,
+    schemas: BTreeMap<String, String>,
+    entries: Vec<IndexedEntry>,
+    files: Vec<FileSum>,
+}
+
+#[derive(Deserialize)]
+struct Origin {
+    municipality: String,
+}
+
+#[derive(Deserialize)]
+struct IndexedEntry {
+    id: String,
+    #[serde(rename = "type")]
+    content_type: String,
+    slug: String,
+    version: i64,
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct FileSum {
+    path: String,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+struct EntryFile {
+    id: String,
+    #[serde(rename = "type")]
+    content_type: String,
+    slug: String,
+    version: i64,
+    locales: BTreeMap<String, LocaleFile>,
+}
+
+#[derive(Deserialize)]
+struct LocaleFile {
+    revision: i32,
+    translated_from: Option<i32>,
+    fields: Value,
+    #[serde(default)]
+    provenance: Value,
+}
+
+#[derive(Deserialize)]
+struct DeletionsFile {
+    deletions: Vec<Deletion>,
+}
+
+/// An entry withdrawn upstream.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Deletion {
+    pub id: String,
+    /// `unpublish`, `archive` or `delete`.
+    pub action: String,
+    /// The change-log position upstream at which it was withdrawn.
+    pub version: i64,
+}
+
+/// A bundle whose every file checked out.
+#[derive(Debug)]
+pub struct VerifiedBundle {
+    pub municipality: String,
+    pub content_version: i64,
+    pub entries: Vec<BundleEntry>,
+    pub deletions: Vec<Deletion>,
+}
+
+#[derive(Debug)]
+pub struct BundleEntry {
+    /// The entry's file in the bundle, for messages.
+    pub file: String,
+    pub id: String,
+    pub content_type: String,
+    pub slug: String,
+    pub version: i64,
+    /// German first.
+    pub locales: Vec<BundleLocale>,
+    pub leika: Option<String>,
+    /// References of the German document, and the link index rows they make.
+    pub references: Vec<document::Reference>,
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug)]
+pub struct BundleLocale {
+    pub locale: Locale,
+    pub revision: i32,
+    pub translated_from: Option<i32>,
+    pub document: Value,
+    /// The document as stored in a revision, and its hash.
+    pub text: String,
+    pub hash: String,
+    /// The bundle's provenance of each module, as JSON.
+    pub provenance: String,
+}
+
+/// Reads the bundle and checks every file against the manifest and every
+/// entry against our schemas. Any problem rejects the whole bundle.
+pub async fn load(source: &BundleSource, registry: &Registry) -> Result<VerifiedBundle, SyncError> {
+    crate::use_ring_for_tls();
+    let client = reqwest::Client::new();
+    let reject = |file: &str, message: String| SyncError::Rejected(vec![BundleProblem { file: file.to_owned(), message }]);
+    let Some(bytes) = source.read(&client, MANIFEST).await? else {
+        return Err(reject(MANIFEST, "missing: this is not a partner bundle".into()));
+    };
+    let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| reject(MANIFEST, format!("not JSON: {e}")))?;
+    // The format first: a bundle of another format or a newer version may
+    // mean something else by every other field.
+    let format = manifest.get("format").and_then(Value::as_str).unwrap_or_default();
+    if format != FORMAT {
+        return Err(reject(MANIFEST, format!("format `{format}` is not `{FORMAT}`")));
+    }
+    let Some(version) = manifest.get("format_version").and_then(Value::as_u64) else {
+        return Err(reject(MANIFEST, "format_version is missing".into()));
+    };
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(SyncError::NewerFormat { found: version, supported: FORMAT_VERSION });
+    }
+    let manifest: Manifest = serde_json::from_value(manifest).map_err(|e| reject(MANIFEST, format!("not a bundle manifest: {e}")))?;
+
+    let mut problems = Vec::new();
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for listed in &manifest.files {
+        if !is_plain_relative(&listed.path) {
+            problems.push(BundleProblem { file: listed.path.escape_debug().to_string(), message: "listed path leaves the bundle".into() });
+            continue;
+        }
+        match source.read(&client, &listed.path).await? {
+            None => problems.push(BundleProblem { file: listed.path.clone(), message: "listed in the manifest but missing".into() }),
+            Some(bytes) => {
+                let found = sha256_hex(&bytes);
+                if found != listed.sha256 {
+                    problems.push(BundleProblem { file: listed.path.clone(), message: format!("checksum {found} does not match the manifest's {}", listed.sha256) });
+                } else {
+                    contents.insert(listed.path.clone(), bytes);
+                }
+            }
+        }
+    }
+    if let Some(present) = source.list()? {
+        let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+        for path in present.iter().filter(|p| p.as_str() != MANIFEST && !listed.contains(p.as_str())) {
+            problems.push(BundleProblem { file: path.clone(), message: "not listed in the manifest".into() });
+        }
+    }
+    for (content_type, path) in &manifest.schemas {
+        if registry.get(content_type).is_none() {
+            problems.push(BundleProblem { file: path.clone(), message: format!("content type `{content_type}` does not exist here; add its schema first") });
+        }
+    }
+    let deletions = match contents.get(DELETIONS) {
+        Some(bytes) => match serde_json::from_slice::<DeletionsFile>(bytes) {
+            Ok(file) => file.deletions,
+            Err(e) => {
+                problems.push(BundleProblem { file: DELETIONS.into(), message: format!("not a list of deletions: {e}") });
+                Vec::new()
+            }
+        },
+        None => {
+            if !problems.iter().any(|p| p.file == DELETIONS) {
+                problems.push(BundleProblem { file: DELETIONS.into(), message: "not listed in the manifest".into() });
+            }
+            Vec::new()
+        }
+    };
+    // Checksum problems are already reported for the file; only entries
+    // whose file checked out are read.
+    let results: Vec<Result<BundleEntry, Vec<BundleProblem>>> = manifest
+        .entries
+        .par_iter()
+        .filter_map(|indexed| match contents.get(&indexed.path) {
+            Some(bytes) => Some(check_entry(indexed, bytes, registry)),
+            None if manifest.files.iter().any(|f| f.path == indexed.path) => None,
+            None => Some(Err(vec![BundleProblem { file: indexed.path.clone(), message: "indexed as an entry but not listed among the files".into() }])),
+        })
+        .collect();
+    let mut entries = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(entry) => entries.push(entry),
+            Err(found) => problems.extend(found),
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.message.cmp(&b.message)));
+        return Err(SyncError::Rejected(problems));
+    }
+    Ok(VerifiedBundle { municipality: manifest.source.municipality, content_version: manifest.content_version, entries, deletions })
+}
+
+fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Result<BundleEntry, Vec<BundleProblem>> {
+    let problem = |message: String| BundleProblem { file: indexed.path.clone(), message };
+    let file: EntryFile = serde_json::from_slice(bytes).map_err(|e| vec![problem(format!("not an entry file: {e}"))])?;
+    if (&file.id, &file.content_type, &file.slug, file.version) != (&indexed.id, &indexed.content_type, &indexed.slug, indexed.version) {
+        return Err(vec![problem("id, type, slug or version differ from the manifest's index".into())]);
+    }
+    let Some(content_type) = registry.get(&file.content_type) else {
+        return Err(vec![problem(format!("content type `{}` does not exist here", file.content_type))]);
+    };
+    let mut problems = Vec::new();
+    let Some(source) = file.locales.get(Locale::SOURCE.code()) else {
+        return Err(vec![problem("has no German (`de`) document".into())]);
+    };
+    for violation in content_type.validate(&source.fields) {
+        problems.push(problem(format!("de: {}: {}", violation.pointer, violation.message)));
+    }
+    let mut locales = Vec::new();
+    for (code, published) in &file.locales {
+        let Some(locale) = Locale::parse(code) else {
+            problems.push(problem(format!("unknown locale `{code}`")));
+            continue;
+        };
+        if !locale.is_source() {
+            match document::overlay_translation(content_type, &source.fields, &published.fields) {
+                Ok(merged) => problems.extend(content_type.validate(&merged).into_iter().map(|v| problem(format!("{code}: {}: {}", v.pointer, v.message)))),
+                Err(violations) => problems.extend(violations.into_iter().map(|v| problem(format!("{code}: {}: {}", v.pointer, v.message)))),
+            }
+        }
+        let text = serde_json::to_string(&published.fields).unwrap_or_default();
+        locales.push(BundleLocale {
+            locale,
+            revision: published.revision,
+            translated_from: published.translated_from,
+            hash: sha256_hex(&text),
+            text,
+            document: published.fields.clone(),
+            provenance: published.provenance.to_string(),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    locales.sort_by_key(|l| !l.locale.is_source());
+    let leika = content_type.external_keys.get("leika").and_then(|field| source.fields.get(field)?.as_str()).map(str::to_owned);
+    Ok(BundleEntry {
+        file: indexed.path.clone(),
+        references: document::references(content_type, &source.fields),
+        links: links_of(content_type, &source.fields),
+        id: file.id,
+        content_type: file.content_type,
+        slug: file.slug,
+        version: file.version,
+        locales,
+        leika,
+    })
+}
+
+/// A listed path as plain names below the bundle: no `..`, no root, no
+/// backslash or NUL.
+fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty() && !path.contains(['\0', '\\']) && Path::new(path).components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn listed_paths_stay_inside_the_bundle() {
+        for bad in ["../x", "/etc/passwd", "a/../../b", "a\\b", "", "./a"] {
+            assert!(!super::is_plain_relative(bad), "{bad:?}");
+        }
+        assert!(super::is_plain_relative("entries/service/a.json"));
+    }
+}
