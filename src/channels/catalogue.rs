@@ -5,6 +5,8 @@
 //! an incremental export knows who shows whom without reading everything.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -72,13 +74,33 @@ impl Summary {
     }
 }
 
+/// Referrer lookups answered by going through every entry before an index
+/// of them is built: an incremental export asks a few times, a full one
+/// thousands of times.
+const LOOKUPS_BEFORE_INDEX: usize = 8;
+
+type Referrers = HashMap<Key, BTreeSet<Key>>;
+
 /// Every published entry's summary, by type and slug.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Catalogue {
     entries: BTreeMap<Key, Summary>,
     by_id: HashMap<String, Key>,
-    /// For each key, the entries that refer to it, in type and slug order.
-    referrers: HashMap<Key, BTreeSet<Key>>,
+    /// For each key, the entries that refer to it, in type and slug order;
+    /// built when lookups become frequent, kept up to date from then on.
+    referrers: OnceLock<Referrers>,
+    lookups: AtomicUsize,
+}
+
+impl Clone for Catalogue {
+    fn clone(&self) -> Catalogue {
+        Catalogue {
+            entries: self.entries.clone(),
+            by_id: self.by_id.clone(),
+            referrers: self.referrers.clone(),
+            lookups: AtomicUsize::new(self.lookups.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Catalogue {
@@ -94,8 +116,10 @@ impl Catalogue {
     pub fn insert(&mut self, summary: Summary) -> Option<Summary> {
         let previous = self.remove(&summary.id);
         let key = summary.key();
-        for target in &summary.references {
-            self.referrers.entry(target.clone()).or_default().insert(key.clone());
+        if let Some(index) = self.referrers.get_mut() {
+            for target in &summary.references {
+                index.entry(target.clone()).or_default().insert(key.clone());
+            }
         }
         self.by_id.insert(summary.id.clone(), key.clone());
         self.entries.insert(key, summary);
@@ -106,11 +130,13 @@ impl Catalogue {
     pub fn remove(&mut self, id: &str) -> Option<Summary> {
         let key = self.by_id.remove(id)?;
         let summary = self.entries.remove(&key)?;
-        for target in &summary.references {
-            if let Some(referrers) = self.referrers.get_mut(target) {
-                referrers.remove(&key);
-                if referrers.is_empty() {
-                    self.referrers.remove(target);
+        if let Some(index) = self.referrers.get_mut() {
+            for target in &summary.references {
+                if let Some(referrers) = index.get_mut(target) {
+                    referrers.remove(&key);
+                    if referrers.is_empty() {
+                        index.remove(target);
+                    }
                 }
             }
         }
@@ -138,7 +164,26 @@ impl Catalogue {
 
     /// The entries that refer to `key`, in type and slug order.
     pub fn referrers(&self, key: &Key) -> impl Iterator<Item = &Summary> {
-        self.referrers.get(key).into_iter().flatten().filter_map(|k| self.entries.get(k))
+        let index = match self.referrers.get() {
+            Some(index) => Some(index),
+            None if self.lookups.fetch_add(1, Ordering::Relaxed) < LOOKUPS_BEFORE_INDEX => None,
+            None => Some(self.referrers.get_or_init(|| self.index_referrers())),
+        };
+        let found: Vec<&Summary> = match index {
+            Some(index) => index.get(key).into_iter().flatten().filter_map(|k| self.entries.get(k)).collect(),
+            None => self.entries.values().filter(|summary| summary.references.contains(key)).collect(),
+        };
+        found.into_iter()
+    }
+
+    fn index_referrers(&self) -> Referrers {
+        let mut index = Referrers::new();
+        for (key, summary) in &self.entries {
+            for target in &summary.references {
+                index.entry(target.clone()).or_default().insert(key.clone());
+            }
+        }
+        index
     }
 
     /// The locales with at least one published page: German, and each
@@ -175,21 +220,28 @@ mod tests {
 
     #[test]
     fn referrers_follow_inserts_replacements_and_removals() {
-        let mut catalogue = Catalogue::from_summaries([
-            summary("1", "service", "b", &[("office", "x")]),
-            summary("2", "service", "a", &[("office", "x"), ("topic", "t")]),
-            summary("3", "office", "x", &[]),
-        ]);
-        let office = ("office".to_owned(), "x".to_owned());
-        let slugs = |c: &Catalogue| c.referrers(&office).map(|s| s.slug.clone()).collect::<Vec<_>>();
-        assert_eq!(slugs(&catalogue), ["a", "b"]);
-        let replaced = catalogue.insert(summary("1", "service", "b", &[("office", "y")]));
-        assert_eq!(replaced.map(|s| s.references), Some(vec![office.clone()]));
-        assert_eq!(slugs(&catalogue), ["a"]);
-        catalogue.remove("2");
-        assert!(slugs(&catalogue).is_empty());
-        assert_eq!(catalogue.of_type("service").count(), 1);
-        assert_eq!(catalogue.of_type("office").count(), 1);
+        // Answered by going through the entries, then from the index.
+        for lookups_first in [0, LOOKUPS_BEFORE_INDEX + 1] {
+            let mut catalogue = Catalogue::from_summaries([
+                summary("1", "service", "b", &[("office", "x")]),
+                summary("2", "service", "a", &[("office", "x"), ("topic", "t")]),
+                summary("3", "office", "x", &[]),
+            ]);
+            let office = ("office".to_owned(), "x".to_owned());
+            let slugs = |c: &Catalogue| c.referrers(&office).map(|s| s.slug.clone()).collect::<Vec<_>>();
+            for _ in 0..lookups_first {
+                assert_eq!(slugs(&catalogue), ["a", "b"]);
+            }
+            assert_eq!(catalogue.referrers.get().is_some(), lookups_first > LOOKUPS_BEFORE_INDEX);
+            assert_eq!(slugs(&catalogue), ["a", "b"]);
+            let replaced = catalogue.insert(summary("1", "service", "b", &[("office", "y")]));
+            assert_eq!(replaced.map(|s| s.references), Some(vec![office.clone()]));
+            assert_eq!(slugs(&catalogue), ["a"]);
+            catalogue.remove("2");
+            assert!(slugs(&catalogue).is_empty());
+            assert_eq!(catalogue.of_type("service").count(), 1);
+            assert_eq!(catalogue.of_type("office").count(), 1);
+        }
     }
 
     #[test]

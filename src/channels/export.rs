@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use super::catalogue::{Catalogue, Summary};
 use super::history::History;
-use super::output::{FileHashes, Staged, WriteSummary, Writer, write_durably};
+use super::output::{FileHashes, Staged, WriteSummary, Writer, write_whole};
 use super::snapshot::{Batches, Snapshot, SnapshotEntry};
 use super::{Channel, ChannelError};
 use crate::content::{Locale, Registry, document};
@@ -158,6 +158,12 @@ impl ExportRun<'_> {
         let state_path = self.out.join(format!(".{}.state.json", channel.name()));
         let catalogue_path = self.out.join(format!(".{}.catalogue.json", channel.name()));
         let fingerprint = format!("{STATE_FORMAT}:{}:{}:{}", env!("CARGO_PKG_VERSION"), registry_fingerprint(registry), projection.fingerprint());
+        // The catalogue is the bulk of the state: read on a thread of its
+        // own while the rest is read and checked.
+        let catalogue_reading = {
+            let path = catalogue_path.clone();
+            std::thread::spawn(move || read_json::<SavedCatalogue<Summary>>(&path))
+        };
         let reading = std::time::Instant::now();
         let mut state = read_json::<State>(&state_path).filter(|state| state.format == STATE_FORMAT && folder.is_dir());
         tracing::debug!(channel = channel.name(), seconds = reading.elapsed().as_secs_f64(), "state read");
@@ -173,7 +179,9 @@ impl ExportRun<'_> {
                     let unchanged = known_files.map_or(0, |files| files.len());
                     return Ok(ChannelReport { channel, summary: WriteSummary { unchanged, ..WriteSummary::default() }, problems: problems(&state.entries), rendered: 0 });
                 }
-                match read_json::<SavedCatalogue<Summary>>(&catalogue_path).filter(|saved| saved.seq == state.catalogue_seq) {
+                let saved = catalogue_reading.join().ok().flatten().filter(|saved| saved.seq == state.catalogue_seq);
+                tracing::debug!(channel = channel.name(), seconds = reading.elapsed().as_secs_f64(), "catalogue file read");
+                match saved {
                     Some(saved) => Plan::incremental(store, registry, state, saved.summaries, &changed).await?,
                     None => Plan::full(store, registry, &mut self.full_catalogue, &bar).await?,
                 }
@@ -254,7 +262,7 @@ impl ExportRun<'_> {
         // The catalogue first: a state that names it is never older than it.
         let catalogue_seq = if plan.full || plan.summaries_changed {
             let saved = SavedCatalogue { seq: self.change_seq, summaries: plan.catalogue.all().collect() };
-            write_durably(&catalogue_path, &serde_json::to_vec(&saved).map_err(ChannelError::Json)?)?;
+            write_whole(&catalogue_path, &saved)?;
             self.change_seq
         } else {
             plan.catalogue_seq
@@ -269,7 +277,7 @@ impl ExportRun<'_> {
             aggregates: plan.aggregates,
             files,
         };
-        write_durably(&state_path, &serde_json::to_vec(&state).map_err(ChannelError::Json)?)?;
+        write_whole(&state_path, &state)?;
         tracing::debug!(channel = channel.name(), seconds = started.elapsed().as_secs_f64(), "state written");
         Ok(ChannelReport { channel, summary, problems, rendered })
     }
@@ -302,7 +310,9 @@ impl Plan {
     }
 
     async fn incremental(store: &Store, registry: &Registry, state: State, summaries: Vec<Summary>, changed: &[String]) -> Result<Plan, ChannelError> {
+        let building = std::time::Instant::now();
         let mut catalogue = Catalogue::from_summaries(summaries);
+        tracing::debug!(seconds = building.elapsed().as_secs_f64(), "catalogue built");
         let (before, after) = apply_changes(store, registry, &mut catalogue, changed).await?;
         let summaries_changed = before.len() != after.len() || after.iter().any(|summary| !before.contains(summary));
         // Whose files show a changed entry, or are shown by one.

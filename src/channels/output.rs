@@ -189,8 +189,7 @@ impl Writer {
             return Ok((summary, self.hashes));
         }
         let journal = Journal { move_in: std::mem::take(&mut self.move_in), delete: std::mem::take(&mut self.delete).into_iter().collect() };
-        let text = serde_json::to_vec(&journal).map_err(ChannelError::Json)?;
-        write_durably(&self.journal, &text)?;
+        write_whole(&self.journal, &journal)?;
         self.carry_out(&journal)?;
         std::fs::remove_file(&self.journal).map_err(io_error(&self.journal))?;
         Ok((summary, self.hashes))
@@ -223,17 +222,16 @@ impl Writer {
     }
 }
 
-/// Writes a small file so that it is whole on disk before anything relies on it.
-pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), ChannelError> {
+/// Writes a file whole or not at all: a new one beside it, renamed over
+/// it. Not synced to disk: an export is made again from the database at
+/// any time, and what it guards against is an interrupted process.
+pub fn write_whole(path: &Path, value: &impl Serialize) -> Result<(), ChannelError> {
+    use std::io::Write;
     let temporary = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    };
-    write().map_err(io_error(path))
+    let file = std::fs::File::create(&temporary).map_err(io_error(&temporary))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    serde_json::to_writer(&mut writer, value).map_err(ChannelError::Json)?;
+    writer.flush().and_then(|()| std::fs::rename(&temporary, path)).map_err(io_error(path))
 }
 
 /// Removes the folders a deleted file leaves empty, up to `root`.
