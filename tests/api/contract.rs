@@ -7,10 +7,10 @@
 //! directory (`KATALOG_SCHEMATHESIS` names an installed one instead;
 //! `KATALOG_PYTHON` the interpreter for the virtualenv).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::{Server, TestDb, repo_path, text, token};
+use crate::helpers::{Server, TestDb, python_tool, repo_path, text, token};
 use crate::on_both_databases;
 
 const VERSION: &str = "4.32.5";
@@ -21,22 +21,9 @@ fn schemathesis() -> PathBuf {
     if let Ok(path) = std::env::var("KATALOG_SCHEMATHESIS") {
         return PathBuf::from(path);
     }
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("schemathesis-{VERSION}"));
-    let command = root.join("bin/schemathesis");
-    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
-    let lock = std::fs::File::create(root.with_extension("lock")).unwrap();
-    lock.lock().unwrap();
-    let works = |command: &PathBuf| Command::new(command).arg("--version").output().is_ok_and(|o| o.status.success());
-    if !works(&command) {
-        let _ = std::fs::remove_dir_all(&root);
-        let python = std::env::var("KATALOG_PYTHON").unwrap_or_else(|_| "python3".into());
-        let venv = Command::new(&python).args(["-m", "venv"]).arg(&root).output().expect("python3 is needed for the contract test");
-        assert!(venv.status.success(), "python3 -m venv: {}", text(&venv.stderr));
-        let pip = Command::new(root.join("bin/pip")).args(["install", "--quiet", &format!("schemathesis=={VERSION}")]).output().unwrap();
-        assert!(pip.status.success(), "pip install schemathesis: {}", text(&pip.stderr));
-        assert!(works(&command), "schemathesis does not run after installing it");
-    }
-    command
+    let command = |root: &Path| root.join("bin/schemathesis");
+    let works = |root: &Path| Command::new(command(root)).arg("--version").output().is_ok_and(|o| o.status.success());
+    command(&python_tool(&format!("schemathesis-{VERSION}"), &format!("schemathesis=={VERSION}"), works))
 }
 
 async fn the_api_keeps_its_contract(db: TestDb) {

@@ -276,3 +276,24 @@ pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     found
 }
+
+/// A virtualenv under the target directory with `requirement` installed
+/// (pip), made on first use, one installer at a time; `works` tells
+/// whether an existing one is usable. Returns the virtualenv's folder.
+/// `KATALOG_PYTHON` names the interpreter that makes it.
+pub fn python_tool(folder: &str, requirement: &str, works: impl Fn(&Path) -> bool) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(folder);
+    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(root.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    if !works(&root) {
+        let _ = std::fs::remove_dir_all(&root);
+        let python = std::env::var("KATALOG_PYTHON").unwrap_or_else(|_| "python3".into());
+        let venv = Command::new(&python).args(["-m", "venv"]).arg(&root).output().unwrap_or_else(|e| panic!("{python} is needed to install {requirement}: {e}"));
+        assert!(venv.status.success(), "{python} -m venv: {}", text(&venv.stderr));
+        let pip = Command::new(root.join("bin/pip")).args(["install", "--quiet", requirement]).output().unwrap();
+        assert!(pip.status.success(), "pip install {requirement}: {}", text(&pip.stderr));
+        assert!(works(&root), "{requirement} does not work after installing it");
+    }
+    root
+}

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, Server, TestDb, files, import, katalog, repo_path, sample_content, text, token};
+use crate::helpers::{Client, Server, TestDb, files, import, katalog, python_tool, repo_path, sample_content, text, token};
 use crate::on_both_databases;
 
 const PYSHACL: &str = "0.40.1";
@@ -210,22 +210,8 @@ fn pyshacl_python() -> PathBuf {
     if let Ok(path) = std::env::var("KATALOG_PYSHACL_PYTHON") {
         return PathBuf::from(path);
     }
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pyshacl-{PYSHACL}"));
-    let python = root.join("bin/python");
-    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
-    let lock = std::fs::File::create(root.with_extension("lock")).unwrap();
-    lock.lock().unwrap();
-    let works = |python: &PathBuf| Command::new(python).args(["-c", "import pyshacl"]).output().is_ok_and(|o| o.status.success());
-    if !works(&python) {
-        let _ = std::fs::remove_dir_all(&root);
-        let system = std::env::var("KATALOG_PYTHON").unwrap_or_else(|_| "python3".into());
-        let venv = Command::new(&system).args(["-m", "venv"]).arg(&root).output().expect("python3 is needed for the CPSV-AP test");
-        assert!(venv.status.success(), "python3 -m venv: {}", text(&venv.stderr));
-        let pip = Command::new(root.join("bin/pip")).args(["install", "--quiet", &format!("pyshacl=={PYSHACL}")]).output().unwrap();
-        assert!(pip.status.success(), "pip install pyshacl: {}", text(&pip.stderr));
-        assert!(works(&python), "pyshacl does not import after installing it");
-    }
-    python
+    let works = |root: &Path| Command::new(root.join("bin/python")).args(["-c", "import pyshacl"]).output().is_ok_and(|o| o.status.success());
+    python_tool(&format!("pyshacl-{PYSHACL}"), &format!("pyshacl=={PYSHACL}"), works).join("bin/python")
 }
 
 fn validate(documents: &[PathBuf]) -> Output {
