@@ -6,15 +6,16 @@ use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::TokenAuth;
 use super::problem::{ApiError, FieldProblem, Problem};
 use super::{ApiTags, AppState};
 use crate::content::diff::ChangeKind;
-use crate::content::{ContentType, Locale, Violation, document, slug};
+use crate::content::{ContentType, Locale, Violation};
 use crate::auth::Principal;
-use crate::store::{AuditEvent, EditError, EntryRecord, NewRevision, RevisionRecord, Step, links_of};
+use crate::store::{EditError, EntryRecord, RevisionRecord};
+use crate::workflow::editing::{self, Actor, EditingError, TrashStep};
 use crate::workflow::{self, Action, Role};
 
 /// A new entry: its slug and the German source document.
@@ -297,20 +298,8 @@ impl ManageApi {
     async fn create_entry(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, body: Json<EntryCreate>) -> Result<CreatedResponse, ApiError> {
         let principal = auth.require(Role::Editor, "creating entries")?;
         let content_type = state.content_type(&content_type)?;
-        if !slug::is_valid(&body.slug) {
-            return Err(ApiError::unprocessable(
-                "the slug is not valid",
-                vec![FieldProblem { pointer: "/slug".into(), detail: "use lower-case letters a–z, digits and single hyphens, not an id".into() }],
-            ));
-        }
         let fields = object_fields(&body.fields)?;
-        reject(workflow::draft_violations(&content_type, fields))?;
-        let author = principal.author();
-        let message = body.message.clone().unwrap_or_else(|| "created".into());
-        let revision = NewRevision { locale: Locale::SOURCE, document: fields, source_number: None, author: &author, message: &message };
-        let leika = external_leika(&content_type, fields);
-        let event = audit(request, principal, "entry.create", Some(Locale::SOURCE), json!({"message": message}));
-        let entry = state.store.create_entry(&content_type.name, &body.slug, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
+        let entry = editing::create(&state.store, &content_type, &body.slug, fields, body.message.as_deref(), &actor(request, principal)).await?;
         let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
         let location = format!("/api/v1/manage/{}/{}", entry.content_type, entry.id);
         Ok(CreatedResponse::Created(Json(managed), etag(entry.version), location))
@@ -349,21 +338,7 @@ impl ManageApi {
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let expected = parse_if_match(if_match.0.as_deref())?;
         let fields = object_fields(&body.fields)?;
-        let source_number = if locale.is_source() {
-            reject(workflow::draft_violations(&content_type, fields))?;
-            None
-        } else {
-            let source = newest(&state, &entry, Locale::SOURCE).await?;
-            let merged = document::overlay_translation(&content_type, &source.document, fields).map_err(|v| invalid(v, "the translation"))?;
-            reject(workflow::draft_violations(&content_type, &merged))?;
-            Some(source.number)
-        };
-        let author = principal.author();
-        let message = body.message.clone().unwrap_or_else(|| "updated".into());
-        let revision = NewRevision { locale, document: fields, source_number, author: &author, message: &message };
-        let leika = if locale.is_source() { external_leika(&content_type, fields) } else { None };
-        let event = audit(request, principal, "entry.update", Some(locale), json!({"from_version": expected, "message": message}));
-        let (entry, number) = state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
+        let (entry, number) = editing::save(&state.store, &content_type, &entry, locale, expected, fields, body.message.as_deref(), &actor(request, principal)).await?;
         let managed = managed_view(&entry, locale, number, fields.clone());
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
@@ -399,7 +374,7 @@ impl ManageApi {
         let content_type = state.content_type(&content_type)?;
         let locale = parse_locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        let revision = revision_number(&state, &entry, locale, *number).await?;
+        let revision = editing::revision(&state.store, &entry, locale, *number).await?;
         Ok(RevisionResponse::Ok(Json(revision_info(revision, true))))
     }
 
@@ -424,10 +399,10 @@ impl ManageApi {
         let locale = parse_locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let newer = match to.0 {
-            Some(number) => revision_number(&state, &entry, locale, number).await?,
-            None => newest(&state, &entry, locale).await?,
+            Some(number) => editing::revision(&state.store, &entry, locale, number).await?,
+            None => editing::newest(&state.store, &entry, locale).await?,
         };
-        let older = revision_number(&state, &entry, locale, from.0).await?;
+        let older = editing::revision(&state.store, &entry, locale, from.0).await?;
         let changes = crate::content::diff::diff(&older.document, &newer.document)
             .into_iter()
             .map(|c| FieldChangeBody {
@@ -465,15 +440,8 @@ impl ManageApi {
         let locale = parse_locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let expected = parse_if_match(if_match.0.as_deref())?;
-        let old = revision_number(&state, &entry, locale, *number).await?;
-        let source_number = if locale.is_source() { None } else { entry.locale(Locale::SOURCE).map(|l| l.latest_number) };
-        let author = principal.author();
-        let message = format!("restored revision {}", old.number);
-        let revision = NewRevision { locale, document: &old.document, source_number, author: &author, message: &message };
-        let leika = if locale.is_source() { external_leika(&content_type, &old.document) } else { None };
-        let event = audit(request, principal, "revision.restore", Some(locale), json!({"from_version": expected, "restored": old.number}));
-        let (entry, number) = state.store.save_revision(&entry, expected, leika.as_deref(), revision, &event).await.map_err(edit_error)?;
-        let managed = managed_view(&entry, locale, number, old.document);
+        let (entry, number, document) = editing::restore_revision(&state.store, &content_type, &entry, locale, *number, expected, &actor(request, principal)).await?;
+        let managed = managed_view(&entry, locale, number, document);
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
 
@@ -483,7 +451,7 @@ impl ManageApi {
         let principal = auth.require(Role::Publisher, "moving entries to the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        state.store.trash(&entry, &audit(request, principal, "entry.trash", None, json!({}))).await.map_err(edit_error)?;
+        editing::trash(&state.store, &entry, TrashStep::Trash, &actor(request, principal)).await?;
         current(&state, &content_type, &entry.id, Locale::SOURCE).await
     }
 
@@ -493,7 +461,7 @@ impl ManageApi {
         let principal = auth.require(Role::Publisher, "restoring entries from the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        state.store.restore_from_trash(&entry, &audit(request, principal, "entry.untrash", None, json!({}))).await.map_err(edit_error)?;
+        editing::trash(&state.store, &entry, TrashStep::Restore, &actor(request, principal)).await?;
         current(&state, &content_type, &entry.id, Locale::SOURCE).await
     }
 
@@ -503,7 +471,7 @@ impl ManageApi {
         let principal = auth.require(Role::Admin, "deleting entries for good")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        state.store.delete_forever(&entry, &audit(request, principal, "entry.delete", None, json!({}))).await.map_err(edit_error)?;
+        editing::trash(&state.store, &entry, TrashStep::DeleteForever, &actor(request, principal)).await?;
         Ok(DeletedResponse::Deleted)
     }
 
@@ -515,40 +483,8 @@ impl ManageApi {
         let content_type = state.content_type(&content_type)?;
         let locale = parse_locale(body.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        if entry.trashed_at.is_some() {
-            return Err(edit_error(EditError::InTrash));
-        }
-        if let (Some(publish), Some(unpublish)) = (body.publish_at, body.unpublish_at)
-            && unpublish <= publish
-        {
-            return Err(ApiError::unprocessable(
-                "the schedule ends before it starts",
-                vec![FieldProblem { pointer: "/unpublish_at".into(), detail: "must be after publish_at".into() }],
-            ));
-        }
-        let publish = match body.publish_at {
-            None => None,
-            Some(at) => {
-                let revision = match body.revision {
-                    Some(number) => revision_number(&state, &entry, locale, number).await?,
-                    None => newest(&state, &entry, locale).await?,
-                };
-                let document = if locale.is_source() {
-                    revision.document.clone()
-                } else {
-                    let source = newest(&state, &entry, Locale::SOURCE).await?;
-                    document::overlay_translation(&content_type, &source.document, &revision.document).map_err(|v| invalid(v, "the translation"))?
-                };
-                let problems = workflow::publishing_problems(&state.store, &content_type, &document).await?;
-                if !problems.is_empty() {
-                    return Err(invalid(problems, "the revision could not be published"));
-                }
-                Some((at, revision.number))
-            }
-        };
-        let detail = json!({"publish_at": body.publish_at, "revision": publish.map(|p| p.1), "unpublish_at": body.unpublish_at});
-        let event = audit(request, principal, "entry.schedule", Some(locale), detail);
-        state.store.set_schedule(&entry, locale, publish, body.unpublish_at, &event).await.map_err(edit_error)?;
+        let publish = body.publish_at.map(|at| (at, body.revision));
+        editing::schedule(&state.store, &content_type, &entry, locale, publish, body.unpublish_at, &actor(request, principal)).await?;
         current(&state, &content_type, &entry.id, locale).await
     }
 
@@ -586,48 +522,13 @@ impl ManageApi {
         let content_type = state.content_type(&content_type)?;
         let locale = parse_locale(body.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        let comment = body.comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
-        if action == Action::RequestChanges && comment.is_none() {
-            return Err(ApiError::unprocessable(
-                "say what to change",
-                vec![FieldProblem { pointer: "/comment".into(), detail: "a comment is required with request_changes".into() }],
-            ));
-        }
-        let mut checked_revision = body.revision;
-        let mut links = None;
-        if action == Action::Publish {
-            let revision = newest(&state, &entry, locale).await?;
-            let document = if locale.is_source() {
-                revision.document.clone()
-            } else {
-                if entry.locale(Locale::SOURCE).and_then(|l| l.published_number).is_none() {
-                    return Err(ApiError::conflict("source-not-published", "publish the German source before its translations"));
-                }
-                let source = newest(&state, &entry, Locale::SOURCE).await?;
-                document::overlay_translation(&content_type, &source.document, &revision.document).map_err(|v| invalid(v, "the translation"))?
-            };
-            let problems = workflow::publishing_problems(&state.store, &content_type, &document).await?;
-            if !problems.is_empty() {
-                return Err(invalid(problems, "the document is not ready to publish"));
-            }
-            checked_revision = Some(checked_revision.unwrap_or(revision.number));
-            links = Some(links_of(&content_type, &document));
-        }
-        let event = audit(request, principal, &format!("entry.{action}"), Some(locale), json!({"revision": checked_revision, "comment": comment}));
-        let step = Step { action, revision: checked_revision, comment, links: links.as_deref() };
-        state.store.transition(&entry, locale, step, &event).await.map_err(edit_error)?;
+        editing::transition(&state.store, &content_type, &entry, locale, action, body.revision, body.comment.as_deref(), &actor(request, principal)).await?;
         current(&state, &content_type, &entry.id, locale).await
     }
 }
 
-fn audit(request: &poem::Request, principal: &Principal, action: &str, locale: Option<Locale>, detail: Value) -> AuditEvent {
-    AuditEvent {
-        request_id: super::request_id::of(request),
-        actor: principal.author(),
-        action: action.to_owned(),
-        locale: locale.map(|l| l.code().to_owned()),
-        detail,
-    }
+fn actor(request: &poem::Request, principal: &Principal) -> Actor {
+    Actor { author: principal.author(), request_id: super::request_id::of(request) }
 }
 
 async fn audit_page(state: &AppState, entry_id: Option<&str>, before: Option<i64>, limit: Option<u64>) -> Result<AuditResponse, ApiError> {
@@ -709,37 +610,12 @@ fn invalid(violations: Vec<Violation>, what: &str) -> ApiError {
     ApiError::unprocessable(format!("{what}: {count} problem(s)"), field_problems(violations))
 }
 
-fn reject(violations: Vec<Violation>) -> Result<(), ApiError> {
-    if violations.is_empty() { Ok(()) } else { Err(invalid(violations, "the document does not match its schema")) }
-}
-
-fn external_leika(content_type: &ContentType, fields: &Value) -> Option<String> {
-    let field = content_type.external_keys.get("leika")?;
-    fields.get(field)?.as_str().map(str::to_owned)
-}
-
 async fn find(state: &AppState, content_type: &ContentType, id_or_slug: &str) -> Result<EntryRecord, ApiError> {
     state
         .store
         .entry_record(&content_type.name, id_or_slug)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no {} with id or slug `{id_or_slug}`", content_type.name)))
-}
-
-async fn newest(state: &AppState, entry: &EntryRecord, locale: Locale) -> Result<RevisionRecord, ApiError> {
-    let number = entry
-        .locale(locale)
-        .map(|l| l.latest_number)
-        .ok_or_else(|| ApiError::not_found(format!("{} has no revision in locale {locale}", entry.slug)))?;
-    revision_number(state, entry, locale, number).await
-}
-
-async fn revision_number(state: &AppState, entry: &EntryRecord, locale: Locale, number: i32) -> Result<RevisionRecord, ApiError> {
-    state
-        .store
-        .revision(&entry.id, locale, number)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{} has no revision {number} in locale {locale}", entry.slug)))
 }
 
 /// The entry as it is now, as the answer to a change.
@@ -752,7 +628,7 @@ async fn current(state: &AppState, content_type: &ContentType, id: &str, locale:
 async fn managed_entry(state: &AppState, entry: &EntryRecord, locale: Locale) -> Result<ManagedEntry, ApiError> {
     let (revision, fields) = match entry.locale(locale) {
         Some(_) => {
-            let newest = newest(state, entry, locale).await?;
+            let newest = editing::newest(&state.store, entry, locale).await?;
             (newest.number, newest.document)
         }
         None => (0, Value::Object(Default::default())),
@@ -805,6 +681,22 @@ fn revision_info(revision: RevisionRecord, with_document: bool) -> RevisionInfo 
         created_at: revision.created_at,
         source_revision: revision.source_number,
         fields: with_document.then_some(revision.document),
+    }
+}
+
+impl From<EditingError> for ApiError {
+    fn from(error: EditingError) -> ApiError {
+        let at_field = |detail: &str, pointer: &str, why: &str| ApiError::unprocessable(detail, vec![FieldProblem { pointer: pointer.into(), detail: why.into() }]);
+        match error {
+            EditingError::InvalidSlug(_) => at_field("the slug is not valid", "/slug", "use lower-case letters a–z, digits and single hyphens, not an id"),
+            EditingError::Invalid { what, violations } => invalid(violations, what),
+            EditingError::CommentRequired => at_field("say what to change", "/comment", "a comment is required with request_changes"),
+            EditingError::ScheduleEndsBeforeStart => at_field("the schedule ends before it starts", "/unpublish_at", "must be after publish_at"),
+            error @ EditingError::SourceNotPublished => ApiError::conflict("source-not-published", error.to_string()),
+            error @ (EditingError::NoRevision { .. } | EditingError::NoLocale { .. }) => ApiError::not_found(error.to_string()),
+            EditingError::Edit(error) => edit_error(error),
+            EditingError::Store(error) => error.into(),
+        }
     }
 }
 

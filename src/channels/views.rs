@@ -103,8 +103,7 @@ pub fn lang(locale: Locale) -> &'static str {
 
 /// The name of an entry (its title field).
 pub fn name_of(entry: &SnapshotEntry, fields: &Value) -> String {
-    let title_field = entry.content_type.schema.get("x-title-field").and_then(Value::as_str).unwrap_or("name");
-    fields.get(title_field).and_then(Value::as_str).unwrap_or(&entry.slug).to_owned()
+    fields.get(entry.content_type.title_field()).and_then(Value::as_str).unwrap_or(&entry.slug).to_owned()
 }
 
 /// The Markdown fields as sections: the lead text first, then the others;

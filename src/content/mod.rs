@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod document;
 pub mod file_format;
+pub mod key_order;
 mod locale;
 pub mod schema;
 pub mod slug;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Locale;
+use super::key_order::KeyOrder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -75,6 +76,8 @@ pub struct ContentType {
     pub references: Vec<ReferenceSite>,
     /// Top-level fields mirrored into indexed columns, keyed by column name.
     pub external_keys: BTreeMap<String, String>,
+    /// The order the schema file declares its keys in (forms follow it).
+    pub key_order: KeyOrder,
 }
 
 impl std::fmt::Debug for ContentType {
@@ -93,6 +96,15 @@ pub struct Violation {
 }
 
 impl ContentType {
+    /// A content type from its schema file's text, keeping the order of its keys.
+    pub fn from_schema_text(name: &str, text: &str, path: &Path) -> Result<ContentType, SchemaError> {
+        let json_error = |source| SchemaError::Json { path: path.to_owned(), source };
+        let schema: Value = serde_json::from_str(text).map_err(json_error)?;
+        let mut content_type = ContentType::from_schema(name, schema, path)?;
+        content_type.key_order = KeyOrder::of_json(text).map_err(json_error)?;
+        Ok(content_type)
+    }
+
     pub fn from_schema(name: &str, schema: Value, path: &Path) -> Result<ContentType, SchemaError> {
         let validator = jsonschema::options()
             .should_validate_formats(true)
@@ -146,6 +158,7 @@ impl ContentType {
             sections,
             references,
             external_keys,
+            key_order: KeyOrder::default(),
             validator,
             schema,
         })
@@ -192,6 +205,11 @@ impl ContentType {
 
     pub fn is_section_field(&self, field: &str) -> bool {
         self.sections.iter().any(|s| s.field == field)
+    }
+
+    /// The field that names an entry (`x-title-field`, else `name`).
+    pub fn title_field(&self) -> &str {
+        self.schema.get("x-title-field").and_then(Value::as_str).unwrap_or("name")
     }
 
     pub fn walker(&self) -> SchemaWalker<'_> {
@@ -314,9 +332,7 @@ impl Registry {
                 continue;
             };
             let text = std::fs::read_to_string(&path).map_err(|source| SchemaError::Read { path: path.clone(), source })?;
-            let schema: Value =
-                serde_json::from_str(&text).map_err(|source| SchemaError::Json { path: path.clone(), source })?;
-            let content_type = ContentType::from_schema(name, schema, &path)?;
+            let content_type = ContentType::from_schema_text(name, &text, &path)?;
             types.insert(name.to_owned(), Arc::new(content_type));
         }
         if types.is_empty() {

@@ -206,8 +206,7 @@ impl SearchIndex {
         for other in translated {
             document.add_text(f.translated, other.code());
         }
-        let title_field = content_type.schema.get("x-title-field").and_then(Value::as_str).unwrap_or("name");
-        document.add_text(f.title, fields.get(title_field).and_then(Value::as_str).unwrap_or(&entry.slug));
+        document.add_text(f.title, fields.get(content_type.title_field()).and_then(Value::as_str).unwrap_or(&entry.slug));
         document.add_facet(f.facets, Facet::from_path(["type", entry.content_type.as_str()]));
         let mut linked = BTreeSet::new();
         for link in links_of(content_type, fields) {

@@ -1,6 +1,7 @@
 //! The editorial workflow: states and transitions per entry and locale,
 //! roles, and what publishing requires.
 
+pub mod editing;
 mod publishing;
 pub mod scheduler;
 mod role;

@@ -1,0 +1,253 @@
+//! Editing an entry, the same through every door into katalog (the
+//! management API, the editor UI): what a draft may contain, what
+//! publishing needs, the version check, and the audit event of each step.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Action, draft_violations, publishing_problems};
+use crate::content::{ContentType, Locale, Violation, document, slug};
+use crate::store::{AuditEvent, EditError, EntryRecord, NewRevision, RevisionRecord, Step, Store, StoreError, links_of};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditingError {
+    #[error("the slug `{0}` is not valid: use lower-case letters a–z, digits and single hyphens")]
+    InvalidSlug(String),
+    #[error("{what}: {} problem(s)", violations.len())]
+    Invalid { what: &'static str, violations: Vec<Violation> },
+    #[error("say what to change: a comment is required when requesting changes")]
+    CommentRequired,
+    #[error("publish the German source before its translations")]
+    SourceNotPublished,
+    #[error("the schedule ends before it starts: unpublish_at must be after publish_at")]
+    ScheduleEndsBeforeStart,
+    #[error("{slug} has no revision {number} in locale {locale}")]
+    NoRevision { slug: String, locale: Locale, number: i32 },
+    #[error("{slug} has no revision in locale {locale}")]
+    NoLocale { slug: String, locale: Locale },
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who makes a change, and in which request: what the revision and the
+/// audit log name.
+pub struct Actor {
+    pub author: String,
+    pub request_id: String,
+}
+
+impl Actor {
+    fn audit(&self, action: &str, locale: Option<Locale>, detail: Value) -> AuditEvent {
+        AuditEvent {
+            request_id: self.request_id.clone(),
+            actor: self.author.clone(),
+            action: action.to_owned(),
+            locale: locale.map(|l| l.code().to_owned()),
+            detail,
+        }
+    }
+}
+
+/// A new entry: its German source as a draft.
+pub async fn create(store: &Store, content_type: &ContentType, slug: &str, fields: &Value, message: Option<&str>, actor: &Actor) -> Result<EntryRecord, EditingError> {
+    if !slug::is_valid(slug) {
+        return Err(EditingError::InvalidSlug(slug.to_owned()));
+    }
+    reject(draft_violations(content_type, fields))?;
+    let message = message.unwrap_or("created");
+    let revision = NewRevision { locale: Locale::SOURCE, document: fields, source_number: None, author: &actor.author, message };
+    let event = actor.audit("entry.create", Some(Locale::SOURCE), json!({"message": message}));
+    Ok(store.create_entry(&content_type.name, slug, external_leika(content_type, fields).as_deref(), revision, &event).await?)
+}
+
+/// A new draft revision of one locale, if the entry is still at
+/// `expected_version`. A translation is checked together with the German
+/// source it overlays.
+#[allow(clippy::too_many_arguments)]
+pub async fn save(
+    store: &Store,
+    content_type: &ContentType,
+    entry: &EntryRecord,
+    locale: Locale,
+    expected_version: i64,
+    fields: &Value,
+    message: Option<&str>,
+    actor: &Actor,
+) -> Result<(EntryRecord, i32), EditingError> {
+    let source_number = if locale.is_source() {
+        reject(draft_violations(content_type, fields))?;
+        None
+    } else {
+        let source = newest(store, entry, Locale::SOURCE).await?;
+        let merged = overlay(content_type, &source.document, fields)?;
+        reject(draft_violations(content_type, &merged))?;
+        Some(source.number)
+    };
+    let message = message.unwrap_or("updated");
+    let revision = NewRevision { locale, document: fields, source_number, author: &actor.author, message };
+    let leika = if locale.is_source() { external_leika(content_type, fields) } else { None };
+    let event = actor.audit("entry.update", Some(locale), json!({"from_version": expected_version, "message": message}));
+    Ok(store.save_revision(entry, expected_version, leika.as_deref(), revision, &event).await?)
+}
+
+/// A workflow step on one locale. Publishing checks the whole document
+/// (with its German source, for a translation) and records its links.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition(
+    store: &Store,
+    content_type: &ContentType,
+    entry: &EntryRecord,
+    locale: Locale,
+    action: Action,
+    revision: Option<i32>,
+    comment: Option<&str>,
+    actor: &Actor,
+) -> Result<(), EditingError> {
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    if action == Action::RequestChanges && comment.is_none() {
+        return Err(EditingError::CommentRequired);
+    }
+    let mut checked_revision = revision;
+    let mut links = None;
+    if action == Action::Publish {
+        if !locale.is_source() && entry.locale(Locale::SOURCE).and_then(|l| l.published_number).is_none() {
+            return Err(EditingError::SourceNotPublished);
+        }
+        let (number, document) = publishable(store, content_type, entry, locale, None, "the document is not ready to publish").await?;
+        checked_revision = Some(checked_revision.unwrap_or(number));
+        links = Some(links_of(content_type, &document));
+    }
+    let event = actor.audit(&format!("entry.{action}"), Some(locale), json!({"revision": checked_revision, "comment": comment}));
+    let step = Step { action, revision: checked_revision, comment, links: links.as_deref() };
+    store.transition(entry, locale, step, &event).await?;
+    Ok(())
+}
+
+/// Publishing and/or withdrawal of one locale at a later time. The
+/// revision to publish (the newest when not named) is checked now, and
+/// again when due.
+pub async fn schedule(
+    store: &Store,
+    content_type: &ContentType,
+    entry: &EntryRecord,
+    locale: Locale,
+    publish: Option<(DateTime<Utc>, Option<i32>)>,
+    unpublish_at: Option<DateTime<Utc>>,
+    actor: &Actor,
+) -> Result<(), EditingError> {
+    if entry.trashed_at.is_some() {
+        return Err(EditError::InTrash.into());
+    }
+    if let (Some((publish_at, _)), Some(unpublish_at)) = (publish, unpublish_at)
+        && unpublish_at <= publish_at
+    {
+        return Err(EditingError::ScheduleEndsBeforeStart);
+    }
+    let publish = match publish {
+        None => None,
+        Some((at, revision)) => {
+            let (number, _) = publishable(store, content_type, entry, locale, revision, "the revision could not be published").await?;
+            Some((at, number))
+        }
+    };
+    let detail = json!({"publish_at": publish.map(|p| p.0), "revision": publish.map(|p| p.1), "unpublish_at": unpublish_at});
+    store.set_schedule(entry, locale, publish, unpublish_at, &actor.audit("entry.schedule", Some(locale), detail)).await?;
+    Ok(())
+}
+
+/// An old revision's document as a new draft revision: nothing is overwritten.
+pub async fn restore_revision(
+    store: &Store,
+    content_type: &ContentType,
+    entry: &EntryRecord,
+    locale: Locale,
+    number: i32,
+    expected_version: i64,
+    actor: &Actor,
+) -> Result<(EntryRecord, i32, Value), EditingError> {
+    let old = revision(store, entry, locale, number).await?;
+    let source_number = if locale.is_source() { None } else { entry.locale(Locale::SOURCE).map(|l| l.latest_number) };
+    let message = format!("restored revision {}", old.number);
+    let new = NewRevision { locale, document: &old.document, source_number, author: &actor.author, message: &message };
+    let leika = if locale.is_source() { external_leika(content_type, &old.document) } else { None };
+    let event = actor.audit("revision.restore", Some(locale), json!({"from_version": expected_version, "restored": old.number}));
+    let (entry, number) = store.save_revision(entry, expected_version, leika.as_deref(), new, &event).await?;
+    Ok((entry, number, old.document))
+}
+
+/// Into the trash (every live locale is withdrawn), out of it (locales
+/// come back as drafts), or, from the trash, gone for good.
+pub async fn trash(store: &Store, entry: &EntryRecord, step: TrashStep, actor: &Actor) -> Result<(), EditingError> {
+    let event = |action: &str| actor.audit(action, None, json!({}));
+    match step {
+        TrashStep::Trash => store.trash(entry, &event("entry.trash")).await?,
+        TrashStep::Restore => store.restore_from_trash(entry, &event("entry.untrash")).await?,
+        TrashStep::DeleteForever => store.delete_forever(entry, &event("entry.delete")).await?,
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrashStep {
+    Trash,
+    Restore,
+    DeleteForever,
+}
+
+/// A revision (the newest when not named) and the document it would
+/// publish, if that document has nothing that stops publishing.
+async fn publishable(
+    store: &Store,
+    content_type: &ContentType,
+    entry: &EntryRecord,
+    locale: Locale,
+    number: Option<i32>,
+    what: &'static str,
+) -> Result<(i32, Value), EditingError> {
+    let chosen = match number {
+        Some(number) => revision(store, entry, locale, number).await?,
+        None => newest(store, entry, locale).await?,
+    };
+    let document = if locale.is_source() {
+        chosen.document
+    } else {
+        let source = newest(store, entry, Locale::SOURCE).await?;
+        overlay(content_type, &source.document, &chosen.document)?
+    };
+    let problems = publishing_problems(store, content_type, &document).await?;
+    if !problems.is_empty() {
+        return Err(EditingError::Invalid { what, violations: problems });
+    }
+    Ok((chosen.number, document))
+}
+
+/// The newest revision of one locale.
+pub async fn newest(store: &Store, entry: &EntryRecord, locale: Locale) -> Result<RevisionRecord, EditingError> {
+    let number = entry
+        .locale(locale)
+        .map(|l| l.latest_number)
+        .ok_or_else(|| EditingError::NoLocale { slug: entry.slug.clone(), locale })?;
+    revision(store, entry, locale, number).await
+}
+
+pub async fn revision(store: &Store, entry: &EntryRecord, locale: Locale, number: i32) -> Result<RevisionRecord, EditingError> {
+    store
+        .revision(&entry.id, locale, number)
+        .await?
+        .ok_or_else(|| EditingError::NoRevision { slug: entry.slug.clone(), locale, number })
+}
+
+fn overlay(content_type: &ContentType, source: &Value, translation: &Value) -> Result<Value, EditingError> {
+    document::overlay_translation(content_type, source, translation).map_err(|violations| EditingError::Invalid { what: "the translation", violations })
+}
+
+fn reject(violations: Vec<Violation>) -> Result<(), EditingError> {
+    if violations.is_empty() { Ok(()) } else { Err(EditingError::Invalid { what: "the document does not match its schema", violations }) }
+}
+
+fn external_leika(content_type: &ContentType, fields: &Value) -> Option<String> {
+    let field = content_type.external_keys.get("leika")?;
+    fields.get(field)?.as_str().map(str::to_owned)
+}
