@@ -4,6 +4,7 @@
 pub mod content;
 pub mod store;
 pub mod import;
+pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod generate;

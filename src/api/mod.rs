@@ -10,7 +10,7 @@ mod caching;
 mod delivery;
 mod health;
 mod manage;
-mod request_id;
+pub mod request_id;
 mod search;
 mod site;
 pub mod response_cache;
@@ -101,7 +101,8 @@ pub async fn app(state: AppState) -> impl Endpoint {
         )
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", service)
-        .at("/preview/*rest", poem::get(site::preview));
+        .at("/preview/*rest", poem::get(site::preview))
+        .nest("/admin", crate::admin::routes());
     // The web site: its own files and one folder per locale.
     for path in site::SITE_FILES {
         routes = routes.at(path, poem::get(site::published));

@@ -2,7 +2,7 @@
 //! published content) and previews of drafts at
 //! `/preview/<locale>/<type>/<slug>/` for holders of a token, sent as
 //! `Authorization: Bearer …` or, for links opened in a browser, as
-//! `?token=…`.
+//! `?token=…`, or signed in to the editor UI.
 
 use poem::http::{Method, StatusCode, header};
 use poem::web::Data;
@@ -38,11 +38,24 @@ pub async fn published(request: &Request, state: Data<&AppState>) -> Response {
 pub async fn preview(request: &Request, state: Data<&AppState>) -> Response {
     let bearer = request.header(header::AUTHORIZATION).and_then(|value| value.strip_prefix("Bearer "));
     let query_token = request.uri().query().into_iter().flat_map(|q| q.split('&')).find_map(|pair| pair.strip_prefix("token="));
-    let Some(token) = bearer.or(query_token) else {
-        return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "previews need a token: `Authorization: Bearer …` or `?token=…`").into_response();
-    };
-    if let Err(error) = crate::auth::authenticate(&state.store, token).await {
-        return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
+    match bearer.or(query_token) {
+        Some(token) => {
+            if let Err(error) = crate::auth::authenticate(&state.store, token).await {
+                return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
+            }
+        }
+        // Signed-in editors preview from the editor UI with their session.
+        None => match crate::admin::signed_in(request, &state).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "previews need a token (`Authorization: Bearer …` or `?token=…`) or an editor session")
+                    .into_response();
+            }
+            Err(error) => {
+                tracing::error!(%error, "checking an editor session failed");
+                return Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the session could not be checked").into_response();
+            }
+        },
     }
     let path = request.uri().path();
     let parts: Vec<&str> = path.trim_start_matches("/preview/").trim_end_matches('/').split('/').collect();

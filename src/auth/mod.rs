@@ -89,6 +89,16 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthE
     if !constant_time_eq(hash(secret).as_bytes(), stored.secret_hash.as_bytes()) {
         return Err(AuthError::Unknown);
     }
+    principal_of(stored)
+}
+
+/// The principal of a token known by its id (a signed-in session's), if
+/// the token is still valid.
+pub async fn principal_of_token(store: &Store, id: &str) -> Result<Principal, AuthError> {
+    principal_of(store.find_token(id).await?.ok_or(AuthError::Unknown)?)
+}
+
+fn principal_of(stored: StoredToken) -> Result<Principal, AuthError> {
     if let Some(at) = stored.revoked_at {
         return Err(AuthError::Revoked(at));
     }
@@ -104,7 +114,7 @@ fn hash(secret: &str) -> String {
 }
 
 /// Equality whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

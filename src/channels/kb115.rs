@@ -38,7 +38,7 @@ pub struct Kb115 {
 
 impl Kb115 {
     pub fn new() -> Result<Kb115, ChannelError> {
-        let mut templates = super::html_templates();
+        let mut templates = crate::render::html_templates();
         templates.add_template(TEMPLATE, include_str!("templates/kb115.html"))?;
         Ok(Kb115 { templates })
     }

@@ -172,23 +172,6 @@ pub fn missing_for(channel: &str, content_type: &ContentType, document: &Value) 
         .collect()
 }
 
-/// A template environment for HTML pages. Values are escaped as HTML
-/// needs (`& < > " '`); slashes stay slashes, so addresses read as written.
-fn html_templates() -> minijinja::Environment<'static> {
-    let mut templates = minijinja::Environment::new();
-    templates.set_formatter(|out, state, value| {
-        if value.is_safe() || *state.auto_escape() != minijinja::AutoEscape::Html {
-            return minijinja::escape_formatter(out, state, value);
-        }
-        match value.as_str() {
-            Some(text) => crate::render::escape::escape_into(out, text),
-            None => crate::render::escape::escape_into(out, &value.to_string()),
-        }
-        .map_err(minijinja::Error::from)
-    });
-    templates
-}
-
 /// Indented JSON with a final newline: files meant to be read and diffed.
 fn pretty_json(value: &impl Serialize) -> Result<Vec<u8>, ChannelError> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(ChannelError::Json)?;

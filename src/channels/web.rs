@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use crate::render::template_value;
 use serde_json::{Value, json};
 
 use super::catalogue::{Catalogue, Summary};
@@ -46,7 +47,7 @@ fn template_source(overrides: Option<&Path>, name: &str) -> Result<Option<String
 }
 
 fn environment(overrides: Option<PathBuf>) -> minijinja::Environment<'static> {
-    let mut templates = super::html_templates();
+    let mut templates = crate::render::html_templates();
     templates.set_loader(move |name| {
         template_source(overrides.as_deref(), name).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::TemplateNotFound, e.to_string()))
     });
@@ -125,11 +126,6 @@ impl Web {
         let html = self.templates.get_template(template)?.render(context)?;
         Ok(RenderedPage { path: own, html: html.into_bytes(), alternates })
     }
-}
-
-/// Any serialisable value as a template value.
-fn template_value(value: &impl Serialize) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(value))
 }
 
 /// JSON for a `<script>` element: `</` cannot close it.

@@ -15,8 +15,10 @@ mod links;
 mod partners;
 mod read;
 mod schedule;
+mod sessions;
 mod tokens;
 mod webhooks;
+mod worklist;
 mod write;
 
 use std::path::Path;
@@ -31,6 +33,8 @@ pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionR
 pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevision, UpstreamRevisionRow};
 pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise};
 pub use schedule::{DueSchedule, ScheduleKind};
+pub use sessions::EditorSession;
+pub use worklist::{WorkItem, WorkList, WorkListFilter, WorkListSort};
 pub use tokens::{StoredToken, TokenInfo};
 pub use webhooks::{AttemptOutcome, Delivery, EVENTS as WEBHOOK_EVENTS, Subscription};
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};
