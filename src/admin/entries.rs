@@ -156,10 +156,10 @@ pub async fn create(request: &Request, state: Data<&AppState>, editor: Editor, Q
         form::apply_list_action(&mut document, action);
         return new_entry_page(&state, &editor, &content_type, &slug, &document, &[], StatusCode::OK).await;
     }
-    form::without_empty_items(&mut document, false);
     if !unreadable.is_empty() {
         return new_entry_page(&state, &editor, &content_type, &slug, &document, &unreadable, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    form::without_empty_items(&mut document, false);
     let message = posted.control("_message").map(str::trim).filter(|m| !m.is_empty());
     match editing::create(&state.store, &content_type, &slug, &document, message, &actor(request, &editor)).await {
         Ok(entry) => redirect(&format!("{}&done=saved", entry_href(&entry.content_type, &entry.slug, Locale::SOURCE))),
@@ -245,10 +245,10 @@ pub async fn save(
     if !editor.may(Role::Editor) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "needs_editor"));
     }
-    form::without_empty_items(&mut document, translating);
     if !unreadable.is_empty() {
         return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &unreadable, version), StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    form::without_empty_items(&mut document, translating);
     let message = posted.control("_message").map(str::trim).filter(|m| !m.is_empty());
     match editing::save(&state.store, &content_type, &entry, locale, version, &document, message, &actor(request, &editor)).await {
         Ok((entry, _)) => redirect(&format!("{}&done=saved", entry_href(&entry.content_type, &entry.slug, locale))),

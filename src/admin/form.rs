@@ -412,9 +412,13 @@ impl<'a> Reader<'a> {
                 Ok(n) => Some(Value::from(n)),
                 Err(_) => unreadable(format!("`{text}` is not a whole number")),
             },
-            Kind::Scalar(Scalar::Number) => match text.replace(',', ".").parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-                Some(n) => Some(Value::Number(n)),
-                None => unreadable(format!("`{text}` is not a number")),
+            // Whole numbers stay whole (`108`, not `108.0`); a decimal comma is read as a point.
+            Kind::Scalar(Scalar::Number) => match text.parse::<i64>() {
+                Ok(n) => Some(Value::from(n)),
+                Err(_) => match text.replace(',', ".").parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                    Some(n) => Some(Value::Number(n)),
+                    None => unreadable(format!("`{text}` is not a number")),
+                },
             },
             Kind::Scalar(Scalar::Boolean) => match text {
                 "true" => Some(Value::Bool(true)),

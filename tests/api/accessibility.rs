@@ -2,60 +2,18 @@
 //! finds: a fresh export of the sample content is served over HTTP on
 //! loopback and checked in headless Chromium through chromedriver (Debian's
 //! `chromium` and `chromium-driver`, which `.ci/run` installs).
-//!
-//! axe-core is pinned in `tests/accessibility/package-lock.json` and
-//! installed with `npm ci` on first use into a folder under the target
-//! directory.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use serde_json::json;
 
-use serde_json::{Value, json};
-
+use crate::browser::{Browser, WCAG_2_1_AA, axe_source, violations};
 use crate::helpers::{import_url, katalog, repo_path, text};
-
-const WCAG_2_1_AA: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
 /// Page kinds checked in every locale that has them, besides the start page
 /// and the A–Z index.
 const PAGE_KINDS: [&str; 4] = ["service", "office", "topic", "article"];
-
-/// axe.min.js of the pinned axe-core, installed if need be (one installer at a time).
-fn axe_source() -> String {
-    let package = repo_path("tests/accessibility");
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("accessibility");
-    let script = root.join("node_modules/axe-core/axe.min.js");
-    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
-    let lock = std::fs::File::create(root.with_extension("lock")).unwrap();
-    lock.lock().unwrap();
-    let pinned = std::fs::read(package.join("package-lock.json")).unwrap();
-    let installed = std::fs::read(root.join("package-lock.json")).is_ok_and(|lock| lock == pinned) && script.is_file();
-    if !installed {
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        for file in ["package.json", "package-lock.json"] {
-            std::fs::copy(package.join(file), root.join(file)).unwrap();
-        }
-        let npm = Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(&root)
-            .output()
-            .unwrap_or_else(|e| panic!("npm (Node.js) is needed for the accessibility test, to install axe-core: {e}"));
-        assert!(npm.status.success(), "npm ci in {}: {}", root.display(), text(&npm.stderr));
-    }
-    std::fs::read_to_string(&script).unwrap_or_else(|e| panic!("{}: {e}", script.display()))
-}
-
-/// The full path of an installed command.
-fn installed(command: &str) -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join(command))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| panic!("{command} is needed for the accessibility test: apt-get install chromium chromium-driver"))
-}
 
 /// Serves `root` over HTTP on a free loopback port as a web server serves
 /// the exported site (`/de/` is `/de/index.html`); returns the base URL.
@@ -105,114 +63,6 @@ fn respond(root: &Path, mut stream: TcpStream) {
     let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
 }
 
-/// Headless Chromium driven by chromedriver; both end when it is dropped.
-struct Browser {
-    driver: Child,
-    session: String,
-    client: reqwest::blocking::Client,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    fn start() -> Browser {
-        let chromium = installed("chromium");
-        let mut driver = Command::new(installed("chromedriver")).arg("--port=0").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        let mut stdout = BufReader::new(driver.stdout.take().unwrap());
-        let mut line = String::new();
-        let port = loop {
-            line.clear();
-            assert!(stdout.read_line(&mut line).unwrap() > 0, "chromedriver ended before it was ready");
-            if let Some((_, port)) = line.trim_end().trim_end_matches('.').split_once("started successfully on port ") {
-                break port.to_owned();
-            }
-        };
-        // Keep draining, so chromedriver never writes into a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        katalog::use_ring_for_tls();
-        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
-        let profile = tempfile::tempdir().unwrap();
-        // The network is closed to the browser: without the flags against
-        // background traffic it waits on refused connections.
-        let arguments = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,1024",
-            &format!("--user-data-dir={}", profile.path().display()),
-        ];
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "timeouts": {"script": 60_000, "pageLoad": 60_000},
-            "goog:chromeOptions": {"binary": chromium, "args": arguments},
-        }}});
-        // Until the session exists, its URL is the one that creates it.
-        let mut browser = Browser { driver, session: format!("http://127.0.0.1:{port}/session"), client, _profile: profile };
-        let created = browser.call(reqwest::Method::POST, "", capabilities);
-        browser.session += &format!("/{}", created["sessionId"].as_str().unwrap());
-        browser
-    }
-
-    /// A WebDriver command of this session; its `value`.
-    fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self.client.request(method, format!("{}{path}", self.session)).json(&body).send().unwrap();
-        let mut answer: Value = response.json().unwrap();
-        let value = answer["value"].take();
-        if let Some(error) = value.get("error") {
-            panic!("WebDriver {path}: {error}: {}", value["message"]);
-        }
-        value
-    }
-
-    /// axe-core's results for the page at `url`, by the rules of `tags`.
-    fn check(&self, url: &str, axe: &str, tags: &[&str]) -> Value {
-        self.call(reqwest::Method::POST, "/url", json!({"url": url}));
-        // Beyond the tags, headings must not skip a level: people who move
-        // through a page by its headings take a skipped one for a gap.
-        let run = r"
-            const done = arguments[arguments.length - 1];
-            const rules = {'heading-order': {enabled: true}};
-            axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, rules, resultTypes: ['violations']})
-                .then(results => done(results), error => done({error: String(error)}));";
-        let results = self.call(reqwest::Method::POST, "/execute/async", json!({"script": format!("{axe}\n{run}"), "args": [tags]}));
-        assert!(results.get("error").is_none(), "axe-core failed on {url}: {}", results["error"]);
-        assert!(!results["passes"].as_array().unwrap().is_empty(), "axe-core checked nothing on {url}");
-        results
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // Ending the session ends Chromium; killing chromedriver alone would leave it running.
-        let _ = self.client.delete(&self.session).send();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-/// The violations in `results`, each with what a developer needs to fix it.
-fn violations(page: &str, results: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    for violation in results["violations"].as_array().unwrap() {
-        let mut report = format!(
-            "{page}: {} ({}): {}\n  {}",
-            violation["id"].as_str().unwrap(),
-            violation["impact"].as_str().unwrap_or("no impact"),
-            violation["help"].as_str().unwrap(),
-            violation["helpUrl"].as_str().unwrap_or_default()
-        );
-        for node in violation["nodes"].as_array().unwrap() {
-            report += &format!("\n  at {}: {}\n    {}", node["target"], node["html"].as_str().unwrap(), node["failureSummary"].as_str().unwrap_or_default().replace('\n', "\n    "));
-        }
-        found.push(report);
-    }
-    found
-}
-
 /// The largest page below `dir` (the most markup to check), as a path of the site.
 fn largest_page(site: &Path, dir: &Path) -> Option<String> {
     let pages = std::fs::read_dir(dir).ok()?.map(|entry| entry.unwrap().path().join("index.html")).filter(|page| page.is_file());
@@ -227,7 +77,8 @@ fn the_check_reports_known_violations() {
     std::fs::write(site.path().join("index.html"), "<!DOCTYPE html>\n<html><head><title>Fixture</title></head><body><main><img src=\"/photo.png\"></main></body></html>\n").unwrap();
     let base = serve(site.path().to_path_buf());
     let browser = Browser::start();
-    let results = browser.check(&format!("{base}/"), &axe, &WCAG_2_1_AA);
+    browser.goto(&format!("{base}/"));
+    let results = browser.axe(&axe, &WCAG_2_1_AA);
     let found = violations("/", &results);
     for rule in ["html-has-lang", "image-alt"] {
         assert!(found.iter().any(|v| v.starts_with(&format!("/: {rule} "))), "{rule} is not reported: {found:#?}");
@@ -285,7 +136,13 @@ fn the_web_pages_meet_wcag_2_1_aa() {
 
     let base = serve(site);
     let browser = Browser::start();
-    let found: Vec<String> = pages.iter().flat_map(|page| violations(page, &browser.check(&format!("{base}{page}"), &axe, &WCAG_2_1_AA))).collect();
+    let found: Vec<String> = pages
+        .iter()
+        .flat_map(|page| {
+            browser.goto(&format!("{base}{page}"));
+            violations(page, &browser.axe(&axe, &WCAG_2_1_AA))
+        })
+        .collect();
     assert!(found.is_empty(), "WCAG 2.1 AA violations on the web pages:\n{}\n(checked {pages:?})", found.join("\n"));
 }
 
@@ -297,7 +154,7 @@ fn office_pages_say_whether_the_office_is_open_now() {
     let work = tempfile::tempdir().unwrap();
     let base = serve(exported_site(work.path()));
     let browser = Browser::start();
-    browser.call(reqwest::Method::POST, "/url", json!({"url": format!("{base}/de/office/fundbuero/")}));
+    browser.goto(&format!("{base}/de/office/fundbuero/"));
     let shown = browser.call(reqwest::Method::POST, "/execute/sync", json!({"script": "const p = document.querySelector('.open-now'); return [p.hidden, p.textContent];", "args": []}));
     assert_eq!(shown[0], false, "the line is shown once the script ran: {shown}");
     let now = shown[1].as_str().unwrap();

@@ -1,7 +1,9 @@
 //! Integration tests: the real `katalog` binary against SQLite and PostgreSQL.
 
 mod accessibility;
+mod admin;
 mod bad_input;
+mod browser;
 mod contract;
 mod delivery;
 mod exports;

@@ -1,0 +1,324 @@
+//! The editor UI at `/admin`: sessions, CSRF, forms made from the
+//! schemas, the version check, and role-dependent workflow buttons — over
+//! HTTP on both databases, and in headless Chromium as editors use it.
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::{Server, TestDb, katalog, repo_path, text};
+use crate::on_both_databases;
+
+/// A person's API token, named as the UI will show them.
+fn person(db: &TestDb, role: &str, name: &str) -> String {
+    let output = katalog(&["token", "create", "--role", role, "--name", name, "--database", &db.url]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout).trim().to_owned()
+}
+
+/// A browser-like client over HTTP: keeps its cookies, follows no redirects.
+struct Visitor<'s> {
+    server: &'s Server,
+    client: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The value of the first input, text area or select named `name`.
+    fn input(&self, name: &str) -> String {
+        let fields = form_values(&self.body);
+        fields.into_iter().find(|(n, _)| n == name).map(|(_, v)| v).unwrap_or_else(|| panic!("no input {name} in {}", self.body))
+    }
+
+    /// What a browser would post for the entry form as shown, with `changes` made.
+    fn entry_form(&self, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+        let start = self.body.find("class=\"entry\"").expect("an entry form");
+        let end = start + self.body[start..].find("</form>").unwrap();
+        let mut values = form_values(&self.body[start..end]);
+        for (name, value) in changes {
+            match values.iter_mut().find(|(n, _)| n == name) {
+                Some(field) => field.1 = (*value).to_owned(),
+                None => values.push(((*name).to_owned(), (*value).to_owned())),
+            }
+        }
+        values
+    }
+}
+
+/// The successful controls of the HTML forms in `html`, as a browser
+/// posts them: inputs with their value (checkboxes when checked), text
+/// areas with their text, selects with their selected (or first) option.
+/// Enough HTML for the markup the editor UI writes.
+fn form_values(html: &str) -> Vec<(String, String)> {
+    let mut values = Vec::new();
+    let mut rest = html;
+    let mut select: Option<(String, Option<String>, Option<String>)> = None;
+    while let Some(open) = rest.find('<') {
+        let close = open + rest[open..].find('>').unwrap();
+        let tag = &rest[open + 1..close];
+        let after = &rest[close + 1..];
+        let name_of = |tag: &str| attribute(tag, "name");
+        if let Some(body) = tag.strip_prefix("textarea") {
+            let end = after.find("</textarea>").unwrap();
+            if let Some(name) = name_of(body) {
+                values.push((name, unescape(&after[..end])));
+            }
+        } else if let Some(body) = tag.strip_prefix("select") {
+            select = name_of(body).map(|name| (name, None, None));
+        } else if let Some(body) = tag.strip_prefix("option") {
+            if let Some((_, first, chosen)) = select.as_mut() {
+                let value = attribute(body, "value").unwrap_or_default();
+                if first.is_none() {
+                    *first = Some(value.clone());
+                }
+                if has_flag(body, "selected") {
+                    *chosen = Some(value);
+                }
+            }
+        } else if tag.starts_with("/select") {
+            if let Some((name, first, chosen)) = select.take() {
+                values.push((name, chosen.or(first).unwrap_or_default()));
+            }
+        } else if let Some(body) = tag.strip_prefix("input") {
+            let kind = attribute(body, "type").unwrap_or_else(|| "text".into());
+            let checkable = kind == "checkbox" || kind == "radio";
+            if let Some(name) = name_of(body)
+                && (!checkable || has_flag(body, "checked"))
+            {
+                values.push((name, attribute(body, "value").unwrap_or_default()));
+            }
+        }
+        rest = after;
+    }
+    values
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let marker = format!(" {name}=\"");
+    let start = tag.find(&marker)? + marker.len();
+    Some(unescape(tag[start..].split('"').next()?))
+}
+
+fn has_flag(tag: &str, name: &str) -> bool {
+    tag.split_whitespace().any(|word| word == name)
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&#x27;", "'").replace("&amp;", "&")
+}
+
+impl<'s> Visitor<'s> {
+    fn new(server: &'s Server) -> Visitor<'s> {
+        katalog::use_ring_for_tls();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Visitor { server, client, cookies: Default::default() }
+    }
+
+    async fn signed_in(server: &'s Server, token: &str) -> Visitor<'s> {
+        let mut visitor = Visitor::new(server);
+        let page = visitor.sign_in(token).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        visitor
+    }
+
+    async fn sign_in(&mut self, token: &str) -> Page {
+        let form = self.get("/admin/signin?back=/admin/entries").await;
+        let check = form.input("_signin");
+        self.post("/admin/signin", &[("token", token), ("_signin", &check), ("back", "/admin/entries")]).await
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.client.get(self.server.url(path));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self.client.post(self.server.url(path)).form(form);
+        self.send(request).await
+    }
+
+    /// Posts the entry form of `page` as shown, with `changes` made.
+    async fn save(&mut self, path: &str, page: &Page, changes: &[(&str, &str)]) -> Page {
+        let mut form = page.entry_form(changes);
+        form.push(("_action".into(), "save".into()));
+        let request = self.client.post(self.server.url(path)).form(&form);
+        self.send(request).await
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let cookie_header: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let response = request.header(COOKIE, cookie_header.join("; ")).send().await.unwrap();
+        for set in response.headers().get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let location = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        Page { status, location, body: response.text().await.unwrap() }
+    }
+}
+
+const ID_CARD: &str = "/admin/entries/service/personalausweis-beantragen";
+
+async fn editors_sign_in_and_out(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = person(&db, "editor", "Anna Beispiel");
+    let mut visitor = Visitor::new(&server);
+
+    let page = visitor.get("/admin/entries").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/admin/signin?back=/admin/entries"));
+
+    let refused = visitor.sign_in("kat_000000000000_forged").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body.contains("Anmeldung nicht möglich"), "{}", refused.body);
+
+    // A sign-in form that did not come from our page is refused, even with a good token.
+    let mut stranger = Visitor::new(&server);
+    let forged = stranger.post("/admin/signin", &[("token", &editor), ("_signin", "guessed")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let signed_in = visitor.sign_in(&editor).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.location.as_deref(), Some("/admin/entries"));
+    let list = visitor.get("/admin/entries?type=service&q=personalausweis").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Anna Beispiel"), "the list names who is signed in");
+    assert!(list.body.contains("Personalausweis beantragen"), "{}", list.body);
+    assert!(!list.body.contains("Hund anmelden"), "the text filter applies");
+
+    // Posts need the session's CSRF token.
+    let csrf = list.input("_csrf");
+    let without = visitor.post("/admin/signout", &[]).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN);
+    let out = visitor.post("/admin/signout", &[("_csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(visitor.get("/admin/entries").await.status, StatusCode::SEE_OTHER, "signed out");
+
+    // Revoking the token ends its sessions.
+    let mut again = Visitor::signed_in(&server, &editor).await;
+    assert_eq!(again.get("/admin/entries").await.status, StatusCode::OK);
+    let token_id = editor.split('_').nth(1).unwrap();
+    let revoked = katalog(&["token", "revoke", token_id, "--database", &db.url]);
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    assert_eq!(again.get("/admin/entries").await.status, StatusCode::SEE_OTHER);
+}
+on_both_databases!(editors_sign_in_and_out);
+
+async fn a_save_in_between_shows_both_versions_and_keeps_the_text(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let mut ben = Visitor::signed_in(&server, &person(&db, "editor", "Ben Muster")).await;
+    let anna_form = anna.get(ID_CARD).await;
+    let ben_form = ben.get(ID_CARD).await;
+    assert_eq!(anna_form.input("_version"), ben_form.input("_version"));
+
+    let saved = anna.save(ID_CARD, &anna_form, &[("/name", "Personalausweis beantragen oder verlängern")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let after = anna.get(saved.location.as_deref().unwrap()).await;
+    assert!(after.body.contains("Gespeichert."), "{}", after.body);
+    assert_eq!(after.input("/name"), "Personalausweis beantragen oder verlängern");
+
+    let conflict = ben.save(ID_CARD, &ben_form, &[("/name", "Personalausweis – Antrag")]).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert!(conflict.body.contains("Jemand anderes hat diesen Eintrag inzwischen gespeichert"));
+    assert!(conflict.body.contains("Anna Beispiel"), "who saved in between is named");
+    assert!(conflict.body.contains("Personalausweis beantragen oder verlängern"), "their version is shown");
+    assert_eq!(conflict.input("/name"), "Personalausweis – Antrag", "Ben's text is kept in the form");
+    assert_eq!(conflict.input("_version"), after.input("_version"), "the next save builds on the saved version");
+
+    let merged = ben.save(ID_CARD, &conflict, &[("/name", "Personalausweis beantragen – Antrag")]).await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    let history = ben.get(&format!("{ID_CARD}/history?locale=de")).await;
+    assert!(history.body.contains("Ben Muster") && history.body.contains("Anna Beispiel"), "{}", history.body);
+}
+on_both_databases!(a_save_in_between_shows_both_versions_and_keeps_the_text);
+
+async fn errors_are_shown_at_their_field_and_lists_grow(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let form = anna.get("/admin/entries/new?type=service").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let csrf = form.input("_csrf");
+    let path = "/admin/entries/new?type=service";
+
+    let grown = anna.post(path, &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer"), ("_action", "add:/fees")]).await;
+    assert_eq!(grown.status, StatusCode::OK);
+    assert!(grown.body.contains("name=\"/fees/0/label\""), "an empty fee to fill in");
+    assert_eq!(grown.input("/name"), "Hundesteuer", "what was typed stays");
+
+    let invalid = anna
+        .post(path, &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer"), ("/leika", "123"), ("/fees/0/amount", "zwölf"), ("_action", "save")])
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(invalid.body.contains("id=\"f-fees-0-amount-error\""), "{}", invalid.body);
+    assert!(invalid.body.contains("`zwölf` is not a number"));
+
+    let invalid = anna.post(path, &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer"), ("/leika", "123"), ("_action", "save")]).await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(invalid.body.contains("id=\"f-leika-error\""), "the schema's complaint is shown at the field: {}", invalid.body);
+    assert!(invalid.body.contains("href=\"#f-leika\""), "and listed above the form");
+
+    let bad_slug = anna.post(path, &[("_csrf", &csrf), ("_slug", "Hundesteuer!"), ("/name", "Hundesteuer"), ("_action", "save")]).await;
+    assert_eq!(bad_slug.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_slug.body.contains("id=\"f-_slug-error\""));
+
+    let created = anna
+        .post(path, &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer"), ("/leika", "99010012345000"), ("/fees/0/label", "Erster Hund"), ("/fees/0/amount", "108"), ("/fees/0/kind", "fixed"), ("_action", "save")])
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let entry = anna.get(created.location.as_deref().unwrap()).await;
+    assert_eq!(entry.input("/fees/0/amount"), "108");
+    assert_eq!(entry.input("/leika"), "99010012345000");
+}
+on_both_databases!(errors_are_shown_at_their_field_and_lists_grow);
+
+async fn each_role_sees_only_the_steps_it_may_take(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut editor = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let mut publisher = Visitor::signed_in(&server, &person(&db, "publisher", "Paula Prüfer")).await;
+
+    let page = editor.get(ID_CARD).await;
+    let saved = editor.save(ID_CARD, &page, &[("/short_text", "Neuer Kurztext für den Personalausweis.")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let draft = editor.get(ID_CARD).await;
+    assert!(draft.body.contains("value=\"submit\""), "{}", draft.body);
+    assert!(!draft.body.contains("value=\"publish\""), "an editor sees no publish button");
+    assert!(!draft.body.contains("value=\"trash\""));
+    let refused = editor.post(&format!("{ID_CARD}/workflow?locale=de"), &[("_csrf", &draft.input("_csrf")), ("action", "publish")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let submitted = editor.post(&format!("{ID_CARD}/workflow?locale=de"), &[("_csrf", &draft.input("_csrf")), ("action", "submit")]).await;
+    assert_eq!(submitted.status, StatusCode::SEE_OTHER);
+    let review = publisher.get(ID_CARD).await;
+    assert!(review.body.contains("value=\"publish\"") && review.body.contains("value=\"request_changes\""), "{}", review.body);
+
+    // Requesting changes needs a comment, which the editor then sees.
+    let workflow = format!("{ID_CARD}/workflow?locale=de");
+    let without_comment = publisher.post(&workflow, &[("_csrf", &review.input("_csrf")), ("action", "request_changes")]).await;
+    assert_eq!(without_comment.status, StatusCode::CONFLICT);
+    let requested = publisher.post(&workflow, &[("_csrf", &review.input("_csrf")), ("action", "request_changes"), ("comment", "Bitte die Gebühr prüfen.")]).await;
+    assert_eq!(requested.status, StatusCode::SEE_OTHER);
+    assert!(editor.get(ID_CARD).await.body.contains("Bitte die Gebühr prüfen."));
+
+    let published = publisher.post(&workflow, &[("_csrf", &review.input("_csrf")), ("action", "publish")]).await;
+    assert_eq!(published.status, StatusCode::SEE_OTHER, "{}", published.body);
+    let public = server.get("/de/service/personalausweis-beantragen/").await.text().await.unwrap();
+    assert!(public.contains("Neuer Kurztext für den Personalausweis."), "the public page shows the published text");
+
+    // The preview opens with the editor's session, and not without one.
+    assert_eq!(editor.get("/preview/de/service/personalausweis-beantragen/").await.status, StatusCode::OK);
+    assert_eq!(Visitor::new(&server).get("/preview/de/service/personalausweis-beantragen/").await.status, StatusCode::UNAUTHORIZED);
+}
+on_both_databases!(each_role_sees_only_the_steps_it_may_take);
