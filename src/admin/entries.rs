@@ -192,7 +192,7 @@ async fn new_entry_page(state: &AppState, editor: &Editor, content_type: &Conten
         slug,
         slug_error => errors.iter().find(|v| v.pointer == "/_slug").map(|v| v.message.clone()),
         fields => template_value(&fields),
-        errors => template_value(&error_summary(errors)),
+        errors => template_value(&error_summary(content_type, errors)),
     };
     page_response(status, "new.html", editor, view)
 }
@@ -266,7 +266,7 @@ pub async fn save(
             let conflict = Conflict {
                 version: current,
                 author: theirs.as_ref().map(|r| r.author.clone()).unwrap_or_default(),
-                changes: changes_between(theirs.as_ref().map_or(&Value::Null, |r| &r.document), &document),
+                changes: changes_between(&content_type, theirs.as_ref().map_or(&Value::Null, |r| &r.document), &document),
             };
             let shown = Shown { document: &document, errors: &[], conflict: Some(conflict), message: None, done: None, version: current };
             entry_page(&state, &editor, &content_type, &entry, locale, shown, StatusCode::CONFLICT).await
@@ -382,7 +382,7 @@ pub async fn history(state: Data<&AppState>, editor: Editor, Path((content_type,
         let newer = revisions.iter().find(|r| r.number == number);
         let older = revisions.iter().find(|r| r.number < number);
         if let Some(newer) = newer {
-            changes = changes_between(older.map_or(&Value::Null, |r| &r.document), &newer.document);
+            changes = changes_between(&content_type, older.map_or(&Value::Null, |r| &r.document), &newer.document);
         }
     }
     let rows: Vec<RevisionRow> = revisions
@@ -489,14 +489,14 @@ struct Conflict {
 
 #[derive(Serialize)]
 struct ShownChange {
-    pointer: String,
+    field: String,
     kind: &'static str,
     before: String,
     after: String,
     line_diff: Option<String>,
 }
 
-fn changes_between(before: &Value, after: &Value) -> Vec<ShownChange> {
+fn changes_between(content_type: &ContentType, before: &Value, after: &Value) -> Vec<ShownChange> {
     let shown = |value: Option<Value>| match value {
         None => String::new(),
         Some(Value::String(text)) => text,
@@ -505,7 +505,7 @@ fn changes_between(before: &Value, after: &Value) -> Vec<ShownChange> {
     diff(before, after)
         .into_iter()
         .map(|change| ShownChange {
-            pointer: change.pointer,
+            field: form::label_of(content_type, &change.pointer),
             kind: match change.kind {
                 ChangeKind::Added => "added",
                 ChangeKind::Removed => "removed",
@@ -592,7 +592,7 @@ async fn entry_page(state: &AppState, editor: &Editor, content_type: &ContentTyp
         version => shown.version,
         actions => template_value(&actions),
         may_edit => editor.may(Role::Editor) && entry.trashed_at.is_none(),
-        errors => template_value(&error_summary(shown.errors)),
+        errors => template_value(&error_summary(content_type, shown.errors)),
         conflict => template_value(&shown.conflict),
         message => shown.message,
         done => shown.done,
@@ -603,15 +603,15 @@ async fn entry_page(state: &AppState, editor: &Editor, content_type: &ContentTyp
 #[derive(Serialize)]
 struct ErrorLink {
     id: String,
-    pointer: String,
+    field: String,
     message: String,
 }
 
 /// The list of problems above a form, each linking to its field.
-fn error_summary(errors: &[Violation]) -> Vec<ErrorLink> {
+fn error_summary(content_type: &ContentType, errors: &[Violation]) -> Vec<ErrorLink> {
     errors
         .iter()
-        .map(|v| ErrorLink { id: format!("f{}", v.pointer.replace(['/', '~'], "-")), pointer: v.pointer.clone(), message: v.message.clone() })
+        .map(|v| ErrorLink { id: format!("f{}", v.pointer.replace(['/', '~'], "-")), field: form::label_of(content_type, &v.pointer), message: v.message.clone() })
         .collect()
 }
 

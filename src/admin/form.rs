@@ -284,6 +284,32 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
+/// A value's place said in the schema's words: `/fees/0/amount` is
+/// "Kosten 1 › amount" when only the list has a title.
+pub fn label_of(content_type: &ContentType, pointer: &str) -> String {
+    let walker = content_type.walker();
+    let mut node = Some(&content_type.schema);
+    let mut parts = Vec::new();
+    for token in pointer.split('/').skip(1) {
+        let key = token.replace("~1", "/").replace("~0", "~");
+        match (key.parse::<usize>(), node) {
+            (Ok(index), Some(list)) if walker.items(list).is_some() => {
+                if let Some(last) = parts.last_mut() {
+                    *last = format!("{last} {}", index + 1);
+                }
+                node = walker.items(list);
+            }
+            (_, parent) => {
+                let child = parent.and_then(|p| own_properties(walker.resolve(p)).find(|(k, _)| **k == key).map(|(_, v)| v));
+                let title = child.and_then(|c| c.get("title").or_else(|| walker.resolve(c).get("title"))).and_then(Value::as_str);
+                parts.push(title.map_or_else(|| key.replace('_', " ").trim().to_owned(), str::to_owned));
+                node = child;
+            }
+        }
+    }
+    if parts.is_empty() { pointer.to_owned() } else { parts.join(" › ") }
+}
+
 /// What the browser posted, by input name.
 pub struct Posted {
     values: BTreeMap<String, Vec<String>>,
@@ -649,6 +675,14 @@ mod tests {
         let (mut document, _) = read(&ct, &posted(&[("/name", "Identity card"), ("/fees/1/label", "Reduced")]), true);
         without_empty_items(&mut document, true);
         assert_eq!(document, json!({"name": "Identity card", "fees": [{}, {"label": "Reduced"}]}));
+    }
+
+    #[test]
+    fn places_are_named_in_the_schemas_words() {
+        let ct = service();
+        assert_eq!(label_of(&ct, "/name"), "Name");
+        assert_eq!(label_of(&ct, "/fees/1/amount"), "fees 2 › amount");
+        assert_eq!(label_of(&ct, "/_slug"), "slug");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
+use crate::browser::{Browser, WCAG_2_1_AA, axe_source, violations};
 use crate::helpers::{Server, TestDb, katalog, repo_path, text};
 use crate::on_both_databases;
 
@@ -322,3 +323,138 @@ async fn each_role_sees_only_the_steps_it_may_take(db: TestDb) {
     assert_eq!(Visitor::new(&server).get("/preview/de/service/personalausweis-beantragen/").await.status, StatusCode::UNAUTHORIZED);
 }
 on_both_databases!(each_role_sees_only_the_steps_it_may_take);
+
+/// Where screenshots of the main screens go when `KATALOG_SCREENSHOTS`
+/// names a folder (the README shows them).
+fn screenshot(browser: &Browser, name: &str) {
+    if let Some(folder) = std::env::var_os("KATALOG_SCREENSHOTS") {
+        let folder = std::path::PathBuf::from(folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(format!("{name}.png")), browser.screenshot()).unwrap();
+    }
+}
+
+fn sign_in_with_browser(browser: &Browser, base: &str, token: &str) {
+    browser.goto(&format!("{base}/admin/entries"));
+    assert!(browser.current_url().contains("/admin/signin"), "{}", browser.current_url());
+    browser.fill("#token", token);
+    browser.submit("main button[type=submit]");
+    assert!(browser.current_url().ends_with("/admin/entries"), "{}", browser.current_url());
+}
+
+fn sign_out_with_browser(browser: &Browser) {
+    browser.submit(".signout button");
+    assert!(browser.current_url().contains("/admin/signin"), "{}", browser.current_url());
+}
+
+/// No WCAG 2.1 AA violation on the page the browser shows.
+fn assert_accessible(browser: &Browser, axe: &str, what: &str) {
+    let found = violations(what, &browser.axe(axe, &WCAG_2_1_AA));
+    assert!(found.is_empty(), "WCAG 2.1 AA violations:\n{}", found.join("\n"));
+}
+
+fn in_browser_database() -> (tokio::runtime::Runtime, TestDb) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::new(crate::helpers::Backend::Sqlite));
+    (runtime, db)
+}
+
+/// The editor's day in the browser: sign in, create a service, see the
+/// mistake at its field, fix it, save, submit; the publisher publishes;
+/// the public page shows it. The editor never sees a publish button.
+#[test]
+fn an_editor_writes_and_a_publisher_publishes_in_the_browser() {
+    let axe = axe_source();
+    let (_runtime, db) = in_browser_database();
+    let server = Server::start(&db, &repo_path("content"));
+    let (editor, publisher) = (person(&db, "editor", "Anna Beispiel"), person(&db, "publisher", "Paula Prüfer"));
+    let base = server.base.clone();
+    let browser = Browser::start();
+
+    browser.goto(&format!("{base}/admin/signin"));
+    screenshot(&browser, "sign-in");
+    sign_in_with_browser(&browser, &base, &editor);
+    browser.goto(&format!("{base}/admin/entries?type=service&sort=slug"));
+    assert!(browser.page_text().contains("Personalausweis beantragen"));
+    screenshot(&browser, "entry-list");
+    assert_accessible(&browser, &axe, "the entry list");
+
+    browser.goto(&format!("{base}/admin/entries/new?type=service"));
+    browser.fill("#f-_slug", "hundesteuer-zahlen");
+    browser.fill("[name='/name']", "Hundesteuer zahlen");
+    browser.fill("[name='/leika']", "123");
+    browser.submit("button[name=_action][value=save]");
+    assert!(browser.exists("#f-leika-error"), "the mistake is shown at its field");
+    assert_eq!(browser.execute("return document.querySelector('#f-leika').getAttribute('aria-invalid')", serde_json::json!([])), "true");
+    assert_eq!(browser.value("[name='/name']"), "Hundesteuer zahlen", "what was typed stays");
+    screenshot(&browser, "form-with-error");
+    assert_accessible(&browser, &axe, "a form with an error");
+
+    browser.fill("[name='/leika']", "99010012345000");
+    browser.fill("[name='/short_text']", "Wer in Stuttgart einen Hund hält, zahlt Hundesteuer.");
+    browser.fill("[name='/full_text']", "Melden Sie Ihren Hund innerhalb von zwei Wochen an.\n\n- Erster Hund: 108 Euro im Jahr");
+    browser.fill("[name='/keywords']", "Hundesteuer\nHund anmelden");
+    browser.submit("button[value='add:/fees']");
+    browser.fill("[name='/fees/0/label']", "Erster Hund");
+    browser.choose("[name='/fees/0/kind']", "fixed");
+    browser.fill("[name='/fees/0/amount']", "108");
+    browser.submit("button[value='add:/responsible_offices']");
+    browser.choose("[name='/responsible_offices/0/office']", "buergerbuero-mitte");
+    browser.choose("[name='/responsible_offices/0/role']", "responsible");
+    browser.submit("button[value='add:/documents']");
+    browser.choose("[name='/documents/0/direction']", "incoming");
+    browser.fill("[name='/documents/0/name']", "Anmeldeformular");
+    browser.fill("[name='/processing_time/note']", "Sofort bei Vorsprache.");
+    browser.submit("button[name=_action][value=save]");
+    assert!(browser.current_url().contains("/admin/entries/service/hundesteuer-zahlen"), "{}", browser.page_text());
+    assert!(browser.page_text().contains("Gespeichert."));
+    screenshot(&browser, "entry-form");
+    assert_accessible(&browser, &axe, "the entry form");
+
+    assert!(!browser.exists("button[value=publish]"), "an editor sees no publish button");
+    browser.submit("button[value=submit]");
+    assert!(browser.page_text().contains("Zur Prüfung eingereicht."));
+    sign_out_with_browser(&browser);
+
+    sign_in_with_browser(&browser, &base, &publisher);
+    browser.goto(&format!("{base}/admin/entries/service/hundesteuer-zahlen?locale=de"));
+    browser.submit("button[value=publish]");
+    assert!(browser.page_text().contains("Veröffentlicht."), "{}", browser.page_text());
+    browser.goto(&format!("{base}/de/service/hundesteuer-zahlen/"));
+    assert!(browser.text("h1").contains("Hundesteuer zahlen"), "the public page shows the new service");
+}
+
+/// Two editors change the same entry: the second save shows both versions
+/// and keeps the second editor's text, which then saves.
+#[test]
+fn a_conflicting_save_in_the_browser_keeps_the_text() {
+    let (_runtime, db) = in_browser_database();
+    let server = Server::start(&db, &repo_path("content"));
+    let base = server.base.clone();
+    let (anna, ben) = (Browser::start(), Browser::start());
+    sign_in_with_browser(&anna, &base, &person(&db, "editor", "Anna Beispiel"));
+    sign_in_with_browser(&ben, &base, &person(&db, "editor", "Ben Muster"));
+    let entry = format!("{base}{ID_CARD}?locale=de");
+    anna.goto(&entry);
+    ben.goto(&entry);
+
+    anna.fill("[name='/teaser']", "Den Personalausweis beantragen Sie persönlich im Bürgerbüro.");
+    anna.submit("button[name=_action][value=save]");
+    assert!(anna.page_text().contains("Gespeichert."));
+
+    let bens_text = "Deutsche ab 16 Jahren brauchen einen Personalausweis oder Reisepass.";
+    ben.fill("[name='/short_text']", bens_text);
+    ben.submit("button[name=_action][value=save]");
+    assert!(ben.exists(".conflict"), "the conflict is shown");
+    let conflict = ben.text(".conflict");
+    assert!(conflict.contains("Anna Beispiel") && conflict.contains("persönlich im Bürgerbüro"), "{conflict}");
+    assert_eq!(ben.value("[name='/short_text']"), bens_text, "Ben's text is kept");
+    screenshot(&ben, "conflict");
+
+    // Ben takes over Anna's teaser and saves again.
+    ben.fill("[name='/teaser']", "Den Personalausweis beantragen Sie persönlich im Bürgerbüro.");
+    ben.submit("button[name=_action][value=save]");
+    assert!(ben.page_text().contains("Gespeichert."), "{}", ben.page_text());
+    assert_eq!(ben.value("[name='/short_text']"), bens_text);
+    assert_eq!(ben.value("[name='/teaser']"), "Den Personalausweis beantragen Sie persönlich im Bürgerbüro.");
+}

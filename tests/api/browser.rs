@@ -91,7 +91,7 @@ impl Browser {
         ];
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "timeouts": {"script": 60_000, "pageLoad": 60_000},
+            "timeouts": {"script": 60_000, "pageLoad": 60_000, "implicit": 10_000},
             "goog:chromeOptions": {"binary": chromium, "args": arguments},
         }}});
         // Until the session exists, its URL is the one that creates it.
@@ -103,15 +103,19 @@ impl Browser {
 
     /// A WebDriver command of this session; its `value`.
     pub fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.try_call(method, path, body).unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
+    }
+
+    fn try_call(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value, String> {
         let request = self.client.request(method.clone(), format!("{}{path}", self.session));
         let request = if method == reqwest::Method::GET { request } else { request.json(&body) };
-        let response = request.send().unwrap();
-        let mut answer: Value = response.json().unwrap();
+        let response = request.send().map_err(|e| e.to_string())?;
+        let mut answer: Value = response.json().map_err(|e| e.to_string())?;
         let value = answer["value"].take();
-        if let Some(error) = value.get("error") {
-            panic!("WebDriver {path}: {error}: {}", value["message"]);
+        match value.get("error") {
+            Some(error) => Err(format!("{error}: {}", value["message"])),
+            None => Ok(value),
         }
-        value
     }
 
     pub fn goto(&self, url: &str) {
@@ -133,14 +137,28 @@ impl Browser {
         element.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_else(|| panic!("no element {css}")).to_owned()
     }
 
+    /// Whether the page shows an element matching `css` now (without
+    /// waiting for one to appear, as finding does).
     pub fn exists(&self, css: &str) -> bool {
-        let found = self.call(reqwest::Method::POST, "/elements", json!({"using": "css selector", "value": css}));
-        !found.as_array().unwrap().is_empty()
+        self.execute("return document.querySelector(arguments[0]) !== null", json!([css])) == json!(true)
     }
 
     pub fn click(&self, css: &str) {
         let element = self.find(css);
         self.call(reqwest::Method::POST, &format!("/element/{element}/click"), json!({}));
+    }
+
+    /// Clicks a button that loads another page, and waits until it has.
+    pub fn submit(&self, css: &str) {
+        self.execute("window.leavingThisPage = true", json!([]));
+        self.click(css);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let script = json!({"script": "return window.leavingThisPage !== true && document.readyState === 'complete'", "args": []});
+        // While the old page unloads, scripts may fail: that is waiting too.
+        while self.try_call(reqwest::Method::POST, "/execute/sync", script.clone()) != Ok(json!(true)) {
+            assert!(std::time::Instant::now() < deadline, "no new page after clicking {css}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Replaces the text of an input or text area, as typing would.
