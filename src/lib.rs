@@ -18,6 +18,7 @@ pub mod channels;
 pub mod search;
 pub mod webhooks;
 pub mod partner;
+pub mod quality;
 
 /// Makes every TLS client of the process (webhook deliveries) use ring, as
 /// the database driver does. Safe to call more than once.

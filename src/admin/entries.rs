@@ -36,6 +36,7 @@ pub struct ListQuery {
     /// `topic/<slug>` or `office/<slug>`.
     refers: Option<String>,
     outdated: Option<String>,
+    overdue: Option<String>,
     conflict: Option<String>,
     trash: Option<String>,
     sort: Option<String>,
@@ -70,6 +71,7 @@ pub async fn list(request: &Request, state: Data<&AppState>, editor: Editor, Que
         refers_to: query.refers.as_deref().and_then(|r| r.split_once('/')).map(|(t, s)| (t.to_owned(), s.to_owned())),
         outdated_translation: query.outdated.is_some(),
         upstream_conflict: query.conflict.is_some(),
+        review_overdue: if query.overdue.is_some() { crate::quality::review_cutoffs(&state.registry, chrono::Utc::now()) } else { Vec::new() },
         sort: if query.sort.as_deref() == Some("slug") { WorkListSort::Slug } else { WorkListSort::Updated },
         offset: (page - 1) * PAGE_SIZE,
         limit: PAGE_SIZE,
@@ -116,7 +118,7 @@ pub async fn list(request: &Request, state: Data<&AppState>, editor: Editor, Que
         offices => template_value(&offices),
         filter => context! {
             content_type => query.content_type, state => query.state, q => query.q, refers => query.refers,
-            outdated => query.outdated.is_some(), conflict => query.conflict.is_some(), trash => query.trash.is_some(),
+            outdated => query.outdated.is_some(), overdue => query.overdue.is_some(), conflict => query.conflict.is_some(), trash => query.trash.is_some(),
             sort => query.sort.unwrap_or_else(|| "updated".into()),
         },
     };
@@ -678,7 +680,7 @@ fn type_label(content_type: &ContentType, lang: Lang) -> String {
     content_type.schema.pointer(&format!("/x-label/{}", lang.code())).and_then(Value::as_str).unwrap_or(&content_type.name).to_owned()
 }
 
-fn entry_href(content_type: &str, slug: &str, locale: Locale) -> String {
+pub(super) fn entry_href(content_type: &str, slug: &str, locale: Locale) -> String {
     format!("/admin/entries/{}/{}?locale={}", encode_component(content_type), encode_component(slug), locale.code())
 }
 
@@ -686,7 +688,7 @@ fn actor(request: &Request, editor: &Editor) -> Actor {
     Actor { author: editor.principal.author(), request_id: crate::api::request_id::of(request) }
 }
 
-fn page_response(status: StatusCode, template: &str, editor: &Editor, view: minijinja::Value) -> Response {
+pub(super) fn page_response(status: StatusCode, template: &str, editor: &Editor, view: minijinja::Value) -> Response {
     match pages::render(template, editor.lang, Some(editor), view) {
         Ok(html) => Response::builder().status(status).content_type("text/html; charset=utf-8").body(html.0),
         Err(error) => {

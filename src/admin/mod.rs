@@ -9,6 +9,7 @@
 mod entries;
 mod form;
 mod pages;
+mod quality;
 mod session;
 mod session_pages;
 
@@ -53,6 +54,7 @@ pub fn routes() -> impl IntoEndpoint {
         .at("/language", get(session_pages::switch_language))
         .at("/assets/:name", get(asset))
         .at("/preview", poem::post(entries::markdown_preview))
+        .at("/quality", get(quality::dashboard))
         .at("/entries", get(entries::list))
         .at("/entries/new", get(entries::new_form).post(entries::create))
         .at("/entries/:content_type/:slug", get(entries::edit).post(entries::save))

@@ -10,7 +10,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use super::Lang;
 use super::session::Editor;
 
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("signin.html", include_str!("templates/signin.html")),
     ("list.html", include_str!("templates/list.html")),
@@ -20,6 +20,7 @@ const TEMPLATES: [(&str, &str); 9] = [
     ("error.html", include_str!("templates/error.html")),
     ("fields.html", include_str!("templates/fields.html")),
     ("problems.html", include_str!("templates/problems.html")),
+    ("quality.html", include_str!("templates/quality.html")),
 ];
 
 const WORDS: &str = include_str!("templates/words.toml");

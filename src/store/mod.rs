@@ -34,7 +34,7 @@ pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEnt
 pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise};
 pub use schedule::{DueSchedule, ScheduleKind};
 pub use sessions::EditorSession;
-pub use worklist::{WorkItem, WorkList, WorkListFilter, WorkListSort};
+pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};
 pub use tokens::{StoredToken, TokenInfo};
 pub use webhooks::{AttemptOutcome, Delivery, EVENTS as WEBHOOK_EVENTS, Subscription};
 pub use write::{ImportBaseline, KnownEntry, WriteBatch};

@@ -33,6 +33,9 @@ pub struct WorkListFilter {
     pub outdated_translation: bool,
     /// A module in conflict with a partner's upstream change.
     pub upstream_conflict: bool,
+    /// Published before the cutoff of its type: due for review
+    /// (`quality::review_cutoffs`). Empty: no such filter.
+    pub review_overdue: Vec<(String, DateTime<Utc>)>,
     pub sort: WorkListSort,
     pub offset: u64,
     pub limit: u64,
@@ -92,6 +95,17 @@ impl Store {
                  AND t.source_number < (SELECT MAX(number) FROM revisions s WHERE s.entry_id = e.id AND s.locale = 'de'))"
                     .into(),
             );
+        }
+        if !filter.review_overdue.is_empty() {
+            let per_type = vec![
+                "(e.content_type = ? AND EXISTS (SELECT 1 FROM publications p WHERE p.entry_id = e.id AND p.locale = 'de' AND p.state = 'published' AND p.published_at < ?))";
+                filter.review_overdue.len()
+            ];
+            conditions.push(format!("({})", per_type.join(" OR ")));
+            for (content_type, cutoff) in &filter.review_overdue {
+                values.push(content_type.clone().into());
+                values.push((*cutoff).into());
+            }
         }
         if filter.upstream_conflict {
             conditions.push("EXISTS (SELECT 1 FROM partner_conflicts c WHERE c.entry_id = e.id)".into());
@@ -182,4 +196,71 @@ fn like_escaped(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// One entry as the quality checks see it.
+#[derive(Clone, Debug)]
+pub struct QualityRow {
+    pub content_type: String,
+    pub slug: String,
+    /// The German source's state and when it was last published.
+    pub state: Option<State>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub source_document: Value,
+    /// Translations made from an older German revision than the newest.
+    pub outdated_locales: Vec<Locale>,
+}
+
+impl Store {
+    /// Every entry not in the trash, with its newest German text.
+    pub async fn quality_rows(&self) -> Result<Vec<QualityRow>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.statement(
+                "SELECT e.id, e.content_type, e.slug, p.state, p.published_at, \
+                 (SELECT r.document FROM revisions r WHERE r.entry_id = e.id AND r.locale = 'de' ORDER BY r.number DESC LIMIT 1) AS document \
+                 FROM entries e LEFT JOIN publications p ON p.entry_id = e.id AND p.locale = 'de' \
+                 WHERE e.trashed_at IS NULL ORDER BY e.content_type, e.slug",
+                [],
+            ))
+            .await?;
+        let outdated = self
+            .db
+            .query_all_raw(self.statement(
+                "SELECT t.entry_id, t.locale FROM revisions t WHERE t.locale <> 'de' \
+                 AND t.number = (SELECT MAX(number) FROM revisions m WHERE m.entry_id = t.entry_id AND m.locale = t.locale) \
+                 AND t.source_number < (SELECT MAX(number) FROM revisions s WHERE s.entry_id = t.entry_id AND s.locale = 'de')",
+                [],
+            ))
+            .await?;
+        let mut outdated_by_entry: std::collections::HashMap<String, Vec<Locale>> = std::collections::HashMap::new();
+        for row in &outdated {
+            let locale: String = row.try_get("", "locale")?;
+            if let Some(locale) = Locale::parse(&locale) {
+                outdated_by_entry.entry(row.try_get("", "entry_id")?).or_default().push(locale);
+            }
+        }
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("", "id")?;
+                let text: Option<String> = row.try_get("", "document")?;
+                let source_document = match text {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|source| StoreError::CorruptDocument { entry: id.clone(), locale: Locale::SOURCE.code().into(), source })?,
+                    None => Value::Null,
+                };
+                let state: Option<String> = row.try_get("", "state")?;
+                let mut outdated_locales = outdated_by_entry.remove(&id).unwrap_or_default();
+                outdated_locales.sort();
+                Ok(QualityRow {
+                    content_type: row.try_get("", "content_type")?,
+                    slug: row.try_get("", "slug")?,
+                    state: state.and_then(|s| s.parse().ok()),
+                    published_at: row.try_get("", "published_at")?,
+                    source_document,
+                    outdated_locales,
+                })
+            })
+            .collect()
+    }
 }

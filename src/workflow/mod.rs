@@ -7,6 +7,6 @@ pub mod scheduler;
 mod role;
 mod state;
 
-pub use publishing::{channel_gaps, draft_violations, publishing_problems};
+pub use publishing::{channel_gaps, draft_violations, missing_for_channel, publishing_problems};
 pub use role::Role;
 pub use state::{Action, Effect, State};

@@ -16,13 +16,24 @@ pub fn draft_violations(content_type: &ContentType, document: &Value) -> Vec<Vio
 /// Top-level fields that a channel requires (`x-required-by`) but the
 /// document leaves out or empty.
 pub fn channel_gaps(content_type: &ContentType, document: &Value) -> Vec<Violation> {
+    gaps(content_type, document)
+        .map(|(field, channels)| Violation {
+            pointer: format!("/{}", escape_pointer(field)),
+            message: format!("`{field}` is required by the channel(s) {}", channels.join(", ")),
+            missing: true,
+        })
+        .collect()
+}
+
+/// The top-level fields `channel` requires that the document leaves out or empty.
+pub fn missing_for_channel<'c>(content_type: &'c ContentType, document: &Value, channel: &str) -> Vec<&'c str> {
+    gaps(content_type, document).filter(|(_, channels)| channels.contains(&channel)).map(|(field, _)| field).collect()
+}
+
+fn gaps<'c>(content_type: &'c ContentType, document: &Value) -> impl Iterator<Item = (&'c str, Vec<&'c str>)> {
     let walker = content_type.walker();
-    let mut gaps = Vec::new();
-    for (field, node) in walker.properties(&content_type.schema) {
-        let node = walker.resolve(node);
-        let Some(channels) = node.get("x-required-by").and_then(Value::as_array).filter(|c| !c.is_empty()) else {
-            continue;
-        };
+    walker.properties(&content_type.schema).filter_map(move |(field, node)| {
+        let channels: Vec<&str> = walker.resolve(node).get("x-required-by")?.as_array()?.iter().filter_map(Value::as_str).collect();
         let empty = match document.get(field) {
             None | Some(Value::Null) => true,
             Some(Value::String(s)) => s.trim().is_empty(),
@@ -30,16 +41,8 @@ pub fn channel_gaps(content_type: &ContentType, document: &Value) -> Vec<Violati
             Some(Value::Object(map)) => map.is_empty(),
             Some(_) => false,
         };
-        if empty {
-            let names: Vec<&str> = channels.iter().filter_map(Value::as_str).collect();
-            gaps.push(Violation {
-                pointer: format!("/{}", escape_pointer(field)),
-                message: format!("`{field}` is required by the channel(s) {}", names.join(", ")),
-                missing: true,
-            });
-        }
-    }
-    gaps
+        (empty && !channels.is_empty()).then_some((field.as_str(), channels))
+    })
 }
 
 /// Everything that stops a document from being published: schema

@@ -420,6 +420,9 @@ fn an_editor_writes_and_a_publisher_publishes_in_the_browser() {
     browser.goto(&format!("{base}/admin/entries/service/hundesteuer-zahlen?locale=de"));
     browser.submit("button[value=publish]");
     assert!(browser.page_text().contains("Veröffentlicht."), "{}", browser.page_text());
+    browser.goto(&format!("{base}/admin/quality"));
+    screenshot(&browser, "quality");
+    assert_accessible(&browser, &axe, "the quality dashboard");
     browser.goto(&format!("{base}/de/service/hundesteuer-zahlen/"));
     assert!(browser.text("h1").contains("Hundesteuer zahlen"), "the public page shows the new service");
 }
@@ -458,3 +461,45 @@ fn a_conflicting_save_in_the_browser_keeps_the_text() {
     assert_eq!(ben.value("[name='/short_text']"), bens_text);
     assert_eq!(ben.value("[name='/teaser']"), "Den Personalausweis beantragen Sie persönlich im Bürgerbüro.");
 }
+
+async fn the_quality_dashboard_names_what_to_fix(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+
+    // A draft topic, and a draft service that refers to it and lacks what 115 needs.
+    let new_topic = anna.get("/admin/entries/new?type=topic").await;
+    let csrf = new_topic.input("_csrf");
+    let topic = anna.post("/admin/entries/new?type=topic", &[("_csrf", &csrf), ("_slug", "haustiere"), ("/name", "Haustiere"), ("_action", "save")]).await;
+    assert_eq!(topic.status, StatusCode::SEE_OTHER, "{}", topic.body);
+    let service = anna
+        .post("/admin/entries/new?type=service", &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer zahlen"), ("/topics", "haustiere"), ("_action", "save")])
+        .await;
+    assert_eq!(service.status, StatusCode::SEE_OTHER, "{}", service.body);
+    // The German ID card changes after its translations were made.
+    let id_card = anna.get(ID_CARD).await;
+    assert_eq!(anna.save(ID_CARD, &id_card, &[("/teaser", "Neu.")]).await.status, StatusCode::SEE_OTHER);
+
+    let dashboard = anna.get("/admin/quality").await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    let section = |key: &str| {
+        let start = dashboard.body.find(&format!("<h2 id=\"{key}\">")).unwrap_or_else(|| panic!("no section {key}"));
+        let end = dashboard.body[start..].find("</section>").unwrap() + start;
+        dashboard.body[start..end].to_owned()
+    };
+    let missing = section("missing_for_kb115");
+    assert!(missing.contains("Hundesteuer zahlen") && missing.contains("short_text") && missing.contains("fees"), "{missing}");
+    assert!(!missing.contains("Personalausweis beantragen"), "complete entries are not listed");
+    let broken = section("broken_references");
+    assert!(broken.contains("topic/haustiere (not published)"), "{broken}");
+    let outdated = section("outdated_translations");
+    assert!(outdated.contains("Personalausweis beantragen") && outdated.contains("en"), "{outdated}");
+    let hardest = section("hardest_to_read");
+    assert!(hardest.contains("<td>"), "every entry with German text has a reading ease");
+
+    // The work list filters by the same findings.
+    let list = anna.get("/admin/entries?outdated=1").await;
+    assert!(list.body.contains("Personalausweis beantragen") && !list.body.contains("Hundesteuer zahlen"), "{}", list.body);
+    let overdue = anna.get("/admin/entries?overdue=1").await;
+    assert!(overdue.body.contains("0 Treffer"), "nothing was published a year ago");
+}
+on_both_databases!(the_quality_dashboard_names_what_to_fix);
