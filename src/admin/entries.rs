@@ -353,6 +353,84 @@ impl WorkflowStep {
 }
 
 #[derive(Deserialize)]
+pub struct ScheduleForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    /// `datetime-local` values, in the site's time zone; empty for none.
+    publish_at: Option<String>,
+    unpublish_at: Option<String>,
+}
+
+/// Publishing and withdrawal at set times, entered in the site's time zone.
+#[handler]
+pub async fn schedule(
+    request: &Request,
+    state: Data<&AppState>,
+    editor: Editor,
+    Path((content_type, slug)): Path<(String, String)>,
+    Query(query): Query<EntryQuery>,
+    Form(form): Form<ScheduleForm>,
+) -> Response {
+    if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
+        return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
+    }
+    if !editor.may(Role::Publisher) {
+        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed"));
+    }
+    let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
+        return not_found(editor.lang);
+    };
+    let zone = state.site.time_zone();
+    let mut errors = Vec::new();
+    let mut moment = |field: &str, text: Option<&str>| match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => match local_time(zone, text) {
+            Some(at) => Some(at),
+            None => {
+                errors.push(Violation { pointer: format!("/_{field}"), message: format!("`{text}` {}", pages::word(editor.lang, "not_a_time")), missing: false });
+                None
+            }
+        },
+    };
+    let publish_at = moment("publish_at", form.publish_at.as_deref());
+    let unpublish_at = moment("unpublish_at", form.unpublish_at.as_deref());
+    let result = if errors.is_empty() {
+        editing::schedule(&state.store, &content_type, &entry, locale, publish_at.map(|at| (at, None)), unpublish_at, &actor(request, &editor)).await
+    } else {
+        Ok(())
+    };
+    let message = match result {
+        Ok(()) if errors.is_empty() => return redirect(&format!("{}&done=schedule", entry_href(&entry.content_type, &entry.slug, locale))),
+        Ok(()) => pages::word(editor.lang, "step_failed"),
+        Err(EditingError::ScheduleEndsBeforeStart) => {
+            errors.push(Violation { pointer: "/_unpublish_at".into(), message: pages::word(editor.lang, "schedule_ends_before_start"), missing: false });
+            pages::word(editor.lang, "step_failed")
+        }
+        Err(EditingError::Invalid { what, violations }) => {
+            errors.extend(violations);
+            what.to_owned()
+        }
+        Err(error) => error.to_string(),
+    };
+    let document = editing::newest(&state.store, &entry, locale).await.map(|r| r.document).unwrap_or_else(|_| json!({}));
+    let shown = Shown { document: &document, errors: &errors, conflict: None, message: Some(message), done: None, version: entry.version };
+    entry_page(&state, &editor, &content_type, &entry, locale, shown, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// A `datetime-local` value in `zone` as a moment; none for text that is
+/// no such value or a local time the clock change skips.
+fn local_time(zone: chrono_tz::Tz, text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let naive = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"].iter().find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())?;
+    Some(zone.from_local_datetime(&naive).earliest()?.with_timezone(&chrono::Utc))
+}
+
+/// A moment as a `datetime-local` value in `zone`.
+fn local_value(zone: chrono_tz::Tz, at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+#[derive(Deserialize)]
 pub struct HistoryQuery {
     locale: Option<String>,
     /// Show the changes of this revision against the one before.
@@ -575,7 +653,19 @@ async fn entry_page(state: &AppState, editor: &Editor, content_type: &ContentTyp
         actions
     };
     let base = format!("/admin/entries/{}/{}", entry.content_type, entry.slug);
+    let zone = state.site.time_zone();
+    let error_at = |pointer: &str| shown.errors.iter().find(|v| v.pointer == pointer).map(|v| v.message.clone());
+    let scheduling = context! {
+        action => format!("{base}/schedule?locale={}", locale.code()),
+        allowed => editor.may(Role::Publisher) && entry.trashed_at.is_none() && record.is_some(),
+        publish_at => record.and_then(|r| r.publish_at).map(|at| local_value(zone, at)),
+        unpublish_at => record.and_then(|r| r.unpublish_at).map(|at| local_value(zone, at)),
+        publish_at_error => error_at("/_publish_at"),
+        unpublish_at_error => error_at("/_unpublish_at"),
+        time_zone => zone.name(),
+    };
     let view = context! {
+        schedule => scheduling,
         here => format!("{base}?locale={}", locale.code()),
         action => format!("{base}?locale={}", locale.code()),
         workflow_action => format!("{base}/workflow?locale={}", locale.code()),

@@ -59,6 +59,7 @@ pub fn routes() -> impl IntoEndpoint {
         .at("/entries/new", get(entries::new_form).post(entries::create))
         .at("/entries/:content_type/:slug", get(entries::edit).post(entries::save))
         .at("/entries/:content_type/:slug/workflow", poem::post(entries::workflow))
+        .at("/entries/:content_type/:slug/schedule", poem::post(entries::schedule))
         .at("/entries/:content_type/:slug/history", get(entries::history))
         .at("/entries/:content_type/:slug/restore", poem::post(entries::restore))
         .with(pages::NoStore)

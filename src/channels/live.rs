@@ -47,12 +47,18 @@ struct Followed {
 
 pub struct LiveSite {
     web: Web,
+    time_zone: chrono_tz::Tz,
     followed: Mutex<Followed>,
 }
 
 impl LiveSite {
     pub fn new(settings: &Settings) -> Result<LiveSite, ChannelError> {
-        Ok(LiveSite { web: Web::new(&settings.site, settings.templates.as_deref())?, followed: Mutex::default() })
+        Ok(LiveSite { web: Web::new(&settings.site, settings.templates.as_deref())?, time_zone: settings.site.zone(), followed: Mutex::default() })
+    }
+
+    /// The site's time zone (`site.toml`).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.time_zone
     }
 
     /// The catalogue and the aggregate pages as of the newest change.

@@ -98,7 +98,17 @@ impl Site {
         };
         let mut site: Site = toml::from_str(&text).map_err(|e| ChannelError::Settings { path: path.display().to_string(), message: e.to_string() })?;
         site.url = site.url.trim_end_matches('/').to_owned();
+        if site.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            let message = format!("time_zone `{}` is not an IANA time zone name such as Europe/Berlin", site.time_zone);
+            return Err(ChannelError::Settings { path: path.display().to_string(), message });
+        }
         Ok(site)
+    }
+
+    /// The time zone of the site's opening hours and of the times editors enter.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        // Checked when the settings were loaded.
+        self.time_zone.parse().unwrap_or(chrono_tz::Europe::Berlin)
     }
 }
 

@@ -503,3 +503,32 @@ async fn the_quality_dashboard_names_what_to_fix(db: TestDb) {
     assert!(overdue.body.contains("0 Treffer"), "nothing was published a year ago");
 }
 on_both_databases!(the_quality_dashboard_names_what_to_fix);
+
+async fn publishers_schedule_in_the_sites_time_zone(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let publisher_token = person(&db, "publisher", "Paula Prüfer");
+    let mut publisher = Visitor::signed_in(&server, &publisher_token).await;
+    let mut editor = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    assert!(!editor.get(ID_CARD).await.body.contains("name=\"publish_at\""), "editors do not schedule");
+
+    let page = publisher.get(ID_CARD).await;
+    let schedule = format!("{ID_CARD}/schedule?locale=de");
+    let csrf = page.input("_csrf");
+    let backwards = publisher.post(&schedule, &[("_csrf", &csrf), ("publish_at", "2030-07-01T09:00"), ("unpublish_at", "2030-06-01T09:00")]).await;
+    assert_eq!(backwards.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(backwards.body.contains("id=\"f-_unpublish_at-error\""), "{}", backwards.body);
+    // 02:30 on the last Sunday of March does not exist in Stuttgart.
+    let skipped = publisher.post(&schedule, &[("_csrf", &csrf), ("publish_at", "2030-03-31T02:30")]).await;
+    assert_eq!(skipped.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(skipped.body.contains("id=\"f-_publish_at-error\""));
+
+    let planned = publisher.post(&schedule, &[("_csrf", &csrf), ("publish_at", "2030-07-01T09:00"), ("unpublish_at", "")]).await;
+    assert_eq!(planned.status, StatusCode::SEE_OTHER, "{}", planned.body);
+    let shown = publisher.get(ID_CARD).await;
+    assert_eq!(shown.input("publish_at"), "2030-07-01T09:00", "shown as entered, in the site's time zone");
+    let api = crate::helpers::Client { server: &server, token: publisher_token };
+    let (_, _, entry) = api.send(reqwest::Method::GET, "/api/v1/manage/service/personalausweis-beantragen", None, None).await;
+    let german = entry["locales"].as_array().unwrap().iter().find(|l| l["locale"] == "de").unwrap();
+    assert_eq!(german["publish_at"], "2030-07-01T07:00:00+00:00", "09:00 in Stuttgart in summer is 07:00 UTC");
+}
+on_both_databases!(publishers_schedule_in_the_sites_time_zone);
