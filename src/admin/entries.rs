@@ -24,6 +24,8 @@ use crate::workflow::editing::{self, Actor, EditingError, TrashStep};
 use crate::workflow::{Action, Role, State};
 
 const PAGE_SIZE: u64 = 50;
+/// The work list's text filter takes at most this many entries the search index finds.
+const SEARCH_MATCHES: usize = 500;
 /// References offer at most this many entries of a type to pick from.
 const REFERENCE_CHOICES: u64 = 5000;
 
@@ -63,8 +65,24 @@ struct LocaleState {
 pub async fn list(request: &Request, state: Data<&AppState>, editor: Editor, Query(query): Query<ListQuery>) -> Response {
     let lang = editor.lang;
     let page = query.page.unwrap_or(1).max(1);
+    let content_type = query.content_type.clone().filter(|t| state.registry.get(t).is_some());
+    let found_by_search = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        Some(text) => {
+            let request = crate::search::SearchRequest { text, locale: Locale::SOURCE, content_type: content_type.as_deref(), topic: None, office: None, limit: SEARCH_MATCHES, offset: 0 };
+            match state.search.search(&request, &state.synonyms) {
+                Ok(results) => results.hits.into_iter().map(|hit| hit.entry_id).collect(),
+                Err(error) => {
+                    // The text filter still finds words as written.
+                    tracing::warn!(%error, "searching for the work list failed");
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
     let filter = WorkListFilter {
-        content_type: query.content_type.clone().filter(|t| state.registry.get(t).is_some()),
+        content_type,
+        found_by_search,
         state: query.state.as_deref().and_then(|s| s.parse().ok()),
         trash: query.trash.is_some(),
         text: query.q.clone(),

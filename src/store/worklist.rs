@@ -27,6 +27,9 @@ pub struct WorkListFilter {
     pub trash: bool,
     /// Words in the slug or anywhere in the newest German text.
     pub text: Option<String>,
+    /// Entries the search index finds for `text` (with stemming and
+    /// synonyms, among published texts): they match too.
+    pub found_by_search: Vec<String>,
     /// Entries whose published text refers to this entry (type, slug): a topic or an office.
     pub refers_to: Option<(String, String)>,
     /// A translation made from an older German revision than the newest.
@@ -74,14 +77,19 @@ impl Store {
         }
         if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
-            conditions.push(
+            let found = if filter.found_by_search.is_empty() {
+                String::new()
+            } else {
+                format!(" OR e.id IN ({})", vec!["?"; filter.found_by_search.len()].join(", "))
+            };
+            conditions.push(format!(
                 "(e.slug LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM revisions r WHERE r.entry_id = e.id AND r.locale = 'de' \
                  AND r.number = (SELECT MAX(number) FROM revisions m WHERE m.entry_id = e.id AND m.locale = 'de') \
-                 AND LOWER(r.document) LIKE ? ESCAPE '\\'))"
-                    .into(),
-            );
+                 AND LOWER(r.document) LIKE ? ESCAPE '\\'){found})"
+            ));
             values.push(pattern.clone().into());
             values.push(pattern.into());
+            values.extend(filter.found_by_search.iter().map(|id| SqlValue::from(id.clone())));
         }
         if let Some((to_type, to_slug)) = &filter.refers_to {
             conditions.push("EXISTS (SELECT 1 FROM entry_links l WHERE l.from_entry_id = e.id AND l.to_type = ? AND l.to_slug = ?)".into());

@@ -198,6 +198,10 @@ async fn editors_sign_in_and_out(db: TestDb) {
     assert!(list.body.contains("Anna Beispiel"), "the list names who is signed in");
     assert!(list.body.contains("Personalausweis beantragen"), "{}", list.body);
     assert!(!list.body.contains("Hund anmelden"), "the text filter applies");
+    // The search index finds what the words as written would not: "Trauschein"
+    // is nowhere in the content, but a synonym of "Eheurkunde".
+    let synonym = visitor.get("/admin/entries?q=trauschein").await;
+    assert!(synonym.body.contains("Eheschließung anmelden"), "{}", synonym.body);
 
     // Posts need the session's CSRF token.
     let csrf = list.input("_csrf");
