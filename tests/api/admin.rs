@@ -397,6 +397,13 @@ fn an_editor_writes_and_a_publisher_publishes_in_the_browser() {
     browser.fill("[name='/leika']", "99010012345000");
     browser.fill("[name='/short_text']", "Wer in Stuttgart einen Hund hält, zahlt Hundesteuer.");
     browser.fill("[name='/full_text']", "Melden Sie Ihren Hund innerhalb von zwei Wochen an.\n\n- Erster Hund: 108 Euro im Jahr");
+    // The live preview shows the Markdown as the channels will.
+    let preview = "const p = document.querySelector(\"[data-preview-for='f-full_text']\"); return p.hidden ? '' : p.innerHTML;";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !browser.execute(preview, serde_json::json!([])).as_str().unwrap().contains("<li>Erster Hund: 108 Euro im Jahr</li>") {
+        assert!(std::time::Instant::now() < deadline, "no live preview");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     browser.fill("[name='/keywords']", "Hundesteuer\nHund anmelden");
     browser.submit("button[value='add:/fees']");
     browser.fill("[name='/fees/0/label']", "Erster Hund");
