@@ -32,6 +32,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Create or update the database schema.
     Migrate(DatabaseArgs),
+    /// Write a consistent snapshot of the database to FILE while katalog keeps serving.
+    Backup(BackupArgs),
+    /// Load a backup into an empty database (SQLite or PostgreSQL, whichever the backup came from).
+    Restore(BackupArgs),
     /// Write deterministic synthetic content for benchmarks.
     Generate(GenerateArgs),
     /// Create or revoke API tokens (the first admin token comes only from here).
@@ -181,6 +185,14 @@ pub enum PartnerCommand {
 }
 
 #[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The backup file (gzip'd JSON lines).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct DatabaseArgs {
     /// sqlite://PATH (default) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
@@ -299,6 +311,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&args).await?;
             store.migrate().await?;
             println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(args) => {
+            let store = open_store(&args.database).await?;
+            let started = std::time::Instant::now();
+            let summary = crate::backup::backup(&store, &args.file, &rows_progress("backing up")).await?;
+            println!("backed up {} rows of {} tables to {} in {:.1} s", summary.rows, summary.tables, args.file.display(), started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore(args) => {
+            let store = open_store(&args.database).await?;
+            let started = std::time::Instant::now();
+            let summary = crate::backup::restore(&store, &args.file, &rows_progress("restoring")).await?;
+            println!("restored {} rows of {} tables from {} in {:.1} s", summary.rows, summary.tables, args.file.display(), started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(command) => token_command(command).await,
@@ -757,4 +783,12 @@ mod tests {
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite://data/k.db"), "sqlite://data/k.db");
     }
+}
+
+/// A progress bar over rows, on the terminal only.
+fn rows_progress(doing: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} rows, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_message(doing.to_owned());
+    bar
 }

@@ -12,6 +12,7 @@ pub mod server;
 pub mod workflow;
 pub mod auth;
 pub mod background;
+pub mod backup;
 pub mod digest;
 pub mod render;
 pub mod channels;

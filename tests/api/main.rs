@@ -2,6 +2,7 @@
 
 mod accessibility;
 mod admin;
+mod backup;
 mod bad_input;
 mod browser;
 mod contract;
