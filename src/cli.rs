@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::api::AppState;
+use crate::config::{FileConfig, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
@@ -18,6 +20,9 @@ use crate::workflow::Role;
 #[derive(Parser, Debug)]
 #[command(name = "katalog", version, about = "Public-service information, written once and published to every channel")]
 pub struct Cli {
+    /// Configuration file [default: katalog.toml in the working directory, if present].
+    #[arg(long, env = "KATALOG_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Create and migrate the database, import the content folder on first start, and serve the API.
     Serve(ServeArgs),
+    /// Check the configuration file, or show the settings `serve` would use.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Import a content folder (all-or-nothing; unchanged files create no revision).
     Import(ImportArgs),
     /// Check a content folder without writing anything.
@@ -66,6 +74,14 @@ pub enum Command {
         #[command(flatten)]
         search: SearchArgs,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Report unknown keys and unusable values with their file and line; exits non-zero on any.
+    Check,
+    /// Print the settings `serve` would use (flags > environment > file > defaults) as a configuration file.
+    Show(ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -236,7 +252,117 @@ pub struct WebhookArgs {
     pub webhook_retry_hours: u64,
 }
 
+/// The values clap found on the command line or in the environment; the
+/// configuration file fills only the others.
+struct Given<'a>(&'a ArgMatches);
+
+impl Given<'_> {
+    fn fill<T>(&self, id: &str, target: &mut T, from_file: Option<T>) {
+        let given = matches!(self.0.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+        if !given && let Some(value) = from_file {
+            *target = value;
+        }
+    }
+}
+
+/// The matches of the subcommand that runs (flattened arguments live there).
+fn innermost(matches: &ArgMatches) -> &ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => innermost(sub),
+        None => matches,
+    }
+}
+
+fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
+    match command {
+        Command::Serve(args) | Command::Config(ConfigCommand::Show(args)) => args.fill_from(file, given),
+        Command::Config(ConfigCommand::Check) | Command::Generate(_) => {}
+        Command::Import(args) => {
+            args.database.fill_from(file, given);
+            args.schemas.fill_from(file, given);
+        }
+        Command::Validate(args) => args.schemas.fill_from(file, given),
+        Command::Migrate(database)
+        | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
+        | Command::Partner(PartnerCommand::Add { database, .. } | PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. }) => {
+            database.fill_from(file, given)
+        }
+        Command::Partner(PartnerCommand::Sync { database, schemas, .. }) => {
+            database.fill_from(file, given);
+            schemas.fill_from(file, given);
+        }
+        Command::Reindex(search) | Command::Search { search, .. } | Command::SearchEval { search, .. } => search.fill_from(file, given),
+        Command::Export(args) => {
+            given.fill("content", &mut args.content, file.content.clone());
+            given.fill("templates", &mut args.templates, file.templates.clone().map(Some));
+            args.database.fill_from(file, given);
+            args.schemas.fill_from(file, given);
+        }
+    }
+}
+
+impl DatabaseArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("database", &mut self.database, file.database.clone());
+    }
+}
+
+impl SchemaArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("schemas", &mut self.schemas, file.schemas.clone());
+    }
+}
+
+impl SearchArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
+        given.fill("content", &mut self.content, file.content.clone());
+        self.database.fill_from(file, given);
+        self.schemas.fill_from(file, given);
+    }
+}
+
+impl ServeArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("addr", &mut self.addr, file.serve.addr.clone());
+        given.fill("content", &mut self.content, file.content.clone());
+        given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
+        given.fill("cache_mb", &mut self.cache_mb, file.serve.cache_mb);
+        given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
+        self.webhooks.fill_from(file, given);
+        self.database.fill_from(file, given);
+        self.schemas.fill_from(file, given);
+    }
+
+    /// The settings as a configuration file would give them.
+    fn as_file_config(&self) -> FileConfig {
+        let w = &self.webhooks;
+        FileConfig {
+            database: Some(self.database.database.clone()),
+            schemas: Some(self.schemas.schemas.clone()),
+            content: Some(self.content.clone()),
+            templates: self.templates.clone(),
+            search_index: self.search_index.clone(),
+            serve: ServeSection { addr: Some(self.addr.clone()), cache_mb: Some(self.cache_mb) },
+            webhooks: WebhookSection {
+                debounce_ms: Some(w.webhook_debounce_ms),
+                backoff_ms: Some(w.webhook_backoff_ms),
+                max_backoff_ms: Some(w.webhook_max_backoff_ms),
+                retry_hours: Some(w.webhook_retry_hours),
+            },
+        }
+    }
+}
+
 impl WebhookArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        let w = &file.webhooks;
+        given.fill("webhook_debounce_ms", &mut self.webhook_debounce_ms, w.debounce_ms);
+        given.fill("webhook_backoff_ms", &mut self.webhook_backoff_ms, w.backoff_ms);
+        given.fill("webhook_max_backoff_ms", &mut self.webhook_max_backoff_ms, w.max_backoff_ms);
+        given.fill("webhook_retry_hours", &mut self.webhook_retry_hours, w.retry_hours);
+    }
+
     fn timing(&self) -> crate::webhooks::Timing {
         use std::time::Duration;
         crate::webhooks::Timing {
@@ -290,9 +416,27 @@ pub struct GenerateArgs {
     pub english: bool,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+/// Runs a parsed command line; `matches` tell which values clap took from
+/// its defaults, for the configuration file to replace.
+pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let loaded = crate::config::load(cli.config.as_deref())?;
+    let mut command = cli.command;
+    if let Some(loaded) = &loaded {
+        fill_from_file(&mut command, &loaded.config, &Given(innermost(matches)));
+    }
+    match command {
         Command::Serve(args) => serve(args).await,
+        Command::Config(ConfigCommand::Check) => {
+            match &loaded {
+                Some(loaded) => println!("{}: valid", loaded.path.display()),
+                None => println!("no configuration file ({} not found): flags, environment and defaults apply", crate::config::DEFAULT_FILE),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Show(args)) => {
+            print!("{}", toml::to_string(&args.as_file_config())?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Import(args) => import_command(args).await,
         Command::Validate(args) => validate_command(args),
         Command::Migrate(args) => {

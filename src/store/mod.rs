@@ -42,6 +42,11 @@ pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 /// The database used when none is configured: one file, zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
 
+/// Whether [`Store::connect`] can open `url`.
+pub fn is_supported_url(url: &str) -> bool {
+    ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -81,7 +86,7 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
             });
             options
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        } else if is_supported_url(url) {
             let mut options = ConnectOptions::new(url.to_owned());
             options.max_connections(16);
             options

@@ -9,6 +9,7 @@ mod delivery;
 mod exports;
 mod helpers;
 mod manage;
+mod ops;
 mod partner;
 mod partner_sync;
 mod search;
