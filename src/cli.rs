@@ -224,6 +224,9 @@ pub struct ServeArgs {
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
+    /// /readyz answers 503 while a change-log consumer (search index, response cache, webhooks) is more changes behind than this.
+    #[arg(long, env = "KATALOG_READY_MAX_LAG", default_value_t = 1000)]
+    pub ready_max_lag: u64,
     /// Templates that replace the web site's built-in ones of the same name.
     #[arg(long, env = "KATALOG_TEMPLATES")]
     pub templates: Option<PathBuf>,
@@ -328,6 +331,7 @@ impl ServeArgs {
         given.fill("content", &mut self.content, file.content.clone());
         given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
         given.fill("cache_mb", &mut self.cache_mb, file.serve.cache_mb);
+        given.fill("ready_max_lag", &mut self.ready_max_lag, file.serve.ready_max_lag);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
         self.webhooks.fill_from(file, given);
         self.database.fill_from(file, given);
@@ -343,7 +347,7 @@ impl ServeArgs {
             content: Some(self.content.clone()),
             templates: self.templates.clone(),
             search_index: self.search_index.clone(),
-            serve: ServeSection { addr: Some(self.addr.clone()), cache_mb: Some(self.cache_mb) },
+            serve: ServeSection { addr: Some(self.addr.clone()), cache_mb: Some(self.cache_mb), ready_max_lag: Some(self.ready_max_lag) },
             webhooks: WebhookSection {
                 debounce_ms: Some(w.webhook_debounce_ms),
                 backoff_ms: Some(w.webhook_backoff_ms),
@@ -746,14 +750,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
     let site = crate::channels::live::LiveSite::new(&settings)?;
-    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site));
+    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site), args.ready_max_lag);
     state.responses.follow(&state.store).await?;
     let mut beats = crate::background::Beats::default();
     {
-        let (store, registry) = (state.store.clone(), state.registry.clone());
+        let (store, registry, metrics) = (state.store.clone(), state.registry.clone(), state.metrics.clone());
         beats.every("applying due schedules", crate::workflow::scheduler::TICK, move || {
-            let (store, registry) = (store.clone(), registry.clone());
-            async move { crate::workflow::scheduler::apply_due(&store, &registry).await.map(drop) }
+            let (store, registry, metrics) = (store.clone(), registry.clone(), metrics.clone());
+            async move {
+                crate::workflow::scheduler::apply_due(&store, &registry).await?;
+                metrics.scheduler_ran();
+                Ok::<_, crate::store::StoreError>(())
+            }
         });
         let (store, responses) = (state.store.clone(), state.responses.clone());
         beats.every("following the change log", crate::api::CHANGE_FOLLOW_INTERVAL, move || {

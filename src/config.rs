@@ -33,6 +33,7 @@ pub struct FileConfig {
 pub struct ServeSection {
     pub addr: Option<String>,
     pub cache_mb: Option<u64>,
+    pub ready_max_lag: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]

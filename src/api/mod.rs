@@ -10,6 +10,7 @@ mod caching;
 mod delivery;
 mod health;
 mod manage;
+pub mod metrics;
 pub mod request_id;
 mod search;
 mod site;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
@@ -34,6 +35,7 @@ use crate::channels::live::LiveSite;
 use crate::content::{ContentType, Registry};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
+use metrics::Metrics;
 use problem::ApiError;
 use response_cache::ResponseCache;
 
@@ -64,11 +66,15 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     pub synonyms: Arc<Synonyms>,
     pub site: Arc<LiveSite>,
+    pub metrics: Arc<Metrics>,
+    /// `/readyz` fails while a change-log consumer is further behind.
+    pub ready_max_lag: u64,
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>) -> AppState {
-        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)), search, synonyms, site }
+    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, ready_max_lag: u64) -> AppState {
+        let responses = Arc::new(ResponseCache::new(cache_bytes));
+        AppState { store, registry, responses, search, synonyms, site, metrics: Arc::default(), ready_max_lag }
     }
 
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
@@ -114,10 +120,10 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .around(site::root)
         .around(follow_own_writes)
         .around(limit_body)
+        .around(metrics::record)
         .catch_all_error(problem::problem_for_any_error)
         .with(CatchPanic::new().with_handler(problem::problem_for_panic))
         .around(request_id::assign)
-        .with(Tracing)
         .data(state)
 }
 

@@ -32,7 +32,7 @@ pub use links::{Link, links_of};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
 pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevision, UpstreamRevisionRow};
 pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise};
-pub use schedule::{DueSchedule, ScheduleKind};
+pub use schedule::{DueSchedule, ScheduleCounts, ScheduleKind};
 pub use sessions::EditorSession;
 pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};
 pub use tokens::{StoredToken, TokenInfo};
@@ -102,6 +102,11 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migration::Migrator::up(&self.db, None).await?;
         Ok(())
+    }
+
+    /// Migrations this binary knows that the database has not applied.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(migration::Migrator::get_pending_migrations(&self.db).await?.len())
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -80,6 +80,8 @@ pub struct Server {
     pub client: reqwest::Client,
     /// The server's own search index folder.
     _search_index: tempfile::TempDir,
+    /// What it logged, when started with [`Server::start_logging`].
+    logs: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl Server {
@@ -89,6 +91,16 @@ impl Server {
 
     /// Starts with further `serve` options.
     pub fn start_with(db: &TestDb, content: &Path, options: &[&str]) -> Server {
+        Server::spawn(db, content, options, None)
+    }
+
+    /// Starts logging at `level` into a buffer that [`Server::logs`] reads
+    /// (not a terminal: one JSON object per line).
+    pub fn start_logging(db: &TestDb, content: &Path, level: &str) -> Server {
+        Server::spawn(db, content, &[], Some(level))
+    }
+
+    fn spawn(db: &TestDb, content: &Path, options: &[&str], log_level: Option<&str>) -> Server {
         let search_index = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url, "--content"])
@@ -98,11 +110,24 @@ impl Server {
             .arg("--search-index")
             .arg(search_index.path())
             .args(options)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level.unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log_level.is_some() { Stdio::piped() } else { Stdio::inherit() })
             .spawn()
             .unwrap();
+        // Drained as it comes, so the server never blocks on a full pipe.
+        let logs = child.stderr.take().map(|mut stderr| {
+            let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = logs.clone();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let mut reader = BufReader::new(&mut stderr);
+                while reader.read_line(&mut line).is_ok_and(|read| read > 0) {
+                    sink.lock().unwrap().push_str(&std::mem::take(&mut line));
+                }
+            });
+            logs
+        });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
@@ -114,7 +139,12 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client(), _search_index: search_index }
+        Server { base, child, client: http_client(), _search_index: search_index, logs }
+    }
+
+    /// What the server logged so far (empty unless started logging).
+    pub fn logs(&self) -> String {
+        self.logs.as_ref().map(|logs| logs.lock().unwrap().clone()).unwrap_or_default()
     }
 
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.

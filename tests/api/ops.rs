@@ -1,9 +1,12 @@
-//! Operations: the configuration file and its precedence.
+//! Operations: the configuration file and its precedence, readiness,
+//! Prometheus metrics and structured logs with request ids.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{BIN, text};
+use crate::helpers::{BIN, Server, TestDb, repo_path, text};
+use crate::on_both_databases;
 
 /// Runs `katalog` in `dir` with only the environment given (none of the
 /// test runner's own `KATALOG_*` or `DATABASE_URL`).
@@ -94,4 +97,158 @@ fn a_named_configuration_file_must_exist_and_serve_refuses_a_bad_one() {
     let serve = katalog_in(dir.path(), &["serve"], &[]);
     assert!(!serve.status.success(), "serve must not start with a bad configuration file");
     assert!(text(&serve.stderr).contains("katalog.toml:2:"), "{}", text(&serve.stderr));
+}
+
+on_both_databases!(ready_when_healthy);
+async fn ready_when_healthy(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let consumers: Vec<&str> = body["lag"].as_array().unwrap().iter().map(|lag| lag["consumer"].as_str().unwrap()).collect();
+    assert_eq!(consumers, ["search", "response_cache", "webhooks"]);
+}
+
+on_both_databases!(metrics_count_requests_per_route_template);
+async fn metrics_count_requests_per_route_template(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    for _ in 0..3 {
+        assert_eq!(server.get("/api/v1/service/personalausweis-beantragen").await.status(), 200);
+    }
+    assert_eq!(server.get("/api/v1/service/no-such-service").await.status(), 404);
+    assert_eq!(server.get("/de/").await.status(), 200);
+    assert_eq!(server.get("/no-such-page").await.status(), 404);
+
+    let response = server.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let exposition = response.text().await.unwrap();
+    let samples = parse_exposition(&exposition);
+
+    assert!(!exposition.contains("personalausweis") && !exposition.contains("no-such"), "routes are operations, not paths: {exposition}");
+    let counted = |route: &str, status: &str| {
+        samples
+            .iter()
+            .filter(|s| s.name == "katalog_http_requests_total" && s.labels["route"] == route && s.labels["method"] == "GET" && s.labels["status"] == status)
+            .map(|s| s.value)
+            .sum::<f64>()
+    };
+    assert_eq!(counted("getEntry", "200"), 3.0, "{exposition}");
+    assert_eq!(counted("getEntry", "404"), 1.0, "{exposition}");
+    assert_eq!(counted("/de/*rest", "200"), 1.0, "{exposition}");
+    assert_eq!(counted("unmatched", "404"), 1.0, "{exposition}");
+    let timed = samples.iter().find(|s| s.name == "katalog_http_request_duration_seconds_count" && s.labels["route"] == "getEntry");
+    assert_eq!(timed.map(|s| s.value), Some(4.0), "{exposition}");
+
+    let value = |name: &str| samples.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} missing: {exposition}")).value;
+    assert!(value("katalog_response_cache_hits_total") >= 1.0, "the repeated request is a cache hit: {exposition}");
+    assert!(value("katalog_response_cache_hit_ratio") > 0.0);
+    assert_eq!(value("katalog_webhook_deliveries_pending"), 0.0);
+    assert_eq!(value("katalog_schedules_due"), 0.0);
+    value("katalog_schedules_pending");
+    value("katalog_scheduler_last_run_timestamp_seconds");
+    let consumers: Vec<&str> = samples.iter().filter(|s| s.name == "katalog_change_log_lag").map(|s| s.labels["consumer"].as_str()).collect();
+    assert_eq!(consumers, ["search", "response_cache", "webhooks"]);
+}
+
+on_both_databases!(logs_are_json_lines_carrying_the_request_id);
+async fn logs_are_json_lines_carrying_the_request_id(db: TestDb) {
+    let server = Server::start_logging(&db, &repo_path("content"), "info,sqlx=warn,sea_orm=warn");
+    let response = server.client.get(server.url("/api/v1/service/personalausweis-beantragen")).header("X-Request-Id", "trace-me-42").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    crate::helpers::eventually("the response is logged", async || server.logs().contains("trace-me-42")).await;
+    let logs = server.logs();
+    // Besides logs, `serve` reports its first-start import on stderr in plain words.
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|line| !line.starts_with("imported "))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("a log line that is not JSON ({error}): {line}")))
+        .collect();
+    let answered = lines
+        .iter()
+        .find(|line| line["spans"].as_array().is_some_and(|spans| spans.iter().any(|span| span["request_id"] == "trace-me-42")))
+        .unwrap_or_else(|| panic!("no log line carries the request id: {logs}"));
+    assert_eq!(answered["fields"]["status"], 200, "{answered}");
+}
+
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses the Prometheus text format strictly enough to catch what a
+/// scraper would refuse: every sample belongs to a family declared by a
+/// `# TYPE` line, names and labels are well-formed, values are numbers,
+/// histogram buckets never decrease.
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    let is_name = |name: &str| {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let mut words = comment.splitn(3, ' ');
+            let (kind, name, rest) = (words.next().unwrap(), words.next().unwrap_or(""), words.next().unwrap_or(""));
+            assert!(is_name(name), "bad metric name in {line:?}");
+            if kind == "TYPE" {
+                assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&rest), "bad type in {line:?}");
+                assert!(families.insert(name.to_owned(), rest.to_owned()).is_none(), "family {name} declared twice");
+            }
+            continue;
+        }
+        assert!(!line.trim().is_empty(), "empty line in the exposition");
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value in {line:?}"));
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            value => value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => (name, parse_labels(labels.strip_suffix('}').unwrap_or_else(|| panic!("unclosed labels in {line:?}")))),
+            None => (series, BTreeMap::new()),
+        };
+        assert!(is_name(name), "bad metric name in {line:?}");
+        let family = ["_bucket", "_sum", "_count"].iter().find_map(|suffix| name.strip_suffix(suffix).filter(|base| families.get(*base).is_some_and(|kind| kind == "histogram")));
+        let family = family.unwrap_or(name);
+        assert!(families.contains_key(family), "sample {name} without a # TYPE line");
+        samples.push(Sample { name: name.to_owned(), labels, value });
+    }
+    // Cumulative buckets per series.
+    let mut last: BTreeMap<String, f64> = BTreeMap::new();
+    for sample in samples.iter().filter(|s| s.name.ends_with("_bucket")) {
+        let series: Vec<String> = sample.labels.iter().filter(|(k, _)| *k != "le").map(|(k, v)| format!("{k}={v}")).collect();
+        let key = format!("{}{series:?}", sample.name);
+        let previous = last.insert(key, sample.value).unwrap_or(0.0);
+        assert!(sample.value >= previous, "histogram buckets must not decrease: {}", sample.name);
+    }
+    samples
+}
+
+fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"").unwrap_or_else(|| panic!("bad label in {text:?}"));
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => value.push(c),
+                    None => panic!("bad escape in {text:?}"),
+                },
+                Some((i, '"')) => break i,
+                Some((_, c)) => value.push(c),
+                None => panic!("unclosed label value in {text:?}"),
+            }
+        };
+        labels.insert(name.to_owned(), value);
+        rest = after[end + 1..].strip_prefix(',').unwrap_or(&after[end + 1..]);
+    }
+    labels
 }
