@@ -730,6 +730,9 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// How long `serve` spends at shutdown delivering webhooks still queued.
+const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(15);
+
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let registry = load_registry(&args.schemas)?;
     let store = open_store(&args.database).await?;
@@ -752,6 +755,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let site = crate::channels::live::LiveSite::new(&settings)?;
     let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site), args.ready_max_lag);
     state.responses.follow(&state.store).await?;
+    let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
     let mut beats = crate::background::Beats::default();
     {
         let (store, registry, metrics) = (state.store.clone(), state.registry.clone(), state.metrics.clone());
@@ -779,7 +783,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!(%error, "reading the web site's catalogue failed; the first visitor retries");
             }
         });
-        let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
+        let dispatcher = dispatcher.clone();
         beats.every("delivering webhooks", crate::webhooks::BEAT, move || {
             let dispatcher = dispatcher.clone();
             async move { dispatcher.run_once().await }
@@ -801,7 +805,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::server::shutdown_signal(),
     )
     .await;
+    // Requests in flight were answered; now the background work finishes
+    // its round, and the webhook outbox is flushed, for a bounded time.
     beats.stop().await;
+    match tokio::time::timeout(SHUTDOWN_FLUSH, dispatcher.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "flushing the webhook outbox failed; it is retried at the next start"),
+        Err(_) => tracing::warn!("flushing the webhook outbox took too long; the rest is delivered after the next start"),
+    }
     served?;
     Ok(ExitCode::SUCCESS)
 }

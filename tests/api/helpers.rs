@@ -147,6 +147,19 @@ impl Server {
         self.logs.as_ref().map(|logs| logs.lock().unwrap().clone()).unwrap_or_default()
     }
 
+    /// SIGTERM, as a service manager stops it; returns once it has exited
+    /// (waiting without blocking, so that receivers in the test still answer).
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();
