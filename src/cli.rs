@@ -10,7 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::api::AppState;
-use crate::config::{FileConfig, ServeSection, WebhookSection};
+use crate::config::{FileConfig, LimitsSection, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
@@ -224,6 +224,12 @@ pub struct ServeArgs {
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
+    /// Requests a minute per client address to the management API (429 beyond); 0 for no limit.
+    #[arg(long, env = "KATALOG_RATE_LIMIT_MANAGE", default_value_t = 600)]
+    pub rate_limit_manage: u32,
+    /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.
+    #[arg(long, env = "KATALOG_RATE_LIMIT_SEARCH", default_value_t = 600)]
+    pub rate_limit_search: u32,
     /// /readyz answers 503 while a change-log consumer (search index, response cache, webhooks) is more changes behind than this.
     #[arg(long, env = "KATALOG_READY_MAX_LAG", default_value_t = 1000)]
     pub ready_max_lag: u64,
@@ -332,6 +338,8 @@ impl ServeArgs {
         given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
         given.fill("cache_mb", &mut self.cache_mb, file.serve.cache_mb);
         given.fill("ready_max_lag", &mut self.ready_max_lag, file.serve.ready_max_lag);
+        given.fill("rate_limit_manage", &mut self.rate_limit_manage, file.limits.manage_per_minute);
+        given.fill("rate_limit_search", &mut self.rate_limit_search, file.limits.search_per_minute);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
         self.webhooks.fill_from(file, given);
         self.database.fill_from(file, given);
@@ -347,7 +355,12 @@ impl ServeArgs {
             content: Some(self.content.clone()),
             templates: self.templates.clone(),
             search_index: self.search_index.clone(),
-            serve: ServeSection { addr: Some(self.addr.clone()), cache_mb: Some(self.cache_mb), ready_max_lag: Some(self.ready_max_lag) },
+            serve: ServeSection {
+                addr: Some(self.addr.clone()),
+                cache_mb: Some(self.cache_mb),
+                ready_max_lag: Some(self.ready_max_lag),
+            },
+            limits: LimitsSection { manage_per_minute: Some(self.rate_limit_manage), search_per_minute: Some(self.rate_limit_search) },
             webhooks: WebhookSection {
                 debounce_ms: Some(w.webhook_debounce_ms),
                 backoff_ms: Some(w.webhook_backoff_ms),
@@ -753,7 +766,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
     let site = crate::channels::live::LiveSite::new(&settings)?;
-    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site), args.ready_max_lag);
+    let settings = crate::api::Settings {
+        cache_bytes: args.cache_mb * 1024 * 1024,
+        ready_max_lag: args.ready_max_lag,
+        rate_limits: crate::api::RateLimits { manage_per_minute: args.rate_limit_manage, search_per_minute: args.rate_limit_search },
+    };
+    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), &settings);
     state.responses.follow(&state.store).await?;
     let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
     let mut beats = crate::background::Beats::default();

@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub serve: ServeSection,
     #[serde(default, skip_serializing_if = "WebhookSection::is_empty")]
     pub webhooks: WebhookSection,
+    #[serde(default, skip_serializing_if = "LimitsSection::is_empty")]
+    pub limits: LimitsSection,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -34,6 +36,14 @@ pub struct ServeSection {
     pub addr: Option<String>,
     pub cache_mb: Option<u64>,
     pub ready_max_lag: Option<u64>,
+}
+
+/// Requests a minute per client address; 0 for no limit.
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub manage_per_minute: Option<u32>,
+    pub search_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -54,6 +64,12 @@ impl ServeSection {
 impl WebhookSection {
     fn is_empty(&self) -> bool {
         *self == WebhookSection::default()
+    }
+}
+
+impl LimitsSection {
+    fn is_empty(&self) -> bool {
+        *self == LimitsSection::default()
     }
 }
 
@@ -95,10 +111,11 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     // A value of the right type can still be unusable: refuse it here,
     // where its line is known, rather than when the server starts.
     #[derive(Deserialize)]
-    struct DatabaseKey {
+    struct Positions {
         database: Option<toml::Spanned<String>>,
     }
-    if let Ok(DatabaseKey { database: Some(database) }) = toml::from_str::<DatabaseKey>(text)
+    let Ok(positions) = toml::from_str::<Positions>(text) else { return Ok(config) };
+    if let Some(database) = positions.database
         && !crate::store::is_supported_url(database.get_ref())
     {
         return Err(invalid(database.span().start, format!("database: `{}` is not sqlite://PATH or postgres://…", database.get_ref())));

@@ -23,7 +23,8 @@ use crate::store::StoreError;
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// The route of requests that matched none (404s, refused bodies).
+/// The route of requests answered without one: unknown paths, and
+/// requests refused before routing (413, 429, 431).
 const UNMATCHED: &str = "unmatched";
 
 /// What the server counts while it runs.

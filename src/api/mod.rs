@@ -9,6 +9,7 @@ mod auth;
 mod caching;
 mod delivery;
 mod health;
+mod limits;
 mod manage;
 pub mod metrics;
 pub mod request_id;
@@ -35,6 +36,8 @@ use crate::channels::live::LiveSite;
 use crate::content::{ContentType, Registry};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
+use limits::Limiters;
+pub use limits::RateLimits;
 use metrics::Metrics;
 use problem::ApiError;
 use response_cache::ResponseCache;
@@ -69,12 +72,31 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails while a change-log consumer is further behind.
     pub ready_max_lag: u64,
+    limiters: Arc<Limiters>,
+}
+
+/// How `serve` is configured to answer requests.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Memory for rendered delivery responses.
+    pub cache_bytes: u64,
+    pub ready_max_lag: u64,
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, ready_max_lag: u64) -> AppState {
-        let responses = Arc::new(ResponseCache::new(cache_bytes));
-        AppState { store, registry, responses, search, synonyms, site, metrics: Arc::default(), ready_max_lag }
+    pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, settings: &Settings) -> AppState {
+        AppState {
+            store,
+            registry,
+            responses: Arc::new(ResponseCache::new(settings.cache_bytes)),
+            search,
+            synonyms,
+            site,
+            metrics: Arc::default(),
+            ready_max_lag: settings.ready_max_lag,
+            limiters: Arc::new(Limiters::new(settings.rate_limits)),
+        }
     }
 
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
@@ -120,7 +142,11 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .around(site::root)
         .around(follow_own_writes)
         .around(limit_body)
+        .around(limits::guard)
         .around(metrics::record)
+        // One allocation per request spares the compiler a type nested
+        // beyond its depth limit (each layer names the ones inside twice).
+        .boxed()
         .catch_all_error(problem::problem_for_any_error)
         .with(CatchPanic::new().with_handler(problem::problem_for_panic))
         .around(request_id::assign)

@@ -12,6 +12,7 @@ mod manage;
 mod ops;
 mod partner;
 mod partner_sync;
+mod protection;
 mod search;
 mod site;
 mod storage;

@@ -31,7 +31,11 @@ fn flags_beat_environment_beats_file_beats_defaults() {
     let output = katalog_in(
         dir.path(),
         &["config", "show", "--config", file.to_str().unwrap(), "--database", "sqlite://from-flag.db"],
-        &[("DATABASE_URL", "sqlite://from-env.db"), ("KATALOG_CACHE_MB", "9"), ("KATALOG_WEBHOOK_RETRY_HOURS", "5")],
+        &[
+            ("DATABASE_URL", "sqlite://from-env.db"),
+            ("KATALOG_CACHE_MB", "9"),
+            ("KATALOG_WEBHOOK_RETRY_HOURS", "5"),
+        ],
     );
     let settings = shown_settings(&output);
     assert_eq!(settings["database"].as_str(), Some("sqlite://from-flag.db"), "a flag beats the environment and the file");
@@ -74,6 +78,7 @@ fn config_check_names_file_and_line_of_a_bad_value() {
     for (content, line, says) in [
         ("[serve]\naddr = \"0.0.0.0:80\"\ncache_mb = \"lots\"\n", 3, "invalid type"),
         ("schemas = \"schemas\"\ndatabase = \"mysql://db\"\n", 2, "mysql://db"),
+        ("[limits]\nsearch_per_minute = -1\n", 2, ""),
         ("[serve\n", 1, ""),
     ] {
         let file = dir.path().join("katalog.toml");
