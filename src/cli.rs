@@ -230,6 +230,9 @@ pub struct ServeArgs {
     /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.
     #[arg(long, env = "KATALOG_RATE_LIMIT_SEARCH", default_value_t = 600)]
     pub rate_limit_search: u32,
+    /// An origin whose pages may read the delivery API, as scheme://host[:port], or * for any (repeat, or separate by commas).
+    #[arg(long = "cors-origin", env = "KATALOG_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// /readyz answers 503 while a change-log consumer (search index, response cache, webhooks) is more changes behind than this.
     #[arg(long, env = "KATALOG_READY_MAX_LAG", default_value_t = 1000)]
     pub ready_max_lag: u64,
@@ -338,6 +341,7 @@ impl ServeArgs {
         given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
         given.fill("cache_mb", &mut self.cache_mb, file.serve.cache_mb);
         given.fill("ready_max_lag", &mut self.ready_max_lag, file.serve.ready_max_lag);
+        given.fill("cors_origins", &mut self.cors_origins, file.serve.cors_origins.clone());
         given.fill("rate_limit_manage", &mut self.rate_limit_manage, file.limits.manage_per_minute);
         given.fill("rate_limit_search", &mut self.rate_limit_search, file.limits.search_per_minute);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
@@ -359,6 +363,7 @@ impl ServeArgs {
                 addr: Some(self.addr.clone()),
                 cache_mb: Some(self.cache_mb),
                 ready_max_lag: Some(self.ready_max_lag),
+                cors_origins: Some(self.cors_origins.clone()),
             },
             limits: LimitsSection { manage_per_minute: Some(self.rate_limit_manage), search_per_minute: Some(self.rate_limit_search) },
             webhooks: WebhookSection {
@@ -770,8 +775,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         cache_bytes: args.cache_mb * 1024 * 1024,
         ready_max_lag: args.ready_max_lag,
         rate_limits: crate::api::RateLimits { manage_per_minute: args.rate_limit_manage, search_per_minute: args.rate_limit_search },
+        cors_origins: args.cors_origins.clone(),
     };
-    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), &settings);
+    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
     state.responses.follow(&state.store).await?;
     let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
     let mut beats = crate::background::Beats::default();

@@ -36,6 +36,7 @@ pub struct ServeSection {
     pub addr: Option<String>,
     pub cache_mb: Option<u64>,
     pub ready_max_lag: Option<u64>,
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// Requests a minute per client address; 0 for no limit.
@@ -113,12 +114,23 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     #[derive(Deserialize)]
     struct Positions {
         database: Option<toml::Spanned<String>>,
+        #[serde(default)]
+        serve: ServePositions,
+    }
+    #[derive(Deserialize, Default)]
+    struct ServePositions {
+        cors_origins: Option<Vec<toml::Spanned<String>>>,
     }
     let Ok(positions) = toml::from_str::<Positions>(text) else { return Ok(config) };
     if let Some(database) = positions.database
         && !crate::store::is_supported_url(database.get_ref())
     {
         return Err(invalid(database.span().start, format!("database: `{}` is not sqlite://PATH or postgres://…", database.get_ref())));
+    }
+    for origin in positions.serve.cors_origins.into_iter().flatten() {
+        if let Err(error) = crate::api::check_origin(origin.get_ref()) {
+            return Err(invalid(origin.span().start, format!("serve.cors_origins: {error}")));
+        }
     }
     Ok(config)
 }

@@ -12,6 +12,7 @@ mod health;
 mod limits;
 mod manage;
 pub mod metrics;
+mod security;
 pub mod request_id;
 mod search;
 mod site;
@@ -39,6 +40,8 @@ use crate::store::Store;
 use limits::Limiters;
 pub use limits::RateLimits;
 use metrics::Metrics;
+use security::CorsOrigins;
+pub use security::{BadOrigin, check_origin};
 use problem::ApiError;
 use response_cache::ResponseCache;
 
@@ -73,6 +76,7 @@ pub struct AppState {
     /// `/readyz` fails while a change-log consumer is further behind.
     pub ready_max_lag: u64,
     limiters: Arc<Limiters>,
+    cors: Arc<CorsOrigins>,
 }
 
 /// How `serve` is configured to answer requests.
@@ -82,11 +86,13 @@ pub struct Settings {
     pub cache_bytes: u64,
     pub ready_max_lag: u64,
     pub rate_limits: RateLimits,
+    /// Origins whose pages may read the delivery API (`*` for any).
+    pub cors_origins: Vec<String>,
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, settings: &Settings) -> AppState {
-        AppState {
+    pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, settings: &Settings) -> Result<AppState, BadOrigin> {
+        Ok(AppState {
             store,
             registry,
             responses: Arc::new(ResponseCache::new(settings.cache_bytes)),
@@ -96,7 +102,8 @@ impl AppState {
             metrics: Arc::default(),
             ready_max_lag: settings.ready_max_lag,
             limiters: Arc::new(Limiters::new(settings.rate_limits)),
-        }
+            cors: Arc::new(CorsOrigins::new(&settings.cors_origins)?),
+        })
     }
 
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
@@ -120,6 +127,8 @@ pub async fn app(state: AppState) -> impl Endpoint {
     let generated = service.spec();
     let merged = openapi::with_content_types(&generated, &state.registry).to_string();
     let docs_html = swagger_html(&service, &generated, &merged).await;
+    // Swagger UI is inline: its scripts are allowed by their hashes.
+    let docs_policy = security::policy_for_inline(&docs_html);
 
     let spec_json = merged.clone();
     let mut routes = Route::new()
@@ -127,7 +136,7 @@ pub async fn app(state: AppState) -> impl Endpoint {
             "/openapi.json",
             make_sync(move |_| Response::builder().content_type("application/json").body(spec_json.clone())),
         )
-        .at("/docs", make_sync(move |_| Html(docs_html.clone())))
+        .at("/docs", make_sync(move |_| Html(docs_html.clone()).with_header(poem::http::header::CONTENT_SECURITY_POLICY, docs_policy.clone())))
         .nest("/", service)
         .at("/preview/*rest", poem::get(site::preview))
         .nest("/admin", crate::admin::routes());
@@ -149,6 +158,8 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .boxed()
         .catch_all_error(problem::problem_for_any_error)
         .with(CatchPanic::new().with_handler(problem::problem_for_panic))
+        .around(security::cors)
+        .around(security::headers)
         .around(request_id::assign)
         .data(state)
 }

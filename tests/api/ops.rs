@@ -35,6 +35,7 @@ fn flags_beat_environment_beats_file_beats_defaults() {
             ("DATABASE_URL", "sqlite://from-env.db"),
             ("KATALOG_CACHE_MB", "9"),
             ("KATALOG_WEBHOOK_RETRY_HOURS", "5"),
+            ("KATALOG_CORS_ORIGINS", "https://a.example,https://b.example"),
         ],
     );
     let settings = shown_settings(&output);
@@ -45,6 +46,8 @@ fn flags_beat_environment_beats_file_beats_defaults() {
     assert_eq!(settings["content"].as_str(), Some("from-file"), "the file beats the default");
     assert_eq!(settings["schemas"].as_str(), Some("schemas"), "the default when nothing else says");
     assert_eq!(settings["webhooks"]["debounce_ms"].as_integer(), Some(1000), "the default when nothing else says");
+    let origins: Vec<&str> = settings["serve"]["cors_origins"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    assert_eq!(origins, ["https://a.example", "https://b.example"], "a list from the environment, comma-separated");
 }
 
 #[test]
@@ -78,6 +81,7 @@ fn config_check_names_file_and_line_of_a_bad_value() {
     for (content, line, says) in [
         ("[serve]\naddr = \"0.0.0.0:80\"\ncache_mb = \"lots\"\n", 3, "invalid type"),
         ("schemas = \"schemas\"\ndatabase = \"mysql://db\"\n", 2, "mysql://db"),
+        ("[serve]\ncors_origins = [\n  \"https://ok.example\",\n  \"portal.example\",\n]\n", 4, "portal.example"),
         ("[limits]\nsearch_per_minute = -1\n", 2, ""),
         ("[serve\n", 1, ""),
     ] {

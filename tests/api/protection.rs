@@ -1,6 +1,12 @@
-//! Abuse: per-client rate limits, header limits.
+//! Abuse and browser security: per-client rate limits, header limits,
+//! security headers on HTML, CORS for the delivery API.
+
+use base64::Engine as _;
+use sha2::Digest as _;
 
 use crate::helpers::{Backend, Server, TestDb, repo_path, token};
+
+const SERVICE_PAGE: &str = "/de/service/personalausweis-beantragen/";
 
 async fn server_with(options: &[&str]) -> (TestDb, Server) {
     let db = TestDb::new(Backend::Sqlite).await;
@@ -45,4 +51,100 @@ async fn oversized_request_headers_get_431() {
     let response = server.client.get(server.url("/api/v1/service/personalausweis-beantragen")).header("x-padding", huge).send().await.unwrap();
     assert_eq!(response.status(), 431);
     assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn html_pages_carry_a_csp_without_inline_scripts_and_no_framing() {
+    let (_db, server) = server_with(&[]).await;
+    for path in ["/", SERVICE_PAGE] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        let script_src = directive(policy, "script-src");
+        assert!(!script_src.contains("'unsafe-inline'") && !script_src.contains("'unsafe-eval'"), "{path}: {policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert!(headers.contains_key("referrer-policy"), "{path}");
+        let page = response.text().await.unwrap();
+        // Every executable script is a file: an inline one would be blocked.
+        for (tag, _) in scripts(&page) {
+            assert!(tag.contains("src=") || tag.contains("application/ld+json"), "{path} has an inline script: <script{tag}>");
+        }
+    }
+    let api = server.get("/api/v1/service/personalausweis-beantragen").await;
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn the_api_docs_allow_exactly_their_own_inline_scripts() {
+    let (_db, server) = server_with(&[]).await;
+    let response = server.get("/docs").await;
+    assert_eq!(response.status(), 200);
+    let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let script_src = directive(&policy, "script-src");
+    assert!(!script_src.contains("'unsafe-inline'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    let page = response.text().await.unwrap();
+    let inline = scripts(&page);
+    assert!(inline.len() >= 2, "Swagger UI's bundle and its start script");
+    for (_, body) in inline {
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body.as_bytes()));
+        assert!(script_src.contains(&format!("'sha256-{hash}'")), "an inline script of /docs is not allowed by the policy");
+    }
+}
+
+#[tokio::test]
+async fn cors_preflight_is_allowed_for_a_configured_origin_and_refused_for_another() {
+    let (_db, server) = server_with(&["--cors-origin", "https://portal.example.org"]).await;
+    let preflight = |origin: &'static str, path: &str| {
+        server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "if-none-match")
+            .send()
+    };
+    let allowed = preflight("https://portal.example.org", "/api/v1/service").await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://portal.example.org");
+    assert!(allowed.headers()["access-control-allow-methods"].to_str().unwrap().contains("GET"));
+    assert!(allowed.headers()["access-control-allow-headers"].to_str().unwrap().contains("if-none-match"));
+
+    let refused = preflight("https://elsewhere.example", "/api/v1/service").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+
+    let read = server.client.get(server.url("/api/v1/service/personalausweis-beantragen")).header("origin", "https://portal.example.org").send().await.unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.headers()["access-control-allow-origin"], "https://portal.example.org");
+    assert!(read.headers()["access-control-expose-headers"].to_str().unwrap().contains("etag"));
+
+    let other = server.client.get(server.url("/api/v1/service/personalausweis-beantragen")).header("origin", "https://elsewhere.example").send().await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"), "no access for other origins");
+
+    let manage = preflight("https://portal.example.org", "/api/v1/manage/service").await.unwrap();
+    assert!(!manage.headers().contains_key("access-control-allow-origin"), "the management API is not for other sites");
+}
+
+/// The attributes and the text of every `<script>` element, read as a
+/// browser does: an element ends at the first `</script>`.
+fn scripts(page: &str) -> Vec<(&str, &str)> {
+    let mut found = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<script") {
+        let after = &rest[start + "<script".len()..];
+        let tag_end = after.find('>').expect("an unclosed <script> tag");
+        let body_end = after.find("</script>").expect("a <script> without </script>");
+        found.push((&after[..tag_end], &after[tag_end + 1..body_end]));
+        rest = &after[body_end + "</script>".len()..];
+    }
+    found
+}
+
+/// The sources of one CSP directive.
+fn directive<'a>(policy: &'a str, name: &str) -> &'a str {
+    policy.split(';').map(str::trim).find(|d| d.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {policy}"))
 }
