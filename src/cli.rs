@@ -76,6 +76,8 @@ pub enum Command {
     },
 }
 
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
     /// Report unknown keys and unusable values with their file and line; exits non-zero on any.

@@ -92,6 +92,10 @@ impl CorsOrigins {
         Ok(allowed)
     }
 
+    fn is_empty(&self) -> bool {
+        !self.any && self.listed.is_empty()
+    }
+
     fn allows(&self, origin: &str) -> bool {
         self.any || self.listed.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
@@ -118,11 +122,19 @@ fn is_delivery(path: &str) -> bool {
 /// Answers CORS preflights of the delivery API and marks its responses
 /// readable by allowed origins; a preflight from any other origin is 403.
 pub async fn cors<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
-    let origin = request.headers().get(header::ORIGIN).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    let (Some(origin), true) = (origin, is_delivery(request.uri().path())) else {
+    let origins = request.data::<AppState>().map(|state| state.cors.clone()).filter(|origins| !origins.is_empty());
+    let (Some(origins), true) = (origins, is_delivery(request.uri().path())) else {
         return next.call(request).await.map(IntoResponse::into_response);
     };
-    let allowed = request.data::<AppState>().is_some_and(|state| state.cors.allows(&origin));
+    let origin = request.headers().get(header::ORIGIN).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let Some(origin) = origin else {
+        // Same-origin or not a browser; still, a cache must not give this
+        // answer (without CORS headers) to a page of an allowed origin.
+        let mut response = next.call(request).await.map(IntoResponse::into_response)?;
+        vary_by_origin(response.headers_mut());
+        return Ok(response);
+    };
+    let allowed = origins.allows(&origin);
     let preflight = request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
         let method_allowed = request
@@ -145,6 +157,8 @@ pub async fn cors<E: Endpoint>(next: E, request: Request) -> poem::Result<Respon
     if allowed {
         allow(response.headers_mut(), &origin);
         response.headers_mut().insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSED_HEADERS));
+    } else {
+        vary_by_origin(response.headers_mut());
     }
     Ok(response)
 }
@@ -153,7 +167,11 @@ fn allow(headers: &mut HeaderMap, origin: &str) {
     if let Ok(value) = HeaderValue::from_str(origin) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
     }
-    // Caches must not hand one origin's answer to another.
+    vary_by_origin(headers);
+}
+
+/// Caches must not hand the answer given to one origin to another.
+fn vary_by_origin(headers: &mut HeaderMap) {
     headers.append(header::VARY, HeaderValue::from_static("origin"));
 }
 

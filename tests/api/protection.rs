@@ -124,6 +124,9 @@ async fn cors_preflight_is_allowed_for_a_configured_origin_and_refused_for_anoth
 
     let other = server.client.get(server.url("/api/v1/service/personalausweis-beantragen")).header("origin", "https://elsewhere.example").send().await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"), "no access for other origins");
+    let plain = server.get("/api/v1/service/personalausweis-beantragen").await;
+    let varies: Vec<&str> = plain.headers().get_all("vary").iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(varies.iter().any(|v| v.eq_ignore_ascii_case("origin")), "caches keep answers apart by origin: {varies:?}");
 
     let manage = preflight("https://portal.example.org", "/api/v1/manage/service").await.unwrap();
     assert!(!manage.headers().contains_key("access-control-allow-origin"), "the management API is not for other sites");
