@@ -37,6 +37,15 @@ impl TestDb {
         if self.postgres.is_some() { Backend::Postgres } else { Backend::Sqlite }
     }
 
+    /// Drops the PostgreSQL database now, under a running server, as an
+    /// outage would take it away.
+    pub async fn take_away(&self) {
+        let (server, name) = self.postgres.as_ref().expect("only a PostgreSQL test database can be taken away");
+        let admin = Database::connect(format!("{server}/postgres")).await.unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+        admin.close().await.ok();
+    }
+
     pub async fn new(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => {

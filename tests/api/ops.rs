@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{BIN, Server, TestDb, repo_path, text};
+use crate::helpers::{BIN, Backend, Server, TestDb, repo_path, text};
 use crate::on_both_databases;
 
 /// Runs `katalog` in `dir` with only the environment given (none of the
@@ -117,6 +117,19 @@ async fn ready_when_healthy(db: TestDb) {
     assert_eq!(body["status"], "ready");
     let consumers: Vec<&str> = body["lag"].as_array().unwrap().iter().map(|lag| lag["consumer"].as_str().unwrap()).collect();
     assert_eq!(consumers, ["search", "response_cache", "webhooks"]);
+}
+
+#[tokio::test]
+async fn not_ready_without_its_database() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let server = Server::start(&db, &repo_path("content"));
+    assert_eq!(server.get("/readyz").await.status(), 200);
+    db.take_away().await;
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["detail"], "the database does not answer", "{problem}");
 }
 
 on_both_databases!(metrics_count_requests_per_route_template);
