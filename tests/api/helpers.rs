@@ -160,11 +160,20 @@ impl Server {
         self.logs.as_ref().map(|logs| logs.lock().unwrap().clone()).unwrap_or_default()
     }
 
-    /// SIGTERM, as a service manager stops it; returns once it has exited
-    /// (waiting without blocking, so that receivers in the test still answer).
+    /// SIGTERM, as a service manager stops it; returns once it has exited.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.send_sigterm();
+        self.exited().await
+    }
+
+    pub fn send_sigterm(&self) {
         let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to end without blocking, so that whatever
+    /// else the test serves (webhook receivers) still answers.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;

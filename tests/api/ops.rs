@@ -132,6 +132,36 @@ async fn not_ready_without_its_database() {
     assert_eq!(problem["detail"], "the database does not answer", "{problem}");
 }
 
+/// A request whose body is still arriving when SIGTERM comes is answered
+/// before the server exits.
+#[tokio::test]
+async fn a_request_in_flight_at_shutdown_is_answered() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db, &repo_path("content"));
+    let editor = crate::helpers::token(&db, "editor", &[]);
+    let body = br#"{"fields": {"name": "Halb gesendet"}}"#;
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /api/v1/manage/service/validate HTTP/1.1\r\nHost: katalog\r\nAuthorization: Bearer {editor}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    server.send_sigterm();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stream.write_all(rest).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    assert!(status == "200" || status == "422", "the request is answered, not dropped: {answer}");
+    assert!(server.exited().await.success(), "and then serve exits cleanly");
+}
+
 on_both_databases!(metrics_count_requests_per_route_template);
 async fn metrics_count_requests_per_route_template(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
