@@ -232,6 +232,9 @@ pub struct ServeArgs {
     /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.
     #[arg(long, env = "KATALOG_RATE_LIMIT_SEARCH", default_value_t = 600)]
     pub rate_limit_search: u32,
+    /// One reverse proxy stands in front: rate limits count against the address it appends to X-Forwarded-For.
+    #[arg(long, env = "KATALOG_BEHIND_PROXY")]
+    pub behind_proxy: bool,
     /// An origin whose pages may read the delivery API, as scheme://host[:port], or * for any (repeat, or separate by commas).
     #[arg(long = "cors-origin", env = "KATALOG_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -346,6 +349,7 @@ impl ServeArgs {
         given.fill("cors_origins", &mut self.cors_origins, file.serve.cors_origins.clone());
         given.fill("rate_limit_manage", &mut self.rate_limit_manage, file.limits.manage_per_minute);
         given.fill("rate_limit_search", &mut self.rate_limit_search, file.limits.search_per_minute);
+        given.fill("behind_proxy", &mut self.behind_proxy, file.limits.behind_proxy);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
         self.webhooks.fill_from(file, given);
         self.database.fill_from(file, given);
@@ -367,7 +371,11 @@ impl ServeArgs {
                 ready_max_lag: Some(self.ready_max_lag),
                 cors_origins: Some(self.cors_origins.clone()),
             },
-            limits: LimitsSection { manage_per_minute: Some(self.rate_limit_manage), search_per_minute: Some(self.rate_limit_search) },
+            limits: LimitsSection {
+                manage_per_minute: Some(self.rate_limit_manage),
+                search_per_minute: Some(self.rate_limit_search),
+                behind_proxy: Some(self.behind_proxy),
+            },
             webhooks: WebhookSection {
                 debounce_ms: Some(w.webhook_debounce_ms),
                 backoff_ms: Some(w.webhook_backoff_ms),
@@ -776,7 +784,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = crate::api::Settings {
         cache_bytes: args.cache_mb * 1024 * 1024,
         ready_max_lag: args.ready_max_lag,
-        rate_limits: crate::api::RateLimits { manage_per_minute: args.rate_limit_manage, search_per_minute: args.rate_limit_search },
+        rate_limits: crate::api::RateLimits {
+            manage_per_minute: args.rate_limit_manage,
+            search_per_minute: args.rate_limit_search,
+            behind_proxy: args.behind_proxy,
+        },
         cors_origins: args.cors_origins.clone(),
     };
     let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;

@@ -39,12 +39,14 @@ pub struct ServeSection {
     pub cors_origins: Option<Vec<String>>,
 }
 
-/// Requests a minute per client address; 0 for no limit.
+/// Requests a minute per client address (0 for no limit), and whose
+/// address that is.
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
     pub manage_per_minute: Option<u32>,
     pub search_per_minute: Option<u32>,
+    pub behind_proxy: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]

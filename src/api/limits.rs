@@ -27,17 +27,38 @@ const MAX_CLIENTS: usize = 100_000;
 pub struct RateLimits {
     pub manage_per_minute: u32,
     pub search_per_minute: u32,
+    /// One reverse proxy stands in front: the client is the address it
+    /// appended to `X-Forwarded-For`, not the TCP peer (the proxy itself).
+    pub behind_proxy: bool,
 }
 
 /// The limiters of one server.
 pub struct Limiters {
     manage: RateLimiter,
     search: RateLimiter,
+    behind_proxy: bool,
 }
 
 impl Limiters {
     pub fn new(limits: RateLimits) -> Limiters {
-        Limiters { manage: RateLimiter::new(limits.manage_per_minute), search: RateLimiter::new(limits.search_per_minute) }
+        Limiters {
+            manage: RateLimiter::new(limits.manage_per_minute),
+            search: RateLimiter::new(limits.search_per_minute),
+            behind_proxy: limits.behind_proxy,
+        }
+    }
+
+    /// Whom a request counts against.
+    fn client(&self, request: &Request) -> Option<IpAddr> {
+        // A listener without an IP (a Unix socket) has a single client: nothing to tell apart.
+        let peer = request.remote_addr().as_socket_addr().map(|addr| addr.ip());
+        if !self.behind_proxy {
+            return peer;
+        }
+        // The proxy appends the address it saw; whatever stands before it,
+        // the client may have written itself.
+        let forwarded = request.headers().get_all("x-forwarded-for").iter().next_back();
+        forwarded.and_then(|value| value.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()).or(peer)
     }
 
     /// The limiter of the endpoint group `path` belongs to, if any.
@@ -106,10 +127,9 @@ pub async fn guard<E: Endpoint>(next: E, request: Request) -> poem::Result<Respo
         let detail = format!("request headers are limited to {MAX_HEADER_BYTES} bytes in all; these have {header_bytes}");
         return Ok(Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", detail).into_response());
     }
-    let limiter = request.data::<AppState>().and_then(|state| state.limiters.for_path(request.uri().path()));
-    // A listener without an IP (a Unix socket) has a single client: nothing to tell apart.
-    let client = request.remote_addr().as_socket_addr().map(|addr| addr.ip());
-    if let (Some(limiter), Some(client)) = (limiter, client)
+    let limiters = request.data::<AppState>().map(|state| state.limiters.clone());
+    let limiter = limiters.as_ref().and_then(|limiters| Some((limiters.for_path(request.uri().path())?, limiters.client(&request)?)));
+    if let Some((limiter, client)) = limiter
         && let Err(wait) = limiter.take(client, Instant::now())
     {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -45,6 +45,17 @@ async fn search_and_management_over_their_rate_limit_get_429_with_retry_after() 
 }
 
 #[tokio::test]
+async fn behind_a_proxy_the_address_it_forwarded_is_the_client() {
+    let (_db, server) = server_with(&["--rate-limit-search", "2", "--behind-proxy"]).await;
+    let search = |forwarded: &'static str| server.client.get(server.url("/api/v1/search?q=ausweis")).header("x-forwarded-for", forwarded).send();
+    assert_eq!(search("203.0.113.7").await.unwrap().status(), 200);
+    // A client's own claim before the proxy's entry changes nothing.
+    assert_eq!(search("198.51.100.1, 203.0.113.7").await.unwrap().status(), 200);
+    assert_eq!(search("198.51.100.2, 203.0.113.7").await.unwrap().status(), 429);
+    assert_eq!(search("203.0.113.8").await.unwrap().status(), 200, "another client has its own allowance");
+}
+
+#[tokio::test]
 async fn oversized_request_headers_get_431() {
     let (_db, server) = server_with(&[]).await;
     let huge = "x".repeat(40 * 1024);
