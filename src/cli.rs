@@ -226,7 +226,7 @@ pub struct ServeArgs {
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
-    /// Requests a minute per client address to the management API (429 beyond); 0 for no limit.
+    /// Requests a minute per client address to the management API and the editor UI (429 beyond); 0 for no limit.
     #[arg(long, env = "KATALOG_RATE_LIMIT_MANAGE", default_value_t = 600)]
     pub rate_limit_manage: u32,
     /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.

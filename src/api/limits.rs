@@ -1,6 +1,6 @@
-//! Shedding abuse: per-client rate limits on the management API and on
-//! search (the endpoints that cost the most or guard the most), and a
-//! bound on request headers. Refusals are problem+json.
+//! Shedding abuse: per-client rate limits on the management API and the
+//! editor UI, and on search (the endpoints that guard the most or cost
+//! the most), and a bound on request headers. Refusals are problem+json.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -63,7 +63,8 @@ impl Limiters {
 
     /// The limiter of the endpoint group `path` belongs to, if any.
     fn for_path(&self, path: &str) -> Option<&RateLimiter> {
-        if path.starts_with("/api/v1/manage/") || path == "/api/v1/manage" {
+        let under = |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if under("/api/v1/manage") || under("/admin") {
             Some(&self.manage)
         } else if path == "/api/v1/search" || path == "/api/v1/suggest" {
             Some(&self.search)

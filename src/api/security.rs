@@ -9,9 +9,11 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::problem::Problem;
 
-/// The web site's policy: its scripts and styles are files of its own
-/// (JSON-LD blocks are data, not scripts), and no one may frame it.
-const SITE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
+/// The web site's and the editor UI's policy: their scripts and styles are
+/// files of their own (JSON-LD blocks are data, not scripts), and no one
+/// may frame them. Images may come from elsewhere over HTTPS: entries'
+/// Markdown may show them (the sanitiser keeps `<img>`).
+const SITE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Headers a cross-origin reader of the delivery API may send and see.
@@ -43,7 +45,7 @@ pub fn policy_for_inline(html: &str) -> String {
     let hashes: String = inline_scripts(html).map(|script| format!(" 'sha256-{}'", base64_sha256(script))).collect();
     // Swagger UI also sets style attributes from its scripts: styles stay open.
     format!(
-        "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; \
+        "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }

@@ -39,9 +39,10 @@ async fn search_and_management_over_their_rate_limit_get_429_with_retry_after() 
     let refused = manage().await.unwrap();
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(server.get("/admin/signin").await.status(), 429, "the editor UI shares the management allowance");
 
     let metrics = server.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("route=\"unmatched\",method=\"GET\",status=\"429\"} 2"), "refusals are counted: {metrics}");
+    assert!(metrics.contains("route=\"unmatched\",method=\"GET\",status=\"429\"} 3"), "refusals are counted: {metrics}");
 }
 
 #[tokio::test]
@@ -67,7 +68,7 @@ async fn oversized_request_headers_get_431() {
 #[tokio::test]
 async fn html_pages_carry_a_csp_without_inline_scripts_and_no_framing() {
     let (_db, server) = server_with(&[]).await;
-    for path in ["/", SERVICE_PAGE] {
+    for path in ["/", SERVICE_PAGE, "/admin/signin"] {
         let response = server.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let headers = response.headers();
