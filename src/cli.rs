@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::api::AppState;
+use crate::config::{FileConfig, LimitsSection, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
@@ -18,6 +20,9 @@ use crate::workflow::Role;
 #[derive(Parser, Debug)]
 #[command(name = "katalog", version, about = "Public-service information, written once and published to every channel")]
 pub struct Cli {
+    /// Configuration file [default: katalog.toml in the working directory, if present].
+    #[arg(long, env = "KATALOG_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Create and migrate the database, import the content folder on first start, and serve the API.
     Serve(ServeArgs),
+    /// Check the configuration file, or show the settings `serve` would use.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Import a content folder (all-or-nothing; unchanged files create no revision).
     Import(ImportArgs),
     /// Check a content folder without writing anything.
@@ -70,6 +78,16 @@ pub enum Command {
         #[command(flatten)]
         search: SearchArgs,
     },
+}
+
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Report unknown keys and unusable values with their file and line; exits non-zero on any.
+    Check,
+    /// Print the settings `serve` would use (flags > environment > file > defaults) as a configuration file.
+    Show(ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -220,6 +238,21 @@ pub struct ServeArgs {
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
+    /// Requests a minute per client address to the management API and the editor UI (429 beyond); 0 for no limit.
+    #[arg(long, env = "KATALOG_RATE_LIMIT_MANAGE", default_value_t = 600)]
+    pub rate_limit_manage: u32,
+    /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.
+    #[arg(long, env = "KATALOG_RATE_LIMIT_SEARCH", default_value_t = 600)]
+    pub rate_limit_search: u32,
+    /// One reverse proxy stands in front: rate limits count against the address it appends to X-Forwarded-For.
+    #[arg(long, env = "KATALOG_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    /// An origin whose pages may read the delivery API, as scheme://host[:port], or * for any (repeat, or separate by commas).
+    #[arg(long = "cors-origin", env = "KATALOG_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// /readyz answers 503 while a change-log consumer (search index, response cache, webhooks) is more changes behind than this.
+    #[arg(long, env = "KATALOG_READY_MAX_LAG", default_value_t = 1000)]
+    pub ready_max_lag: u64,
     /// Templates that replace the web site's built-in ones of the same name.
     #[arg(long, env = "KATALOG_TEMPLATES")]
     pub templates: Option<PathBuf>,
@@ -248,7 +281,132 @@ pub struct WebhookArgs {
     pub webhook_retry_hours: u64,
 }
 
+/// The values clap found on the command line or in the environment; the
+/// configuration file fills only the others.
+struct Given<'a>(&'a ArgMatches);
+
+impl Given<'_> {
+    fn fill<T>(&self, id: &str, target: &mut T, from_file: Option<T>) {
+        let given = matches!(self.0.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+        if !given && let Some(value) = from_file {
+            *target = value;
+        }
+    }
+}
+
+/// The matches of the subcommand that runs (flattened arguments live there).
+fn innermost(matches: &ArgMatches) -> &ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => innermost(sub),
+        None => matches,
+    }
+}
+
+fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
+    match command {
+        Command::Serve(args) | Command::Config(ConfigCommand::Show(args)) => args.fill_from(file, given),
+        Command::Config(ConfigCommand::Check) | Command::Generate(_) => {}
+        Command::Import(args) => {
+            args.database.fill_from(file, given);
+            args.schemas.fill_from(file, given);
+        }
+        Command::Validate(args) => args.schemas.fill_from(file, given),
+        Command::Migrate(database)
+        | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
+        | Command::Partner(PartnerCommand::Add { database, .. } | PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. }) => {
+            database.fill_from(file, given)
+        }
+        Command::Partner(PartnerCommand::Sync { database, schemas, .. }) => {
+            database.fill_from(file, given);
+            schemas.fill_from(file, given);
+        }
+        Command::Reindex(search) | Command::Search { search, .. } | Command::SearchEval { search, .. } => search.fill_from(file, given),
+        Command::Export(args) => {
+            given.fill("content", &mut args.content, file.content.clone());
+            given.fill("templates", &mut args.templates, file.templates.clone().map(Some));
+            args.database.fill_from(file, given);
+            args.schemas.fill_from(file, given);
+        }
+    }
+}
+
+impl DatabaseArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("database", &mut self.database, file.database.clone());
+    }
+}
+
+impl SchemaArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("schemas", &mut self.schemas, file.schemas.clone());
+    }
+}
+
+impl SearchArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
+        given.fill("content", &mut self.content, file.content.clone());
+        self.database.fill_from(file, given);
+        self.schemas.fill_from(file, given);
+    }
+}
+
+impl ServeArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("addr", &mut self.addr, file.serve.addr.clone());
+        given.fill("content", &mut self.content, file.content.clone());
+        given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
+        given.fill("cache_mb", &mut self.cache_mb, file.serve.cache_mb);
+        given.fill("ready_max_lag", &mut self.ready_max_lag, file.serve.ready_max_lag);
+        given.fill("cors_origins", &mut self.cors_origins, file.serve.cors_origins.clone());
+        given.fill("rate_limit_manage", &mut self.rate_limit_manage, file.limits.manage_per_minute);
+        given.fill("rate_limit_search", &mut self.rate_limit_search, file.limits.search_per_minute);
+        given.fill("behind_proxy", &mut self.behind_proxy, file.limits.behind_proxy);
+        given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
+        self.webhooks.fill_from(file, given);
+        self.database.fill_from(file, given);
+        self.schemas.fill_from(file, given);
+    }
+
+    /// The settings as a configuration file would give them.
+    fn as_file_config(&self) -> FileConfig {
+        let w = &self.webhooks;
+        FileConfig {
+            database: Some(self.database.database.clone()),
+            schemas: Some(self.schemas.schemas.clone()),
+            content: Some(self.content.clone()),
+            templates: self.templates.clone(),
+            search_index: self.search_index.clone(),
+            serve: ServeSection {
+                addr: Some(self.addr.clone()),
+                cache_mb: Some(self.cache_mb),
+                ready_max_lag: Some(self.ready_max_lag),
+                cors_origins: Some(self.cors_origins.clone()),
+            },
+            limits: LimitsSection {
+                manage_per_minute: Some(self.rate_limit_manage),
+                search_per_minute: Some(self.rate_limit_search),
+                behind_proxy: Some(self.behind_proxy),
+            },
+            webhooks: WebhookSection {
+                debounce_ms: Some(w.webhook_debounce_ms),
+                backoff_ms: Some(w.webhook_backoff_ms),
+                max_backoff_ms: Some(w.webhook_max_backoff_ms),
+                retry_hours: Some(w.webhook_retry_hours),
+            },
+        }
+    }
+}
+
 impl WebhookArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        let w = &file.webhooks;
+        given.fill("webhook_debounce_ms", &mut self.webhook_debounce_ms, w.debounce_ms);
+        given.fill("webhook_backoff_ms", &mut self.webhook_backoff_ms, w.backoff_ms);
+        given.fill("webhook_max_backoff_ms", &mut self.webhook_max_backoff_ms, w.max_backoff_ms);
+        given.fill("webhook_retry_hours", &mut self.webhook_retry_hours, w.retry_hours);
+    }
+
     fn timing(&self) -> crate::webhooks::Timing {
         use std::time::Duration;
         crate::webhooks::Timing {
@@ -302,9 +460,27 @@ pub struct GenerateArgs {
     pub english: bool,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+/// Runs a parsed command line; `matches` tell which values clap took from
+/// its defaults, for the configuration file to replace.
+pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let loaded = crate::config::load(cli.config.as_deref())?;
+    let mut command = cli.command;
+    if let Some(loaded) = &loaded {
+        fill_from_file(&mut command, &loaded.config, &Given(innermost(matches)));
+    }
+    match command {
         Command::Serve(args) => serve(args).await,
+        Command::Config(ConfigCommand::Check) => {
+            match &loaded {
+                Some(loaded) => println!("{}: valid", loaded.path.display()),
+                None => println!("no configuration file ({} not found): flags, environment and defaults apply", crate::config::DEFAULT_FILE),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Show(args)) => {
+            print!("{}", toml::to_string(&args.as_file_config())?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Import(args) => import_command(args).await,
         Command::Validate(args) => validate_command(args),
         Command::Migrate(args) => {
@@ -608,6 +784,9 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// How long `serve` spends at shutdown delivering webhooks still queued.
+const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(15);
+
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let registry = load_registry(&args.schemas)?;
     let store = open_store(&args.database).await?;
@@ -628,14 +807,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
     let site = crate::channels::live::LiveSite::new(&settings)?;
-    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site));
+    let settings = crate::api::Settings {
+        cache_bytes: args.cache_mb * 1024 * 1024,
+        ready_max_lag: args.ready_max_lag,
+        rate_limits: crate::api::RateLimits {
+            manage_per_minute: args.rate_limit_manage,
+            search_per_minute: args.rate_limit_search,
+            behind_proxy: args.behind_proxy,
+        },
+        cors_origins: args.cors_origins.clone(),
+    };
+    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
     state.responses.follow(&state.store).await?;
+    let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
     let mut beats = crate::background::Beats::default();
     {
-        let (store, registry) = (state.store.clone(), state.registry.clone());
+        let (store, registry, metrics) = (state.store.clone(), state.registry.clone(), state.metrics.clone());
         beats.every("applying due schedules", crate::workflow::scheduler::TICK, move || {
-            let (store, registry) = (store.clone(), registry.clone());
-            async move { crate::workflow::scheduler::apply_due(&store, &registry).await.map(drop) }
+            let (store, registry, metrics) = (store.clone(), registry.clone(), metrics.clone());
+            async move {
+                crate::workflow::scheduler::apply_due(&store, &registry).await?;
+                metrics.scheduler_ran();
+                Ok::<_, crate::store::StoreError>(())
+            }
         });
         let (store, responses) = (state.store.clone(), state.responses.clone());
         beats.every("following the change log", crate::api::CHANGE_FOLLOW_INTERVAL, move || {
@@ -653,7 +847,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!(%error, "reading the web site's catalogue failed; the first visitor retries");
             }
         });
-        let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
+        let dispatcher = dispatcher.clone();
         beats.every("delivering webhooks", crate::webhooks::BEAT, move || {
             let dispatcher = dispatcher.clone();
             async move { dispatcher.run_once().await }
@@ -675,7 +869,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::server::shutdown_signal(),
     )
     .await;
+    // Requests in flight were answered; now the background work finishes
+    // its round, and the webhook outbox is flushed, for a bounded time.
     beats.stop().await;
+    match tokio::time::timeout(SHUTDOWN_FLUSH, dispatcher.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "flushing the webhook outbox failed; it is retried at the next start"),
+        Err(_) => tracing::warn!("flushing the webhook outbox took too long; the rest is delivered after the next start"),
+    }
     served?;
     Ok(ExitCode::SUCCESS)
 }

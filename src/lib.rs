@@ -7,6 +7,7 @@ pub mod import;
 pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod generate;
 pub mod server;
 pub mod workflow;

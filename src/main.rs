@@ -1,6 +1,7 @@
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -8,15 +9,27 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")))
-        .with_writer(std::io::stderr)
-        .init();
-    match katalog::cli::run(katalog::cli::Cli::parse()).await {
+    init_logging();
+    let matches = katalog::cli::Cli::command().get_matches();
+    let cli = katalog::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    match katalog::cli::run(cli, &matches).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr: readable lines on a terminal, one JSON object per
+/// line otherwise (for log collectors), with the fields of the enclosing
+/// spans, such as a request's id.
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        logs.init();
+    } else {
+        logs.json().with_current_span(false).with_span_list(true).init();
     }
 }

@@ -1,7 +1,11 @@
+//! Operations endpoints: liveness, readiness and metrics.
+
+use poem::http::StatusCode;
 use poem::web::Data;
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::metrics::{self, ConsumerLag};
 use super::problem::{HealthError, Problem};
 use super::{ApiTags, AppState};
 
@@ -18,21 +22,88 @@ pub enum HealthResponse {
     Ok(Json<Health>),
 }
 
+#[derive(Object)]
+pub struct Readiness {
+    /// `ready`.
+    pub status: String,
+    /// Change-log entries each consumer has not applied yet.
+    pub lag: Vec<Lag>,
+}
+
+#[derive(Object)]
+pub struct Lag {
+    /// `search`, `response_cache` or `webhooks`.
+    pub consumer: String,
+    pub behind: i64,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadinessResponse {
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+}
+
+#[derive(ApiResponse)]
+pub enum MetricsResponse {
+    /// Prometheus text exposition format 0.0.4.
+    #[oai(status = 200, content_type = "text/plain; version=0.0.4; charset=utf-8")]
+    Metrics(PlainText<String>),
+}
+
 pub struct HealthApi;
 
 #[OpenApi(tag = "ApiTags::Operations")]
 impl HealthApi {
-    /// Liveness and readiness: 200 when the database answers, 503 otherwise.
+    /// Liveness: 200 when the database answers, 503 otherwise.
     #[oai(path = "/healthz", method = "get", operation_id = "health")]
     async fn health(&self, state: Data<&AppState>) -> Result<HealthResponse, HealthError> {
         state.store.ping().await.map_err(|error| {
             tracing::warn!(%error, "health check: database unreachable");
-            HealthError::Unavailable(Json(Problem::new(
-                poem::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the database does not answer",
-            )))
+            unavailable("the database does not answer".into())
         })?;
         Ok(HealthResponse::Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })))
     }
+
+    /// Readiness: 200 when the database answers, its schema is up to date
+    /// and every change-log consumer is within the configured lag; 503 with
+    /// what is not ready otherwise.
+    #[oai(path = "/readyz", method = "get", operation_id = "readiness")]
+    async fn readiness(&self, state: Data<&AppState>) -> Result<ReadinessResponse, HealthError> {
+        let not_ready = |what: String| {
+            tracing::warn!(reason = %what, "not ready");
+            unavailable(what)
+        };
+        state.store.ping().await.map_err(|_| not_ready("the database does not answer".into()))?;
+        let pending = state.store.pending_migrations().await.map_err(|error| not_ready(format!("cannot read the schema version: {error}")))?;
+        if pending > 0 {
+            return Err(not_ready(format!("{pending} database migration(s) not applied; run `katalog migrate`")));
+        }
+        let lags = metrics::consumer_lags(&state).await.map_err(|error| not_ready(format!("cannot read the change log: {error}")))?;
+        let behind: Vec<String> = lags
+            .iter()
+            .filter(|lag| lag.behind > i64::try_from(state.ready_max_lag).unwrap_or(i64::MAX))
+            .map(|lag| format!("{} is {} changes behind", lag.consumer, lag.behind))
+            .collect();
+        if !behind.is_empty() {
+            return Err(not_ready(format!("{} (at most {} allowed)", behind.join("; "), state.ready_max_lag)));
+        }
+        let lag = lags.into_iter().map(|ConsumerLag { consumer, behind }| Lag { consumer: consumer.into(), behind }).collect();
+        Ok(ReadinessResponse::Ready(Json(Readiness { status: "ready".into(), lag })))
+    }
+
+    /// Metrics in the Prometheus text format: requests and latency per route
+    /// template, response-cache hits, change-log lag per consumer, webhook
+    /// backlog and scheduler state.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self, state: Data<&AppState>) -> Result<MetricsResponse, HealthError> {
+        let text = metrics::render(&state).await.map_err(|error| {
+            tracing::warn!(%error, "metrics: reading the database failed");
+            unavailable("the database does not answer".into())
+        })?;
+        Ok(MetricsResponse::Metrics(PlainText(text)))
+    }
+}
+
+fn unavailable(detail: String) -> HealthError {
+    HealthError::Unavailable(Json(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)))
 }

@@ -9,7 +9,10 @@ mod auth;
 mod caching;
 mod delivery;
 mod health;
+mod limits;
 mod manage;
+pub mod metrics;
+mod security;
 pub mod request_id;
 mod search;
 mod site;
@@ -25,7 +28,7 @@ use std::sync::Arc;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
@@ -34,6 +37,11 @@ use crate::channels::live::LiveSite;
 use crate::content::{ContentType, Registry};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
+use limits::Limiters;
+pub use limits::RateLimits;
+use metrics::Metrics;
+use security::CorsOrigins;
+pub use security::{BadOrigin, check_origin};
 use problem::ApiError;
 use response_cache::ResponseCache;
 
@@ -64,11 +72,38 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     pub synonyms: Arc<Synonyms>,
     pub site: Arc<LiveSite>,
+    pub metrics: Arc<Metrics>,
+    /// `/readyz` fails while a change-log consumer is further behind.
+    pub ready_max_lag: u64,
+    limiters: Arc<Limiters>,
+    cors: Arc<CorsOrigins>,
+}
+
+/// How `serve` is configured to answer requests.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Memory for rendered delivery responses.
+    pub cache_bytes: u64,
+    pub ready_max_lag: u64,
+    pub rate_limits: RateLimits,
+    /// Origins whose pages may read the delivery API (`*` for any).
+    pub cors_origins: Vec<String>,
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>) -> AppState {
-        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)), search, synonyms, site }
+    pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, settings: &Settings) -> Result<AppState, BadOrigin> {
+        Ok(AppState {
+            store,
+            registry,
+            responses: Arc::new(ResponseCache::new(settings.cache_bytes)),
+            search,
+            synonyms,
+            site,
+            metrics: Arc::default(),
+            ready_max_lag: settings.ready_max_lag,
+            limiters: Arc::new(Limiters::new(settings.rate_limits)),
+            cors: Arc::new(CorsOrigins::new(&settings.cors_origins)?),
+        })
     }
 
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
@@ -92,6 +127,8 @@ pub async fn app(state: AppState) -> impl Endpoint {
     let generated = service.spec();
     let merged = openapi::with_content_types(&generated, &state.registry).to_string();
     let docs_html = swagger_html(&service, &generated, &merged).await;
+    // Swagger UI is inline: its scripts are allowed by their hashes.
+    let docs_policy = security::policy_for_inline(&docs_html);
 
     let spec_json = merged.clone();
     let mut routes = Route::new()
@@ -99,7 +136,7 @@ pub async fn app(state: AppState) -> impl Endpoint {
             "/openapi.json",
             make_sync(move |_| Response::builder().content_type("application/json").body(spec_json.clone())),
         )
-        .at("/docs", make_sync(move |_| Html(docs_html.clone())))
+        .at("/docs", make_sync(move |_| Html(docs_html.clone()).with_header(poem::http::header::CONTENT_SECURITY_POLICY, docs_policy.clone())))
         .nest("/", service)
         .at("/preview/*rest", poem::get(site::preview))
         .nest("/admin", crate::admin::routes());
@@ -114,10 +151,16 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .around(site::root)
         .around(follow_own_writes)
         .around(limit_body)
+        .around(limits::guard)
+        .around(metrics::record)
+        // One allocation per request spares the compiler a type nested
+        // beyond its depth limit (each layer names the ones inside twice).
+        .boxed()
         .catch_all_error(problem::problem_for_any_error)
         .with(CatchPanic::new().with_handler(problem::problem_for_panic))
+        .around(security::cors)
+        .around(security::headers)
         .around(request_id::assign)
-        .with(Tracing)
         .data(state)
 }
 

@@ -144,10 +144,10 @@ impl From<crate::store::StoreError> for ReadError {
     }
 }
 
-/// The health check's only error.
+/// The operations endpoints' only error.
 #[derive(ApiResponse, Debug)]
 pub enum HealthError {
-    /// The database does not answer.
+    /// The database does not answer, or (readiness) the server is not ready yet.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
 }

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument as _;
 
 pub const HEADER: &str = "x-request-id";
 
@@ -25,7 +26,10 @@ pub async fn assign<E: Endpoint>(next: E, mut request: Request) -> poem::Result<
         .map(str::to_owned);
     let id = given.unwrap_or_else(fresh);
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.call(request).await.map(IntoResponse::into_response).unwrap_or_else(|error| error.into_response());
+    // Everything logged while answering carries the id.
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path(), remote = %request.remote_addr());
+    let answered = next.call(request).instrument(span).await;
+    let mut response = answered.map(IntoResponse::into_response).unwrap_or_else(|error| error.into_response());
     if let Ok(value) = id.parse() {
         response.headers_mut().insert(HEADER, value);
     }

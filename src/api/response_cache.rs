@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::io::Write;
 use std::sync::{Arc, OnceLock, RwLock};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -117,6 +117,17 @@ pub struct ResponseCache {
     hasher: RandomState,
     /// The last change-log sequence number applied.
     followed_to: tokio::sync::Mutex<Option<i64>>,
+    /// A copy of `followed_to` (-1 for none) readable without waiting for a follow.
+    applied_seq: AtomicI64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How often the cache answered, since the start.
+#[derive(Clone, Copy, Debug)]
+pub struct HitCounts {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 #[derive(Clone)]
@@ -145,6 +156,9 @@ impl ResponseCache {
             invalidated_at: RwLock::new(HashMap::new()),
             hasher: RandomState::new(),
             followed_to: tokio::sync::Mutex::new(None),
+            applied_seq: AtomicI64::new(-1),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -155,13 +169,25 @@ impl ResponseCache {
 
     /// The current response for `key`, if one is cached.
     pub fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
-        let response = self.responses.get(key)?;
-        if self.is_current(&response.dependencies, response.built_from) {
-            Some(response)
-        } else {
-            self.responses.remove(key);
-            None
-        }
+        let current = self.responses.get(key).filter(|response| {
+            let current = self.is_current(&response.dependencies, response.built_from);
+            if !current {
+                self.responses.remove(key);
+            }
+            current
+        });
+        let counter = if current.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        current
+    }
+
+    pub fn hit_counts(&self) -> HitCounts {
+        HitCounts { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
+    }
+
+    /// The last change-log entry applied; `None` before the first follow.
+    pub fn applied_seq(&self) -> Option<i64> {
+        Some(self.applied_seq.load(Ordering::Acquire)).filter(|seq| *seq >= 0)
     }
 
     /// Caches a response built after `ticket` was taken; returns it for
@@ -202,7 +228,9 @@ impl ResponseCache {
     pub async fn follow(&self, store: &Store) -> Result<(), StoreError> {
         let mut followed_to = self.followed_to.lock().await;
         let Some(mut after) = *followed_to else {
-            *followed_to = Some(store.latest_change_seq().await?);
+            let head = store.latest_change_seq().await?;
+            *followed_to = Some(head);
+            self.applied_seq.store(head, Ordering::Release);
             return Ok(());
         };
         loop {
@@ -224,6 +252,7 @@ impl ResponseCache {
                 );
             }
             *followed_to = Some(after);
+            self.applied_seq.store(after, Ordering::Release);
             if (changes.len() as u64) < FOLLOW_BATCH {
                 break;
             }

@@ -20,7 +20,10 @@ pub const SITE_FILES: [&str; 3] = ["/style.css", "/open-now.js", "/sitemap.xml"]
 /// `/` is the site's: answered here, before the API nested at `/` would.
 pub async fn root<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
     if request.uri().path() == "/" && request.method() == Method::GET {
-        return published.call(request).await;
+        let mut response = published.call(request).await?;
+        // Answered before routing: name the route for the metrics.
+        response.set_data(poem::PathPattern("/".into()));
+        return Ok(response);
     }
     next.call(request).await.map(IntoResponse::into_response)
 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,8 @@ pub struct SearchIndex {
     registry: std::sync::Arc<Registry>,
     /// Serialises catching up (the follower and writes of this process).
     followed_to: tokio::sync::Mutex<i64>,
+    /// A copy of `followed_to` readable without waiting for a catch-up.
+    applied_seq: AtomicI64,
 }
 
 impl SearchIndex {
@@ -88,6 +91,7 @@ impl SearchIndex {
             facet_names: FacetNameCache::default(),
             registry,
             followed_to: tokio::sync::Mutex::new(-1),
+            applied_seq: AtomicI64::new(-1),
         })
     }
 
@@ -108,6 +112,7 @@ impl SearchIndex {
                 Some(seq) => *followed_to = seq,
                 None => {
                     *followed_to = self.rebuild_locked(store, progress).await?;
+                    self.applied_seq.store(*followed_to, Ordering::Release);
                     return Ok(true);
                 }
             }
@@ -126,13 +131,21 @@ impl SearchIndex {
                 break;
             }
         }
+        self.applied_seq.store(*followed_to, Ordering::Release);
         Ok(false)
+    }
+
+    /// The last change-log entry the index reflects; `None` before it
+    /// has caught up once.
+    pub fn applied_seq(&self) -> Option<i64> {
+        Some(self.applied_seq.load(Ordering::Acquire)).filter(|seq| *seq >= 0)
     }
 
     /// Rebuilds the index from every published entry.
     pub async fn rebuild(&self, store: &Store, progress: bool) -> Result<usize, SearchError> {
         let mut followed_to = self.followed_to.lock().await;
         *followed_to = self.rebuild_locked(store, progress).await?;
+        self.applied_seq.store(*followed_to, Ordering::Release);
         Ok(self.reader.searcher().num_docs() as usize)
     }
 

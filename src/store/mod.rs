@@ -32,7 +32,7 @@ pub use links::{Link, links_of};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
 pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevision, UpstreamRevisionRow};
 pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise};
-pub use schedule::{DueSchedule, ScheduleKind};
+pub use schedule::{DueSchedule, ScheduleCounts, ScheduleKind};
 pub use sessions::EditorSession;
 pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};
 pub use tokens::{StoredToken, TokenInfo};
@@ -41,6 +41,11 @@ pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 
 /// The database used when none is configured: one file, zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
+
+/// Whether [`Store::connect`] can open `url`.
+pub fn is_supported_url(url: &str) -> bool {
+    ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,7 +86,7 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
             });
             options
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        } else if is_supported_url(url) {
             let mut options = ConnectOptions::new(url.to_owned());
             options.max_connections(16);
             options
@@ -97,6 +102,11 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migration::Migrator::up(&self.db, None).await?;
         Ok(())
+    }
+
+    /// Migrations this binary knows that the database has not applied.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(migration::Migrator::get_pending_migrations(&self.db).await?.len())
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -31,6 +31,13 @@ impl DueSchedule {
     }
 }
 
+/// Schedules set and due, for metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScheduleCounts {
+    pub pending: i64,
+    pub due: i64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScheduleKind {
     Publish { number: i32 },
@@ -68,6 +75,18 @@ impl Store {
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// How many publish or withdrawal schedules are set, and how many of
+    /// them are due at `now` (waiting for the scheduler).
+    pub async fn schedule_counts(&self, now: DateTime<Utc>) -> Result<ScheduleCounts, StoreError> {
+        let sql = "SELECT \
+             COALESCE(SUM(CASE WHEN p.publish_at IS NOT NULL THEN 1 ELSE 0 END + CASE WHEN p.unpublish_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS pending, \
+             COALESCE(SUM(CASE WHEN p.publish_at <= ? THEN 1 ELSE 0 END + CASE WHEN p.unpublish_at <= ? THEN 1 ELSE 0 END), 0) AS due \
+             FROM publications p JOIN entries e ON e.id = p.entry_id WHERE e.trashed_at IS NULL";
+        let row = self.db.query_one_raw(self.statement(sql, [now.into(), now.into()])).await?;
+        let count = |column: &str| -> Result<i64, StoreError> { Ok(row.as_ref().map(|row| row.try_get::<i64>("", column)).transpose()?.unwrap_or(0)) };
+        Ok(ScheduleCounts { pending: count("pending")?, due: count("due")? })
     }
 
     /// Schedules due at `now`, oldest first.

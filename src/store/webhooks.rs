@@ -74,6 +74,18 @@ const SUBSCRIPTION_COLUMNS: &str = "id, url, secret, content_types, events, from
 const QUEUE_BATCH: i64 = 1000;
 
 impl Store {
+    /// The last change copied into the outbox; `None` before the first copy.
+    pub async fn webhook_cursor(&self) -> Result<Option<i64>, StoreError> {
+        let row = self.db.query_one_raw(self.statement("SELECT seq FROM change_cursors WHERE name = ?", [CURSOR.into()])).await?;
+        Ok(row.map(|row| row.try_get("", "seq")).transpose()?)
+    }
+
+    /// Deliveries still to be made (first attempt or retry).
+    pub async fn pending_webhook_deliveries(&self) -> Result<i64, StoreError> {
+        let row = self.db.query_one_raw(self.statement("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'", [])).await?;
+        Ok(row.map(|row| row.try_get("", "n")).transpose()?.unwrap_or(0))
+    }
+
     /// Adds a subscription; it receives the changes made from now on.
     pub async fn insert_subscription(&self, subscription: &Subscription) -> Result<Subscription, StoreError> {
         let from_seq = self.latest_change_seq().await?;

@@ -122,6 +122,19 @@ impl Dispatcher {
 
     /// One beat: queue new changes, then attempt what is due.
     pub async fn run_once(&self) -> Result<(), WebhookError> {
+        self.run(Duration::ZERO).await
+    }
+
+    /// At shutdown: queue every change and attempt what is due or only
+    /// waiting out its debounce, so that the events of the last writes
+    /// leave now rather than at the next start. (The outbox is in the
+    /// database: whatever fails or is left stays queued.)
+    pub async fn flush(&self) -> Result<(), WebhookError> {
+        self.run(self.timing.debounce).await
+    }
+
+    /// Queues new changes, then attempts what is due within `ahead`.
+    async fn run(&self, ahead: Duration) -> Result<(), WebhookError> {
         loop {
             let now = Utc::now();
             if self.store.queue_webhook_deliveries(now, now + delta(self.timing.debounce)).await? == 0 {
@@ -129,7 +142,7 @@ impl Dispatcher {
             }
         }
         let mut attempts = JoinSet::new();
-        for id in self.store.due_deliveries(Utc::now(), 100).await? {
+        for id in self.store.due_deliveries(Utc::now() + delta(ahead), 100).await? {
             if attempts.len() >= PARALLEL_DELIVERIES {
                 attempts.join_next().await;
             }

@@ -37,6 +37,15 @@ impl TestDb {
         if self.postgres.is_some() { Backend::Postgres } else { Backend::Sqlite }
     }
 
+    /// Drops the PostgreSQL database now, under a running server, as an
+    /// outage would take it away.
+    pub async fn take_away(&self) {
+        let (server, name) = self.postgres.as_ref().expect("only a PostgreSQL test database can be taken away");
+        let admin = Database::connect(format!("{server}/postgres")).await.unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+        admin.close().await.ok();
+    }
+
     pub async fn new(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => {
@@ -80,6 +89,8 @@ pub struct Server {
     pub client: reqwest::Client,
     /// The server's own search index folder.
     _search_index: tempfile::TempDir,
+    /// What it logged, when started with [`Server::start_logging`].
+    logs: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl Server {
@@ -89,6 +100,16 @@ impl Server {
 
     /// Starts with further `serve` options.
     pub fn start_with(db: &TestDb, content: &Path, options: &[&str]) -> Server {
+        Server::spawn(db, content, options, None)
+    }
+
+    /// Starts logging at `level` into a buffer that [`Server::logs`] reads
+    /// (not a terminal: one JSON object per line).
+    pub fn start_logging(db: &TestDb, content: &Path, level: &str) -> Server {
+        Server::spawn(db, content, &[], Some(level))
+    }
+
+    fn spawn(db: &TestDb, content: &Path, options: &[&str], log_level: Option<&str>) -> Server {
         let search_index = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url, "--content"])
@@ -98,11 +119,28 @@ impl Server {
             .arg("--search-index")
             .arg(search_index.path())
             .args(options)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level.unwrap_or("warn"))
+            // Tests drive the API far faster than people do; the tests of
+            // the limits turn them on with flags (which beat the environment).
+            .env("KATALOG_RATE_LIMIT_MANAGE", "0")
+            .env("KATALOG_RATE_LIMIT_SEARCH", "0")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log_level.is_some() { Stdio::piped() } else { Stdio::inherit() })
             .spawn()
             .unwrap();
+        // Drained as it comes, so the server never blocks on a full pipe.
+        let logs = child.stderr.take().map(|mut stderr| {
+            let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = logs.clone();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let mut reader = BufReader::new(&mut stderr);
+                while reader.read_line(&mut line).is_ok_and(|read| read > 0) {
+                    sink.lock().unwrap().push_str(&std::mem::take(&mut line));
+                }
+            });
+            logs
+        });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
@@ -114,7 +152,34 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client(), _search_index: search_index }
+        Server { base, child, client: http_client(), _search_index: search_index, logs }
+    }
+
+    /// What the server logged so far (empty unless started logging).
+    pub fn logs(&self) -> String {
+        self.logs.as_ref().map(|logs| logs.lock().unwrap().clone()).unwrap_or_default()
+    }
+
+    /// SIGTERM, as a service manager stops it; returns once it has exited.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.send_sigterm();
+        self.exited().await
+    }
+
+    pub fn send_sigterm(&self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to end without blocking, so that whatever
+    /// else the test serves (webhook receivers) still answers.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.

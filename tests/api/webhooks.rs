@@ -234,6 +234,28 @@ async fn a_burst_of_changes_fires_one_event_per_entry(db: TestDb) {
 }
 on_both_databases!(a_burst_of_changes_fires_one_event_per_entry);
 
+/// A stopping server delivers the events of its last writes before it
+/// exits, instead of leaving them until the next start.
+async fn shutdown_flushes_the_outbox(db: TestDb) {
+    let content = sample_content();
+    // Without the flush, the event would wait a minute for further changes.
+    let mut server = Server::start_with(&db, content.path(), &["--webhook-debounce-ms", "60000"]);
+    let port = free_port();
+    let receiver = Receiver::start(port).await;
+    let admin = Client { server: &server, token: token(&db, "admin", &[]) };
+    subscribe(&admin, port, json!({})).await;
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    rename_and_publish(&publisher, "personalausweis-beantragen", "Personalausweis (neu)").await;
+    assert!(receiver.received().is_empty(), "debounced: nothing is sent yet");
+
+    let exit = server.terminate().await;
+    assert!(exit.success(), "serve exits cleanly on SIGTERM: {exit}");
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "the pending event is delivered before exit");
+    assert_eq!(received[0].json()["entry"]["slug"], "personalausweis-beantragen");
+}
+on_both_databases!(shutdown_flushes_the_outbox);
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

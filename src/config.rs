@@ -1,0 +1,146 @@
+//! The configuration file, `katalog.toml`.
+//!
+//! Every setting can come from a flag, an environment variable or this
+//! file, in that order of precedence, before the built-in default. clap
+//! reads flags and environment variables; what it filled only from its
+//! default is then replaced by the file's value (see `cli::fill_from_file`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Read from the working directory when no file is named.
+pub const DEFAULT_FILE: &str = "katalog.toml";
+
+/// The file's keys. Unknown keys are refused, so that a misspelt setting
+/// is reported instead of silently ignored.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database: Option<String>,
+    pub schemas: Option<PathBuf>,
+    pub content: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+    pub search_index: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "ServeSection::is_empty")]
+    pub serve: ServeSection,
+    #[serde(default, skip_serializing_if = "WebhookSection::is_empty")]
+    pub webhooks: WebhookSection,
+    #[serde(default, skip_serializing_if = "LimitsSection::is_empty")]
+    pub limits: LimitsSection,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    pub addr: Option<String>,
+    pub cache_mb: Option<u64>,
+    pub ready_max_lag: Option<u64>,
+    pub cors_origins: Option<Vec<String>>,
+}
+
+/// Requests a minute per client address (0 for no limit), and whose
+/// address that is.
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub manage_per_minute: Option<u32>,
+    pub search_per_minute: Option<u32>,
+    pub behind_proxy: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    pub debounce_ms: Option<u64>,
+    pub backoff_ms: Option<u64>,
+    pub max_backoff_ms: Option<u64>,
+    pub retry_hours: Option<u64>,
+}
+
+impl ServeSection {
+    fn is_empty(&self) -> bool {
+        *self == ServeSection::default()
+    }
+}
+
+impl WebhookSection {
+    fn is_empty(&self) -> bool {
+        *self == WebhookSection::default()
+    }
+}
+
+impl LimitsSection {
+    fn is_empty(&self) -> bool {
+        *self == LimitsSection::default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid { path: String, line: usize, column: usize, message: String },
+}
+
+/// A configuration file that was found and read.
+#[derive(Debug)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub config: FileConfig,
+}
+
+/// Reads the file named by `--config`/`KATALOG_CONFIG`, or `katalog.toml`
+/// when it exists; a named file must exist, the default one need not.
+pub fn load(named: Option<&Path>) -> Result<Option<Loaded>, ConfigError> {
+    let path = match named {
+        Some(path) => path.to_owned(),
+        None if Path::new(DEFAULT_FILE).is_file() => PathBuf::from(DEFAULT_FILE),
+        None => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    let config = parse(&text, &path)?;
+    Ok(Some(Loaded { path, config }))
+}
+
+/// Parses and checks the file's text; errors name the file, line and column.
+pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    let invalid = |offset: usize, message: String| {
+        let (line, column) = line_and_column(text, offset);
+        ConfigError::Invalid { path: path.display().to_string(), line, column, message }
+    };
+    let config: FileConfig = toml::from_str(text).map_err(|error| invalid(error.span().map_or(0, |span| span.start), error.message().trim().to_owned()))?;
+    // A value of the right type can still be unusable: refuse it here,
+    // where its line is known, rather than when the server starts.
+    #[derive(Deserialize)]
+    struct Positions {
+        database: Option<toml::Spanned<String>>,
+        #[serde(default)]
+        serve: ServePositions,
+    }
+    #[derive(Deserialize, Default)]
+    struct ServePositions {
+        cors_origins: Option<Vec<toml::Spanned<String>>>,
+    }
+    let Ok(positions) = toml::from_str::<Positions>(text) else { return Ok(config) };
+    if let Some(database) = positions.database
+        && !crate::store::is_supported_url(database.get_ref())
+    {
+        return Err(invalid(database.span().start, format!("database: `{}` is not sqlite://PATH or postgres://…", database.get_ref())));
+    }
+    for origin in positions.serve.cors_origins.into_iter().flatten() {
+        if let Err(error) = crate::api::check_origin(origin.get_ref()) {
+            return Err(invalid(origin.span().start, format!("serve.cors_origins: {error}")));
+        }
+    }
+    Ok(config)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

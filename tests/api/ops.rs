@@ -1,0 +1,306 @@
+//! Operations: the configuration file and its precedence, readiness,
+//! Prometheus metrics and structured logs with request ids.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::helpers::{BIN, Backend, Server, TestDb, repo_path, text};
+use crate::on_both_databases;
+
+/// Runs `katalog` in `dir` with only the environment given (none of the
+/// test runner's own `KATALOG_*` or `DATABASE_URL`).
+fn katalog_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BIN).args(args).current_dir(dir).env_clear().envs(env.iter().copied()).output().unwrap()
+}
+
+fn shown_settings(output: &Output) -> toml::Table {
+    assert!(output.status.success(), "config show failed: {}", text(&output.stderr));
+    toml::from_str(&text(&output.stdout)).unwrap_or_else(|error| panic!("config show printed no configuration file: {error}\n{}", text(&output.stdout)))
+}
+
+#[test]
+fn flags_beat_environment_beats_file_beats_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.toml");
+    std::fs::write(
+        &file,
+        "database = \"sqlite://from-file.db\"\ncontent = \"from-file\"\n\n[serve]\naddr = \"127.0.0.1:1111\"\ncache_mb = 7\n\n[webhooks]\nretry_hours = 2\n",
+    )
+    .unwrap();
+    let output = katalog_in(
+        dir.path(),
+        &["config", "show", "--config", file.to_str().unwrap(), "--database", "sqlite://from-flag.db"],
+        &[
+            ("DATABASE_URL", "sqlite://from-env.db"),
+            ("KATALOG_CACHE_MB", "9"),
+            ("KATALOG_WEBHOOK_RETRY_HOURS", "5"),
+            ("KATALOG_CORS_ORIGINS", "https://a.example,https://b.example"),
+        ],
+    );
+    let settings = shown_settings(&output);
+    assert_eq!(settings["database"].as_str(), Some("sqlite://from-flag.db"), "a flag beats the environment and the file");
+    assert_eq!(settings["serve"]["cache_mb"].as_integer(), Some(9), "the environment beats the file");
+    assert_eq!(settings["webhooks"]["retry_hours"].as_integer(), Some(5), "the environment beats the file");
+    assert_eq!(settings["serve"]["addr"].as_str(), Some("127.0.0.1:1111"), "the file beats the default");
+    assert_eq!(settings["content"].as_str(), Some("from-file"), "the file beats the default");
+    assert_eq!(settings["schemas"].as_str(), Some("schemas"), "the default when nothing else says");
+    assert_eq!(settings["webhooks"]["debounce_ms"].as_integer(), Some(1000), "the default when nothing else says");
+    let origins: Vec<&str> = settings["serve"]["cors_origins"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    assert_eq!(origins, ["https://a.example", "https://b.example"], "a list from the environment, comma-separated");
+}
+
+#[test]
+fn katalog_toml_in_the_working_directory_is_read_without_being_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("katalog.toml"), "[serve]\ncache_mb = 64\n").unwrap();
+    let settings = shown_settings(&katalog_in(dir.path(), &["config", "show"], &[]));
+    assert_eq!(settings["serve"]["cache_mb"].as_integer(), Some(64));
+
+    let check = katalog_in(dir.path(), &["config", "check"], &[]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(text(&check.stdout).contains("katalog.toml: valid"), "{}", text(&check.stdout));
+}
+
+#[test]
+fn config_check_names_file_and_line_of_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("katalog.toml");
+    std::fs::write(&file, "database = \"sqlite://k.db\"\n\n[serve]\ncache_mbb = 64\n").unwrap();
+    let output = katalog_in(dir.path(), &["config", "check", "--config", file.to_str().unwrap()], &[]);
+    assert!(!output.status.success(), "an unknown key must fail the check");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(&format!("{}:4:", file.display())), "file and line 4 expected: {stderr}");
+    assert!(stderr.contains("unknown field `cache_mbb`"), "the key expected: {stderr}");
+    assert!(stderr.contains("cache_mb"), "the known keys expected: {stderr}");
+}
+
+#[test]
+fn config_check_names_file_and_line_of_a_bad_value() {
+    let dir = tempfile::tempdir().unwrap();
+    for (content, line, says) in [
+        ("[serve]\naddr = \"0.0.0.0:80\"\ncache_mb = \"lots\"\n", 3, "invalid type"),
+        ("schemas = \"schemas\"\ndatabase = \"mysql://db\"\n", 2, "mysql://db"),
+        ("[serve]\ncors_origins = [\n  \"https://ok.example\",\n  \"portal.example\",\n]\n", 4, "portal.example"),
+        ("[limits]\nsearch_per_minute = -1\n", 2, ""),
+        ("[serve\n", 1, ""),
+    ] {
+        let file = dir.path().join("katalog.toml");
+        std::fs::write(&file, content).unwrap();
+        let output = katalog_in(dir.path(), &["config", "check"], &[]);
+        assert!(!output.status.success(), "{content:?} must fail the check");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(&format!("katalog.toml:{line}:")), "line {line} of {content:?} expected: {stderr}");
+        assert!(stderr.contains(says), "{says:?} expected for {content:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_named_configuration_file_must_exist_and_serve_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = katalog_in(dir.path(), &["config", "check"], &[("KATALOG_CONFIG", "nowhere.toml")]);
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("nowhere.toml"), "{}", text(&missing.stderr));
+
+    std::fs::write(dir.path().join("katalog.toml"), "[serve]\nport = 8080\n").unwrap();
+    let serve = katalog_in(dir.path(), &["serve"], &[]);
+    assert!(!serve.status.success(), "serve must not start with a bad configuration file");
+    assert!(text(&serve.stderr).contains("katalog.toml:2:"), "{}", text(&serve.stderr));
+}
+
+on_both_databases!(ready_when_healthy);
+async fn ready_when_healthy(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let consumers: Vec<&str> = body["lag"].as_array().unwrap().iter().map(|lag| lag["consumer"].as_str().unwrap()).collect();
+    assert_eq!(consumers, ["search", "response_cache", "webhooks"]);
+}
+
+#[tokio::test]
+async fn not_ready_without_its_database() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let server = Server::start(&db, &repo_path("content"));
+    assert_eq!(server.get("/readyz").await.status(), 200);
+    db.take_away().await;
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["detail"], "the database does not answer", "{problem}");
+}
+
+/// A request whose body is still arriving when SIGTERM comes is answered
+/// before the server exits.
+#[tokio::test]
+async fn a_request_in_flight_at_shutdown_is_answered() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db, &repo_path("content"));
+    let editor = crate::helpers::token(&db, "editor", &[]);
+    let body = br#"{"fields": {"name": "Halb gesendet"}}"#;
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /api/v1/manage/service/validate HTTP/1.1\r\nHost: katalog\r\nAuthorization: Bearer {editor}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    server.send_sigterm();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stream.write_all(rest).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    assert!(status == "200" || status == "422", "the request is answered, not dropped: {answer}");
+    assert!(server.exited().await.success(), "and then serve exits cleanly");
+}
+
+on_both_databases!(metrics_count_requests_per_route_template);
+async fn metrics_count_requests_per_route_template(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    for _ in 0..3 {
+        assert_eq!(server.get("/api/v1/service/personalausweis-beantragen").await.status(), 200);
+    }
+    assert_eq!(server.get("/api/v1/service/no-such-service").await.status(), 404);
+    assert_eq!(server.get("/de/").await.status(), 200);
+    assert_eq!(server.get("/no-such-page").await.status(), 404);
+
+    let response = server.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let exposition = response.text().await.unwrap();
+    let samples = parse_exposition(&exposition);
+
+    assert!(!exposition.contains("personalausweis") && !exposition.contains("no-such"), "routes are operations, not paths: {exposition}");
+    let counted = |route: &str, status: &str| {
+        samples
+            .iter()
+            .filter(|s| s.name == "katalog_http_requests_total" && s.labels["route"] == route && s.labels["method"] == "GET" && s.labels["status"] == status)
+            .map(|s| s.value)
+            .sum::<f64>()
+    };
+    assert_eq!(counted("getEntry", "200"), 3.0, "{exposition}");
+    assert_eq!(counted("getEntry", "404"), 1.0, "{exposition}");
+    assert_eq!(counted("/de/*rest", "200"), 1.0, "{exposition}");
+    assert_eq!(counted("unmatched", "404"), 1.0, "{exposition}");
+    let timed = samples.iter().find(|s| s.name == "katalog_http_request_duration_seconds_count" && s.labels["route"] == "getEntry");
+    assert_eq!(timed.map(|s| s.value), Some(4.0), "{exposition}");
+
+    let value = |name: &str| samples.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} missing: {exposition}")).value;
+    assert!(value("katalog_response_cache_hits_total") >= 1.0, "the repeated request is a cache hit: {exposition}");
+    assert!(value("katalog_response_cache_hit_ratio") > 0.0);
+    assert_eq!(value("katalog_webhook_deliveries_pending"), 0.0);
+    assert_eq!(value("katalog_schedules_due"), 0.0);
+    value("katalog_schedules_pending");
+    value("katalog_scheduler_last_run_timestamp_seconds");
+    let consumers: Vec<&str> = samples.iter().filter(|s| s.name == "katalog_change_log_lag").map(|s| s.labels["consumer"].as_str()).collect();
+    assert_eq!(consumers, ["search", "response_cache", "webhooks"]);
+}
+
+on_both_databases!(logs_are_json_lines_carrying_the_request_id);
+async fn logs_are_json_lines_carrying_the_request_id(db: TestDb) {
+    let server = Server::start_logging(&db, &repo_path("content"), "info,sqlx=warn,sea_orm=warn");
+    let response = server.client.get(server.url("/api/v1/service/personalausweis-beantragen")).header("X-Request-Id", "trace-me-42").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    crate::helpers::eventually("the response is logged", async || server.logs().contains("trace-me-42")).await;
+    let logs = server.logs();
+    // Besides logs, `serve` reports its first-start import on stderr in plain words.
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|line| !line.starts_with("imported "))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("a log line that is not JSON ({error}): {line}")))
+        .collect();
+    let answered = lines
+        .iter()
+        .find(|line| line["spans"].as_array().is_some_and(|spans| spans.iter().any(|span| span["request_id"] == "trace-me-42")))
+        .unwrap_or_else(|| panic!("no log line carries the request id: {logs}"));
+    assert_eq!(answered["fields"]["status"], 200, "{answered}");
+}
+
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses the Prometheus text format strictly enough to catch what a
+/// scraper would refuse: every sample belongs to a family declared by a
+/// `# TYPE` line, names and labels are well-formed, values are numbers,
+/// histogram buckets never decrease.
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    let is_name = |name: &str| {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let mut words = comment.splitn(3, ' ');
+            let (kind, name, rest) = (words.next().unwrap(), words.next().unwrap_or(""), words.next().unwrap_or(""));
+            assert!(is_name(name), "bad metric name in {line:?}");
+            if kind == "TYPE" {
+                assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&rest), "bad type in {line:?}");
+                assert!(families.insert(name.to_owned(), rest.to_owned()).is_none(), "family {name} declared twice");
+            }
+            continue;
+        }
+        assert!(!line.trim().is_empty(), "empty line in the exposition");
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value in {line:?}"));
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            value => value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => (name, parse_labels(labels.strip_suffix('}').unwrap_or_else(|| panic!("unclosed labels in {line:?}")))),
+            None => (series, BTreeMap::new()),
+        };
+        assert!(is_name(name), "bad metric name in {line:?}");
+        let family = ["_bucket", "_sum", "_count"].iter().find_map(|suffix| name.strip_suffix(suffix).filter(|base| families.get(*base).is_some_and(|kind| kind == "histogram")));
+        let family = family.unwrap_or(name);
+        assert!(families.contains_key(family), "sample {name} without a # TYPE line");
+        samples.push(Sample { name: name.to_owned(), labels, value });
+    }
+    // Cumulative buckets per series.
+    let mut last: BTreeMap<String, f64> = BTreeMap::new();
+    for sample in samples.iter().filter(|s| s.name.ends_with("_bucket")) {
+        let series: Vec<String> = sample.labels.iter().filter(|(k, _)| *k != "le").map(|(k, v)| format!("{k}={v}")).collect();
+        let key = format!("{}{series:?}", sample.name);
+        let previous = last.insert(key, sample.value).unwrap_or(0.0);
+        assert!(sample.value >= previous, "histogram buckets must not decrease: {}", sample.name);
+    }
+    samples
+}
+
+fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"").unwrap_or_else(|| panic!("bad label in {text:?}"));
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => value.push(c),
+                    None => panic!("bad escape in {text:?}"),
+                },
+                Some((i, '"')) => break i,
+                Some((_, c)) => value.push(c),
+                None => panic!("unclosed label value in {text:?}"),
+            }
+        };
+        labels.insert(name.to_owned(), value);
+        rest = after[end + 1..].strip_prefix(',').unwrap_or(&after[end + 1..]);
+    }
+    labels
+}
