@@ -312,6 +312,8 @@ fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
         }
         Command::Validate(args) => args.schemas.fill_from(file, given),
         Command::Migrate(database)
+        | Command::Backup(BackupArgs { database, .. })
+        | Command::Restore(BackupArgs { database, .. })
         | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
         | Command::Partner(PartnerCommand::Add { database, .. } | PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. }) => {
             database.fill_from(file, given)
