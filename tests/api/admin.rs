@@ -543,3 +543,76 @@ async fn publishers_schedule_in_the_sites_time_zone(db: TestDb) {
     assert_eq!(german["publish_at"], "2030-07-01T07:00:00+00:00", "09:00 in Stuttgart in summer is 07:00 UTC");
 }
 on_both_databases!(publishers_schedule_in_the_sites_time_zone);
+
+async fn translations_history_and_the_trash_work_in_the_ui(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let mut paula = Visitor::signed_in(&server, &person(&db, "publisher", "Paula Prüfer")).await;
+
+    // A translation shows its German source beside each localised field and
+    // saves only what is translated.
+    let english = format!("{ID_CARD}?locale=en");
+    let page = anna.get(&english).await;
+    assert!(page.body.contains("Deutsche Vorlage") && page.body.contains("Deutsche ab 16 Jahren brauchen"), "the German text is beside the field");
+    assert!(!page.body.contains("name=\"/leika\""), "fields that are not translated are not offered");
+    let saved = anna.save(&english, &page, &[("/teaser", "Apply in person at a citizens' office.")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let api = crate::helpers::Client { server: &server, token: person(&db, "reader", "Leser") };
+    let (_, _, entry) = api.send(reqwest::Method::GET, "/api/v1/manage/service/personalausweis-beantragen?locale=en", None, None).await;
+    assert_eq!(entry["fields"]["teaser"], "Apply in person at a citizens' office.");
+    assert!(entry["fields"].get("leika").is_none(), "the translation holds only localised fields: {entry}");
+
+    // History shows what changed and restores an old revision as a new one.
+    let german = anna.get(ID_CARD).await;
+    assert_eq!(anna.save(ID_CARD, &german, &[("/teaser", "Vorübergehend geändert.")]).await.status, StatusCode::SEE_OTHER);
+    let history = anna.get(&format!("{ID_CARD}/history?locale=de")).await;
+    assert!(history.body.contains("Vorübergehend geändert.") && history.body.contains("Teaser"), "the newest change, by field title: {}", history.body);
+    let restore = format!("{ID_CARD}/restore?locale=de");
+    let restored = anna.post(&restore, &[("_csrf", &history.input("_csrf")), ("_version", &history.input("_version")), ("number", "1")]).await;
+    assert_eq!(restored.status, StatusCode::SEE_OTHER, "{}", restored.body);
+    let after = anna.get(restored.location.as_deref().unwrap()).await;
+    assert!(after.body.contains("Version wiederhergestellt."));
+    assert!(after.input("/teaser").starts_with("Den Personalausweis beantragen Sie persönlich"), "the first revision's teaser is back");
+
+    // Publishers move entries to the trash and back; editors see neither button.
+    assert!(!after.body.contains("value=\"trash\""));
+    let review = paula.get(ID_CARD).await;
+    let workflow = format!("{ID_CARD}/workflow?locale=de");
+    let trashed = paula.post(&workflow, &[("_csrf", &review.input("_csrf")), ("action", "trash")]).await;
+    assert_eq!(trashed.status, StatusCode::SEE_OTHER);
+    let in_trash = paula.get("/admin/entries?trash=1").await;
+    assert!(in_trash.body.contains("Personalausweis beantragen"), "{}", in_trash.body);
+    assert_eq!(server.get("/api/v1/service/personalausweis-beantragen").await.status(), StatusCode::NOT_FOUND, "off every channel");
+    let page = paula.get(ID_CARD).await;
+    assert!(page.body.contains("value=\"untrash\"") && !page.body.contains("value=\"delete\""), "deleting for good is for admins");
+    let back = paula.post(&workflow, &[("_csrf", &page.input("_csrf")), ("action", "untrash")]).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert!(!paula.get("/admin/entries?trash=1").await.body.contains("Personalausweis beantragen"));
+}
+on_both_databases!(translations_history_and_the_trash_work_in_the_ui);
+
+/// Office hours are a list of weekly slots and a list of exceptions in the
+/// schema; the generic form edits them like any other list.
+async fn opening_hours_are_edited_as_lists(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let office = "/admin/entries/office/buergerbuero-mitte";
+    let page = anna.get(office).await;
+    let form = page.entry_form(&[]);
+    let hours: Vec<&(String, String)> = form.iter().filter(|(name, _)| name.starts_with("/opening_hours")).collect();
+    assert!(!hours.is_empty(), "the opening hours are in the form: {}", page.body);
+    let mut grow = page.entry_form(&[]);
+    grow.push(("_action".to_owned(), "add:/exceptions".to_owned()));
+    let exceptions = anna.post(office, &grow.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()).await;
+    assert_eq!(exceptions.status, StatusCode::OK);
+    let added: Vec<String> = exceptions.entry_form(&[]).into_iter().map(|(name, _)| name).filter(|name| name.starts_with("/exceptions/")).collect();
+    assert!(!added.is_empty(), "a new exception to fill in: {}", exceptions.body);
+    // Saving the form unchanged keeps the hours as they were.
+    let saved = anna.save(office, &page, &[]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let again = anna.get(office).await;
+    let before: Vec<(String, String)> = form.into_iter().filter(|(name, _)| name.starts_with("/opening_hours") || name.starts_with("/exceptions")).collect();
+    let after: Vec<(String, String)> = again.entry_form(&[]).into_iter().filter(|(name, _)| name.starts_with("/opening_hours") || name.starts_with("/exceptions")).collect();
+    assert_eq!(before, after);
+}
+on_both_databases!(opening_hours_are_edited_as_lists);
