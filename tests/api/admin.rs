@@ -451,8 +451,13 @@ fn a_conflicting_save_in_the_browser_keeps_the_text() {
     let entry = format!("{base}{ID_CARD}?locale=de");
     anna.goto(&entry);
     ben.goto(&entry);
+    let leaving = "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented;";
+    assert_eq!(anna.execute(leaving, serde_json::json!([])), false, "no warning while nothing changed");
 
     anna.fill("[name='/teaser']", "Den Personalausweis beantragen Sie persönlich im Bürgerbüro.");
+    // Leaving with unsaved changes asks first: the page cancels the unload
+    // event, which makes the browser ask.
+    assert_eq!(anna.execute(leaving, serde_json::json!([])), true, "the page warns before leaving unsaved changes");
     anna.submit("button[name=_action][value=save]");
     assert!(anna.page_text().contains("Gespeichert."));
 
