@@ -205,6 +205,9 @@ pub struct ServeArgs {
     /// Folder of the search index [default: beside a SQLite database; data/search-<name> for PostgreSQL].
     #[arg(long, env = "KATALOG_SEARCH_INDEX")]
     pub search_index: Option<PathBuf>,
+    /// Folder of the partner bundle served at /partner/ [default: beside a SQLite database; data/partner-bundle-<name> for PostgreSQL].
+    #[arg(long, env = "KATALOG_PARTNER_BUNDLE")]
+    pub partner_bundle: Option<PathBuf>,
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
@@ -368,23 +371,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The index folder: given, or derived from the database so that every
-/// database has its own.
-fn search_index_folder(given: Option<&Path>, database: &str) -> PathBuf {
+/// A folder of serve's own (`name`: `search`, `partner-bundle`): given,
+/// or derived from the database so that every database has its own.
+fn folder_for_database(given: Option<&Path>, database: &str, name: &str) -> PathBuf {
     if let Some(folder) = given {
         return folder.to_owned();
     }
     let without_options = database.split('?').next().unwrap_or(database);
     match without_options.strip_prefix("sqlite://") {
-        Some(file) => PathBuf::from(format!("{file}.search")),
-        None => PathBuf::from("data").join(format!("search-{}", without_options.rsplit('/').next().unwrap_or("katalog"))),
+        Some(file) => PathBuf::from(format!("{file}.{name}")),
+        None => PathBuf::from("data").join(format!("{name}-{}", without_options.rsplit('/').next().unwrap_or("katalog"))),
     }
 }
 
 /// Opens the index in its folder; when another process holds that
 /// folder, an index in memory (built from the database) serves instead.
 fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>) -> anyhow::Result<SearchIndex> {
-    let folder = search_index_folder(given, database);
+    let folder = folder_for_database(given, database, "search");
     match SearchIndex::open(Some(&folder), registry.clone()) {
         Ok(index) => Ok(index),
         Err(error) => {
@@ -602,7 +605,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
     let site = crate::channels::live::LiveSite::new(&settings)?;
-    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site));
+    let bundle = crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
+    let state = AppState::new(store, registry, args.cache_mb * 1024 * 1024, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle));
     state.responses.follow(&state.store).await?;
     let mut beats = crate::background::Beats::default();
     {
@@ -625,6 +629,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn(async move {
             if let Err(error) = site.warm_up(&store, &registry).await {
                 tracing::warn!(%error, "reading the web site's catalogue failed; the first visitor retries");
+            }
+        });
+        let (store, registry, bundle) = (state.store.clone(), state.registry.clone(), state.bundle.clone());
+        tokio::spawn(async move {
+            if let Err(error) = bundle.warm_up(&store, &registry).await {
+                tracing::warn!(%error, "exporting the partner bundle failed; the first partner retries");
             }
         });
         let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;

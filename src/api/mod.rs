@@ -30,7 +30,7 @@ use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::channels::live::LiveSite;
+use crate::channels::live::{LiveBundle, LiveSite};
 use crate::content::{ContentType, Registry};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
@@ -64,11 +64,12 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     pub synonyms: Arc<Synonyms>,
     pub site: Arc<LiveSite>,
+    pub bundle: Arc<LiveBundle>,
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>) -> AppState {
-        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)), search, synonyms, site }
+    pub fn new(store: Store, registry: Arc<Registry>, cache_bytes: u64, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, bundle: Arc<LiveBundle>) -> AppState {
+        AppState { store, registry, responses: Arc::new(ResponseCache::new(cache_bytes)), search, synonyms, site, bundle }
     }
 
     fn content_type(&self, name: &str) -> Result<Arc<ContentType>, ApiError> {
@@ -101,7 +102,8 @@ pub async fn app(state: AppState) -> impl Endpoint {
         )
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", service)
-        .at("/preview/*rest", poem::get(site::preview));
+        .at("/preview/*rest", poem::get(site::preview))
+        .at("/partner/*rest", poem::get(site::bundle));
     // The web site: its own files and one folder per locale.
     for path in site::SITE_FILES {
         routes = routes.at(path, poem::get(site::published));

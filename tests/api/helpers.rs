@@ -78,8 +78,9 @@ pub struct Server {
     pub base: String,
     child: Child,
     pub client: reqwest::Client,
-    /// The server's own search index folder.
+    /// The server's own search index and partner bundle folders.
     _search_index: tempfile::TempDir,
+    _partner_bundle: tempfile::TempDir,
 }
 
 impl Server {
@@ -90,6 +91,7 @@ impl Server {
     /// Starts with further `serve` options.
     pub fn start_with(db: &TestDb, content: &Path, options: &[&str]) -> Server {
         let search_index = tempfile::tempdir().unwrap();
+        let partner_bundle = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url, "--content"])
             .arg(content)
@@ -97,6 +99,8 @@ impl Server {
             .arg(repo_path("schemas"))
             .arg("--search-index")
             .arg(search_index.path())
+            .arg("--partner-bundle")
+            .arg(partner_bundle.path())
             .args(options)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -114,7 +118,7 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client(), _search_index: search_index }
+        Server { base, child, client: http_client(), _search_index: search_index, _partner_bundle: partner_bundle }
     }
 
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.
