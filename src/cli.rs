@@ -138,6 +138,10 @@ pub enum PartnerCommand {
         name: String,
         #[arg(long)]
         source: String,
+        /// Syncs publish what arrives and unpublish what upstream withdrew,
+        /// as `sync --publish` does; without it, changes wait as drafts.
+        #[arg(long)]
+        auto_publish: bool,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -145,7 +149,8 @@ pub enum PartnerCommand {
     Sync {
         name: String,
         /// Publish what arrives and unpublish what upstream withdrew; without
-        /// it, changes wait as drafts for review and withdrawals are only marked.
+        /// it (and without `add --auto-publish`), changes wait as drafts for
+        /// review and withdrawals are only marked.
         #[arg(long)]
         publish: bool,
         #[command(flatten)]
@@ -433,7 +438,7 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
 async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
     use crate::partner::{self, BundleSource, SyncError, SyncOptions};
     match command {
-        PartnerCommand::Add { name, source, database } => {
+        PartnerCommand::Add { name, source, auto_publish, database } => {
             // A folder is kept as an absolute path: syncs may run from anywhere.
             let source = match BundleSource::parse(&source) {
                 BundleSource::Folder(folder) => {
@@ -444,8 +449,9 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
             };
             let store = open_store(&database).await?;
             store.migrate().await?;
-            partner::add(&store, &name, &source).await?;
-            println!("partner {name} added: bundles from {source}; `katalog partner sync {name}` applies the current one");
+            partner::add(&store, &name, &source, auto_publish).await?;
+            let arrives = if auto_publish { "published" } else { "as drafts" };
+            println!("partner {name} added: bundles from {source}, changes arrive {arrives}; `katalog partner sync {name}` applies the current one");
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Sync { name, publish, database, schemas } => {

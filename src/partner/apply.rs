@@ -21,8 +21,9 @@ use crate::workflow::State;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyncOptions {
-    /// Publish what arrives (and unpublish what upstream withdrew);
-    /// otherwise it waits as drafts for the partner's own review.
+    /// Publish what arrives (and unpublish what upstream withdrew) even
+    /// when the subscription does not auto-publish; otherwise it waits as
+    /// drafts for the partner's own review.
     pub publish: bool,
 }
 
@@ -67,10 +68,11 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     if bundle.content_version < partner.content_version {
         return Err(SyncError::Older { bundle: bundle.content_version, applied: partner.content_version });
     }
+    let publish = options.publish || partner.auto_publish;
     let upstream = store.upstream_entries(&txn, name).await?;
     let baseline = store.import_baseline(&txn).await?;
     let overridden = overridden_documents(store, &txn, &bundle, &upstream, &baseline).await?;
-    let held_back = if options.publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
+    let held_back = if publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
 
     let mut plan = Plan {
         bundle_keys: bundle.entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
@@ -82,9 +84,9 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         overridden: &overridden,
         held_back: &held_back,
         registry,
-        publish: options.publish,
+        publish,
         now: Utc::now(),
-        batch: WriteBatch { publish: options.publish, ..Default::default() },
+        batch: WriteBatch { publish, ..Default::default() },
         drafts: WriteBatch::default(),
         entry_rows: Vec::new(),
         revision_rows: Vec::new(),
@@ -92,7 +94,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         renames: Vec::new(),
         withdrawals: Vec::new(),
         problems: Vec::new(),
-        report: SyncReport { partner: name.to_owned(), municipality: bundle.municipality.clone(), content_version: bundle.content_version, published: options.publish, ..Default::default() },
+        report: SyncReport { partner: name.to_owned(), municipality: bundle.municipality.clone(), content_version: bundle.content_version, published: publish, ..Default::default() },
     };
     for entry in &bundle.entries {
         plan.entry(entry);
@@ -108,7 +110,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     }
     store.write_batch(&txn, batch).await?;
     store.write_batch(&txn, drafts).await?;
-    if options.publish {
+    if publish {
         for withdrawn in &withdrawals {
             let subject = EntryRef { content_type: &withdrawn.content_type, entry_id: &withdrawn.entry_id, slug: &withdrawn.slug };
             store.unpublish_in(&txn, subject, now).await?;
@@ -130,7 +132,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
                 "changed": report.changed.len(),
                 "withdrawn": report.withdrawn.len(),
                 "conflicts": report.conflicts.len(),
-                "published": options.publish,
+                "published": publish,
             }),
         };
         store.record_audit(&txn, &event, None).await?;

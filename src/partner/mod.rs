@@ -114,12 +114,13 @@ fn problems_text(problems: &[BundleProblem]) -> String {
     problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-/// Subscribes to a partner's bundles. Nothing is read until the first sync.
-pub async fn add(store: &Store, name: &str, source: &str) -> Result<(), SyncError> {
+/// Subscribes to a partner's bundles; `auto_publish`: syncs publish what
+/// arrives unless told otherwise. Nothing is read until the first sync.
+pub async fn add(store: &Store, name: &str, source: &str, auto_publish: bool) -> Result<(), SyncError> {
     if !crate::content::slug::is_valid(name) {
         return Err(SyncError::InvalidName(name.to_owned()));
     }
-    if store.add_partner(name, source).await? { Ok(()) } else { Err(SyncError::Exists(name.to_owned())) }
+    if store.add_partner(name, source, auto_publish).await? { Ok(()) } else { Err(SyncError::Exists(name.to_owned())) }
 }
 
 /// A partner and what came from it.

@@ -22,6 +22,8 @@ pub struct PartnerRecord {
     /// The content version of the last bundle applied; 0 before the first sync.
     pub content_version: i64,
     pub synced_at: Option<DateTime<Utc>>,
+    /// Syncs publish what arrives unless told otherwise.
+    pub auto_publish: bool,
 }
 
 /// An entry that came from a partner, as the last sync left it.
@@ -123,15 +125,15 @@ pub struct Conflict {
 
 impl Store {
     /// Subscribes to a partner; false when the name is taken.
-    pub async fn add_partner(&self, name: &str, source: &str) -> Result<bool, StoreError> {
+    pub async fn add_partner(&self, name: &str, source: &str, auto_publish: bool) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
         let taken = txn.query_one_raw(self.statement("SELECT 1 AS taken FROM partners WHERE name = ?", [name.into()])).await?;
         if taken.is_some() {
             return Ok(false);
         }
         txn.execute_raw(self.statement(
-            "INSERT INTO partners (name, source, content_version, created_at) VALUES (?, ?, 0, ?)",
-            [name.into(), source.into(), Utc::now().into()],
+            "INSERT INTO partners (name, source, auto_publish, content_version, created_at) VALUES (?, ?, ?, 0, ?)",
+            [name.into(), source.into(), auto_publish.into(), Utc::now().into()],
         ))
         .await?;
         txn.commit().await?;
@@ -413,7 +415,7 @@ impl Store {
     }
 }
 
-const PARTNER_COLUMNS: &str = "name, source, municipality, content_version, synced_at";
+const PARTNER_COLUMNS: &str = "name, source, municipality, content_version, synced_at, auto_publish";
 
 fn partner_of(row: &QueryResult) -> Result<PartnerRecord, StoreError> {
     Ok(PartnerRecord {
@@ -422,5 +424,6 @@ fn partner_of(row: &QueryResult) -> Result<PartnerRecord, StoreError> {
         municipality: row.try_get("", "municipality")?,
         content_version: row.try_get("", "content_version")?,
         synced_at: row.try_get("", "synced_at")?,
+        auto_publish: row.try_get("", "auto_publish")?,
     })
 }

@@ -9,6 +9,7 @@ mod m20261127_000003_audit_events;
 mod m20261127_000004_entry_links;
 mod m20261127_000005_webhooks;
 mod m20261128_000006_partner_subscriptions;
+mod m20261128_000007_partner_auto_publish;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_entry_links::Migration),
             Box::new(m20261127_000005_webhooks::Migration),
             Box::new(m20261128_000006_partner_subscriptions::Migration),
+            Box::new(m20261128_000007_partner_auto_publish::Migration),
         ]
     }
 }
