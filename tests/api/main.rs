@@ -8,6 +8,7 @@ mod exports;
 mod helpers;
 mod manage;
 mod partner;
+mod partner_live;
 mod partner_sync;
 mod search;
 mod site;
