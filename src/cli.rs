@@ -470,7 +470,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 Err(error) => return Err(error.into()),
             };
             println!(
-                "partner {}: content version {} from {}: {} new, {} changed, {} withdrawn, {} unchanged, {} conflicts; {} new revisions ({}) in {:.2} s",
+                "partner {}: content version {} from {}: {} new, {} changed, {} withdrawn, {} unchanged, {} conflicts; {} new revisions ({}); {} files read in {:.2} s{}",
                 report.partner,
                 report.content_version,
                 report.municipality,
@@ -481,7 +481,9 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 report.conflicts.len(),
                 report.new_revisions,
                 if report.published { "published" } else { "drafts" },
-                report.elapsed.as_secs_f64()
+                report.files_read,
+                report.elapsed.as_secs_f64(),
+                peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default()
             );
             for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts)] {
                 for entry in entries {

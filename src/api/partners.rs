@@ -118,6 +118,9 @@ pub struct SyncReportBody {
     pub held_back: Vec<String>,
     pub unchanged: u64,
     pub new_revisions: u64,
+    /// Bundle files fetched and verified besides the manifest: those
+    /// whose checksum changed since the bundle applied last.
+    pub files_read: u64,
     /// Whether what arrived was published.
     pub published: bool,
 }
@@ -135,6 +138,7 @@ impl From<SyncReport> for SyncReportBody {
             held_back: report.held_back,
             unchanged: report.unchanged as u64,
             new_revisions: report.new_revisions as u64,
+            files_read: report.files_read as u64,
             published: report.published,
         }
     }

@@ -43,6 +43,9 @@ pub struct SyncReport {
     pub conflicts: Vec<String>,
     pub unchanged: usize,
     pub new_revisions: usize,
+    /// Bundle files fetched and verified besides the manifest: those whose
+    /// checksum changed since the bundle applied last.
+    pub files_read: usize,
     pub published: bool,
     pub elapsed: Duration,
 }
@@ -57,7 +60,8 @@ impl SyncReport {
 pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncOptions) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let partner = store.partners().await?.into_iter().find(|p| p.name == name).ok_or_else(|| SyncError::UnknownPartner(name.to_owned()))?;
-    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry).await?;
+    let applied = store.partner_files(name).await?;
+    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied).await?;
 
     // Under the import lock: no other import or sync writes in between.
     let txn = store.begin_import().await?;
@@ -75,7 +79,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     let held_back = if publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
 
     let mut plan = Plan {
-        bundle_keys: bundle.entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
+        bundle_keys: bundle.index.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
         local_ids: baseline.entries.values().map(|held| held.id.clone()).collect(),
         author: format!("partner:{name}"),
         bundle: &bundle,
@@ -94,11 +98,13 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         renames: Vec::new(),
         withdrawals: Vec::new(),
         problems: Vec::new(),
-        report: SyncReport { partner: name.to_owned(), municipality: bundle.municipality.clone(), content_version: bundle.content_version, published: publish, ..Default::default() },
+        report: SyncReport { partner: name.to_owned(), municipality: bundle.municipality.clone(), content_version: bundle.content_version, published: publish, files_read: bundle.changed_files.len(), ..Default::default() },
     };
     for entry in &bundle.entries {
         plan.entry(entry);
     }
+    // Entries whose file was not read: the same as applied last time.
+    plan.report.unchanged += bundle.index.len() - bundle.entries.len();
     if !plan.problems.is_empty() {
         return Err(SyncError::Rejected(plan.problems));
     }
@@ -116,7 +122,15 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
             store.unpublish_in(&txn, subject, now).await?;
         }
     }
-    let record = SyncRecord { municipality: bundle.municipality.clone(), content_version: bundle.content_version, entries: entry_rows, revisions: revision_rows, conflicts: conflict_rows };
+    let record = SyncRecord {
+        municipality: bundle.municipality.clone(),
+        content_version: bundle.content_version,
+        entries: entry_rows,
+        revisions: revision_rows,
+        conflicts: conflict_rows,
+        changed_files: bundle.changed_files.clone(),
+        dropped_files: bundle.dropped_files.clone(),
+    };
     store.record_sync(&txn, name, &record).await?;
     if report.changes() > 0 {
         let event = AuditEvent {
@@ -449,7 +463,7 @@ impl Plan<'_> {
     /// Marks entries that upstream withdrew since the last applied bundle;
     /// ids never received here are ignored.
     fn withdrawals(&mut self, applied: i64) {
-        let in_bundle: HashSet<&str> = self.bundle.entries.iter().map(|e| e.id.as_str()).collect();
+        let in_bundle: HashSet<&str> = self.bundle.index.iter().map(|e| e.id.as_str()).collect();
         for deletion in self.bundle.deletions.iter().filter(|d| d.version > applied) {
             let Some(known) = self.upstream.get(&deletion.id) else { continue };
             if known.withdrawn_in.is_some() || in_bundle.contains(deletion.id.as_str()) {

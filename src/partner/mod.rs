@@ -8,12 +8,16 @@
 //!
 //! Decisions:
 //!
-//! * **Verify, then apply, all at once.** A bundle is read completely and
-//!   checked before the database is touched: format and version (a newer
-//!   `format_version` is refused), the SHA-256 of every listed file, no
-//!   listed file missing, no unlisted file in a bundle folder, and every
-//!   entry valid. Then everything is written in one transaction, so an
+//! * **Verify, then apply, all at once.** A bundle is read and checked
+//!   before the database is touched: format and version (a newer
+//!   `format_version` is refused), the SHA-256 of every listed file read,
+//!   no listed file missing, no unlisted file in a bundle folder, and every
+//!   entry read valid. Then everything is written in one transaction, so an
 //!   interrupted sync leaves nothing behind and simply runs again.
+//! * **Read only what changed.** The checksums of the files applied are
+//!   kept per subscription (in the same transaction); a file whose
+//!   checksum in the new manifest is the same was applied as it is and is
+//!   neither fetched nor verified again.
 //! * **Schemas are compatible when every entry validates against ours.**
 //!   Our schema is the one that serves the content, so it is the one that
 //!   must accept it; a bundle schema may differ (an optional field we do

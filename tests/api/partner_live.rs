@@ -160,8 +160,11 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
     let first = sync().await;
     assert_eq!((first["new"].as_array().unwrap().len(), first["published"].as_bool()), (indexed, Some(true)), "{first}");
     assert_eq!(town_server.get(&format!("/api/v1/service/{PASSPORT}")).await.status(), 200, "auto-published");
+    let listed = manifest["files"].as_array().unwrap().len() as u64;
+    assert_eq!(first["files_read"].as_u64(), Some(listed), "the first sync reads every file");
     let again = sync().await;
     assert_eq!((again["new"].clone(), again["changed"].clone(), again["unchanged"].as_u64()), (json!([]), json!([]), Some(indexed as u64)), "{again}");
+    assert_eq!(again["files_read"].as_u64(), Some(0), "an unchanged bundle: the manifest alone");
 
     // The town sets its own fee and its own office for the ID card.
     let passport = format!("/api/v1/manage/service/{PASSPORT}");
@@ -183,6 +186,8 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
 
     let second = sync().await;
     assert_eq!(second["changed"], json!([format!("service/{PASSPORT}")]), "{second}");
+    // The entry file and its CPSV-AP document; nothing else changed.
+    assert_eq!(second["files_read"].as_u64(), Some(2), "only what changed is fetched: {second}");
     assert_eq!(second["conflicts"], json!([format!("service/{PASSPORT} fees (de)")]), "{second}");
     let fields = fields_of(&town_publisher, &passport).await;
     assert!(fields["prerequisites"].as_str().unwrap().ends_with("Ein Nebenwohnsitz genügt."), "an untouched module follows upstream");

@@ -10,6 +10,7 @@ mod m20261127_000004_entry_links;
 mod m20261127_000005_webhooks;
 mod m20261128_000006_partner_subscriptions;
 mod m20261128_000007_partner_auto_publish;
+mod m20261128_000008_partner_files;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_webhooks::Migration),
             Box::new(m20261128_000006_partner_subscriptions::Migration),
             Box::new(m20261128_000007_partner_auto_publish::Migration),
+            Box::new(m20261128_000008_partner_files::Migration),
         ]
     }
 }
