@@ -40,22 +40,40 @@ impl BundleSource {
     /// A file of the bundle; `None` when it does not exist.
     async fn read(&self, client: &reqwest::Client, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
         match self {
-            BundleSource::Folder(folder) => match std::fs::read(folder.join(path)) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(source) => Err(SyncError::Read { path: folder.join(path), source }),
-            },
-            BundleSource::Http(base) => {
-                let url = format!("{base}/{path}");
-                let fetch_error = |error: reqwest::Error| SyncError::Fetch { url: url.clone(), message: error.to_string() };
-                let response = client.get(&url).send().await.map_err(fetch_error)?;
-                if response.status() == reqwest::StatusCode::NOT_FOUND {
-                    return Ok(None);
-                }
-                let response = response.error_for_status().map_err(fetch_error)?;
-                Ok(Some(response.bytes().await.map_err(fetch_error)?.to_vec()))
-            }
+            BundleSource::Folder(folder) => read_file(folder, path),
+            BundleSource::Http(base) => fetch(client, format!("{base}/{path}")).await,
         }
+    }
+
+    /// Files of the bundle in the order asked, `None` where one does not
+    /// exist: a folder's read on every core, a URL's fetched over several
+    /// connections at once (one after the other, 10,000 round trips are
+    /// most of an initial sync).
+    async fn read_many(&self, client: &reqwest::Client, paths: &[&str]) -> Result<Vec<Option<Vec<u8>>>, SyncError> {
+        let base = match self {
+            BundleSource::Folder(folder) => return paths.par_iter().map(|path| read_file(folder, path)).collect(),
+            BundleSource::Http(base) => base,
+        };
+        let mut files = vec![None; paths.len()];
+        let mut fetching = tokio::task::JoinSet::new();
+        let mut settle = |done: Option<Result<(usize, Result<Option<Vec<u8>>, SyncError>), tokio::task::JoinError>>| -> Result<(), SyncError> {
+            if let Some(done) = done {
+                let (at, file) = done.map_err(|error| SyncError::Fetch { url: base.clone(), message: error.to_string() })?;
+                files[at] = file?;
+            }
+            Ok(())
+        };
+        for (at, path) in paths.iter().enumerate() {
+            if fetching.len() >= PARALLEL_FETCHES {
+                settle(fetching.join_next().await)?;
+            }
+            let (client, url) = (client.clone(), format!("{base}/{path}"));
+            fetching.spawn(async move { (at, fetch(&client, url).await) });
+        }
+        while !fetching.is_empty() {
+            settle(fetching.join_next().await)?;
+        }
+        Ok(files)
     }
 
     /// Every file below a folder source, as bundle paths; `None` for a URL,
@@ -78,6 +96,27 @@ impl BundleSource {
         }
         Ok(Some(found))
     }
+}
+
+/// Requests in flight at once when fetching a bundle over HTTP.
+const PARALLEL_FETCHES: usize = 16;
+
+fn read_file(folder: &Path, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
+    match std::fs::read(folder.join(path)) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SyncError::Read { path: folder.join(path), source }),
+    }
+}
+
+async fn fetch(client: &reqwest::Client, url: String) -> Result<Option<Vec<u8>>, SyncError> {
+    let fetch_error = |error: reqwest::Error| SyncError::Fetch { url: url.clone(), message: error.to_string() };
+    let response = client.get(&url).send().await.map_err(fetch_error)?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    let response = response.error_for_status().map_err(fetch_error)?;
+    Ok(Some(response.bytes().await.map_err(fetch_error)?.to_vec()))
 }
 
 #[derive(Deserialize)]
@@ -230,33 +269,44 @@ pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedF
         }
     }
     let missing = |path: &str| BundleProblem { file: path.to_owned(), message: "listed in the manifest but missing".into() };
-    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut unchanged: HashSet<&str> = HashSet::new();
-    let mut changed_files = Vec::new();
+    let mut to_read: Vec<&FileSum> = Vec::new();
     for listed in &manifest.files {
         if !is_plain_relative(&listed.path) {
             problems.push(BundleProblem { file: listed.path.escape_debug().to_string(), message: "listed path leaves the bundle".into() });
-            continue;
-        }
-        if applied.get(&listed.path) == Some(&listed.sha256) {
+        } else if applied.get(&listed.path) == Some(&listed.sha256) {
             // Applied before as it is; a folder still shows whether it is there.
             if present.as_ref().is_some_and(|present| !present.contains(&listed.path)) {
                 problems.push(missing(&listed.path));
             }
             unchanged.insert(&listed.path);
-            continue;
+        } else {
+            to_read.push(listed);
         }
-        match source.read(&client, &listed.path).await? {
-            None => problems.push(missing(&listed.path)),
-            Some(bytes) => {
-                let found = sha256_hex(&bytes);
-                if found != listed.sha256 {
-                    problems.push(BundleProblem { file: listed.path.clone(), message: format!("checksum {found} does not match the manifest's {}", listed.sha256) });
-                } else {
-                    contents.insert(listed.path.clone(), bytes);
-                    changed_files.push((listed.path.clone(), listed.sha256.clone()));
-                }
+    }
+    let paths: Vec<&str> = to_read.iter().map(|listed| listed.path.as_str()).collect();
+    let read = source.read_many(&client, &paths).await?;
+    let checked: Vec<Result<Vec<u8>, BundleProblem>> = to_read
+        .par_iter()
+        .zip(read)
+        .map(|(listed, bytes)| {
+            let bytes = bytes.ok_or_else(|| missing(&listed.path))?;
+            let found = sha256_hex(&bytes);
+            if found != listed.sha256 {
+                return Err(BundleProblem { file: listed.path.clone(), message: format!("checksum {found} does not match the manifest's {}", listed.sha256) });
             }
+            Ok(bytes)
+        })
+        .collect();
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut changed_files = Vec::new();
+    for (listed, checked) in to_read.iter().zip(checked) {
+        match checked {
+            Ok(bytes) => {
+                contents.insert(listed.path.clone(), bytes);
+                changed_files.push((listed.path.clone(), listed.sha256.clone()));
+            }
+            Err(problem) => problems.push(problem),
         }
     }
     let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
