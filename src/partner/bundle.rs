@@ -240,7 +240,13 @@ pub struct BundleLocale {
 /// `applied`. Any problem rejects the whole bundle.
 pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedFiles) -> Result<VerifiedBundle, SyncError> {
     crate::use_ring_for_tls();
-    let client = reqwest::Client::new();
+    // A partner that stops answering fails the sync instead of holding it
+    // (and the request that runs it) forever.
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|error| SyncError::Fetch { url: format!("{source:?}"), message: format!("no HTTP client: {error}") })?;
     let reject = |file: &str, message: String| SyncError::Rejected(vec![BundleProblem { file: file.to_owned(), message }]);
     let Some(bytes) = source.read(&client, MANIFEST).await? else {
         return Err(reject(MANIFEST, "missing: this is not a partner bundle".into()));
