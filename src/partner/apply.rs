@@ -60,8 +60,8 @@ impl SyncReport {
 pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncOptions) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let partner = store.partners().await?.into_iter().find(|p| p.name == name).ok_or_else(|| SyncError::UnknownPartner(name.to_owned()))?;
-    let applied = store.partner_files(name).await?;
-    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied).await?;
+    let (applied, held) = (store.partner_files(name).await?, store.upstream_ids(name).await?);
+    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied, &held).await?;
 
     // Under the import lock: no other import or sync writes in between.
     let txn = store.begin_import().await?;

@@ -56,7 +56,7 @@ impl BundleSource {
         };
         let mut files = vec![None; paths.len()];
         let mut fetching = tokio::task::JoinSet::new();
-        let mut settle = |done: Option<Result<(usize, Result<Option<Vec<u8>>, SyncError>), tokio::task::JoinError>>| -> Result<(), SyncError> {
+        let mut settle = |done: Option<Result<Fetched, tokio::task::JoinError>>| -> Result<(), SyncError> {
             if let Some(done) = done {
                 let (at, file) = done.map_err(|error| SyncError::Fetch { url: base.clone(), message: error.to_string() })?;
                 files[at] = file?;
@@ -100,6 +100,9 @@ impl BundleSource {
 
 /// Requests in flight at once when fetching a bundle over HTTP.
 const PARALLEL_FETCHES: usize = 16;
+
+/// A file fetched: its place among those asked for, and what came.
+type Fetched = (usize, Result<Option<Vec<u8>>, SyncError>);
 
 fn read_file(folder: &Path, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
     match std::fs::read(folder.join(path)) {
@@ -237,8 +240,10 @@ pub struct BundleLocale {
 
 /// Reads the bundle and checks every file against the manifest and every
 /// entry against our schemas, skipping files whose checksum is the one in
-/// `applied`. Any problem rejects the whole bundle.
-pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedFiles) -> Result<VerifiedBundle, SyncError> {
+/// `applied` — except the files of entries not `held` here (any more), so
+/// that a sync brings what a sync of the whole bundle would. Any problem
+/// rejects the whole bundle.
+pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedFiles, held: &HashSet<String>) -> Result<VerifiedBundle, SyncError> {
     crate::use_ring_for_tls();
     // A partner that stops answering fails the sync instead of holding it
     // (and the request that runs it) forever.
@@ -275,12 +280,13 @@ pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedF
         }
     }
     let missing = |path: &str| BundleProblem { file: path.to_owned(), message: "listed in the manifest but missing".into() };
+    let not_held: HashSet<&str> = manifest.entries.iter().filter(|e| !held.contains(&e.id)).map(|e| e.path.as_str()).collect();
     let mut unchanged: HashSet<&str> = HashSet::new();
     let mut to_read: Vec<&FileSum> = Vec::new();
     for listed in &manifest.files {
         if !is_plain_relative(&listed.path) {
             problems.push(BundleProblem { file: listed.path.escape_debug().to_string(), message: "listed path leaves the bundle".into() });
-        } else if applied.get(&listed.path) == Some(&listed.sha256) {
+        } else if applied.get(&listed.path) == Some(&listed.sha256) && !not_held.contains(listed.path.as_str()) {
             // Applied before as it is; a folder still shows whether it is there.
             if present.as_ref().is_some_and(|present| !present.contains(&listed.path)) {
                 problems.push(missing(&listed.path));

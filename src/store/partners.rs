@@ -336,6 +336,12 @@ impl Store {
         rows.iter().map(|row| Ok((row.try_get("", "path")?, row.try_get("", "sha256")?))).collect()
     }
 
+    /// The upstream ids of the entries from `partner` that are here.
+    pub async fn upstream_ids(&self, partner: &str) -> Result<HashSet<String>, StoreError> {
+        let rows = self.db.query_all_raw(self.statement("SELECT upstream_id FROM upstream_entries WHERE partner = ?", [partner.into()])).await?;
+        rows.iter().map(|row| Ok(row.try_get("", "upstream_id")?)).collect()
+    }
+
     /// The upstream document received as `upstream_revision`, inside a sync.
     pub async fn upstream_document_in(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, upstream_revision: i32) -> Result<Option<String>, StoreError> {
         let row = txn

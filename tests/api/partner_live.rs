@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Client, Server, TestDb, copy_dir, files, repo_path, token};
 use crate::partner::export_partner;
 use crate::on_both_databases;
-use crate::partner_sync::{StaticServer, state};
+use crate::partner_sync::{StaticServer, Tamper, state};
 
 const PASSPORT: &str = "personalausweis-beantragen";
 const GONE: &str = "kirchenaustritt-erklaeren";
@@ -97,7 +97,7 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
     assert_eq!(added["auto_publish"], json!(false));
     let before = state(&town).await;
     let passport_file = format!("entries/service/{PASSPORT}.json");
-    let tampers: [(&str, &str, Box<dyn Fn(&Path)>); 3] = [
+    let tampers: [(&str, &str, Tamper); 3] = [
         (
             "one byte changed",
             "entries/service/personalausweis-beantragen.json: checksum",
@@ -220,5 +220,13 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
     assert_eq!(stuttgart["withdrawn"], json!([{"type": "service", "slug": GONE, "action": "delete", "content_version": third["content_version"]}]));
     assert_eq!(town_server.get(&format!("/api/v1/service/{GONE}")).await.status(), StatusCode::NOT_FOUND, "unpublished like upstream");
     assert_eq!(town_publisher.send(Method::GET, &gone, None, None).await.0, 200, "and kept");
+
+    // An upstream entry the town deleted comes back with the next sync,
+    // as from the whole bundle, although its file did not change.
+    let article = "/api/v1/manage/article/oeffnungszeiten-feiertage";
+    assert_eq!(town_admin.send(Method::POST, &format!("{article}/trash"), None, None).await.0, 200);
+    assert_eq!(town_admin.send(Method::DELETE, article, None, None).await.0, 204);
+    let fourth = sync().await;
+    assert_eq!((fourth["new"].clone(), fourth["files_read"].as_u64()), (json!(["article/oeffnungszeiten-feiertage"]), Some(1)), "{fourth}");
 }
 on_both_databases!(two_katalogs_keep_a_partner_in_step_over_http);

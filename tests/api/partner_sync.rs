@@ -22,7 +22,7 @@ use katalog::workflow::State;
 const PASSPORT: &str = "personalausweis-beantragen";
 
 /// Spoils a copy of a bundle.
-type Tamper<'a> = Box<dyn Fn(&Path) + 'a>;
+pub type Tamper<'a> = Box<dyn Fn(&Path) + 'a>;
 
 fn partner(db: &TestDb, args: &[&str]) -> Output {
     let schemas = repo_path("schemas");
