@@ -639,12 +639,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!(%error, "reading the web site's catalogue failed; the first visitor retries");
             }
         });
-        let (store, registry, bundle) = (state.store.clone(), state.registry.clone(), state.bundle.clone());
-        tokio::spawn(async move {
-            if let Err(error) = bundle.warm_up(&store, &registry).await {
-                tracing::warn!(%error, "exporting the partner bundle failed; the first partner retries");
-            }
-        });
         let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
         beats.every("delivering webhooks", crate::webhooks::BEAT, move || {
             let dispatcher = dispatcher.clone();

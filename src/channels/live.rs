@@ -9,8 +9,11 @@
 //! partner's source can be this server's URL. Unlike a page, a bundle file
 //! cannot be made on its own: the manifest holds the hash of every other
 //! file. So the bundle is the `partner` export itself, kept in a folder of
-//! its own and brought up to date by the incremental exporter whenever the
-//! change log moved; files are read from there.
+//! its own and brought up to date by the incremental exporter when a file
+//! is asked for and the change log moved; files are read from there. It
+//! is not made at start: most katalogs have no partners, and the folder
+//! outlives a restart, so the first request after one exports only what
+//! changed meanwhile.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -170,12 +173,6 @@ impl LiveBundle {
             }
         };
         Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, temporary, exported: RwLock::default() })
-    }
-
-    /// Exports what changed since the last export, so that the first
-    /// partner does not wait for it.
-    pub async fn warm_up(&self, store: &Store, registry: &Arc<Registry>) -> Result<(), ChannelError> {
-        self.current(store, registry).await.map(drop)
     }
 
     /// The bundle as of the newest change, locked against exports for as
