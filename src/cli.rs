@@ -160,6 +160,10 @@ pub enum PartnerCommand {
         name: String,
         #[arg(long)]
         source: String,
+        /// Syncs publish what arrives and unpublish what upstream withdrew,
+        /// as `sync --publish` does; without it, changes wait as drafts.
+        #[arg(long)]
+        auto_publish: bool,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -167,7 +171,8 @@ pub enum PartnerCommand {
     Sync {
         name: String,
         /// Publish what arrives and unpublish what upstream withdrew; without
-        /// it, changes wait as drafts for review and withdrawals are only marked.
+        /// it (and without `add --auto-publish`), changes wait as drafts for
+        /// review and withdrawals are only marked.
         #[arg(long)]
         publish: bool,
         #[command(flatten)]
@@ -235,6 +240,9 @@ pub struct ServeArgs {
     /// Folder of the search index [default: beside a SQLite database; data/search-<name> for PostgreSQL].
     #[arg(long, env = "KATALOG_SEARCH_INDEX")]
     pub search_index: Option<PathBuf>,
+    /// Folder of the partner bundle served at /partner/ [default: beside a SQLite database; data/partner-bundle-<name> for PostgreSQL].
+    #[arg(long, env = "KATALOG_PARTNER_BUNDLE")]
+    pub partner_bundle: Option<PathBuf>,
     /// Memory for rendered delivery responses, in MiB.
     #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
     pub cache_mb: u64,
@@ -358,6 +366,7 @@ impl ServeArgs {
         given.fill("addr", &mut self.addr, file.serve.addr.clone());
         given.fill("content", &mut self.content, file.content.clone());
         given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
+        given.fill("partner_bundle", &mut self.partner_bundle, file.serve.partner_bundle.clone().map(Some));
         given.fill("cache_mb", &mut self.cache_mb, file.serve.cache_mb);
         given.fill("ready_max_lag", &mut self.ready_max_lag, file.serve.ready_max_lag);
         given.fill("cors_origins", &mut self.cors_origins, file.serve.cors_origins.clone());
@@ -381,6 +390,7 @@ impl ServeArgs {
             search_index: self.search_index.clone(),
             serve: ServeSection {
                 addr: Some(self.addr.clone()),
+                partner_bundle: self.partner_bundle.clone(),
                 cache_mb: Some(self.cache_mb),
                 ready_max_lag: Some(self.ready_max_lag),
                 cors_origins: Some(self.cors_origins.clone()),
@@ -572,23 +582,23 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The index folder: given, or derived from the database so that every
-/// database has its own.
-fn search_index_folder(given: Option<&Path>, database: &str) -> PathBuf {
+/// A folder of serve's own (`name`: `search`, `partner-bundle`): given,
+/// or derived from the database so that every database has its own.
+fn folder_for_database(given: Option<&Path>, database: &str, name: &str) -> PathBuf {
     if let Some(folder) = given {
         return folder.to_owned();
     }
     let without_options = database.split('?').next().unwrap_or(database);
     match without_options.strip_prefix("sqlite://") {
-        Some(file) => PathBuf::from(format!("{file}.search")),
-        None => PathBuf::from("data").join(format!("search-{}", without_options.rsplit('/').next().unwrap_or("katalog"))),
+        Some(file) => PathBuf::from(format!("{file}.{name}")),
+        None => PathBuf::from("data").join(format!("{name}-{}", without_options.rsplit('/').next().unwrap_or("katalog"))),
     }
 }
 
 /// Opens the index in its folder; when another process holds that
 /// folder, an index in memory (built from the database) serves instead.
 fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>) -> anyhow::Result<SearchIndex> {
-    let folder = search_index_folder(given, database);
+    let folder = folder_for_database(given, database, "search");
     match SearchIndex::open(Some(&folder), registry.clone()) {
         Ok(index) => Ok(index),
         Err(error) => {
@@ -634,7 +644,7 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
 async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
     use crate::partner::{self, BundleSource, SyncError, SyncOptions};
     match command {
-        PartnerCommand::Add { name, source, database } => {
+        PartnerCommand::Add { name, source, auto_publish, database } => {
             // A folder is kept as an absolute path: syncs may run from anywhere.
             let source = match BundleSource::parse(&source) {
                 BundleSource::Folder(folder) => {
@@ -645,8 +655,9 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
             };
             let store = open_store(&database).await?;
             store.migrate().await?;
-            partner::add(&store, &name, &source).await?;
-            println!("partner {name} added: bundles from {source}; `katalog partner sync {name}` applies the current one");
+            partner::add(&store, &name, &source, auto_publish).await?;
+            let arrives = if auto_publish { "published" } else { "as drafts" };
+            println!("partner {name} added: bundles from {source}, changes arrive {arrives}; `katalog partner sync {name}` applies the current one");
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Sync { name, publish, database, schemas } => {
@@ -665,7 +676,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 Err(error) => return Err(error.into()),
             };
             println!(
-                "partner {}: content version {} from {}: {} new, {} changed, {} withdrawn, {} unchanged, {} conflicts; {} new revisions ({}) in {:.2} s",
+                "partner {}: content version {} from {}: {} new, {} changed, {} withdrawn, {} unchanged, {} conflicts; {} new revisions ({}); {} files read in {:.2} s{}",
                 report.partner,
                 report.content_version,
                 report.municipality,
@@ -676,7 +687,9 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 report.conflicts.len(),
                 report.new_revisions,
                 if report.published { "published" } else { "drafts" },
-                report.elapsed.as_secs_f64()
+                report.files_read,
+                report.elapsed.as_secs_f64(),
+                peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default()
             );
             for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts)] {
                 for entry in entries {
@@ -809,6 +822,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
     let site = crate::channels::live::LiveSite::new(&settings)?;
+    let bundle = crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
     let settings = crate::api::Settings {
         cache_bytes: args.cache_mb * 1024 * 1024,
         ready_max_lag: args.ready_max_lag,
@@ -819,7 +833,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         cors_origins: args.cors_origins.clone(),
     };
-    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
+    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
     state.responses.follow(&state.store).await?;
     let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
     let mut beats = crate::background::Beats::default();

@@ -34,6 +34,7 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct ServeSection {
     pub addr: Option<String>,
+    pub partner_bundle: Option<PathBuf>,
     pub cache_mb: Option<u64>,
     pub ready_max_lag: Option<u64>,
     pub cors_origins: Option<Vec<String>>,

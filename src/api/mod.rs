@@ -33,7 +33,7 @@ use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::channels::live::LiveSite;
+use crate::channels::live::{LiveBundle, LiveSite};
 use crate::content::{ContentType, Registry};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
@@ -72,6 +72,8 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     pub synonyms: Arc<Synonyms>,
     pub site: Arc<LiveSite>,
+    /// The partner bundle of the live content, served at `/partner/`.
+    pub bundle: Arc<LiveBundle>,
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails while a change-log consumer is further behind.
     pub ready_max_lag: u64,
@@ -91,7 +93,7 @@ pub struct Settings {
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, settings: &Settings) -> Result<AppState, BadOrigin> {
+    pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, bundle: Arc<LiveBundle>, settings: &Settings) -> Result<AppState, BadOrigin> {
         Ok(AppState {
             store,
             registry,
@@ -99,6 +101,7 @@ impl AppState {
             search,
             synonyms,
             site,
+            bundle,
             metrics: Arc::default(),
             ready_max_lag: settings.ready_max_lag,
             limiters: Arc::new(Limiters::new(settings.rate_limits)),
@@ -139,6 +142,7 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .at("/docs", make_sync(move |_| Html(docs_html.clone()).with_header(poem::http::header::CONTENT_SECURITY_POLICY, docs_policy.clone())))
         .nest("/", service)
         .at("/preview/*rest", poem::get(site::preview))
+        .at("/partner/*rest", poem::get(site::bundle))
         .nest("/admin", crate::admin::routes());
     // The web site: its own files and one folder per locale.
     for path in site::SITE_FILES {

@@ -1,20 +1,21 @@
 //! Partner subscriptions as the partner's editors see them: what came from
-//! upstream, what upstream withdrew, and the conflicts to decide. Adding
-//! and syncing stay on the command line: they read folders and URLs of the
-//! operator's choosing.
+//! upstream, what upstream withdrew, and the conflicts to decide; admins
+//! subscribe and publishers sync. Through the API a source is an http(s)
+//! URL (another katalog's `/partner/`); bundle folders on this machine are
+//! the operator's to name, on the command line.
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
 use super::auth::TokenAuth;
-use super::problem::{ApiError, FieldProblem};
+use super::problem::{ApiError, FieldProblem, Problem};
 use super::{ApiTags, AppState};
 use crate::content::Locale;
-use crate::partner::{self, ConflictKey, Decider, PartnerStatus, Resolution, SyncError};
+use crate::partner::{self, BundleSource, ConflictKey, Decider, PartnerStatus, Resolution, SyncError, SyncOptions, SyncReport};
 use crate::workflow::Role;
 
 /// A partner whose bundles this katalog applies.
@@ -31,6 +32,9 @@ pub struct PartnerBody {
     pub content_version: i64,
     #[oai(skip_serializing_if_is_none)]
     pub synced_at: Option<DateTime<Utc>>,
+    /// Syncs publish what arrives (except where this katalog has work of
+    /// its own waiting) and unpublish what upstream withdrew.
+    pub auto_publish: bool,
     /// How many entries came from this partner.
     pub entries: u64,
     pub withdrawn: Vec<WithdrawnBody>,
@@ -83,6 +87,63 @@ pub struct ChangeBody {
     pub upstream: Option<Value>,
 }
 
+/// A new subscription.
+#[derive(Object, Debug)]
+pub struct PartnerCreate {
+    /// Lower-case letters and digits joined by hyphens; revisions it brings are authored `partner:NAME`.
+    pub name: String,
+    /// The http(s) URL of the bundle, such as another katalog's `https://…/partner/`.
+    pub source: String,
+    /// Syncs publish what arrives; false (drafts for review) when absent.
+    #[oai(default)]
+    pub auto_publish: bool,
+}
+
+/// What a sync brought; entries as `type/slug`.
+#[derive(Object, Debug)]
+#[oai(rename = "PartnerSyncReport")]
+pub struct SyncReportBody {
+    pub partner: String,
+    pub municipality: String,
+    /// The upstream content version now applied.
+    pub content_version: i64,
+    pub new: Vec<String>,
+    pub changed: Vec<String>,
+    pub withdrawn: Vec<String>,
+    /// `type/slug module (locale)` of overridden modules upstream changed.
+    pub conflicts: Vec<String>,
+    /// `type/slug (locale)` left as drafts although publishing: in the
+    /// trash, not live here, or with a revision of this katalog's own
+    /// waiting for review.
+    pub held_back: Vec<String>,
+    pub unchanged: u64,
+    pub new_revisions: u64,
+    /// Bundle files fetched and verified besides the manifest: those
+    /// whose checksum changed since the bundle applied last.
+    pub files_read: u64,
+    /// Whether what arrived was published.
+    pub published: bool,
+}
+
+impl From<SyncReport> for SyncReportBody {
+    fn from(report: SyncReport) -> SyncReportBody {
+        SyncReportBody {
+            partner: report.partner,
+            municipality: report.municipality,
+            content_version: report.content_version,
+            new: report.new,
+            changed: report.changed,
+            withdrawn: report.withdrawn,
+            conflicts: report.conflicts,
+            held_back: report.held_back,
+            unchanged: report.unchanged as u64,
+            new_revisions: report.new_revisions as u64,
+            files_read: report.files_read as u64,
+            published: report.published,
+        }
+    }
+}
+
 #[derive(Object, Debug)]
 pub struct PartnerList {
     pub items: Vec<PartnerBody>,
@@ -124,6 +185,24 @@ pub enum ListResponse {
 }
 
 #[derive(ApiResponse)]
+pub enum CreatedResponse {
+    #[oai(status = 201)]
+    Created(Json<PartnerBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum PartnerResponse {
+    #[oai(status = 200)]
+    Ok(Json<PartnerBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum SyncResponse {
+    #[oai(status = 200)]
+    Ok(Json<SyncReportBody>),
+}
+
+#[derive(ApiResponse)]
 pub enum ResolvedResponse {
     #[oai(status = 200)]
     Ok(Json<ConflictResolved>),
@@ -139,6 +218,44 @@ impl PartnersApi {
         auth.require(Role::Reader, "reading partner subscriptions")?;
         let statuses = partner::status(&state.store, None).await.map_err(sync_error)?;
         Ok(ListResponse::Ok(Json(PartnerList { items: statuses.iter().map(partner_body).collect() })))
+    }
+
+    /// Subscribe to a partner's bundles at an http(s) URL. Nothing is
+    /// fetched until the first sync.
+    #[oai(path = "/", method = "post", operation_id = "addPartner")]
+    async fn add(&self, state: Data<&AppState>, auth: TokenAuth, body: Json<PartnerCreate>) -> Result<CreatedResponse, ApiError> {
+        auth.require(Role::Admin, "subscribing to partners")?;
+        let BundleSource::Http(source) = BundleSource::parse(&body.source) else {
+            let problem = FieldProblem { pointer: "/source".into(), detail: format!("`{}` is not an http(s) URL; bundle folders are named on the command line", body.source) };
+            return Err(ApiError::unprocessable("the source is not an http(s) URL", vec![problem]));
+        };
+        partner::add(&state.store, &body.name, &source, body.auto_publish).await.map_err(sync_error)?;
+        Ok(CreatedResponse::Created(Json(one_partner(&state, &body.name).await?)))
+    }
+
+    /// One partner: what came from it, what it withdrew, what is in conflict.
+    #[oai(path = "/:name", method = "get", operation_id = "getPartner")]
+    async fn get(&self, state: Data<&AppState>, auth: TokenAuth, name: Path<String>) -> Result<PartnerResponse, ApiError> {
+        auth.require(Role::Reader, "reading partner subscriptions")?;
+        Ok(PartnerResponse::Ok(Json(one_partner(&state, &name).await?)))
+    }
+
+    /// Fetch the partner's current bundle, verify it and apply what changed,
+    /// all or nothing. A bundle that fails verification is refused (422)
+    /// with every problem, and nothing is applied.
+    #[oai(path = "/:name/sync", method = "post", operation_id = "syncPartner")]
+    async fn sync(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        name: Path<String>,
+        /// Publish what arrives even when the subscription does not auto-publish.
+        publish: Query<Option<bool>>,
+    ) -> Result<SyncResponse, ApiError> {
+        auth.require(Role::Publisher, "syncing partners")?;
+        let options = SyncOptions { publish: publish.unwrap_or(false) };
+        let report = partner::sync(&state.store, &state.registry, &name, options).await.map_err(sync_error)?;
+        Ok(SyncResponse::Ok(Json(report.into())))
     }
 
     /// Decide a conflict: take upstream's value of the module (as a new
@@ -160,12 +277,24 @@ impl PartnersApi {
     }
 }
 
+async fn one_partner(state: &AppState, name: &str) -> Result<PartnerBody, ApiError> {
+    let statuses = partner::status(&state.store, Some(name)).await.map_err(sync_error)?;
+    statuses.first().map(partner_body).ok_or_else(|| sync_error(SyncError::UnknownPartner(name.to_owned())))
+}
+
 fn sync_error(error: SyncError) -> ApiError {
     match error {
         error @ (SyncError::NoConflict { .. } | SyncError::UnknownPartner(_)) => ApiError::not_found(error.to_string()),
+        error @ SyncError::InvalidName(_) => ApiError::unprocessable(error.to_string(), vec![FieldProblem { pointer: "/name".into(), detail: error.to_string() }]),
+        error @ SyncError::Exists(_) => ApiError::conflict("partner-exists", error.to_string()),
+        error @ (SyncError::Rejected(_) | SyncError::NewerFormat { .. }) => {
+            ApiError::Unprocessable(Json(Problem::new(poem::http::StatusCode::UNPROCESSABLE_ENTITY, "bundle-rejected", error.to_string())))
+        }
+        error @ (SyncError::OtherMunicipality { .. } | SyncError::Older { .. }) => ApiError::conflict("bundle-refused", error.to_string()),
+        error @ SyncError::Fetch { .. } => ApiError::bad_gateway(error.to_string()),
         SyncError::Edit(error) => super::manage::edit_error(error),
         SyncError::Store(error) => error.into(),
-        other => ApiError::internal(other),
+        error @ SyncError::Read { .. } => ApiError::internal(error),
     }
 }
 
@@ -178,6 +307,7 @@ fn partner_body(status: &PartnerStatus) -> PartnerBody {
         municipality: partner.municipality.clone(),
         content_version: partner.content_version,
         synced_at: partner.synced_at,
+        auto_publish: partner.auto_publish,
         entries: status.entries.len() as u64,
         withdrawn: status
             .withdrawn()

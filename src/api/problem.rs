@@ -85,6 +85,10 @@ pub enum ApiError {
     PreconditionRequired(Json<Problem>),
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
+    /// A server this one fetches from (a partner's bundle) could not be
+    /// reached or answered with an error.
+    #[oai(status = 502, content_type = "application/problem+json")]
+    BadGateway(Json<Problem>),
 }
 
 impl ApiError {
@@ -102,6 +106,10 @@ impl ApiError {
 
     pub fn conflict(kind: &str, detail: impl Into<String>) -> ApiError {
         ApiError::Conflict(Json(Problem::new(StatusCode::CONFLICT, kind, detail)))
+    }
+
+    pub fn bad_gateway(detail: impl Into<String>) -> ApiError {
+        ApiError::BadGateway(Json(Problem::new(StatusCode::BAD_GATEWAY, "bad-gateway", detail)))
     }
 
     pub fn unprocessable(detail: impl Into<String>, errors: Vec<FieldProblem>) -> ApiError {

@@ -2,7 +2,9 @@
 //! published content) and previews of drafts at
 //! `/preview/<locale>/<type>/<slug>/` for holders of a token, sent as
 //! `Authorization: Bearer …` or, for links opened in a browser, as
-//! `?token=…`, or signed in to the editor UI.
+//! `?token=…`, or signed in to the editor UI. The partner bundle of the
+//! published content is at `/partner/` (`/partner/manifest.json` and every
+//! file it lists).
 
 use poem::http::{Method, StatusCode, header};
 use poem::web::Data;
@@ -33,6 +35,16 @@ pub async fn published(request: &Request, state: Data<&AppState>) -> Response {
     match state.site.file(&state.store, &state.registry, request.uri().path()).await {
         Ok(Some(file)) => cached(request, file),
         Ok(None) => not_found(request.uri().path()),
+        Err(error) => failed(&error),
+    }
+}
+
+#[handler]
+pub async fn bundle(request: &Request, state: Data<&AppState>) -> Response {
+    let path = request.uri().path();
+    match state.bundle.file(&state.store, &state.registry, path.trim_start_matches("/partner/")).await {
+        Ok(Some(file)) => cached(request, file),
+        Ok(None) => not_found(path),
         Err(error) => failed(&error),
     }
 }
@@ -86,10 +98,10 @@ fn cached(request: &Request, file: SiteFile) -> Response {
 }
 
 fn not_found(path: &str) -> Response {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", format!("no page at {path}")).into_response()
+    Problem::new(StatusCode::NOT_FOUND, "not-found", format!("nothing at {path}")).into_response()
 }
 
 fn failed(error: &crate::channels::ChannelError) -> Response {
-    tracing::error!(%error, "making a page of the site failed");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the page could not be made; the log says why").into_response()
+    tracing::error!(%error, "making a file of the site or the partner bundle failed");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the file could not be made; the log says why").into_response()
 }

@@ -37,7 +37,7 @@ const STATE_FORMAT: u32 = 1;
 const SHOWN_ENTRIES_KEPT: usize = 5_000;
 
 /// What a channel makes of the content.
-pub trait Projection: Sync {
+pub trait Projection: Send + Sync {
     /// Differs whenever the same content would give other files
     /// (templates, settings).
     fn fingerprint(&self) -> String;

@@ -4,18 +4,29 @@
 //! once; the pages made from all entries (start, A–Z, sitemap) are made
 //! again after each change. Holders of a token see an entry's newest
 //! drafts under `/preview/`, rendered the same way.
+//!
+//! The partner bundle is served under `/partner/` as well, so that a
+//! partner's source can be this server's URL. Unlike a page, a bundle file
+//! cannot be made on its own: the manifest holds the hash of every other
+//! file. So the bundle is the `partner` export itself, kept in a folder of
+//! its own and brought up to date by the incremental exporter when a file
+//! is asked for and the change log moved; files are read from there. It
+//! is not made at start: most katalogs have no partners, and the folder
+//! outlives a restart, so the first request after one exports only what
+//! changed meanwhile.
 
 use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, RwLock};
 
 use super::catalogue::Catalogue;
 use super::export::{apply_changes, changed_since, read_catalogue, with_shown_entries};
 use super::snapshot::{Snapshot, SnapshotEntry};
 use super::views::href;
 use super::web::{Web, page_file};
-use super::{Aggregates, ChannelError, Projection, Settings, Sources};
+use super::{Aggregates, Channel, ChannelError, Projection, Settings, Sources};
 use crate::content::{Locale, Registry};
 use crate::store::{PublishedRevision, Store};
 
@@ -31,6 +42,8 @@ impl SiteFile {
             Some("css") => "text/css; charset=utf-8",
             Some("js") => "text/javascript; charset=utf-8",
             Some("xml") => "application/xml; charset=utf-8",
+            Some("json") => "application/json",
+            Some("jsonld") => "application/ld+json",
             _ => "text/html; charset=utf-8",
         };
         SiteFile { media_type, body }
@@ -134,5 +147,92 @@ impl LiveSite {
         let snapshot = with_shown_entries(store, registry, catalogue, std::slice::from_ref(&entry), &mut Snapshot::default()).await?;
         let output = self.web.entry_files(&entry, &Sources { catalogue, snapshot: &snapshot, history: None })?;
         Ok(output.files.into_iter().find(|(path, _)| path == file).map(|(path, body)| SiteFile::new(&path, body)))
+    }
+}
+
+/// The partner bundle of the live published content (`/partner/…`).
+pub struct LiveBundle {
+    settings: Settings,
+    /// The export folder: the bundle is its `partner/` folder, the
+    /// exporter's state lies beside it.
+    folder: PathBuf,
+    /// Held while serving: one exporter per folder.
+    _lock: std::fs::File,
+    /// A folder of this process only, removed when it ends.
+    temporary: bool,
+    /// The change-log position the bundle was exported at; none before
+    /// the first export. Readers share it, the exporter holds it alone.
+    exported: RwLock<Option<i64>>,
+}
+
+impl LiveBundle {
+    /// Keeps the bundle in `folder`, which it locks; when another process
+    /// holds it, in a temporary folder of this process instead.
+    pub fn open(settings: &Settings, folder: &Path) -> Result<LiveBundle, ChannelError> {
+        let (folder, lock, temporary) = match lock_folder(folder)? {
+            Some(lock) => (folder.to_owned(), lock, false),
+            None => {
+                let own = std::env::temp_dir().join(format!("katalog-partner-bundle-{}", std::process::id()));
+                tracing::warn!(folder = %folder.display(), instead = %own.display(), "another katalog serves the partner bundle from this folder; keeping one of this process");
+                let lock = lock_folder(&own)?.ok_or_else(|| ChannelError::Io { path: own.display().to_string(), source: std::io::ErrorKind::WouldBlock.into() })?;
+                (own, lock, true)
+            }
+        };
+        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, temporary, exported: RwLock::default() })
+    }
+
+    /// The bundle as of the newest change, locked against exports for as
+    /// long as it is held.
+    async fn current(&self, store: &Store, registry: &Arc<Registry>) -> Result<tokio::sync::RwLockReadGuard<'_, Option<i64>>, ChannelError> {
+        // Asked before any lock: requests do not queue behind the database.
+        let latest = store.latest_change_seq().await?;
+        let exported = self.exported.read().await;
+        if exported.is_some_and(|seq| seq >= latest) {
+            return Ok(exported);
+        }
+        drop(exported);
+        let mut exported = self.exported.write().await;
+        // Another request may have exported in between.
+        if !exported.is_some_and(|seq| seq >= latest) {
+            super::export(store, registry, &[Channel::Partner], &self.settings, &self.folder, false).await?;
+            *exported = Some(latest);
+        }
+        Ok(exported.downgrade())
+    }
+
+    /// A file of the bundle (`manifest.json`, `entries/service/x.json`);
+    /// none when there is no such file.
+    pub async fn file(&self, store: &Store, registry: &Arc<Registry>, path: &str) -> Result<Option<SiteFile>, ChannelError> {
+        let relative = Path::new(path);
+        if path.is_empty() || path.contains(['\\', '\0']) || !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Ok(None);
+        }
+        let _exported = self.current(store, registry).await?;
+        let file = self.folder.join(Channel::Partner.name()).join(relative);
+        match tokio::fs::read(&file).await {
+            Ok(body) => Ok(Some(SiteFile::new(path, body))),
+            Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory | std::io::ErrorKind::NotADirectory) => Ok(None),
+            Err(source) => Err(ChannelError::Io { path: file.display().to_string(), source }),
+        }
+    }
+}
+
+impl Drop for LiveBundle {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.folder);
+        }
+    }
+}
+
+/// Creates `folder` and locks it for this process; none when another holds it.
+fn lock_folder(folder: &Path) -> Result<Option<std::fs::File>, ChannelError> {
+    let io_error = |source| ChannelError::Io { path: folder.display().to_string(), source };
+    std::fs::create_dir_all(folder).map_err(io_error)?;
+    let lock = std::fs::File::create(folder.join(".lock")).map_err(io_error)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(source)) => Err(io_error(source)),
     }
 }

@@ -21,8 +21,9 @@ use crate::workflow::State;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyncOptions {
-    /// Publish what arrives (and unpublish what upstream withdrew);
-    /// otherwise it waits as drafts for the partner's own review.
+    /// Publish what arrives (and unpublish what upstream withdrew) even
+    /// when the subscription does not auto-publish; otherwise it waits as
+    /// drafts for the partner's own review.
     pub publish: bool,
 }
 
@@ -42,6 +43,9 @@ pub struct SyncReport {
     pub conflicts: Vec<String>,
     pub unchanged: usize,
     pub new_revisions: usize,
+    /// Bundle files fetched and verified besides the manifest: those whose
+    /// checksum changed since the bundle applied last.
+    pub files_read: usize,
     pub published: bool,
     pub elapsed: Duration,
 }
@@ -56,7 +60,8 @@ impl SyncReport {
 pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncOptions) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let partner = store.partners().await?.into_iter().find(|p| p.name == name).ok_or_else(|| SyncError::UnknownPartner(name.to_owned()))?;
-    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry).await?;
+    let (applied, held) = (store.partner_files(name).await?, store.upstream_ids(name).await?);
+    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied, &held).await?;
 
     // Under the import lock: no other import or sync writes in between.
     let txn = store.begin_import().await?;
@@ -67,13 +72,14 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     if bundle.content_version < partner.content_version {
         return Err(SyncError::Older { bundle: bundle.content_version, applied: partner.content_version });
     }
+    let publish = options.publish || partner.auto_publish;
     let upstream = store.upstream_entries(&txn, name).await?;
     let baseline = store.import_baseline(&txn).await?;
     let overridden = overridden_documents(store, &txn, &bundle, &upstream, &baseline).await?;
-    let held_back = if options.publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
+    let held_back = if publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
 
     let mut plan = Plan {
-        bundle_keys: bundle.entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
+        bundle_keys: bundle.index.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
         local_ids: baseline.entries.values().map(|held| held.id.clone()).collect(),
         author: format!("partner:{name}"),
         bundle: &bundle,
@@ -82,9 +88,9 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         overridden: &overridden,
         held_back: &held_back,
         registry,
-        publish: options.publish,
+        publish,
         now: Utc::now(),
-        batch: WriteBatch { publish: options.publish, ..Default::default() },
+        batch: WriteBatch { publish, ..Default::default() },
         drafts: WriteBatch::default(),
         entry_rows: Vec::new(),
         revision_rows: Vec::new(),
@@ -92,11 +98,13 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         renames: Vec::new(),
         withdrawals: Vec::new(),
         problems: Vec::new(),
-        report: SyncReport { partner: name.to_owned(), municipality: bundle.municipality.clone(), content_version: bundle.content_version, published: options.publish, ..Default::default() },
+        report: SyncReport { partner: name.to_owned(), municipality: bundle.municipality.clone(), content_version: bundle.content_version, published: publish, files_read: bundle.changed_files.len(), ..Default::default() },
     };
     for entry in &bundle.entries {
         plan.entry(entry);
     }
+    // Entries whose file was not read: the same as applied last time.
+    plan.report.unchanged += bundle.index.len() - bundle.entries.len();
     if !plan.problems.is_empty() {
         return Err(SyncError::Rejected(plan.problems));
     }
@@ -108,13 +116,21 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     }
     store.write_batch(&txn, batch).await?;
     store.write_batch(&txn, drafts).await?;
-    if options.publish {
+    if publish {
         for withdrawn in &withdrawals {
             let subject = EntryRef { content_type: &withdrawn.content_type, entry_id: &withdrawn.entry_id, slug: &withdrawn.slug };
             store.unpublish_in(&txn, subject, now).await?;
         }
     }
-    let record = SyncRecord { municipality: bundle.municipality.clone(), content_version: bundle.content_version, entries: entry_rows, revisions: revision_rows, conflicts: conflict_rows };
+    let record = SyncRecord {
+        municipality: bundle.municipality.clone(),
+        content_version: bundle.content_version,
+        entries: entry_rows,
+        revisions: revision_rows,
+        conflicts: conflict_rows,
+        changed_files: bundle.changed_files.clone(),
+        dropped_files: bundle.dropped_files.clone(),
+    };
     store.record_sync(&txn, name, &record).await?;
     if report.changes() > 0 {
         let event = AuditEvent {
@@ -130,7 +146,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
                 "changed": report.changed.len(),
                 "withdrawn": report.withdrawn.len(),
                 "conflicts": report.conflicts.len(),
-                "published": options.publish,
+                "published": publish,
             }),
         };
         store.record_audit(&txn, &event, None).await?;
@@ -447,7 +463,7 @@ impl Plan<'_> {
     /// Marks entries that upstream withdrew since the last applied bundle;
     /// ids never received here are ignored.
     fn withdrawals(&mut self, applied: i64) {
-        let in_bundle: HashSet<&str> = self.bundle.entries.iter().map(|e| e.id.as_str()).collect();
+        let in_bundle: HashSet<&str> = self.bundle.index.iter().map(|e| e.id.as_str()).collect();
         for deletion in self.bundle.deletions.iter().filter(|d| d.version > applied) {
             let Some(known) = self.upstream.get(&deletion.id) else { continue };
             if known.withdrawn_in.is_some() || in_bundle.contains(deletion.id.as_str()) {

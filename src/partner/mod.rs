@@ -8,12 +8,16 @@
 //!
 //! Decisions:
 //!
-//! * **Verify, then apply, all at once.** A bundle is read completely and
-//!   checked before the database is touched: format and version (a newer
-//!   `format_version` is refused), the SHA-256 of every listed file, no
-//!   listed file missing, no unlisted file in a bundle folder, and every
-//!   entry valid. Then everything is written in one transaction, so an
+//! * **Verify, then apply, all at once.** A bundle is read and checked
+//!   before the database is touched: format and version (a newer
+//!   `format_version` is refused), the SHA-256 of every listed file read,
+//!   no listed file missing, no unlisted file in a bundle folder, and every
+//!   entry read valid. Then everything is written in one transaction, so an
 //!   interrupted sync leaves nothing behind and simply runs again.
+//! * **Read only what changed.** The checksums of the files applied are
+//!   kept per subscription (in the same transaction); a file whose
+//!   checksum in the new manifest is the same was applied as it is and is
+//!   neither fetched nor verified again.
 //! * **Schemas are compatible when every entry validates against ours.**
 //!   Our schema is the one that serves the content, so it is the one that
 //!   must accept it; a bundle schema may differ (an optional field we do
@@ -114,12 +118,13 @@ fn problems_text(problems: &[BundleProblem]) -> String {
     problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-/// Subscribes to a partner's bundles. Nothing is read until the first sync.
-pub async fn add(store: &Store, name: &str, source: &str) -> Result<(), SyncError> {
+/// Subscribes to a partner's bundles; `auto_publish`: syncs publish what
+/// arrives unless told otherwise. Nothing is read until the first sync.
+pub async fn add(store: &Store, name: &str, source: &str, auto_publish: bool) -> Result<(), SyncError> {
     if !crate::content::slug::is_valid(name) {
         return Err(SyncError::InvalidName(name.to_owned()));
     }
-    if store.add_partner(name, source).await? { Ok(()) } else { Err(SyncError::Exists(name.to_owned())) }
+    if store.add_partner(name, source, auto_publish).await? { Ok(()) } else { Err(SyncError::Exists(name.to_owned())) }
 }
 
 /// A partner and what came from it.

@@ -22,6 +22,8 @@ pub struct PartnerRecord {
     /// The content version of the last bundle applied; 0 before the first sync.
     pub content_version: i64,
     pub synced_at: Option<DateTime<Utc>>,
+    /// Syncs publish what arrives unless told otherwise.
+    pub auto_publish: bool,
 }
 
 /// An entry that came from a partner, as the last sync left it.
@@ -94,6 +96,10 @@ pub struct SyncRecord {
     pub entries: Vec<UpstreamEntryRow>,
     pub revisions: Vec<UpstreamRevisionRow>,
     pub conflicts: Vec<ConflictRow>,
+    /// Bundle files (path, SHA-256) new or changed since the last bundle
+    /// applied, and paths it no longer lists.
+    pub changed_files: Vec<(String, String)>,
+    pub dropped_files: Vec<String>,
 }
 
 /// A module the partner overrode and upstream changed since: both versions
@@ -123,15 +129,15 @@ pub struct Conflict {
 
 impl Store {
     /// Subscribes to a partner; false when the name is taken.
-    pub async fn add_partner(&self, name: &str, source: &str) -> Result<bool, StoreError> {
+    pub async fn add_partner(&self, name: &str, source: &str, auto_publish: bool) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
         let taken = txn.query_one_raw(self.statement("SELECT 1 AS taken FROM partners WHERE name = ?", [name.into()])).await?;
         if taken.is_some() {
             return Ok(false);
         }
         txn.execute_raw(self.statement(
-            "INSERT INTO partners (name, source, content_version, created_at) VALUES (?, ?, 0, ?)",
-            [name.into(), source.into(), Utc::now().into()],
+            "INSERT INTO partners (name, source, auto_publish, content_version, created_at) VALUES (?, ?, ?, 0, ?)",
+            [name.into(), source.into(), auto_publish.into(), Utc::now().into()],
         ))
         .await?;
         txn.commit().await?;
@@ -204,7 +210,7 @@ impl Store {
     /// the upstream revisions received, conflicts raised, and the content
     /// version it reached.
     pub async fn record_sync(&self, txn: &DatabaseTransaction, partner: &str, record: &SyncRecord) -> Result<(), StoreError> {
-        let SyncRecord { municipality, content_version, entries, revisions, conflicts } = record;
+        let SyncRecord { municipality, content_version, entries, revisions, conflicts, changed_files, dropped_files } = record;
         for chunk in entries.chunks(rows_per_statement(9)) {
             let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let values = chunk.iter().flat_map(|row| {
@@ -276,6 +282,20 @@ impl Store {
             ))
             .await?;
         }
+        for chunk in changed_files.chunks(rows_per_statement(3)) {
+            let placeholders = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let values = chunk.iter().flat_map(|(path, sha256)| [SqlValue::from(partner), path.clone().into(), sha256.clone().into()]);
+            txn.execute_raw(self.statement(
+                &format!("INSERT INTO partner_files (partner, path, sha256) VALUES {placeholders} ON CONFLICT (partner, path) DO UPDATE SET sha256 = excluded.sha256"),
+                values,
+            ))
+            .await?;
+        }
+        for chunk in dropped_files.chunks(rows_per_statement(2)) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let values = std::iter::once(SqlValue::from(partner)).chain(chunk.iter().map(|path| path.clone().into()));
+            txn.execute_raw(self.statement(&format!("DELETE FROM partner_files WHERE partner = ? AND path IN ({placeholders})"), values)).await?;
+        }
         txn.execute_raw(self.statement(
             "UPDATE partners SET municipality = ?, content_version = ?, synced_at = ? WHERE name = ?",
             [municipality.clone().into(), (*content_version).into(), Utc::now().into(), partner.into()],
@@ -310,6 +330,18 @@ impl Store {
 }
 
 impl Store {
+    /// The SHA-256 of every file of the bundle last applied from `partner`, by path.
+    pub async fn partner_files(&self, partner: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows = self.db.query_all_raw(self.statement("SELECT path, sha256 FROM partner_files WHERE partner = ?", [partner.into()])).await?;
+        rows.iter().map(|row| Ok((row.try_get("", "path")?, row.try_get("", "sha256")?))).collect()
+    }
+
+    /// The upstream ids of the entries from `partner` that are here.
+    pub async fn upstream_ids(&self, partner: &str) -> Result<HashSet<String>, StoreError> {
+        let rows = self.db.query_all_raw(self.statement("SELECT upstream_id FROM upstream_entries WHERE partner = ?", [partner.into()])).await?;
+        rows.iter().map(|row| Ok(row.try_get("", "upstream_id")?)).collect()
+    }
+
     /// The upstream document received as `upstream_revision`, inside a sync.
     pub async fn upstream_document_in(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, upstream_revision: i32) -> Result<Option<String>, StoreError> {
         let row = txn
@@ -413,7 +445,7 @@ impl Store {
     }
 }
 
-const PARTNER_COLUMNS: &str = "name, source, municipality, content_version, synced_at";
+const PARTNER_COLUMNS: &str = "name, source, municipality, content_version, synced_at, auto_publish";
 
 fn partner_of(row: &QueryResult) -> Result<PartnerRecord, StoreError> {
     Ok(PartnerRecord {
@@ -422,5 +454,6 @@ fn partner_of(row: &QueryResult) -> Result<PartnerRecord, StoreError> {
         municipality: row.try_get("", "municipality")?,
         content_version: row.try_get("", "content_version")?,
         synced_at: row.try_get("", "synced_at")?,
+        auto_publish: row.try_get("", "auto_publish")?,
     })
 }

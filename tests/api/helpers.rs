@@ -87,8 +87,9 @@ pub struct Server {
     pub base: String,
     child: Child,
     pub client: reqwest::Client,
-    /// The server's own search index folder.
+    /// The server's own search index and partner bundle folders.
     _search_index: tempfile::TempDir,
+    _partner_bundle: tempfile::TempDir,
     /// What it logged, when started with [`Server::start_logging`].
     logs: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
@@ -111,6 +112,7 @@ impl Server {
 
     fn spawn(db: &TestDb, content: &Path, options: &[&str], log_level: Option<&str>) -> Server {
         let search_index = tempfile::tempdir().unwrap();
+        let partner_bundle = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url, "--content"])
             .arg(content)
@@ -118,6 +120,8 @@ impl Server {
             .arg(repo_path("schemas"))
             .arg("--search-index")
             .arg(search_index.path())
+            .arg("--partner-bundle")
+            .arg(partner_bundle.path())
             .args(options)
             .env("RUST_LOG", log_level.unwrap_or("warn"))
             // Tests drive the API far faster than people do; the tests of
@@ -152,7 +156,7 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client(), _search_index: search_index, logs }
+        Server { base, child, client: http_client(), _search_index: search_index, _partner_bundle: partner_bundle, logs }
     }
 
     /// What the server logged so far (empty unless started logging).

@@ -12,6 +12,7 @@ mod helpers;
 mod manage;
 mod ops;
 mod partner;
+mod partner_live;
 mod partner_sync;
 mod protection;
 mod search;

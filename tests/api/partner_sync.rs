@@ -22,7 +22,7 @@ use katalog::workflow::State;
 const PASSPORT: &str = "personalausweis-beantragen";
 
 /// Spoils a copy of a bundle.
-type Tamper<'a> = Box<dyn Fn(&Path) + 'a>;
+pub type Tamper<'a> = Box<dyn Fn(&Path) + 'a>;
 
 fn partner(db: &TestDb, args: &[&str]) -> Output {
     let schemas = repo_path("schemas");
@@ -49,7 +49,7 @@ fn same_backend(db: &TestDb) -> Backend {
 }
 
 /// Everything a sync could write, counted.
-async fn state(db: &TestDb) -> Vec<i64> {
+pub async fn state(db: &TestDb) -> Vec<i64> {
     let connection = Database::connect(&db.url).await.unwrap();
     let mut counts = Vec::new();
     for sql in [
@@ -371,13 +371,13 @@ async fn a_local_entry_with_an_upstream_slug_stops_the_sync(town: TestDb) {
 on_both_databases!(a_local_entry_with_an_upstream_slug_stops_the_sync);
 
 /// A Python static file server for a folder, stopped when dropped.
-struct StaticServer {
+pub struct StaticServer {
     child: std::process::Child,
-    base: String,
+    pub base: String,
 }
 
 impl StaticServer {
-    fn start(folder: &Path) -> StaticServer {
+    pub fn start(folder: &Path) -> StaticServer {
         use std::io::BufRead;
         let python = std::env::var("KATALOG_PYTHON").unwrap_or_else(|_| "python3".into());
         let mut child = std::process::Command::new(python)

@@ -9,7 +9,9 @@ mod m20261127_000003_audit_events;
 mod m20261127_000004_entry_links;
 mod m20261127_000005_webhooks;
 mod m20261128_000006_partner_subscriptions;
-mod m20261128_000008_editor_sessions;
+mod m20261128_000007_partner_auto_publish;
+mod m20261128_000008_partner_files;
+mod m20261128_000009_editor_sessions;
 
 pub struct Migrator;
 
@@ -23,7 +25,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_entry_links::Migration),
             Box::new(m20261127_000005_webhooks::Migration),
             Box::new(m20261128_000006_partner_subscriptions::Migration),
-            Box::new(m20261128_000008_editor_sessions::Migration),
+            Box::new(m20261128_000007_partner_auto_publish::Migration),
+            Box::new(m20261128_000008_partner_files::Migration),
+            Box::new(m20261128_000009_editor_sessions::Migration),
         ]
     }
 }
