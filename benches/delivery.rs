@@ -66,7 +66,7 @@ fn main() {
             println!("{name:<40} {accepted:<22} {rate:>12} {p99:>10}");
         }
     }
-    println!("server resident memory: {}", resident_mb(server.id()));
+    println!("server resident memory: {}", resident_mb(server.0.id()));
 
     katalog::use_ring_for_tls();
     let runtime = tokio::runtime::Runtime::new().unwrap();

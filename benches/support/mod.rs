@@ -7,13 +7,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_katalog");
 
 /// A running `katalog serve`, stopped when dropped (also when a benchmark
 /// panics, so no server outlives it).
-pub struct Server(Child);
-
-impl Server {
-    pub fn id(&self) -> u32 {
-        self.0.id()
-    }
-}
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
