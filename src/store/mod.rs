@@ -24,7 +24,10 @@ mod write;
 use std::path::Path;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value as SqlValue};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    Value as SqlValue,
+};
 use sea_orm_migration::MigratorTrait;
 
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
@@ -41,6 +44,10 @@ pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 
 /// The database used when none is configured: one file, zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
+
+/// The PostgreSQL advisory lock key that serialises migrations ("katalog"
+/// in ASCII), so instances of one database never migrate at once.
+const MIGRATION_LOCK: i64 = 0x6b61_7461_6c6f_67;
 
 /// Whether [`Store::connect`] can open `url`.
 pub fn is_supported_url(url: &str) -> bool {
@@ -98,9 +105,31 @@ impl Store {
         Ok(Store { db })
     }
 
-    /// Brings the schema up to date; safe to run on every start.
+    /// Brings the schema up to date; safe to run on every start, and by
+    /// several instances at once: the migrations run in one transaction
+    /// that first takes the database's write lock, so a second instance
+    /// waits and then finds nothing left to do instead of racing to create
+    /// the same tables. Migrations only go forward: there is no way down.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migration::Migrator::up(&self.db, None).await?;
+        let transaction = match self.backend() {
+            DbBackend::Sqlite => {
+                // IMMEDIATE takes the write lock at BEGIN; a second process
+                // waits for it within the busy timeout.
+                let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+                self.db.begin_with_options(options).await?
+            }
+            _ => {
+                let transaction = self.db.begin().await?;
+                // PostgreSQL DDL is transactional; the advisory lock is
+                // released with the transaction, whatever happens to it.
+                transaction
+                    .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.into()]))
+                    .await?;
+                transaction
+            }
+        };
+        migration::Migrator::up(&transaction, None).await?;
+        transaction.commit().await?;
         Ok(())
     }
 

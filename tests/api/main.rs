@@ -19,4 +19,5 @@ mod search;
 mod site;
 mod storage;
 mod sync;
+mod upgrade;
 mod webhooks;
