@@ -10,11 +10,11 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::api::AppState;
-use crate::config::{FileConfig, LimitsSection, ServeSection, WebhookSection};
+use crate::config::{FileConfig, LimitsSection, RetentionSection, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
-use crate::store::{AuditEvent, DEFAULT_DATABASE_URL, Store};
+use crate::store::{AuditEvent, DEFAULT_DATABASE_URL, Pruned, Retention, Store};
 use crate::workflow::Role;
 
 #[derive(Parser, Debug)]
@@ -40,6 +40,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Create or update the database schema.
     Migrate(DatabaseArgs),
+    /// Delete the audit events and superseded revisions the retention settings no longer keep, once.
+    Prune(PruneArgs),
     /// Write a consistent snapshot of the database to FILE while katalog keeps serving.
     Backup(BackupArgs),
     /// Load a backup into an empty database (SQLite or PostgreSQL, whichever the backup came from).
@@ -207,6 +209,25 @@ pub enum PartnerCommand {
     },
 }
 
+/// How long history is kept; without a setting, everything is kept.
+#[derive(Args, Debug)]
+pub struct RetentionArgs {
+    /// Delete audit events older than this many days.
+    #[arg(long, env = "KATALOG_KEEP_AUDIT_DAYS")]
+    pub keep_audit_days: Option<u32>,
+    /// Delete revisions superseded more than this many days ago; published, scheduled and newest revisions, and those translations or partner bookkeeping refer to, stay.
+    #[arg(long, env = "KATALOG_KEEP_REVISION_DAYS")]
+    pub keep_revision_days: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// The backup file (gzip'd JSON lines).
@@ -267,6 +288,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub webhooks: WebhookArgs,
     #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub schemas: SchemaArgs,
@@ -319,6 +342,10 @@ fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
             args.schemas.fill_from(file, given);
         }
         Command::Validate(args) => args.schemas.fill_from(file, given),
+        Command::Prune(args) => {
+            args.retention.fill_from(file, given);
+            args.database.fill_from(file, given);
+        }
         Command::Migrate(database)
         | Command::Backup(BackupArgs { database, .. })
         | Command::Restore(BackupArgs { database, .. })
@@ -375,6 +402,7 @@ impl ServeArgs {
         given.fill("behind_proxy", &mut self.behind_proxy, file.limits.behind_proxy);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
         self.webhooks.fill_from(file, given);
+        self.retention.fill_from(file, given);
         self.database.fill_from(file, given);
         self.schemas.fill_from(file, given);
     }
@@ -406,7 +434,20 @@ impl ServeArgs {
                 max_backoff_ms: Some(w.webhook_max_backoff_ms),
                 retry_hours: Some(w.webhook_retry_hours),
             },
+            retention: RetentionSection { audit_days: self.retention.keep_audit_days, revision_days: self.retention.keep_revision_days },
         }
+    }
+}
+
+impl RetentionArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        let r = &file.retention;
+        given.fill("keep_audit_days", &mut self.keep_audit_days, r.audit_days.map(Some));
+        given.fill("keep_revision_days", &mut self.keep_revision_days, r.revision_days.map(Some));
+    }
+
+    fn retention(&self) -> Retention {
+        Retention { audit_days: self.keep_audit_days, revision_days: self.keep_revision_days }
     }
 }
 
@@ -499,6 +540,18 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             let store = open_store(&args).await?;
             store.migrate().await?;
             println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prune(args) => {
+            let retention = args.retention.retention();
+            if retention.keeps_everything() {
+                println!("no retention set (--keep-audit-days, --keep-revision-days or [retention] in katalog.toml): nothing to prune");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let store = open_store(&args.database).await?;
+            store.migrate().await?;
+            let pruned = store.prune(retention, chrono::Utc::now()).await?;
+            println!("removed {} superseded revisions and {} audit events", pruned.revisions, pruned.audit_events);
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup(args) => {
@@ -799,6 +852,10 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// How often `serve` applies the retention settings (and once at start):
+/// history ages in days, so an hourly look keeps it within an hour of them.
+const RETENTION_BEAT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How long `serve` spends at shutdown delivering webhooks still queued.
 const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -868,6 +925,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let dispatcher = dispatcher.clone();
             async move { dispatcher.run_once().await }
         });
+        let retention = args.retention.retention();
+        if !retention.keeps_everything() {
+            let store = state.store.clone();
+            beats.every("pruning history", RETENTION_BEAT, move || {
+                let store = store.clone();
+                async move {
+                    let pruned = store.prune(retention, chrono::Utc::now()).await?;
+                    if pruned != Pruned::default() {
+                        tracing::info!(revisions = pruned.revisions, audit_events = pruned.audit_events, "pruned history past its retention");
+                    }
+                    Ok::<_, crate::store::StoreError>(())
+                }
+            });
+        }
     }
     let served = crate::server::serve(
         &args.addr,

@@ -28,6 +28,22 @@ pub struct FileConfig {
     pub webhooks: WebhookSection,
     #[serde(default, skip_serializing_if = "LimitsSection::is_empty")]
     pub limits: LimitsSection,
+    #[serde(default, skip_serializing_if = "RetentionSection::is_empty")]
+    pub retention: RetentionSection,
+}
+
+/// Days history is kept; a missing key keeps it forever.
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    pub audit_days: Option<u32>,
+    pub revision_days: Option<u32>,
+}
+
+impl RetentionSection {
+    fn is_empty(&self) -> bool {
+        *self == RetentionSection::default()
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]

@@ -15,6 +15,7 @@ mod partner;
 mod partner_live;
 mod partner_sync;
 mod protection;
+mod retention;
 mod search;
 mod site;
 mod storage;

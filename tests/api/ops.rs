@@ -25,7 +25,7 @@ fn flags_beat_environment_beats_file_beats_defaults() {
     let file = dir.path().join("site.toml");
     std::fs::write(
         &file,
-        "database = \"sqlite://from-file.db\"\ncontent = \"from-file\"\n\n[serve]\naddr = \"127.0.0.1:1111\"\ncache_mb = 7\n\n[webhooks]\nretry_hours = 2\n",
+        "database = \"sqlite://from-file.db\"\ncontent = \"from-file\"\n\n[serve]\naddr = \"127.0.0.1:1111\"\ncache_mb = 7\n\n[webhooks]\nretry_hours = 2\n\n[retention]\naudit_days = 400\nrevision_days = 90\n",
     )
     .unwrap();
     let output = katalog_in(
@@ -35,6 +35,7 @@ fn flags_beat_environment_beats_file_beats_defaults() {
             ("DATABASE_URL", "sqlite://from-env.db"),
             ("KATALOG_CACHE_MB", "9"),
             ("KATALOG_WEBHOOK_RETRY_HOURS", "5"),
+            ("KATALOG_KEEP_REVISION_DAYS", "30"),
             ("KATALOG_CORS_ORIGINS", "https://a.example,https://b.example"),
         ],
     );
@@ -42,7 +43,9 @@ fn flags_beat_environment_beats_file_beats_defaults() {
     assert_eq!(settings["database"].as_str(), Some("sqlite://from-flag.db"), "a flag beats the environment and the file");
     assert_eq!(settings["serve"]["cache_mb"].as_integer(), Some(9), "the environment beats the file");
     assert_eq!(settings["webhooks"]["retry_hours"].as_integer(), Some(5), "the environment beats the file");
+    assert_eq!(settings["retention"]["revision_days"].as_integer(), Some(30), "the environment beats the file");
     assert_eq!(settings["serve"]["addr"].as_str(), Some("127.0.0.1:1111"), "the file beats the default");
+    assert_eq!(settings["retention"]["audit_days"].as_integer(), Some(400), "the file beats the default");
     assert_eq!(settings["content"].as_str(), Some("from-file"), "the file beats the default");
     assert_eq!(settings["schemas"].as_str(), Some("schemas"), "the default when nothing else says");
     assert_eq!(settings["webhooks"]["debounce_ms"].as_integer(), Some(1000), "the default when nothing else says");
