@@ -62,7 +62,7 @@ mod resolve;
 use std::path::PathBuf;
 
 pub use apply::{SyncOptions, SyncReport, sync};
-pub use bundle::BundleSource;
+pub use bundle::{AppliedFiles, BundleSource, VerifiedBundle, load as load_bundle};
 pub use resolve::{ConflictKey, Decider, Resolution, resolve};
 
 use crate::store::{Conflict, EditError, PartnerRecord, Store, StoreError, UpstreamEntry};
