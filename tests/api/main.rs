@@ -6,6 +6,7 @@ mod backup;
 mod bad_input;
 mod browser;
 mod contract;
+mod crash;
 mod delivery;
 mod exports;
 mod helpers;
