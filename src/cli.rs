@@ -1063,6 +1063,14 @@ fn peak_memory_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// A progress bar over rows, on the terminal only.
+fn rows_progress(doing: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} rows, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_message(doing.to_owned());
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -1071,12 +1079,4 @@ mod tests {
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite://data/k.db"), "sqlite://data/k.db");
     }
-}
-
-/// A progress bar over rows, on the terminal only.
-fn rows_progress(doing: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} rows, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
-    bar.set_message(doing.to_owned());
-    bar
 }

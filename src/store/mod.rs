@@ -49,7 +49,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
 
 /// The PostgreSQL advisory lock key that serialises migrations ("katalog"
 /// in ASCII), so instances of one database never migrate at once.
-const MIGRATION_LOCK: i64 = 0x6b61_7461_6c6f_67;
+const MIGRATION_LOCK: i64 = 0x006b_6174_616c_6f67;
 
 /// Whether [`Store::connect`] can open `url`.
 pub fn is_supported_url(url: &str) -> bool {

@@ -24,7 +24,7 @@ struct Sample {
 }
 
 static SAMPLE: LazyLock<Sample> = LazyLock::new(|| {
-    let database = SampleDatabase::new();
+    let database = SampleDatabase::imported();
     let out = database.folder.path().join("exports");
     database.katalog(&["export", "--channel", "partner", "--out", out.to_str().unwrap(), "--content", repo_path("content").to_str().unwrap()]);
     let bundle = out.join("partner");

@@ -39,7 +39,8 @@ pub struct SampleDatabase {
 }
 
 impl SampleDatabase {
-    pub fn new() -> SampleDatabase {
+    /// A SQLite database with the sample content imported and published.
+    pub fn imported() -> SampleDatabase {
         let folder = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", folder.path().join("katalog.db").display());
         let database = SampleDatabase { url, folder };

@@ -17,7 +17,7 @@ struct Sample {
 }
 
 static SAMPLE: LazyLock<Sample> = LazyLock::new(|| {
-    let database = SampleDatabase::new();
+    let database = SampleDatabase::imported();
     let folder = database.folder.path().join("search");
     database.katalog(&["reindex", "--search-index", folder.to_str().unwrap(), "--content", repo_path("content").to_str().unwrap()]);
     let index = SearchIndex::open(Some(&folder), Arc::new(registry())).unwrap();
