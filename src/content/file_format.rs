@@ -10,6 +10,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::schema::escape_pointer;
 use super::{ContentType, Locale};
+use crate::render::markdown::{MAX_NESTING, excess_marker};
 
 /// Files larger than this are refused: an entry is a page of text, and a
 /// huge file is almost always a mistake (a pasted export, a binary).
@@ -244,6 +245,11 @@ fn toml_to_json(value: toml::Value, at: &str, lines: &BTreeMap<String, usize>, p
 /// block quote or list, or a Setext heading (a line underlined with `---`),
 /// is part of the section's own Markdown.
 fn body_sections(body: &str, first_line: usize, content_type: &ContentType, locale: Locale, problems: &mut Vec<FileProblem>) -> Vec<(String, usize, String)> {
+    // Deeper nesting would cost the parser time quadratic in its depth.
+    if let Some(index) = body.lines().position(|line| excess_marker(line).is_some()) {
+        problems.push(FileProblem::at_line(first_line + index, format!("this line opens more than {MAX_NESTING} nested block quotes or list items; write it flatter")));
+        return Vec::new();
+    }
     let line_at = |offset: usize| first_line + body[..offset].matches('\n').count();
     // (heading text, start of heading, end of heading)
     let mut headings: Vec<(String, usize, usize)> = Vec::new();
@@ -381,6 +387,16 @@ mod tests {
         let lead = parsed.document["text"].as_str().unwrap();
         assert!(lead.starts_with("Lead") && lead.contains("> ## Ablauf") && lead.contains("heading\n---"), "{lead}");
         assert_eq!(parsed.document["steps"], "Steps");
+    }
+
+    #[test]
+    fn nesting_deeper_than_a_reader_follows_is_refused_at_its_line() {
+        let file = format!("+++\n+++\nLead\n\n{}deep\n", "> ".repeat(MAX_NESTING + 1));
+        let problems = parse(file.as_bytes(), &content_type(), Locale::De).unwrap_err();
+        assert_eq!(problems[0].line, Some(5));
+        assert!(problems[0].message.contains("nested"), "{}", problems[0].message);
+        let file = format!("+++\n+++\nLead\n\n{}deep\n", "> ".repeat(MAX_NESTING));
+        assert!(parse(file.as_bytes(), &content_type(), Locale::De).is_ok());
     }
 
     #[test]

@@ -2,9 +2,15 @@
 //! pulldown-cmark, then sanitised by ammonia, so that no script, event
 //! handler or `javascript:` URL survives whatever an editor typed.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use pulldown_cmark::{Options, Parser};
+
+/// How many block containers (block quotes, list items) one line may open.
+/// The parser's time grows with the square of the depth (20,000 levels take
+/// seconds), and no reader follows a text nested a hundred levels deep.
+pub const MAX_NESTING: usize = 100;
 
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
@@ -15,7 +21,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 pub fn to_html(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(markdown, options));
+    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(&with_bounded_nesting(markdown), options));
     SANITIZER.clean(&html).to_string()
 }
 
@@ -24,7 +30,7 @@ pub fn to_html(markdown: &str) -> String {
 pub fn to_plain_text(markdown: &str) -> String {
     use pulldown_cmark::{Event, TagEnd};
     let mut text = String::with_capacity(markdown.len());
-    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+    for event in Parser::new_ext(&with_bounded_nesting(markdown), Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
         match event {
             Event::Text(words) | Event::Code(words) => text.push_str(&words),
             Event::SoftBreak => text.push(' '),
@@ -35,6 +41,58 @@ pub fn to_plain_text(markdown: &str) -> String {
     text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join("\n")
 }
 
+/// Markdown whose lines open at most [`MAX_NESTING`] containers: a marker
+/// beyond that is escaped and reads as text.
+pub fn with_bounded_nesting(markdown: &str) -> Cow<'_, str> {
+    if !markdown.lines().any(|line| excess_marker(line).is_some()) {
+        return Cow::Borrowed(markdown);
+    }
+    let mut bounded = String::with_capacity(markdown.len() + 16);
+    for line in markdown.split_inclusive('\n') {
+        match excess_marker(line) {
+            Some(at) => {
+                bounded.push_str(&line[..at]);
+                bounded.push('\\');
+                bounded.push_str(&line[at..]);
+            }
+            None => bounded.push_str(line),
+        }
+    }
+    Cow::Owned(bounded)
+}
+
+/// The byte offset of the first container marker at the start of `line`
+/// beyond [`MAX_NESTING`]: of `>`, of a bullet `-`, `*` or `+`, or of the
+/// `.` or `)` after an ordered item's number.
+pub fn excess_marker(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let spaced = |at: usize| bytes.get(at).is_none_or(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    let (mut at, mut depth) = (0, 0);
+    loop {
+        while bytes.get(at).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            at += 1;
+        }
+        let marker = match *bytes.get(at)? {
+            b'>' => at,
+            b'-' | b'*' | b'+' if spaced(at + 1) => at,
+            b'0'..=b'9' => {
+                let digits = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let end = at + digits;
+                if digits > 9 || !matches!(bytes.get(end), Some(b'.' | b')')) || !spaced(end + 1) {
+                    return None;
+                }
+                end
+            }
+            _ => return None,
+        };
+        depth += 1;
+        if depth > MAX_NESTING {
+            return Some(marker);
+        }
+        at = marker + 1;
+    }
+}
+
 /// Every Markdown field of a document rendered, by field name.
 pub fn fields_to_html(content_type: &crate::content::ContentType, fields: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
     content_type.markdown_fields.iter().filter_map(|field| Some((field.clone(), to_html(fields.get(field)?.as_str()?)))).collect()
@@ -43,6 +101,21 @@ pub fn fields_to_html(content_type: &crate::content::ContentType, fields: &serde
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn containers_beyond_the_bound_read_as_text() {
+        for opener in ["> ", "- ", "* ", "1. ", "  - ", "> - ", "3) "] {
+            let markdown = format!("{}deep", opener.repeat(20_000));
+            let html = to_html(&markdown);
+            let opened = html.matches("<blockquote>").count() + html.matches("<li>").count();
+            assert!(opened <= MAX_NESTING, "{opener:?}: {opened} containers");
+            assert!(html.contains("deep"), "{opener:?}: the text is kept");
+        }
+        let shallow = "> quote\n- item\n1. first\n-not a marker\n";
+        assert!(matches!(with_bounded_nesting(shallow), Cow::Borrowed(_)));
+        assert_eq!(excess_marker("> ".repeat(MAX_NESTING).as_str()), None);
+        assert_eq!(excess_marker(&format!("{}> x", "> ".repeat(MAX_NESTING))), Some(2 * MAX_NESTING));
+    }
 
     #[test]
     fn renders_markdown() {
