@@ -113,6 +113,17 @@ pub async fn consumer_lags(state: &AppState) -> Result<Vec<ConsumerLag>, StoreEr
     ])
 }
 
+/// The lag of the exports `serve` keeps, the web site and the partner
+/// bundle. They catch up when asked for a page or file, so between requests
+/// they fall behind by design; readiness does not count them.
+async fn on_request_lags(state: &AppState) -> Result<Vec<ConsumerLag>, StoreError> {
+    let head = state.store.latest_change_seq().await?;
+    Ok(vec![
+        ConsumerLag { consumer: "web_site", behind: (head - state.site.position()).max(0) },
+        ConsumerLag { consumer: "partner_bundle", behind: (head - state.bundle.position()).max(0) },
+    ])
+}
+
 /// The whole exposition: request metrics, then the state read now.
 pub async fn render(state: &AppState) -> Result<String, StoreError> {
     let mut out = String::new();
@@ -129,7 +140,7 @@ pub async fn render(state: &AppState) -> Result<String, StoreError> {
     let _ = writeln!(out, "katalog_response_cache_hit_ratio {ratio}");
 
     family(&mut out, "katalog_change_log_lag", "gauge", "Change-log entries a consumer has not applied yet.");
-    for lag in consumer_lags(state).await? {
+    for lag in consumer_lags(state).await?.into_iter().chain(on_request_lags(state).await?) {
         let _ = writeln!(out, "katalog_change_log_lag{{consumer=\"{}\"}} {}", lag.consumer, lag.behind);
     }
 

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::sync::{Mutex, RwLock};
 
@@ -62,11 +63,19 @@ pub struct LiveSite {
     web: Web,
     time_zone: chrono_tz::Tz,
     followed: Mutex<Followed>,
+    /// The position `followed` reflects, readable without its lock (metrics); 0 before the first read.
+    position: AtomicI64,
 }
 
 impl LiveSite {
     pub fn new(settings: &Settings) -> Result<LiveSite, ChannelError> {
-        Ok(LiveSite { web: Web::new(&settings.site, settings.templates.as_deref())?, time_zone: settings.site.zone(), followed: Mutex::default() })
+        Ok(LiveSite { web: Web::new(&settings.site, settings.templates.as_deref())?, time_zone: settings.site.zone(), followed: Mutex::default(), position: AtomicI64::new(0) })
+    }
+
+    /// The change-log position the site was last brought to. It follows
+    /// on request: between requests it falls behind by design.
+    pub fn position(&self) -> i64 {
+        self.position.load(Ordering::Relaxed)
     }
 
     /// The site's time zone (`site.toml`).
@@ -90,6 +99,7 @@ impl LiveSite {
             Some(_) => {}
         }
         followed.seq = followed.seq.max(Some(latest));
+        self.position.fetch_max(latest, Ordering::Relaxed);
         let aggregates = match &followed.aggregates {
             Some(aggregates) => aggregates.clone(),
             None => {
@@ -163,6 +173,8 @@ pub struct LiveBundle {
     /// The change-log position the bundle was exported at; none before
     /// the first export. Readers share it, the exporter holds it alone.
     exported: RwLock<Option<i64>>,
+    /// That position, readable without the lock (metrics); 0 before the first export.
+    position: AtomicI64,
 }
 
 impl LiveBundle {
@@ -178,7 +190,7 @@ impl LiveBundle {
                 (own, lock, true)
             }
         };
-        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, temporary, exported: RwLock::default() })
+        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, temporary, exported: RwLock::default(), position: AtomicI64::new(0) })
     }
 
     /// The bundle as of the newest change, locked against exports for as
@@ -196,8 +208,15 @@ impl LiveBundle {
         if !exported.is_some_and(|seq| seq >= latest) {
             super::export(store, registry, &[Channel::Partner], &self.settings, &self.folder, false).await?;
             *exported = Some(latest);
+            self.position.store(latest, Ordering::Relaxed);
         }
         Ok(exported.downgrade())
+    }
+
+    /// The change-log position the bundle was last exported at; like the
+    /// site, it follows on request.
+    pub fn position(&self) -> i64 {
+        self.position.load(Ordering::Relaxed)
     }
 
     /// A file of the bundle (`manifest.json`, `entries/service/x.json`);

@@ -204,7 +204,16 @@ async fn metrics_count_requests_per_route_template(db: TestDb) {
     value("katalog_schedules_pending");
     value("katalog_scheduler_last_run_timestamp_seconds");
     let consumers: Vec<&str> = samples.iter().filter(|s| s.name == "katalog_change_log_lag").map(|s| s.labels["consumer"].as_str()).collect();
-    assert_eq!(consumers, ["search", "response_cache", "webhooks"]);
+    assert_eq!(consumers, ["search", "response_cache", "webhooks", "web_site", "partner_bundle"]);
+    // The exports serve keeps follow on request: asked for, they are current.
+    let lag = |samples: &[Sample], consumer: &str| samples.iter().find(|s| s.name == "katalog_change_log_lag" && s.labels["consumer"] == consumer).unwrap().value;
+    assert!(lag(&samples, "partner_bundle") > 0.0, "nothing asked for the bundle yet: {exposition}");
+    assert_eq!(server.get("/").await.status(), 200);
+    assert_eq!(server.get("/partner/manifest.json").await.status(), 200);
+    let exposition = server.get("/metrics").await.text().await.unwrap();
+    let samples = parse_exposition(&exposition);
+    assert_eq!(lag(&samples, "web_site"), 0.0, "{exposition}");
+    assert_eq!(lag(&samples, "partner_bundle"), 0.0, "{exposition}");
 }
 
 on_both_databases!(logs_are_json_lines_carrying_the_request_id);
