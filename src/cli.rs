@@ -948,7 +948,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "katalog is serving http://{addr}/\n  web site:  http://{addr}/de/\n  API docs:  http://{addr}/docs\n  OpenAPI:   http://{addr}/openapi.json\n  \
+                "katalog is serving http://{addr}/\n  web site:  http://{addr}/de/\n  editors:   http://{addr}/admin/ (sign in with a token from `katalog token create`)\n  \
+                 API docs:  http://{addr}/docs\n  OpenAPI:   http://{addr}/openapi.json\n  \
                  example:   http://{addr}/api/v1/service/personalausweis-beantragen"
             );
             let _ = out.flush();
