@@ -66,7 +66,7 @@ impl Projection for App {
     fn entry_files(&self, entry: &SnapshotEntry, _: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
         let mut output = EntryOutput::default();
         for locale in entry.locales() {
-            let localised = entry.in_locale(locale);
+            let localised = entry.localised(locale);
             let document = Document {
                 id: &entry.id,
                 content_type: &entry.content_type.name,

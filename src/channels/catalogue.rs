@@ -43,8 +43,7 @@ impl Summary {
         let labels = entry
             .locales()
             .map(|locale| {
-                // German is the source as written: no need to make its rendition.
-                let fields = if locale.is_source() { &entry.source.document } else { &entry.in_locale(locale).fields };
+                let fields = entry.fields(locale);
                 Label { locale: locale.code().to_owned(), name: name_of(entry, fields), teaser: text(fields, "teaser") }
             })
             .collect();

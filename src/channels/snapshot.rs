@@ -6,8 +6,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
+use super::views::{self, OfficeView};
 use crate::content::{ContentType, Locale, Registry};
-use crate::store::{Localised, PublishedRevision, Store, StoreError, localise};
+use serde_json::Value;
+
+use crate::store::{Localised, PublishedRevision, Store, StoreError, localise, translated_fields};
 
 /// Entries read per round trip.
 pub const BATCH: usize = 500;
@@ -21,33 +24,57 @@ pub struct SnapshotEntry {
     pub source: PublishedRevision,
     /// Published translations by locale.
     pub translations: BTreeMap<Locale, PublishedRevision>,
-    /// Per locale (in `Locale::ALL` order), made when first asked for:
-    /// every channel and page showing the entry shares them.
-    localised: [OnceLock<Localised>; 3],
+    /// Per translation (in `Locale::ALL` order), laid over the German
+    /// source when first asked for (none when it does not fit): every
+    /// channel and page showing the entry shares them.
+    translated: [OnceLock<Option<Value>>; 3],
+    /// Per shown locale.
     html: [OnceLock<BTreeMap<String, String>>; 3],
+    /// Per requested locale: the entry as other entries' pages show it (an
+    /// office on the page of every service it is responsible for).
+    shown: [OnceLock<Arc<OfficeView>>; 3],
 }
 
 impl SnapshotEntry {
     pub fn new(id: String, content_type: Arc<ContentType>, slug: String, source: PublishedRevision, translations: BTreeMap<Locale, PublishedRevision>) -> SnapshotEntry {
-        SnapshotEntry { id, content_type, slug, source, translations, localised: Default::default(), html: Default::default() }
+        SnapshotEntry { id, content_type, slug, source, translations, translated: Default::default(), html: Default::default(), shown: Default::default() }
     }
 
-    /// The fields in `locale`, German where the translation is missing.
-    pub fn in_locale(&self, locale: Locale) -> &Localised {
-        let (locale, slot) = self.slot(locale);
-        self.localised[slot].get_or_init(|| localise(&self.content_type, &self.source, self.translations.get(&locale), locale))
+    /// The fields in `locale`, German where the translation is missing or
+    /// does not fit.
+    pub fn fields(&self, locale: Locale) -> &Value {
+        self.translation(locale).map_or(&self.source.document, |(_, fields)| fields)
+    }
+
+    /// The locale whose text `locale` shows: itself when translated, else German.
+    pub fn shown_locale(&self, locale: Locale) -> Locale {
+        self.translation(locale).map_or(Locale::SOURCE, |(shown, _)| shown)
+    }
+
+    /// The fields in `locale` as the delivery API serves them: with the
+    /// revision and the localised values that fell back to German.
+    pub fn localised(&self, locale: Locale) -> Localised {
+        localise(&self.content_type, &self.source, self.translations.get(&locale), locale)
+    }
+
+    fn translation(&self, locale: Locale) -> Option<(Locale, &Value)> {
+        let translation = self.translations.get(&locale).filter(|_| !locale.is_source())?;
+        let slot = Locale::ALL.iter().position(|l| *l == locale)?;
+        let fields = self.translated[slot].get_or_init(|| translated_fields(&self.content_type, &self.source, translation));
+        fields.as_ref().map(|fields| (locale, fields))
     }
 
     /// The Markdown fields in `locale` as sanitised HTML, by field name.
     pub fn html(&self, locale: Locale) -> &BTreeMap<String, String> {
-        let (shown, slot) = self.slot(locale);
-        self.html[slot].get_or_init(|| crate::render::markdown::fields_to_html(&self.content_type, &self.in_locale(shown).fields))
+        let shown = self.shown_locale(locale);
+        let slot = Locale::ALL.iter().position(|l| *l == shown).unwrap_or(0);
+        self.html[slot].get_or_init(|| crate::render::markdown::fields_to_html(&self.content_type, self.fields(shown)))
     }
 
-    /// Without a translation a locale shows what German shows.
-    fn slot(&self, locale: Locale) -> (Locale, usize) {
-        let locale = if self.translations.contains_key(&locale) { locale } else { Locale::SOURCE };
-        (locale, Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0))
+    /// The office as service pages in `locale` show it.
+    pub fn office_view(&self, locale: Locale) -> Arc<OfficeView> {
+        let slot = Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0);
+        self.shown[slot].get_or_init(|| Arc::new(views::office_view(self, locale))).clone()
     }
 
     /// The German source and each published translation.

@@ -2,6 +2,8 @@
 //! type, shared by every channel that prints pages (the web site, the
 //! 115 knowledge base's printable records).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -39,18 +41,16 @@ pub struct ExternalLink {
     pub title: String,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, Debug)]
 pub struct Hours {
     pub kind: &'static str,
     pub note: String,
     pub lines: Vec<String>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, Debug)]
 pub struct OfficeView {
     pub href: String,
-    pub role: &'static str,
-    pub note: String,
     pub name: String,
     pub description: String,
     pub address: String,
@@ -67,6 +67,16 @@ pub struct OfficeView {
     pub schedule: String,
 }
 
+/// An office on a service's page: what it does for the service, and the
+/// office as every page shows it.
+#[derive(Serialize)]
+pub struct ResponsibleOffice {
+    pub role: &'static str,
+    pub note: String,
+    #[serde(flatten)]
+    pub office: Arc<OfficeView>,
+}
+
 #[derive(Serialize)]
 pub struct ServiceView {
     pub name: String,
@@ -78,7 +88,7 @@ pub struct ServiceView {
     pub deadlines: Vec<Fact>,
     pub processing_time: String,
     pub online_service: Option<ExternalLink>,
-    pub offices: Vec<OfficeView>,
+    pub offices: Vec<ResponsibleOffice>,
     pub topics: Vec<EntryLink>,
     pub related: Vec<EntryLink>,
 }
@@ -124,12 +134,9 @@ pub fn sections(entry: &SnapshotEntry, locale: Locale) -> Vec<Section> {
 
 pub fn office_view(entry: &SnapshotEntry, locale: Locale) -> OfficeView {
     let words = Words::of(locale);
-    let localised = entry.in_locale(locale);
-    let office = &localised.fields;
+    let office = entry.fields(locale);
     OfficeView {
-        href: href(localised.locale, "office", &entry.slug),
-        role: "",
-        note: String::new(),
+        href: href(entry.shown_locale(locale), "office", &entry.slug),
         name: name_of(entry, office),
         description: entry.html(locale).get("description").cloned().unwrap_or_default(),
         address: office.get("address").map(facts::address).unwrap_or_default(),
@@ -166,17 +173,12 @@ fn schedule(office: &Value) -> String {
 
 pub fn service_view(sources: &Sources<'_>, service: &SnapshotEntry, locale: Locale) -> ServiceView {
     let words = Words::of(locale);
-    let localised = service.in_locale(locale);
-    let fields = &localised.fields;
+    let fields = service.fields(locale);
     let offices = list(fields, "responsible_offices")
         .iter()
         .filter_map(|responsibility| {
             let office = sources.snapshot.get("office", &text(responsibility, "office"))?;
-            Some(OfficeView {
-                role: facts::role(words, &text(responsibility, "role")),
-                note: text(responsibility, "note"),
-                ..office_view(office, locale)
-            })
+            Some(ResponsibleOffice { role: facts::role(words, &text(responsibility, "role")), note: text(responsibility, "note"), office: office.office_view(locale) })
         })
         .collect();
     let links = |key: &str, content_type: &str| -> Vec<EntryLink> {

@@ -200,8 +200,8 @@ impl Web {
         let mut pages = Vec::new();
         for locale in entry.locales() {
             let page_alternates = alternates(entry.locales(), &self.ui, |l| href(l, type_name, &entry.slug));
-            let localised = entry.in_locale(locale);
-            let title = name_of(entry, &localised.fields);
+            let fields = entry.fields(locale);
+            let title = name_of(entry, fields);
             let referring = |types: &[&str]| -> Vec<EntryLink> {
                 catalogue
                     .referrers(&key)
@@ -216,12 +216,12 @@ impl Web {
                     self.page("service.html", locale, title, page_alternates, Some(ld), minijinja::context! { service => template_value(&view) })?
                 }
                 "office" => {
-                    let view = views::office_view(entry, locale);
+                    let view = entry.office_view(locale);
                     let ld = office_json_ld(&self.site, entry, locale);
                     self.page("office.html", locale, title, page_alternates, Some(ld), minijinja::context! { office => template_value(&view), services => template_value(&referring(&["service"])) })?
                 }
                 _ => {
-                    let teaser = ["teaser", "summary"].map(|key| views::text(&localised.fields, key)).into_iter().find(|t| !t.is_empty());
+                    let teaser = ["teaser", "summary"].map(|key| views::text(fields, key)).into_iter().find(|t| !t.is_empty());
                     let content = minijinja::context! {
                         name => title.clone(),
                         teaser => teaser,
@@ -264,7 +264,7 @@ fn letter_groups(catalogue: &Catalogue, locale: Locale) -> Vec<LetterGroup> {
 }
 
 fn office_json_ld(site: &Site, office: &SnapshotEntry, locale: Locale) -> Value {
-    let fields = &office.in_locale(locale).fields;
+    let fields = office.fields(locale);
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
     let mut ld = json!({
         "@context": "https://schema.org",
@@ -332,8 +332,7 @@ fn office_json_ld(site: &Site, office: &SnapshotEntry, locale: Locale) -> Value 
 }
 
 fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, locale: Locale) -> Value {
-    let localised = service.in_locale(locale);
-    let fields = &localised.fields;
+    let fields = service.fields(locale);
     let text = |key: &str| fields.get(key).and_then(Value::as_str).unwrap_or_default();
     let mut ld = json!({
         "@context": "https://schema.org",
@@ -341,7 +340,7 @@ fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, 
         "@id": format!("{}{}", site.url, href(Locale::SOURCE, "service", &service.slug)),
         "url": format!("{}{}", site.url, href(locale, "service", &service.slug)),
         "name": name_of(service, fields),
-        "inLanguage": lang(localised.locale),
+        "inLanguage": lang(service.shown_locale(locale)),
         "areaServed": { "@type": "AdministrativeArea", "name": site.municipality },
     });
     let description = if text("teaser").is_empty() { text("short_text") } else { text("teaser") };

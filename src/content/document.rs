@@ -17,11 +17,21 @@ fn is_localized(node: &Value) -> bool {
 pub fn overlay_translation(content_type: &ContentType, source: &Value, translation: &Value) -> Result<Value, Vec<Violation>> {
     let walker = content_type.walker();
     let mut violations = Vec::new();
-    let merged = overlay(&walker, &content_type.schema, source, translation, "", &mut violations);
+    let merged = overlay(&walker, &content_type.schema, source, translation, &mut String::new(), &mut violations);
     if violations.is_empty() { Ok(merged) } else { Err(violations) }
 }
 
-fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation: &Value, at: &str, violations: &mut Vec<Violation>) -> Value {
+/// Appends one step to a JSON pointer kept in `at`; returns the length to
+/// cut it back to. One buffer serves the whole walk: most documents have
+/// no violation, so no pointer needs a string of its own.
+fn push_step(at: &mut String, step: impl std::fmt::Display) -> usize {
+    use std::fmt::Write;
+    let length = at.len();
+    let _ = write!(at, "/{step}");
+    length
+}
+
+fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation: &Value, at: &mut String, violations: &mut Vec<Violation>) -> Value {
     let node = walker.resolve(node);
     if is_localized(node) {
         return translation.clone();
@@ -30,26 +40,27 @@ fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation:
         Value::Object(fields) => {
             let mut merged = source.as_object().cloned().unwrap_or_default();
             for (key, value) in fields {
-                let pointer = format!("{at}/{}", escape_pointer(key));
+                let length = push_step(at, escape_pointer(key));
                 match walker.property(node, key) {
                     Some(child) => {
                         let base = source.get(key).unwrap_or(&Value::Null);
-                        merged.insert(key.clone(), overlay(walker, child, base, value, &pointer, violations));
+                        merged.insert(key.clone(), overlay(walker, child, base, value, at, violations));
                     }
-                    None => violations.push(Violation { pointer, message: format!("unknown field `{key}`"), missing: false }),
+                    None => violations.push(Violation { pointer: at.clone(), message: format!("unknown field `{key}`"), missing: false }),
                 }
+                at.truncate(length);
             }
             Value::Object(merged)
         }
         Value::Array(items) => {
             let Some(item_schema) = walker.items(node) else {
-                violations.push(Violation { pointer: at.to_owned(), message: "this field is not a list".into(), missing: false });
+                violations.push(Violation { pointer: at.clone(), message: "this field is not a list".into(), missing: false });
                 return source.clone();
             };
             let mut merged = source.as_array().cloned().unwrap_or_default();
             if items.len() > merged.len() {
                 violations.push(Violation {
-                    pointer: at.to_owned(),
+                    pointer: at.clone(),
                     message: format!(
                         "the translation has {} elements but the German source only {}; translations are matched by position",
                         items.len(),
@@ -60,14 +71,15 @@ fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation:
                 return source.clone();
             }
             for (index, item) in items.iter().enumerate() {
-                let pointer = format!("{at}/{index}");
-                merged[index] = overlay(walker, item_schema, &merged[index], item, &pointer, violations);
+                let length = push_step(at, index);
+                merged[index] = overlay(walker, item_schema, &merged[index], item, at, violations);
+                at.truncate(length);
             }
             Value::Array(merged)
         }
         _ => {
             violations.push(Violation {
-                pointer: at.to_owned(),
+                pointer: at.clone(),
                 message: "this field is not translatable: it comes from the German source".into(),
                 missing: false,
             });
@@ -81,15 +93,15 @@ fn overlay(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation:
 pub fn fallback_pointers(content_type: &ContentType, source: &Value, translation: &Value) -> Vec<String> {
     let walker = content_type.walker();
     let mut out = Vec::new();
-    collect_fallbacks(&walker, &content_type.schema, source, Some(translation), "", &mut out);
+    collect_fallbacks(&walker, &content_type.schema, source, Some(translation), &mut String::new(), &mut out);
     out
 }
 
-fn collect_fallbacks(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation: Option<&Value>, at: &str, out: &mut Vec<String>) {
+fn collect_fallbacks(walker: &SchemaWalker<'_>, node: &Value, source: &Value, translation: Option<&Value>, at: &mut String, out: &mut Vec<String>) {
     let node = walker.resolve(node);
     if is_localized(node) {
         if translation.is_none() {
-            out.push(at.to_owned());
+            out.push(at.clone());
         }
         return;
     }
@@ -98,7 +110,9 @@ fn collect_fallbacks(walker: &SchemaWalker<'_>, node: &Value, source: &Value, tr
             for (key, value) in fields {
                 if let Some(child) = walker.property(node, key) {
                     let translated = translation.and_then(|t| t.get(key));
-                    collect_fallbacks(walker, child, value, translated, &format!("{at}/{}", escape_pointer(key)), out);
+                    let length = push_step(at, escape_pointer(key));
+                    collect_fallbacks(walker, child, value, translated, at, out);
+                    at.truncate(length);
                 }
             }
         }
@@ -106,7 +120,9 @@ fn collect_fallbacks(walker: &SchemaWalker<'_>, node: &Value, source: &Value, tr
             if let Some(item_schema) = walker.items(node) {
                 for (index, value) in items.iter().enumerate() {
                     let translated = translation.and_then(|t| t.get(index));
-                    collect_fallbacks(walker, item_schema, value, translated, &format!("{at}/{index}"), out);
+                    let length = push_step(at, index);
+                    collect_fallbacks(walker, item_schema, value, translated, at, out);
+                    at.truncate(length);
                 }
             }
         }

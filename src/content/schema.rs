@@ -311,8 +311,8 @@ fn comparable(heading: &str) -> String {
     heading.trim().nfc().collect::<String>().to_lowercase()
 }
 
-pub fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+pub fn escape_pointer(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) { key.replace('~', "~0").replace('/', "~1").into() } else { key.into() }
 }
 
 /// All content types, by name.

@@ -36,7 +36,7 @@ pub use links::{Link, links_of};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
 pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevision, UpstreamRevisionRow};
 pub use retention::{Pruned, Retention};
-pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise};
+pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise, translated_fields};
 pub use schedule::{DueSchedule, ScheduleCounts, ScheduleKind};
 pub use sessions::EditorSession;
 pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};

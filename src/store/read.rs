@@ -47,26 +47,24 @@ pub struct Localised {
 /// published and fits the source; German otherwise. Applied at read time
 /// only, never written back.
 pub fn localise(content_type: &ContentType, source: &PublishedRevision, translation: Option<&PublishedRevision>, requested: Locale) -> Localised {
-    let german = || Localised {
-        locale: Locale::SOURCE,
-        fields: source.document.clone(),
-        fallback_fields: Vec::new(),
-        revision: source.number,
-        published_at: source.published_at,
-    };
-    let Some(translation) = translation.filter(|t| t.locale == requested && !requested.is_source()) else { return german() };
-    match document::overlay_translation(content_type, &source.document, &translation.document) {
-        Ok(fields) => Localised {
+    let translation = translation.filter(|t| t.locale == requested && !requested.is_source());
+    match translation.zip(translation.and_then(|t| translated_fields(content_type, source, t))) {
+        Some((translation, fields)) => Localised {
             locale: requested,
             fields,
             fallback_fields: document::fallback_pointers(content_type, &source.document, &translation.document),
             revision: translation.number,
             published_at: translation.published_at,
         },
-        // A translation that no longer fits its source (the schema
-        // changed) is not served half-broken: German is.
-        Err(_) => german(),
+        None => Localised { locale: Locale::SOURCE, fields: source.document.clone(), fallback_fields: Vec::new(), revision: source.number, published_at: source.published_at },
     }
+}
+
+/// A translation's fields laid over its German source; none when it no
+/// longer fits the source (the schema changed): such a translation is not
+/// served half-broken, German is.
+pub fn translated_fields(content_type: &ContentType, source: &PublishedRevision, translation: &PublishedRevision) -> Option<Value> {
+    document::overlay_translation(content_type, &source.document, &translation.document).ok()
 }
 
 /// Conditions on a list of published entries; all must hold.

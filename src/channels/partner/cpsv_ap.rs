@@ -71,7 +71,7 @@ fn own_document(entry: &SnapshotEntry, locale: Locale) -> Option<&Value> {
         return Some(&entry.source.document);
     }
     let translation = entry.translations.get(&locale)?;
-    (entry.in_locale(locale).locale == locale).then_some(&translation.document)
+    (entry.shown_locale(locale) == locale).then_some(&translation.document)
 }
 
 /// Language-tagged texts, one per locale whose own document has one.
@@ -359,7 +359,7 @@ fn described_per_locale(entry: &SnapshotEntry, describe: impl Fn(Words, &Value) 
     entry
         .locales()
         .filter(|locale| own_document(entry, *locale).is_some())
-        .map(|locale| json!({ "@language": locale.code(), "@value": describe(Words::of(locale), &entry.in_locale(locale).fields) }))
+        .map(|locale| json!({ "@language": locale.code(), "@value": describe(Words::of(locale), entry.fields(locale)) }))
         .collect()
 }
 
