@@ -4,8 +4,14 @@
 //! peak memory, and the incremental export after one office that 500
 //! services show changes its phone number.
 //!
+//! Beside them, the same files written by two threads with no rendering
+//! at all: what the file system alone costs on this machine, which bounds
+//! how far any generator can get ahead of another. Deleting many files
+//! makes ext4 slower at creating new ones for minutes after (it avoids
+//! reusing recently freed inodes), so nothing is deleted until the end.
+//!
 //! `cargo bench --bench export` (`KATALOG_BENCH_SIZES`, default
-//! `10000,50000`).
+//! `10000,50000`; needs `hugo` and `time`, `apt-get install hugo time`).
 
 use std::path::Path;
 use std::process::Command;
@@ -23,9 +29,70 @@ fn katalog(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The line of an export report that says what it did and how long it took.
+/// What a command cost, as `/usr/bin/time` measures it.
+struct Usage {
+    seconds: f64,
+    user: f64,
+    system: f64,
+    peak_mb: f64,
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} s (CPU user {:.2} s, system {:.2} s), peak memory {:.0} MB", self.seconds, self.user, self.system, self.peak_mb)
+    }
+}
+
+/// Runs a command under `/usr/bin/time`; its output and what it cost.
+fn timed(program: &str, args: &[&str]) -> (String, Usage) {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "usage %e %U %S %M", program])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run /usr/bin/time (apt-get install time)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{program} {args:?}: {stderr}");
+    let figures: Vec<f64> = stderr.lines().rev().find_map(|l| l.strip_prefix("usage ")).unwrap_or_default().split(' ').filter_map(|n| n.parse().ok()).collect();
+    let [seconds, user, system, peak_kb] = figures[..] else { panic!("no usage from /usr/bin/time: {stderr}") };
+    (String::from_utf8_lossy(&output.stdout).into_owned(), Usage { seconds, user, system, peak_mb: peak_kb / 1024.0 })
+}
+
+/// The line of an export report that says what it did.
 fn summary(report: &str) -> String {
-    report.lines().filter(|l| l.starts_with("web:") || l.starts_with("exported")).collect::<Vec<_>>().join("; ")
+    report.lines().filter(|l| l.starts_with("web:")).collect::<Vec<_>>().join("; ")
+}
+
+/// Writes the files below `from` into the new folder `to` with two
+/// threads, read into memory first: the file system's share of an export.
+fn write_alone(from: &Path, to: &Path) -> (usize, f64) {
+    let mut files = Vec::new();
+    let mut pending = vec![from.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for item in std::fs::read_dir(dir).unwrap() {
+            let path = item.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.push((to.join(path.strip_prefix(from).unwrap()), bytes));
+            }
+        }
+    }
+    files.sort();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for part in [0, 1] {
+            let files = &files;
+            scope.spawn(move || {
+                for (path, bytes) in files.iter().skip(part).step_by(2) {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(path, bytes).unwrap();
+                }
+            });
+        }
+    });
+    (files.len(), started.elapsed().as_secs_f64())
 }
 
 fn service_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -77,6 +144,8 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    // Deleted only at the end, so that no run pays for the deletions of another.
+    let mut folders = Vec::new();
     for services in sizes {
         let dir = tempfile::tempdir().unwrap();
         let content = dir.path().join("content");
@@ -90,26 +159,32 @@ fn main() {
             std::fs::write(&file, text.replacen("role = \"receiving\"\n+++\n", &extra, 1)).unwrap();
         }
         katalog(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", SCHEMAS]);
-        let export = || katalog(&["export", "--channel", "web", "--out", out.to_str().unwrap(), "--database", &database, "--schemas", SCHEMAS]);
+        let export = || timed(BIN, &["export", "--channel", "web", "--out", out.to_str().unwrap(), "--database", &database, "--schemas", SCHEMAS]);
         println!("{services} services (de + en):");
-        println!("  katalog full web export:   {}", summary(&export()));
-        println!("  katalog unchanged export:  {}", summary(&export()));
+        let (report, usage) = export();
+        println!("  katalog full web export: {usage}; {}", summary(&report));
+        let (report, usage) = export();
+        println!("  katalog unchanged:       {usage}; {}", summary(&report));
         let office = content.join("office").join(format!("{SHARED_OFFICE}.md"));
         let text = std::fs::read_to_string(&office).unwrap();
         std::fs::write(&office, text.replacen("phone = \"+49 711 ", "phone = \"+49 711 9", 1)).unwrap();
         katalog(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", SCHEMAS]);
-        println!("  katalog after one office changed ({DEPENDENTS} services show it): {}", summary(&export()));
+        let (report, usage) = export();
+        println!("  katalog after one office changed ({DEPENDENTS} services show it): {usage}; {}", summary(&report));
+        let (files, seconds) = write_alone(&out.join("web"), &dir.path().join("written-alone"));
+        println!("  the same {files} files written alone, two threads: {seconds:.2} s");
 
         let site = dir.path().join("hugo");
         hugo_site(&content, &site);
-        let started = Instant::now();
-        match Command::new("/usr/bin/time").args(["-f", "%M"]).arg("hugo").args(["--quiet", "-s"]).arg(&site).arg("-d").arg(dir.path().join("hugo-out")).output() {
-            Ok(output) if output.status.success() => {
-                let peak_kb: f64 = String::from_utf8_lossy(&output.stderr).trim().lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0.0);
-                println!("  Hugo {} pages:        {:.2} s, peak memory {:.0} MB", services * 2, started.elapsed().as_secs_f64(), peak_kb / 1024.0);
+        let hugo_out = dir.path().join("hugo-out");
+        let hugo = Command::new("hugo").arg("version").output().map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1).unwrap_or("?").to_owned());
+        match hugo {
+            Ok(version) => {
+                let (_, usage) = timed("hugo", &["--quiet", "-s", site.to_str().unwrap(), "-d", hugo_out.to_str().unwrap()]);
+                println!("  Hugo {version}, {} pages: {usage}", services * 2);
             }
-            Ok(output) => println!("  Hugo failed: {}", String::from_utf8_lossy(&output.stderr)),
-            Err(error) => println!("  Hugo needs /usr/bin/time and hugo (apt-get install time hugo): {error}"),
+            Err(error) => println!("  Hugo needs hugo (apt-get install hugo): {error}"),
         }
+        folders.push(dir);
     }
 }

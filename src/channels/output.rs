@@ -1,13 +1,14 @@
 //! Writing a channel's files: only what changed, never half.
 //!
-//! New and changed files are written into a staging folder beside the
-//! channel's folder; unchanged ones are not touched. Committing writes a
-//! journal naming every file to move in and every file to delete, then
-//! carries it out and removes it. An export interrupted before the journal
-//! exists leaves the previous export as it was (the staging folder is
-//! thrown away next time); one interrupted after is finished by the next
-//! export before it does anything else. A first export, into no folder,
-//! moves the whole staging folder in with one rename.
+//! The first export, into no folder, writes everything into a staging
+//! folder beside it and moves it in with one rename. Later exports write
+//! each new or changed file beside the file it replaces, under a hidden
+//! name (`.index.html.katalog-new`), and leave unchanged ones untouched.
+//! Committing writes a journal naming every file to move in and every
+//! file to delete, then carries it out and removes it. An export
+//! interrupted before the journal exists leaves the previous export as it
+//! was (its hidden files are deleted by the next export); one interrupted
+//! after is finished by the next export before it does anything else.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -18,6 +19,9 @@ use super::ChannelError;
 
 /// SHA-256 (hex) of every file of a channel's folder, by relative path.
 pub type FileHashes = BTreeMap<String, String>;
+
+/// Ends the name of a file written beside the one it will replace.
+const PENDING_SUFFIX: &str = ".katalog-new";
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WriteSummary {
@@ -34,8 +38,13 @@ struct Journal {
 
 pub struct Writer {
     folder: PathBuf,
-    staging: PathBuf,
+    /// Where the files of a first export are gathered; none when the
+    /// folder exists and files are written beside the ones they replace.
+    staging: Option<PathBuf>,
     journal: PathBuf,
+    /// Present while files are pending beside the folder's own: an export
+    /// that finds it was interrupted and deletes them.
+    pending_marker: PathBuf,
     /// What a file is compared with to tell whether it changed.
     baseline: Baseline,
     /// Every file is put: the ones not put are deleted.
@@ -56,7 +65,7 @@ enum Baseline {
     Current,
 }
 
-/// A file made and, when it differs from the previous export's, staged.
+/// A file made and, when it differs from the previous export's, written.
 pub struct Staged {
     pub path: String,
     pub hash: String,
@@ -68,56 +77,87 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ChannelError + use<> 
     move |source| ChannelError::Io { path, source }
 }
 
+/// Where a file waits, beside the one it replaces, until the commit.
+fn pending(target: &Path) -> PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(format!(".{name}{PENDING_SUFFIX}"))
+}
+
+fn is_pending(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name.to_string_lossy().ends_with(PENDING_SUFFIX))
+}
+
 impl Writer {
     /// Prepares writing into `folder`, first finishing an export that was
-    /// interrupted after its journal was written. `complete`: every file
-    /// of the folder will be put, and the ones that are not get deleted;
+    /// interrupted after its journal was written, or clearing away the
+    /// files of one interrupted before. `complete`: every file of the
+    /// folder will be put, and the ones that are not get deleted;
     /// otherwise only files put or removed change.
     pub fn open(folder: &Path, previous: Option<FileHashes>, complete: bool) -> Result<Writer, ChannelError> {
         let parent = folder.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = folder.file_name().ok_or_else(|| ChannelError::UnsafePath(folder.display().to_string()))?.to_string_lossy().into_owned();
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
-        // Into no folder, everything is new.
-        let previous = if folder.is_dir() { previous } else { Some(FileHashes::new()) };
-        let (baseline, hashes) = match (previous, complete) {
-            (None, _) => (Baseline::Disk, FileHashes::new()),
-            (Some(previous), true) => (Baseline::Previous(previous), FileHashes::new()),
-            (Some(previous), false) => (Baseline::Current, previous),
-        };
-        let writer = Writer {
+        let mut writer = Writer {
             folder: folder.to_owned(),
-            staging: parent.join(format!(".{name}.new")),
+            staging: None,
             journal: parent.join(format!(".{name}.journal")),
-            baseline,
-            hashes,
+            pending_marker: parent.join(format!(".{name}.pending")),
+            baseline: Baseline::Disk,
+            hashes: FileHashes::new(),
             complete,
             move_in: Vec::new(),
             delete: BTreeSet::new(),
             summary: WriteSummary::default(),
         };
         writer.recover()?;
-        if writer.staging.exists() {
-            std::fs::remove_dir_all(&writer.staging).map_err(io_error(&writer.staging))?;
+        let staging = parent.join(format!(".{name}.new"));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+        }
+        if folder.is_dir() {
+            std::fs::write(&writer.pending_marker, b"").map_err(io_error(&writer.pending_marker))?;
+            (writer.baseline, writer.hashes) = match (previous, complete) {
+                (None, _) => (Baseline::Disk, FileHashes::new()),
+                (Some(previous), true) => (Baseline::Previous(previous), FileHashes::new()),
+                (Some(previous), false) => (Baseline::Current, previous),
+            };
+        } else {
+            // Into no folder, everything is new.
+            writer.baseline = Baseline::Previous(FileHashes::new());
+            writer.staging = Some(staging);
         }
         Ok(writer)
     }
 
-    /// Finishes the moves and deletions of an interrupted commit.
+    /// Finishes the moves and deletions of an interrupted commit, or
+    /// deletes the files an export interrupted before its commit left.
     fn recover(&self) -> Result<(), ChannelError> {
-        let text = match std::fs::read(&self.journal) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        match std::fs::read(&self.journal) {
+            Ok(text) => {
+                // A journal cut short was never complete, so nothing was moved yet.
+                if let Ok(journal) = serde_json::from_slice::<Journal>(&text) {
+                    self.carry_out(&journal)?;
+                }
+                std::fs::remove_file(&self.journal).map_err(io_error(&self.journal))?;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(ChannelError::Io { path: self.journal.display().to_string(), source }),
-        };
-        // A journal cut short was never complete, so nothing was moved yet.
-        if let Ok(journal) = serde_json::from_slice::<Journal>(&text) {
-            self.carry_out(&journal)?;
         }
-        std::fs::remove_file(&self.journal).map_err(io_error(&self.journal))
+        if self.pending_marker.exists() {
+            if self.folder.is_dir() {
+                let files = files_below(&self.folder).map_err(io_error(&self.folder))?;
+                for file in files.iter().filter(|f| is_pending(f)) {
+                    let path = self.folder.join(file);
+                    std::fs::remove_file(&path).map_err(io_error(&path))?;
+                }
+            }
+            std::fs::remove_file(&self.pending_marker).map_err(io_error(&self.pending_marker))?;
+        }
+        Ok(())
     }
 
     /// Hashes a file and, when it differs from the previous export's,
-    /// writes it into the staging folder. Safe to call from many threads.
+    /// writes it where it waits for the commit. Safe to call from many threads.
     pub fn stage(&self, path: String, bytes: &[u8]) -> Result<Staged, ChannelError> {
         let target = relative(&path)?;
         let hash = crate::digest::sha256_hex(bytes);
@@ -127,7 +167,10 @@ impl Writer {
             Baseline::Disk => std::fs::read(self.folder.join(&target)).is_ok_and(|old| old == bytes),
         };
         if !unchanged {
-            let destination = self.staging.join(&target);
+            let destination = match &self.staging {
+                Some(staging) => staging.join(&target),
+                None => pending(&self.folder.join(&target)),
+            };
             if let Some(dir) = destination.parent() {
                 std::fs::create_dir_all(dir).map_err(io_error(dir))?;
             }
@@ -135,7 +178,6 @@ impl Writer {
         }
         Ok(Staged { path, hash, written: !unchanged })
     }
-
     /// Takes a staged file into the export.
     pub fn record(&mut self, staged: Staged) {
         if staged.written {
@@ -174,49 +216,51 @@ impl Writer {
             let before: Vec<String> = match &self.baseline {
                 Baseline::Previous(previous) => previous.keys().cloned().collect(),
                 Baseline::Current => Vec::new(),
-                Baseline::Disk => files_below(&self.folder).map_err(io_error(&self.folder))?.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+                Baseline::Disk => files_below(&self.folder)
+                    .map_err(io_error(&self.folder))?
+                    .iter()
+                    .filter(|p| !is_pending(p))
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
             };
             self.delete.extend(before.into_iter().filter(|path| !self.hashes.contains_key(path)));
         }
         let mut summary = self.summary;
         summary.deleted = self.delete.len();
-        if !self.folder.exists() {
-            std::fs::create_dir_all(&self.staging).map_err(io_error(&self.staging))?;
-            std::fs::rename(&self.staging, &self.folder).map_err(io_error(&self.staging))?;
+        if let Some(staging) = &self.staging {
+            std::fs::create_dir_all(staging).map_err(io_error(staging))?;
+            std::fs::rename(staging, &self.folder).map_err(io_error(staging))?;
             return Ok((summary, self.hashes));
         }
-        if self.move_in.is_empty() && self.delete.is_empty() {
-            return Ok((summary, self.hashes));
+        if !self.move_in.is_empty() || !self.delete.is_empty() {
+            let journal = Journal { move_in: std::mem::take(&mut self.move_in), delete: std::mem::take(&mut self.delete).into_iter().collect() };
+            write_whole(&self.journal, &journal)?;
+            self.carry_out(&journal)?;
+            std::fs::remove_file(&self.journal).map_err(io_error(&self.journal))?;
         }
-        let journal = Journal { move_in: std::mem::take(&mut self.move_in), delete: std::mem::take(&mut self.delete).into_iter().collect() };
-        write_whole(&self.journal, &journal)?;
-        self.carry_out(&journal)?;
-        std::fs::remove_file(&self.journal).map_err(io_error(&self.journal))?;
+        std::fs::remove_file(&self.pending_marker).map_err(io_error(&self.pending_marker))?;
         Ok((summary, self.hashes))
     }
 
     fn carry_out(&self, journal: &Journal) -> Result<(), ChannelError> {
-        for path in &journal.move_in {
-            let target = relative(path)?;
-            let (from, to) = (self.staging.join(&target), self.folder.join(&target));
-            // Moved before an interruption: nothing left to move.
-            if !from.exists() {
-                continue;
+        use rayon::prelude::*;
+        // Each rename waits on the file system; files in different folders
+        // are moved in side by side.
+        journal.move_in.par_iter().try_for_each(|path| {
+            let target = self.folder.join(relative(path)?);
+            let from = pending(&target);
+            match std::fs::rename(&from, &target) {
+                // Moved before an interruption: nothing left to move.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound && target.exists() => Ok(()),
+                moved => moved.map_err(io_error(&from)),
             }
-            if let Some(dir) = to.parent() {
-                std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-            }
-            std::fs::rename(&from, &to).map_err(io_error(&from))?;
-        }
+        })?;
         for path in &journal.delete {
             let target = self.folder.join(relative(path)?);
             match std::fs::remove_file(&target) {
                 Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(ChannelError::Io { path: target.display().to_string(), source: error }),
                 _ => remove_empty_parents(&self.folder, &target),
             }
-        }
-        if self.staging.exists() {
-            std::fs::remove_dir_all(&self.staging).map_err(io_error(&self.staging))?;
         }
         Ok(())
     }
@@ -326,27 +370,60 @@ mod tests {
     fn an_interrupted_export_is_discarded_or_finished() {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("kb115");
-        export(&folder, None, &[("a.json", "1"), ("b.json", "2")]);
+        let names = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            names.sort();
+            names
+        };
 
-        // Interrupted before the journal: the staging folder is thrown away.
+        // A first export interrupted: its staging folder is thrown away.
         std::fs::create_dir_all(dir.path().join(".kb115.new")).unwrap();
         std::fs::write(dir.path().join(".kb115.new/a.json"), "half").unwrap();
-        let (summary, _) = export(&folder, None, &[("a.json", "1"), ("b.json", "2")]);
+        export(&folder, None, &[("a.json", "1"), ("x/b.json", "2")]);
+        assert_eq!(names(dir.path()), ["kb115"]);
+
+        // Interrupted before the journal: the files written beside the
+        // folder's own are deleted, the folder's own are untouched.
+        std::fs::write(dir.path().join(".kb115.pending"), "").unwrap();
+        std::fs::write(folder.join(".a.json.katalog-new"), "half").unwrap();
+        std::fs::write(folder.join("x/.c.json.katalog-new"), "half").unwrap();
+        let (summary, _) = export(&folder, None, &[("a.json", "1"), ("x/b.json", "2")]);
         assert_eq!(summary, WriteSummary { written: 0, deleted: 0, unchanged: 2 });
         assert_eq!(std::fs::read_to_string(folder.join("a.json")).unwrap(), "1");
+        assert_eq!(names(&folder), ["a.json", "x"]);
+        assert_eq!(names(&folder.join("x")), ["b.json"]);
+        assert_eq!(names(dir.path()), ["kb115"]);
 
         // Interrupted after the journal, one file moved: the rest follows.
-        std::fs::create_dir_all(dir.path().join(".kb115.new")).unwrap();
-        std::fs::write(dir.path().join(".kb115.new/c.json"), "3").unwrap();
+        std::fs::write(dir.path().join(".kb115.pending"), "").unwrap();
+        std::fs::write(folder.join(".c.json.katalog-new"), "3").unwrap();
         std::fs::write(folder.join("a.json"), "new").unwrap();
-        let journal = Journal { move_in: vec!["a.json".into(), "c.json".into()], delete: vec!["b.json".into()] };
+        let journal = Journal { move_in: vec!["a.json".into(), "c.json".into()], delete: vec!["x/b.json".into()] };
         std::fs::write(dir.path().join(".kb115.journal"), serde_json::to_vec(&journal).unwrap()).unwrap();
-        Writer::open(&folder, None, true).unwrap();
+        Writer::open(&folder, None, false).unwrap().commit().unwrap();
         assert_eq!(std::fs::read_to_string(folder.join("c.json")).unwrap(), "3");
         assert_eq!(std::fs::read_to_string(folder.join("a.json")).unwrap(), "new");
-        assert!(!folder.join("b.json").exists());
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers, ["kb115"]);
+        assert_eq!(names(&folder), ["a.json", "c.json"], "the emptied folder x is removed");
+        assert_eq!(names(dir.path()), ["kb115"]);
+    }
+
+    #[test]
+    fn changes_wait_beside_their_files_until_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("web");
+        let (_, hashes) = export(&folder, None, &[("de/a/index.html", "1")]);
+        let mut writer = Writer::open(&folder, Some(hashes), true).unwrap();
+        writer.put("de/a/index.html", b"2").unwrap();
+        writer.put("de/b/index.html", b"3").unwrap();
+        // Readers of the folder still see the previous export.
+        assert_eq!(std::fs::read_to_string(folder.join("de/a/index.html")).unwrap(), "1");
+        assert!(!folder.join("de/b/index.html").exists());
+        let (summary, _) = writer.commit().unwrap();
+        assert_eq!(summary, WriteSummary { written: 2, deleted: 0, unchanged: 0 });
+        assert_eq!(std::fs::read_to_string(folder.join("de/a/index.html")).unwrap(), "2");
+        assert_eq!(std::fs::read_to_string(folder.join("de/b/index.html")).unwrap(), "3");
+        let left: Vec<_> = files_below(&folder).unwrap().into_iter().filter(|p| is_pending(p)).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]
