@@ -348,9 +348,9 @@ pub(super) async fn read_catalogue(store: &Store, registry: &Arc<Registry>, bar:
     let mut batches = Batches::new(store, registry, &ids);
     while let Some(entries) = batches.next().await? {
         bar.inc(entries.len() as u64);
-        for entry in entries {
-            catalogue.insert(Summary::of(&entry));
-        }
+        let summaries: Vec<Summary> = entries.par_iter().map(Summary::of).collect();
+        summaries.into_iter().for_each(|summary| _ = catalogue.insert(summary));
+        rayon::spawn(move || drop(entries));
     }
     tracing::debug!(entries = ids.len(), seconds = started.elapsed().as_secs_f64(), "catalogue read");
     Ok(catalogue)

@@ -83,40 +83,45 @@ impl SnapshotEntry {
     }
 }
 
-/// Reads entries batch by batch, fetching the next batch while the caller
-/// works on the current one: the database and the renderer take turns on
-/// different cores instead of waiting for each other.
+/// Batches being read ahead of the one worked on: reading (a query and a
+/// JSON parse per revision) runs on as many cores as the caller leaves.
+const READ_AHEAD: usize = 2;
+
+/// Reads entries batch by batch, fetching the next batches while the
+/// caller works on the current one: the database and the renderer take
+/// turns on different cores instead of waiting for each other.
 pub struct Batches {
     store: Store,
     registry: Arc<Registry>,
     waiting: VecDeque<Vec<String>>,
-    next: Option<tokio::task::JoinHandle<Result<Vec<SnapshotEntry>, StoreError>>>,
+    reading: VecDeque<tokio::task::JoinHandle<Result<Vec<SnapshotEntry>, StoreError>>>,
 }
 
 impl Batches {
     pub fn new(store: &Store, registry: &Arc<Registry>, ids: &[String]) -> Batches {
         let waiting = ids.chunks(BATCH).map(<[String]>::to_vec).collect();
-        let mut batches = Batches { store: store.clone(), registry: registry.clone(), waiting, next: None };
+        let mut batches = Batches { store: store.clone(), registry: registry.clone(), waiting, reading: VecDeque::new() };
         batches.fetch();
         batches
     }
 
     fn fetch(&mut self) {
-        self.next = self.waiting.pop_front().map(|ids| {
+        while self.reading.len() < READ_AHEAD {
+            let Some(ids) = self.waiting.pop_front() else { break };
             let (store, registry) = (self.store.clone(), self.registry.clone());
-            tokio::spawn(async move { Snapshot::read(&store, &registry, &ids).await })
-        });
+            self.reading.push_back(tokio::spawn(async move { Snapshot::read(&store, &registry, &ids).await }));
+        }
     }
 
     /// The next batch's published entries; none when all were read.
     pub async fn next(&mut self) -> Result<Option<Vec<SnapshotEntry>>, StoreError> {
-        let Some(reading) = self.next.take() else { return Ok(None) };
+        let Some(reading) = self.reading.pop_front() else { return Ok(None) };
+        self.fetch();
         // The reading task never is cancelled; a panic in it goes on here.
         let entries = match reading.await {
             Ok(read) => read?,
             Err(failed) => std::panic::resume_unwind(failed.into_panic()),
         };
-        self.fetch();
         Ok(Some(entries))
     }
 }
