@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
-use super::views::{self, OfficeView};
-use crate::content::{ContentType, Locale, Registry};
 use serde_json::Value;
 
+use super::views::{self, OfficeView};
+use crate::content::{ContentType, Locale, Registry};
 use crate::store::{Localised, PublishedRevision, Store, StoreError, localise, translated_fields};
 
 /// Entries read per round trip.

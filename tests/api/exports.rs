@@ -236,3 +236,75 @@ async fn a_damaged_or_foreign_export_state_starts_over(db: TestDb) {
     assert_eq!(remade(&again, "web"), "0 entries remade", "{again}");
 }
 on_both_databases!(a_damaged_or_foreign_export_state_starts_over);
+
+/// Hidden files an export leaves beside the pages it is replacing.
+fn pending_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for item in std::fs::read_dir(&folder).unwrap() {
+            let path = item.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.to_string_lossy().ends_with(".katalog-new") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// An export killed while it writes leaves every page of the previous
+/// export as it was; the next export clears away what the killed one
+/// left and gives what a fresh export gives.
+async fn a_killed_export_leaves_the_previous_one_intact(db: TestDb) {
+    let generated = tempfile::tempdir().unwrap();
+    let content = generated.path().join("content");
+    assert!(katalog(&["generate", "--services", "2000", "--out", content.to_str().unwrap()]).status.success());
+    assert!(import(&db, &content).status.success());
+    let out = tempfile::tempdir().unwrap();
+    let schemas = repo_path("schemas");
+    // Restyled: every page made from the templates changes.
+    let templates = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo_path("src/channels/templates/web/base.html")).unwrap();
+    std::fs::write(templates.path().join("base.html"), format!("<!-- restyled -->\n{base}")).unwrap();
+    let web_export = |out: &Path, restyled: bool| -> std::process::Command {
+        let mut command = std::process::Command::new(crate::helpers::BIN);
+        command.args(["export", "--channel", "web", "--out", out.to_str().unwrap(), "--database", &db.url, "--schemas", schemas.to_str().unwrap()]);
+        if restyled {
+            command.args(["--templates", templates.path().to_str().unwrap()]);
+        }
+        command.env("RUST_LOG", "warn");
+        command
+    };
+    assert!(web_export(out.path(), false).output().unwrap().status.success());
+    let folder = out.path().join("web");
+    let before = files(&folder);
+
+    let mut export = web_export(out.path(), true).spawn().unwrap();
+    let marker = out.path().join(".web.pending");
+    let started = std::time::Instant::now();
+    while !marker.exists() && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(export.try_wait().unwrap().is_none(), "the export ended before it could be killed");
+    export.kill().unwrap();
+    export.wait().unwrap();
+    assert!(!out.path().join(".web.journal").exists(), "killed while writing, before moving anything in");
+    assert!(!pending_files(&folder).is_empty(), "killed while pages were waiting beside the old ones");
+    assert!(files(&folder) == before, "every page is still the previous export's");
+
+    let finished = web_export(out.path(), true).output().unwrap();
+    assert!(finished.status.success(), "{}", text(&finished.stderr));
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(web_export(fresh.path(), true).output().unwrap().status.success());
+    let after = files(&folder);
+    assert!(after == files(&fresh.path().join("web")), "the next export gives what a fresh one gives");
+    let pages: Vec<&String> = after.keys().filter(|path| path.ends_with("/index.html")).collect();
+    assert!(pages.len() > 2000, "{} pages", pages.len());
+    assert!(pages.iter().all(|path| after[*path].starts_with(b"<!-- restyled -->")), "every page is restyled");
+    assert!(pending_files(&folder).is_empty(), "nothing is left waiting");
+    assert!(!marker.exists());
+}
+on_both_databases!(a_killed_export_leaves_the_previous_one_intact);
