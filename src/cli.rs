@@ -787,6 +787,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 }
                 let withdrawn = status.withdrawn();
                 println!("  {} entries from upstream, {} withdrawn upstream", status.entries.len(), withdrawn.len());
+                println!("  {}", if p.auto_publish { "syncs publish upstream changes (auto-publish)" } else { "syncs keep upstream changes as drafts" });
                 for entry in status.new_in_last_sync() {
                     println!("  new in the last sync: {}/{}", entry.content_type, entry.slug);
                 }

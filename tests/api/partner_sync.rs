@@ -249,6 +249,7 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     assert_eq!(live.source.document["fees"][0]["amount"], json!(39.0));
 
     let status = succeeded(&partner(&town, &["status", "stuttgart"]));
+    assert!(status.contains("syncs keep upstream changes as drafts"), "{status}");
     assert!(status.contains(&format!("in conflict: service/{PASSPORT} fees (de), upstream revision 2")), "{status}");
     assert!(status.contains("fees/0/amount: 39.0 -> 48.0"), "both versions and the difference: {status}");
     // The same through the management API.
@@ -410,7 +411,9 @@ async fn a_bundle_is_fetched_over_http() {
     let bundle = repo_path("exports/partner");
     let server = StaticServer::start(&bundle);
     let indexed = read_json(&bundle.join("manifest.json"))["entries"].as_array().unwrap().len();
-    succeeded(&partner(&town, &["add", "stuttgart", "--source", &format!("{}/", server.base)]));
+    succeeded(&partner(&town, &["add", "stuttgart", "--source", &format!("{}/", server.base), "--auto-publish"]));
+    let status = succeeded(&partner(&town, &["status", "stuttgart"]));
+    assert!(status.contains("(never synced)") && status.contains("syncs publish upstream changes (auto-publish)"), "{status}");
     let synced = succeeded(&partner(&town, &["sync", "stuttgart"]));
     assert!(synced.contains(&format!("{indexed} new, 0 changed")), "{synced}");
     let again = succeeded(&partner(&town, &["sync", "stuttgart"]));
