@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::helpers::{TestDb, files, import, katalog, repo_path, sample_content, text};
+use crate::helpers::{TestDb, files, import, katalog, paths_below, repo_path, sample_content, text};
 use crate::on_both_databases;
 
 /// The channels exported into `exports/`.
@@ -239,19 +239,7 @@ on_both_databases!(a_damaged_or_foreign_export_state_starts_over);
 
 /// Hidden files an export leaves beside the pages it is replacing.
 fn pending_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for item in std::fs::read_dir(&folder).unwrap() {
-            let path = item.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.to_string_lossy().ends_with(".katalog-new") {
-                found.push(path);
-            }
-        }
-    }
-    found
+    paths_below(dir, |_| true).into_iter().filter(|path| path.to_string_lossy().ends_with(".katalog-new")).collect()
 }
 
 /// An export killed while it writes leaves every page of the previous

@@ -328,18 +328,27 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 /// Every file below `dir`, by relative path; not the export's own
 /// bookkeeping beside the channel folders (hidden files).
 pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut found = BTreeMap::new();
+    let visible = |path: &Path| !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'));
+    paths_below(dir, visible)
+        .into_iter()
+        .map(|path| (path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()))
+        .collect()
+}
+
+/// The files below `dir` whose path, and every folder's on the way, `keep` accepts.
+pub fn paths_below(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
         for item in std::fs::read_dir(&folder).unwrap() {
             let path = item.unwrap().path();
-            if path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')) {
+            if !keep(&path) {
                 continue;
             }
             if path.is_dir() {
                 pending.push(path);
             } else {
-                found.insert(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap());
+                found.push(path);
             }
         }
     }
