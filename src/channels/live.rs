@@ -220,10 +220,12 @@ impl LiveBundle {
     }
 
     /// A file of the bundle (`manifest.json`, `entries/service/x.json`);
-    /// none when there is no such file.
+    /// none when there is no such file. Hidden files are the exporter's
+    /// (what a failed export left), never the bundle's.
     pub async fn file(&self, store: &Store, registry: &Arc<Registry>, path: &str) -> Result<Option<SiteFile>, ChannelError> {
         let relative = Path::new(path);
-        if path.is_empty() || path.contains(['\\', '\0']) || !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+        let bundled = |c: Component<'_>| matches!(c, Component::Normal(name) if !name.to_string_lossy().starts_with('.'));
+        if path.is_empty() || path.contains(['\\', '\0']) || !relative.components().all(bundled) {
             return Ok(None);
         }
         let _exported = self.current(store, registry).await?;

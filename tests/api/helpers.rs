@@ -87,9 +87,10 @@ pub struct Server {
     pub base: String,
     child: Child,
     pub client: reqwest::Client,
-    /// The server's own search index and partner bundle folders.
+    /// The server's own search index folder.
     _search_index: tempfile::TempDir,
-    _partner_bundle: tempfile::TempDir,
+    /// The folder the server keeps its partner bundle in.
+    pub partner_bundle: tempfile::TempDir,
     /// What it logged, when started with [`Server::start_logging`].
     logs: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
@@ -156,7 +157,7 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client(), _search_index: search_index, _partner_bundle: partner_bundle, logs }
+        Server { base, child, client: http_client(), _search_index: search_index, partner_bundle, logs }
     }
 
     /// What the server logged so far (empty unless started logging).

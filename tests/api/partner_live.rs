@@ -82,6 +82,9 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
     let indexed = manifest["entries"].as_array().unwrap().len();
     assert!(indexed > 50, "{indexed} entries");
     assert_eq!(city_server.get("/partner/entries/service/no-such-service.json").await.status(), 404);
+    // What an interrupted export left beside the bundle's files is not served.
+    std::fs::write(city_server.partner_bundle.path().join("partner/.manifest.json.katalog-new"), "{}").unwrap();
+    assert_eq!(city_server.get("/partner/.manifest.json.katalog-new").await.status(), 404);
 
     // A bundle spoilt on the way is refused, naming the file, and nothing is applied.
     let forged = tempfile::tempdir().unwrap();
