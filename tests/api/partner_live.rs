@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Client, Server, TestDb, copy_dir, files, repo_path, token};
 use crate::partner::export_partner;
 use crate::on_both_databases;
-use crate::partner_sync::{StaticServer, Tamper, state};
+use crate::partner_sync::{StaticServer, refused_bundles, state};
 
 const PASSPORT: &str = "personalausweis-beantragen";
 const GONE: &str = "kirchenaustritt-erklaeren";
@@ -100,34 +100,7 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
     assert_eq!(added["auto_publish"], json!(false));
     let before = state(&town).await;
     let passport_file = format!("entries/service/{PASSPORT}.json");
-    let tampers: [(&str, &str, Tamper); 3] = [
-        (
-            "one byte changed",
-            "entries/service/personalausweis-beantragen.json: checksum",
-            Box::new(|bundle: &Path| {
-                let path = bundle.join(&passport_file);
-                let mut bytes = std::fs::read(&path).unwrap();
-                let at = bytes.iter().position(|b| *b == b'8').unwrap();
-                bytes[at] = b'9';
-                std::fs::write(path, bytes).unwrap();
-            }),
-        ),
-        (
-            "a file missing",
-            "entries/office/fundbuero.json: listed in the manifest but missing",
-            Box::new(|bundle: &Path| std::fs::remove_file(bundle.join("entries/office/fundbuero.json")).unwrap()),
-        ),
-        (
-            "a newer format",
-            "manifest.json: the bundle has format version 99",
-            Box::new(|bundle: &Path| {
-                let path = bundle.join("manifest.json");
-                let mut manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-                manifest["format_version"] = json!(99);
-                std::fs::write(path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
-            }),
-        ),
-    ];
+    let tampers = refused_bundles(&passport_file);
     for (what, message, tamper) in &tampers {
         std::fs::remove_dir_all(forged.path()).unwrap();
         copy_dir(pristine.path(), forged.path());

@@ -24,6 +24,38 @@ const PASSPORT: &str = "personalausweis-beantragen";
 /// Spoils a copy of a bundle.
 pub type Tamper<'a> = Box<dyn Fn(&Path) + 'a>;
 
+/// Bundles damaged on the way or too new, which every sync refuses before
+/// applying anything: what is wrong, how it is reported, how it is made.
+pub fn refused_bundles(entry_file: &str) -> Vec<(&'static str, &'static str, Tamper<'_>)> {
+    vec![
+        (
+            "one byte changed",
+            "entries/service/personalausweis-beantragen.json: checksum",
+            Box::new(move |bundle: &Path| {
+                let path = bundle.join(entry_file);
+                let mut bytes = std::fs::read(&path).unwrap();
+                let at = bytes.iter().position(|b| *b == b'8').unwrap();
+                bytes[at] = b'9';
+                std::fs::write(path, bytes).unwrap();
+            }),
+        ),
+        (
+            "a file missing",
+            "entries/office/fundbuero.json: listed in the manifest but missing",
+            Box::new(|bundle: &Path| std::fs::remove_file(bundle.join("entries/office/fundbuero.json")).unwrap()),
+        ),
+        (
+            "a newer format",
+            "manifest.json: the bundle has format version 99",
+            Box::new(|bundle: &Path| {
+                let mut manifest = read_json(&bundle.join("manifest.json"));
+                manifest["format_version"] = json!(99);
+                std::fs::write(bundle.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+            }),
+        ),
+    ]
+}
+
 fn partner(db: &TestDb, args: &[&str]) -> Output {
     let schemas = repo_path("schemas");
     let mut all = vec!["partner"];
@@ -167,7 +199,8 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     // Tampered and incompatible bundles are rejected, naming the file, and
     // nothing is applied.
     let passport_path = format!("entries/service/{PASSPORT}.json");
-    let tampers: [(&str, &str, Tamper); 6] = [
+    let mut tampers = refused_bundles(&passport_path);
+    tampers.extend::<[(&str, &str, Tamper); 3]>([
         (
             "an entry that breaks our schema, with a matching checksum",
             "entries/service/personalausweis-beantragen.json: de: /fees/0/amount:",
@@ -188,36 +221,11 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
             }),
         ),
         (
-            "one byte changed",
-            "entries/service/personalausweis-beantragen.json: checksum",
-            Box::new(|bundle: &Path| {
-                let path = bundle.join(&passport_path);
-                let mut bytes = std::fs::read(&path).unwrap();
-                let at = bytes.iter().position(|b| *b == b'8').unwrap();
-                bytes[at] = b'9';
-                std::fs::write(path, bytes).unwrap();
-            }),
-        ),
-        (
-            "a file missing",
-            "entries/office/fundbuero.json: listed in the manifest but missing",
-            Box::new(|bundle: &Path| std::fs::remove_file(bundle.join("entries/office/fundbuero.json")).unwrap()),
-        ),
-        (
             "an unlisted file",
             "notes.txt: not listed in the manifest",
             Box::new(|bundle: &Path| std::fs::write(bundle.join("notes.txt"), "hello").unwrap()),
         ),
-        (
-            "a newer format",
-            "manifest.json: the bundle has format version 99",
-            Box::new(|bundle: &Path| {
-                let mut manifest = read_json(&bundle.join("manifest.json"));
-                manifest["format_version"] = json!(99);
-                std::fs::write(bundle.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
-            }),
-        ),
-    ];
+    ]);
     for (what, message, tamper) in &tampers {
         std::fs::remove_dir_all(&bundle).unwrap();
         copy_dir(pristine.path(), &bundle);
