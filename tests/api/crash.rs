@@ -3,16 +3,15 @@
 //! after a restart, with its change-log entry, and every webhook that was
 //! due is delivered or still pending.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use poem::listener::{Listener, TcpListener};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value as SqlValue};
 use serde_json::{Value, json};
 
 use crate::helpers::{Server, TestDb, eventually, http_client, sample_content, token};
 use crate::on_both_databases;
+use crate::webhooks::Receiver;
 
 const FAST_WEBHOOKS: [&str; 6] = ["--webhook-debounce-ms", "50", "--webhook-backoff-ms", "200", "--webhook-max-backoff-ms", "500"];
 /// Services written to at once, each by its own writer.
@@ -58,31 +57,6 @@ async fn write_until_gone(base: String, token: String, slug: &'static str) -> Ve
     acknowledged
 }
 
-/// Answers every webhook with 204 and counts what arrived per entry slug.
-async fn receiver(port: u16) -> (Arc<Mutex<Vec<String>>>, tokio::sync::oneshot::Sender<()>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let recorded = received.clone();
-    let hook = poem::endpoint::make(move |mut request: poem::Request| {
-        let recorded = recorded.clone();
-        async move {
-            let body: Value = serde_json::from_slice(&request.take_body().into_vec().await.unwrap_or_default()).unwrap_or_default();
-            recorded.lock().unwrap().push(body["entry"]["slug"].as_str().unwrap_or_default().to_owned());
-            poem::http::StatusCode::NO_CONTENT
-        }
-    });
-    let app = poem::Route::new().at("/hook", poem::post(hook));
-    let acceptor = TcpListener::bind(format!("127.0.0.1:{port}")).into_acceptor().await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
-        app,
-        async {
-            let _ = stopped.await;
-        },
-        None,
-    ));
-    (received, stop)
-}
-
 async fn number(db: &DatabaseConnection, sql: &str, values: Vec<SqlValue>) -> i64 {
     let row = db.query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await.unwrap().unwrap();
     row.try_get_by_index(0).unwrap()
@@ -91,7 +65,7 @@ async fn number(db: &DatabaseConnection, sql: &str, values: Vec<SqlValue>) -> i6
 async fn acknowledged_writes_survive_a_kill(db: TestDb) {
     let content = sample_content();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (received, _stop_receiver) = receiver(port).await;
+    let receiver = Receiver::start(port).await;
     let mut server = Server::start_with(&db, content.path(), &FAST_WEBHOOKS);
     let (admin, publisher) = (token(&db, "admin", &[]), token(&db, "publisher", &[]));
     let subscription = server
@@ -163,7 +137,7 @@ async fn acknowledged_writes_survive_a_kill(db: TestDb) {
                 > 0
         })
         .await;
-        eventually(&format!("a webhook about {slug} arrived"), async || received.lock().unwrap().iter().any(|s| s == slug)).await;
+        eventually(&format!("a webhook about {slug} arrived"), async || receiver.received().iter().any(|r| r.json()["entry"]["slug"] == slug)).await;
     }
     assert_eq!(number(&connection, "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'failed'", vec![]).await, 0);
     drop(server);

@@ -16,26 +16,26 @@ use crate::on_both_databases;
 const FAST: [&str; 6] = ["--webhook-debounce-ms", "100", "--webhook-backoff-ms", "200", "--webhook-max-backoff-ms", "500"];
 
 #[derive(Clone, Debug)]
-struct Received {
+pub struct Received {
     signature: String,
     event: String,
     body: Vec<u8>,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
 /// An HTTP receiver on loopback that records every delivery.
-struct Receiver {
+pub struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Receiver {
-    async fn start(port: u16) -> Receiver {
+    pub async fn start(port: u16) -> Receiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let recorded = received.clone();
         let hook = poem::endpoint::make(move |mut request: poem::Request| {
@@ -61,7 +61,7 @@ impl Receiver {
         Receiver { received, stop: Some(stop) }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }
