@@ -12,7 +12,7 @@ use super::caching::SerializedJson;
 use super::problem::{ApiError, ReadError};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
 use super::{ApiTags, AppState, caching};
-use crate::content::{ContentType, Locale, document};
+use crate::content::{Audience, ContentType, Locale, document};
 use crate::store::{ListFilter, Localised, PublishedEntry, localise};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -326,7 +326,10 @@ pub(super) fn requested_locale(query: Option<&str>, accept_language: Option<&str
     }
 }
 
-pub(super) fn entry_body(content_type: &ContentType, entry: PublishedEntry, requested: Locale) -> EntryBody {
+/// An entry as the public API serves it: every response of the delivery
+/// API and the sync feed is made here, so no internal field gets past.
+pub(super) fn entry_body(content_type: &ContentType, mut entry: PublishedEntry, requested: Locale) -> EntryBody {
+    entry.hide_from(content_type, Audience::Public);
     let Localised { locale: served, fields, fallback_fields, revision, published_at } =
         localise(content_type, &entry.source, entry.translation.as_ref(), requested);
     EntryBody {

@@ -28,7 +28,7 @@ use super::history::History;
 use super::output::{FileHashes, Staged, WriteSummary, Writer, write_whole};
 use super::snapshot::{Batches, Snapshot, SnapshotEntry};
 use super::{Channel, ChannelError};
-use crate::content::{Locale, Registry, document};
+use crate::content::{Audience, Locale, Registry, document};
 use crate::store::{ChangeRow, Store};
 
 /// Raised when the state file's shape changes.
@@ -204,10 +204,11 @@ impl ExportRun<'_> {
         let mut files_changed = !plan.removed.is_empty();
         // Whether what the aggregate files say of an entry changed.
         let mut digests_changed = !plan.removed.is_empty();
-        let mut batches = Batches::new(store, registry, &plan.render);
+        let audience = channel.audience();
+        let mut batches = Batches::new(store, registry, &plan.render, audience);
         while let Some(entries) = batches.next().await? {
             let entries: Vec<Arc<SnapshotEntry>> = entries.into_iter().map(Arc::new).collect();
-            let snapshot = with_shown_entries(store, registry, &plan.catalogue, &entries, &mut shown).await?;
+            let snapshot = with_shown_entries(store, registry, &plan.catalogue, &entries, &mut shown, audience).await?;
             let history = if projection.needs_history() { Some(History::load(store, &entries, self.change_seq).await?) } else { None };
             let sources = Sources { catalogue: &plan.catalogue, snapshot: &snapshot, history: history.as_ref() };
             let made: Vec<(EntryOutput, Vec<Staged>)> = entries
@@ -328,10 +329,11 @@ impl Plan {
 }
 
 /// Brings the catalogue up to date with the entries `changed`; returns
-/// their summaries before and after.
+/// their summaries before and after. The catalogue is shared by every
+/// channel, so it summarises what the public sees.
 pub(super) async fn apply_changes(store: &Store, registry: &Registry, catalogue: &mut Catalogue, changed: &[String]) -> Result<(Vec<Summary>, Vec<Summary>), ChannelError> {
     let before: Vec<Summary> = changed.iter().filter_map(|id| catalogue.remove(id)).collect();
-    let after: Vec<Summary> = Snapshot::read(store, registry, changed).await?.iter().map(Summary::of).collect();
+    let after: Vec<Summary> = Snapshot::read(store, registry, changed, Audience::Public).await?.iter().map(Summary::of).collect();
     for summary in &after {
         catalogue.insert(summary.clone());
     }
@@ -345,7 +347,7 @@ pub(super) async fn read_catalogue(store: &Store, registry: &Arc<Registry>, bar:
     bar.set_message("reading entries");
     bar.set_length(ids.len() as u64);
     let mut catalogue = Catalogue::default();
-    let mut batches = Batches::new(store, registry, &ids);
+    let mut batches = Batches::new(store, registry, &ids, Audience::Public);
     while let Some(entries) = batches.next().await? {
         bar.inc(entries.len() as u64);
         let summaries: Vec<Summary> = entries.par_iter().map(Summary::of).collect();
@@ -381,6 +383,7 @@ pub(super) async fn with_shown_entries(
     catalogue: &Catalogue,
     batch: &[Arc<SnapshotEntry>],
     shown: &mut Snapshot,
+    audience: Audience,
 ) -> Result<Snapshot, ChannelError> {
     let mut snapshot = Snapshot::default();
     batch.iter().for_each(|entry| snapshot.insert(entry.clone()));
@@ -397,7 +400,7 @@ pub(super) async fn with_shown_entries(
         *shown = Snapshot::default();
     }
     let still_missing: Vec<String> = referenced.iter().filter(|t| shown.get(&t.content_type, &t.slug).is_none()).map(|t| t.id.clone()).collect();
-    for entry in Snapshot::read(store, registry, &still_missing).await? {
+    for entry in Snapshot::read(store, registry, &still_missing, audience).await? {
         shown.insert(Arc::new(entry));
     }
     for target in referenced {

@@ -2,9 +2,11 @@
 //! base, with every fact an agent needs on the phone inlined — each
 //! responsible office's address, hours and phone, the fees, documents,
 //! deadlines, processing time and online service — as JSON and as a
-//! printable page; and a CSV overview of all services.
+//! printable page; one record per knowledge article (`article/`), with
+//! the notes meant for agents only and the offices it names; and a CSV
+//! overview of all services.
 //!
-//! A service that lacks a field the schemas require for `kb115` (or whose
+//! An entry that lacks a field the schemas require for `kb115` (or whose
 //! offices do) is reported and left out, never exported half.
 
 use std::collections::BTreeMap;
@@ -13,11 +15,19 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::snapshot::{Snapshot, SnapshotEntry};
-use super::{Aggregates, ChannelError, EntryOutput, Projection, Sources, missing_for, views};
+use super::{Aggregates, ChannelError, EntryOutput, Projection, Sources, views};
 use crate::content::{Locale, document};
 
 const CHANNEL: &str = "kb115";
-const TEMPLATE: &str = "kb115.html";
+const SERVICE_TEMPLATE: &str = "kb115.html";
+const ARTICLE_TEMPLATE: &str = "kb115-article.html";
+const OFFICE_TEMPLATE: &str = "kb115-office.html";
+/// Every template, for the fingerprint.
+const TEMPLATES: [(&str, &str); 3] = [
+    (SERVICE_TEMPLATE, include_str!("templates/kb115.html")),
+    (ARTICLE_TEMPLATE, include_str!("templates/kb115-article.html")),
+    (OFFICE_TEMPLATE, include_str!("templates/kb115-office.html")),
+];
 const OVERVIEW_COLUMNS: [&str; 8] = ["leika", "name", "slug", "zustaendige_stelle", "telefon", "kosten", "bearbeitungsdauer", "onlinedienst"];
 
 /// The JSON record: the German fields as written, Markdown as HTML, and
@@ -39,44 +49,42 @@ pub struct Kb115 {
 impl Kb115 {
     pub fn new() -> Result<Kb115, ChannelError> {
         let mut templates = crate::render::html_templates();
-        templates.add_template(TEMPLATE, include_str!("templates/kb115.html"))?;
+        for (name, text) in TEMPLATES {
+            templates.add_template(name, text)?;
+        }
         Ok(Kb115 { templates })
     }
 }
 
 impl Projection for Kb115 {
     fn fingerprint(&self) -> String {
-        format!("kb115-{}", crate::digest::sha256_hex(include_str!("templates/kb115.html")))
+        let texts: Vec<&str> = TEMPLATES.iter().map(|(_, text)| *text).collect();
+        format!("kb115-{}", crate::digest::sha256_hex(texts.concat()))
     }
 
-    fn entry_files(&self, service: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
+    fn entry_files(&self, entry: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
         let mut output = EntryOutput::default();
-        if service.content_type.name != "service" {
+        if !["service", "article"].contains(&entry.content_type.name.as_str()) {
             return Ok(output);
         }
-        let included = match included(sources.snapshot, service) {
+        let included = match included(sources.snapshot, entry) {
             Ok(included) => included,
             Err(problem) => {
-                output.problem = Some(format!("service/{}: {problem}", service.slug));
+                output.problem = Some(format!("{}/{}: {problem}", entry.content_type.name, entry.slug));
                 return Ok(output);
             }
         };
-        let record = Record { id: &service.id, slug: &service.slug, revision: service.source.number, fields: &service.source.document, html: service.html(Locale::SOURCE), included };
-        let sheet = views::service_view(sources, service, Locale::SOURCE);
-        let row = [
-            sheet.leika.clone(),
-            sheet.name.clone(),
-            service.slug.clone(),
-            sheet.offices.first().map(|o| o.office.name.clone()).unwrap_or_default(),
-            sheet.offices.first().map(|o| o.office.phone.clone()).unwrap_or_default(),
-            sheet.fees.iter().map(|f| format!("{}: {}", f.label, f.value)).collect::<Vec<_>>().join("; "),
-            sheet.processing_time.clone(),
-            sheet.online_service.as_ref().map(|l| l.url.clone()).unwrap_or_default(),
-        ];
-        output.digest = Some(Value::from(row.to_vec()));
-        let page = self.templates.get_template(TEMPLATE)?.render(minijinja::value::Serde(&sheet))?;
-        output.files.push((format!("{}.html", service.slug), page.into_bytes()));
-        output.files.push((format!("{}.json", service.slug), super::pretty_json(&record)?));
+        let record = Record { id: &entry.id, slug: &entry.slug, revision: entry.source.number, fields: &entry.source.document, html: entry.html(Locale::SOURCE), included };
+        let (folder, page) = if entry.content_type.name == "service" {
+            let sheet = views::service_view(sources, entry, Locale::SOURCE);
+            output.digest = Some(Value::from(overview_row(entry, &sheet).to_vec()));
+            ("", self.templates.get_template(SERVICE_TEMPLATE)?.render(minijinja::value::Serde(&sheet))?)
+        } else {
+            let sheet = views::article_view(sources, entry, Locale::SOURCE);
+            ("article/", self.templates.get_template(ARTICLE_TEMPLATE)?.render(minijinja::value::Serde(&sheet))?)
+        };
+        output.files.push((format!("{folder}{}.html", entry.slug), page.into_bytes()));
+        output.files.push((format!("{folder}{}.json", entry.slug), super::pretty_json(&record)?));
         Ok(output)
     }
 
@@ -90,20 +98,34 @@ impl Projection for Kb115 {
     }
 }
 
+/// A service's line in `services.csv`.
+fn overview_row(service: &SnapshotEntry, sheet: &views::ServiceView) -> [String; 8] {
+    [
+        sheet.leika.clone(),
+        sheet.name.clone(),
+        service.slug.clone(),
+        sheet.offices.first().map(|o| o.office.name.clone()).unwrap_or_default(),
+        sheet.offices.first().map(|o| o.office.phone.clone()).unwrap_or_default(),
+        sheet.fees.iter().map(|f| format!("{}: {}", f.label, f.value)).collect::<Vec<_>>().join("; "),
+        sheet.processing_time.clone(),
+        sheet.online_service.as_ref().map(|l| l.url.clone()).unwrap_or_default(),
+    ]
+}
+
 /// The referenced entries, each with its expanded fields; an error names
 /// what is missing.
-fn included(snapshot: &Snapshot, service: &SnapshotEntry) -> Result<BTreeMap<String, Value>, String> {
-    let missing = missing_for(CHANNEL, &service.content_type, &service.source.document);
+fn included(snapshot: &Snapshot, entry: &SnapshotEntry) -> Result<BTreeMap<String, Value>, String> {
+    let missing = entry.content_type.missing_for(CHANNEL, &entry.source.document);
     if !missing.is_empty() {
         return Err(format!("missing {} (required for {CHANNEL})", missing.join(", ")));
     }
     let mut included = BTreeMap::new();
-    for reference in document::references(&service.content_type, &service.source.document) {
+    for reference in document::references(&entry.content_type, &entry.source.document) {
         let key = format!("{}/{}", reference.target_type, reference.target_slug);
         let Some(target) = snapshot.get(&reference.target_type, &reference.target_slug) else {
             return Err(format!("refers to {key}, which is not published"));
         };
-        let missing = missing_for(CHANNEL, &target.content_type, &target.source.document);
+        let missing = target.content_type.missing_for(CHANNEL, &target.source.document);
         if !missing.is_empty() {
             return Err(format!("{key} is missing {} (required for {CHANNEL})", missing.join(", ")));
         }

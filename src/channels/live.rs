@@ -28,8 +28,11 @@ use super::snapshot::{Snapshot, SnapshotEntry};
 use super::views::href;
 use super::web::{Web, page_file};
 use super::{Aggregates, Channel, ChannelError, Projection, Settings, Sources};
-use crate::content::{Locale, Registry};
+use crate::content::{Audience, Locale, Registry};
 use crate::store::{PublishedRevision, Store};
+
+/// The live site shows what the web channel's files show.
+const AUDIENCE: Audience = Channel::Web.audience();
 
 /// A file of the site and its media type.
 pub struct SiteFile {
@@ -129,7 +132,7 @@ impl LiveSite {
         }
         let [_, content_type, slug, "index.html"] = file.split('/').collect::<Vec<_>>()[..] else { return Ok(None) };
         let Some(summary) = catalogue.get(content_type, slug) else { return Ok(None) };
-        let entry = Snapshot::read(store, registry, std::slice::from_ref(&summary.id)).await?.into_iter().next();
+        let entry = Snapshot::read(store, registry, std::slice::from_ref(&summary.id), AUDIENCE).await?.into_iter().next();
         self.page_of(store, registry, &catalogue, entry, &file).await
     }
 
@@ -147,14 +150,14 @@ impl LiveSite {
             }
         }
         let Some(source) = newest.remove(&Locale::SOURCE) else { return Ok(None) };
-        let entry = SnapshotEntry::new(record.id, schema.clone(), record.slug, source, newest);
+        let entry = SnapshotEntry::new(record.id, schema.clone(), record.slug, source, newest, AUDIENCE);
         let file = page_file(&href(locale, content_type, &entry.slug));
         self.page_of(store, registry, &catalogue, Some(entry), &file).await
     }
 
     async fn page_of(&self, store: &Store, registry: &Arc<Registry>, catalogue: &Catalogue, entry: Option<SnapshotEntry>, file: &str) -> Result<Option<SiteFile>, ChannelError> {
         let Some(entry) = entry.map(Arc::new) else { return Ok(None) };
-        let snapshot = with_shown_entries(store, registry, catalogue, std::slice::from_ref(&entry), &mut Snapshot::default()).await?;
+        let snapshot = with_shown_entries(store, registry, catalogue, std::slice::from_ref(&entry), &mut Snapshot::default(), AUDIENCE).await?;
         let output = self.web.entry_files(&entry, &Sources { catalogue, snapshot: &snapshot, history: None })?;
         Ok(output.files.into_iter().find(|(path, _)| path == file).map(|(path, body)| SiteFile::new(&path, body)))
     }

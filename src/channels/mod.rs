@@ -25,14 +25,13 @@ pub mod web;
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::Value;
 
 pub use catalogue::Catalogue;
 pub use export::{Aggregates, ChannelReport, EntryOutput, EntryRecord, Projection, Sources};
 pub use output::WriteSummary;
 pub use snapshot::{Snapshot, SnapshotEntry};
 
-use crate::content::{ContentType, Registry};
+use crate::content::{Audience, Registry};
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -46,13 +45,18 @@ pub enum Channel {
 impl Channel {
     pub const ALL: [Channel; 4] = [Channel::Web, Channel::App, Channel::Kb115, Channel::Partner];
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Channel::Web => "web",
             Channel::App => "app",
             Channel::Kb115 => "kb115",
             Channel::Partner => "partner",
         }
+    }
+
+    /// Who reads the channel's files: decides which fields they carry.
+    pub const fn audience(self) -> Audience {
+        Audience::Channel(self.name())
     }
 
     pub fn projection(self, settings: &Settings) -> Result<Box<dyn Projection>, ChannelError> {
@@ -161,25 +165,6 @@ pub async fn export(
     }
     bar.finish_and_clear();
     Ok(reports)
-}
-
-/// Top-level fields that `channel` requires (`x-required-by`) but
-/// `document` leaves absent or empty.
-pub fn missing_for(channel: &str, content_type: &ContentType, document: &Value) -> Vec<String> {
-    let properties = content_type.schema.get("properties").and_then(Value::as_object);
-    properties
-        .into_iter()
-        .flatten()
-        .filter(|(_, property)| property.get("x-required-by").and_then(Value::as_array).is_some_and(|by| by.iter().any(|c| c == channel)))
-        .filter(|(name, _)| match document.get(name.as_str()) {
-            None | Some(Value::Null) => true,
-            Some(Value::String(s)) => s.trim().is_empty(),
-            Some(Value::Array(items)) => items.is_empty(),
-            Some(Value::Object(fields)) => fields.is_empty(),
-            Some(_) => false,
-        })
-        .map(|(name, _)| name.clone())
-        .collect()
 }
 
 /// Indented JSON with a final newline: files meant to be read and diffed.

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use super::views::{self, OfficeView};
-use crate::content::{ContentType, Locale, Registry};
+use crate::content::{Audience, ContentType, Locale, Registry};
 use crate::store::{Localised, PublishedRevision, Store, StoreError, localise, translated_fields};
 
 /// Entries read per round trip.
@@ -36,7 +36,18 @@ pub struct SnapshotEntry {
 }
 
 impl SnapshotEntry {
-    pub fn new(id: String, content_type: Arc<ContentType>, slug: String, source: PublishedRevision, translations: BTreeMap<Locale, PublishedRevision>) -> SnapshotEntry {
+    /// The entry as `audience` may see it: fields meant for other channels
+    /// are gone before any page or file can show them.
+    pub fn new(
+        id: String,
+        content_type: Arc<ContentType>,
+        slug: String,
+        mut source: PublishedRevision,
+        mut translations: BTreeMap<Locale, PublishedRevision>,
+        audience: Audience,
+    ) -> SnapshotEntry {
+        content_type.hide_from(audience, &mut source.document);
+        translations.values_mut().for_each(|translation| content_type.hide_from(audience, &mut translation.document));
         SnapshotEntry { id, content_type, slug, source, translations, translated: Default::default(), html: Default::default(), shown: Default::default() }
     }
 
@@ -93,14 +104,15 @@ const READ_AHEAD: usize = 2;
 pub struct Batches {
     store: Store,
     registry: Arc<Registry>,
+    audience: Audience,
     waiting: VecDeque<Vec<String>>,
     reading: VecDeque<tokio::task::JoinHandle<Result<Vec<SnapshotEntry>, StoreError>>>,
 }
 
 impl Batches {
-    pub fn new(store: &Store, registry: &Arc<Registry>, ids: &[String]) -> Batches {
+    pub fn new(store: &Store, registry: &Arc<Registry>, ids: &[String], audience: Audience) -> Batches {
         let waiting = ids.chunks(BATCH).map(<[String]>::to_vec).collect();
-        let mut batches = Batches { store: store.clone(), registry: registry.clone(), waiting, reading: VecDeque::new() };
+        let mut batches = Batches { store: store.clone(), registry: registry.clone(), audience, waiting, reading: VecDeque::new() };
         batches.fetch();
         batches
     }
@@ -108,8 +120,8 @@ impl Batches {
     fn fetch(&mut self) {
         while self.reading.len() < READ_AHEAD {
             let Some(ids) = self.waiting.pop_front() else { break };
-            let (store, registry) = (self.store.clone(), self.registry.clone());
-            self.reading.push_back(tokio::spawn(async move { Snapshot::read(&store, &registry, &ids).await }));
+            let (store, registry, audience) = (self.store.clone(), self.registry.clone(), self.audience);
+            self.reading.push_back(tokio::spawn(async move { Snapshot::read(&store, &registry, &ids, audience).await }));
         }
     }
 
@@ -134,15 +146,16 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads the published entries among `ids` (unpublished ones and those
-    /// of a type without a schema are skipped), in id order.
-    pub async fn read(store: &Store, registry: &Registry, ids: &[String]) -> Result<Vec<SnapshotEntry>, StoreError> {
+    /// of a type without a schema are skipped), in id order, as `audience`
+    /// may see them.
+    pub async fn read(store: &Store, registry: &Registry, ids: &[String], audience: Audience) -> Result<Vec<SnapshotEntry>, StoreError> {
         let mut entries = Vec::with_capacity(ids.len());
         for batch in ids.chunks(BATCH) {
             for (published, translations) in store.published_with_translations(batch).await? {
                 // Entries of a type whose schema is gone have no channel form.
                 let Some(content_type) = registry.get(&published.content_type).cloned() else { continue };
                 let translations = translations.into_iter().map(|t| (t.locale, t)).collect();
-                entries.push(SnapshotEntry::new(published.id, content_type, published.slug, published.source, translations));
+                entries.push(SnapshotEntry::new(published.id, content_type, published.slug, published.source, translations, audience));
             }
         }
         Ok(entries)

@@ -93,6 +93,17 @@ pub struct ServiceView {
     pub related: Vec<EntryLink>,
 }
 
+/// A knowledge article as the 115 knowledge base prints it: the answer,
+/// the notes for agents, and the offices it names with their hours.
+#[derive(Serialize)]
+pub struct ArticleView {
+    pub name: String,
+    pub summary: String,
+    pub sections: Vec<Section>,
+    pub offices: Vec<Arc<OfficeView>>,
+    pub related: Vec<EntryLink>,
+}
+
 pub fn text(value: &Value, key: &str) -> String {
     value.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
@@ -169,6 +180,20 @@ fn schedule(office: &Value) -> String {
         })
         .collect();
     serde_json::json!({ "slots": slots, "exceptions": exceptions }).to_string()
+}
+
+pub fn article_view(sources: &Sources<'_>, article: &SnapshotEntry, locale: Locale) -> ArticleView {
+    let fields = article.fields(locale);
+    ArticleView {
+        name: name_of(article, fields),
+        summary: text(fields, "summary"),
+        sections: sections(article, locale),
+        offices: list(fields, "related_offices")
+            .iter()
+            .filter_map(|slug| Some(sources.snapshot.get("office", slug.as_str()?)?.office_view(locale)))
+            .collect(),
+        related: list(fields, "related_services").iter().filter_map(|slug| sources.catalogue.link(locale, "service", slug.as_str()?)).collect(),
+    }
 }
 
 pub fn service_view(sources: &Sources<'_>, service: &SnapshotEntry, locale: Locale) -> ServiceView {

@@ -1,6 +1,7 @@
 //! The content model: content types (JSON Schemas with `x-` annotations),
 //! locales, and the editorial file format editors write.
 
+pub mod audience;
 pub mod diff;
 pub mod document;
 pub mod file_format;
@@ -9,5 +10,6 @@ mod locale;
 pub mod schema;
 pub mod slug;
 
+pub use audience::Audience;
 pub use locale::Locale;
 pub use schema::{ContentType, Registry, SchemaError, Violation};

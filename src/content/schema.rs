@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Locale;
+use super::audience::{Audience, CHANNELS, RestrictedField};
 use super::key_order::KeyOrder;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +79,8 @@ pub struct ContentType {
     pub external_keys: BTreeMap<String, String>,
     /// The order the schema file declares its keys in (forms follow it).
     pub key_order: KeyOrder,
+    /// Fields meant only for some channels (`x-channels`).
+    pub restricted: Vec<RestrictedField>,
 }
 
 impl std::fmt::Debug for ContentType {
@@ -150,6 +153,8 @@ impl ContentType {
             .collect();
         let mut references = Vec::new();
         walker.collect_references(&schema, &mut Vec::new(), &mut references, 0);
+        let mut restricted = Vec::new();
+        walker.collect_restricted(&schema, &mut Vec::new(), &mut restricted, 0).map_err(annotation_error)?;
         Ok(ContentType {
             name: name.to_owned(),
             lead_field,
@@ -159,6 +164,7 @@ impl ContentType {
             references,
             external_keys,
             key_order: KeyOrder::default(),
+            restricted,
             validator,
             schema,
         })
@@ -215,6 +221,40 @@ impl ContentType {
     pub fn walker(&self) -> SchemaWalker<'_> {
         SchemaWalker::new(&self.schema)
     }
+
+    /// Removes the fields `audience` may not see (see [`super::audience`]).
+    pub fn hide_from(&self, audience: Audience, document: &mut Value) {
+        for field in self.restricted.iter().filter(|f| !f.is_visible_to(audience)) {
+            super::audience::remove(document, &field.path);
+        }
+    }
+
+    /// Top-level fields that channels require (`x-required-by`) but
+    /// `document` leaves out or empty, each with the channels requiring it.
+    pub fn channel_gaps<'c>(&'c self, document: &Value) -> impl Iterator<Item = (&'c str, Vec<&'c str>)> {
+        let walker = self.walker();
+        walker.properties(&self.schema).filter_map(move |(field, node)| {
+            let channels: Vec<&str> = walker.annotation(node, "x-required-by")?.as_array()?.iter().filter_map(Value::as_str).collect();
+            let empty = match document.get(field) {
+                None | Some(Value::Null) => true,
+                Some(Value::String(s)) => s.trim().is_empty(),
+                Some(Value::Array(items)) => items.is_empty(),
+                Some(Value::Object(map)) => map.is_empty(),
+                Some(_) => false,
+            };
+            (empty && !channels.is_empty()).then_some((field.as_str(), channels))
+        })
+    }
+
+    /// The top-level fields `channel` requires that `document` leaves out or empty.
+    pub fn missing_for(&self, channel: &str, document: &Value) -> Vec<&str> {
+        self.channel_gaps(document).filter(|(_, channels)| channels.contains(&channel)).map(|(field, _)| field).collect()
+    }
+
+    /// Whether `audience` sees every field of this type.
+    pub fn shows_all_to(&self, audience: Audience) -> bool {
+        self.restricted.iter().all(|f| f.is_visible_to(audience))
+    }
 }
 
 /// Navigates a schema along document paths, resolving local `$ref`s and
@@ -230,6 +270,19 @@ const CONDITIONAL_KEYWORDS: [&str; 3] = ["if", "then", "else"];
 impl<'s> SchemaWalker<'s> {
     pub fn new(root: &'s Value) -> Self {
         SchemaWalker { root }
+    }
+
+    /// An annotation of a node: its own, or that of the schema its `$ref`
+    /// leads to (a keyword beside `$ref` wins).
+    pub fn annotation(&self, mut node: &'s Value, key: &str) -> Option<&'s Value> {
+        for _ in 0..32 {
+            if let Some(value) = node.get(key) {
+                return Some(value);
+            }
+            let pointer = node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#'))?;
+            node = self.root.pointer(pointer)?;
+        }
+        None
     }
 
     pub fn resolve(&self, mut node: &'s Value) -> &'s Value {
@@ -303,6 +356,43 @@ impl<'s> SchemaWalker<'s> {
             self.collect_references(items, path, out, depth + 1);
             path.pop();
         }
+    }
+}
+
+impl<'s> SchemaWalker<'s> {
+    fn collect_restricted(&self, node: &'s Value, path: &mut Vec<Step>, out: &mut Vec<RestrictedField>, depth: usize) -> Result<(), String> {
+        if depth > 16 {
+            return Ok(());
+        }
+        let mut seen = Vec::new();
+        for (key, child) in self.properties(node) {
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            path.push(Step::Key(key.clone()));
+            self.restriction(child, path, out)?;
+            self.collect_restricted(child, path, out, depth + 1)?;
+            path.pop();
+        }
+        if let Some(items) = self.items(node) {
+            path.push(Step::AnyIndex);
+            self.collect_restricted(items, path, out, depth + 1)?;
+            path.pop();
+        }
+        Ok(())
+    }
+
+    fn restriction(&self, node: &'s Value, path: &[Step], out: &mut Vec<RestrictedField>) -> Result<(), String> {
+        let Some(listed) = self.annotation(node, "x-channels") else { return Ok(()) };
+        let field = RestrictedField { path: path.to_vec(), channels: Vec::new() };
+        let channels: Vec<String> = listed
+            .as_array()
+            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .filter(|list: &Vec<String>| !list.is_empty() && list.iter().all(|c| CHANNELS.contains(&c.as_str())))
+            .ok_or_else(|| format!("x-channels of `{}` must list some of the channels {}", field.pointer(), CHANNELS.join(", ")))?;
+        out.push(RestrictedField { channels, ..field });
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use super::Problem;
 use super::scan::{EntryFiles, SourceFile};
 use crate::content::file_format::{self, ParsedFile};
 use crate::content::{ContentType, Locale, Registry, document};
-use crate::store::{Link, links_of};
+use crate::workflow::{self, Publishable};
 
 /// An entry whose files are all valid: the document of every locale
 /// (translations hold only their localised fields).
@@ -20,20 +20,25 @@ pub struct CheckedEntry {
     pub documents: Vec<(Locale, Value)>,
     /// The LeiKa key, from the field the schema marks `x-external-key: leika`.
     pub leika: Option<String>,
-    /// References of the German source, for the link index.
-    pub links: Vec<Link>,
+    /// Per locale, in the order of `documents`: the approval to publish
+    /// it, when the check was asked to look at publishing.
+    pub publishable: Vec<Publishable>,
 }
 
 /// Slugs that references may point to, by type.
 pub type KnownSlugs = HashSet<(String, String)>;
 
-pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs) -> Result<CheckedEntry, Vec<Problem>> {
+/// Checks an entry's files against its schema and references to `known`
+/// entries; with `live` (the entries that are or will be live), also
+/// whether each locale may be published, by the rule every publish follows.
+pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs, live: Option<&KnownSlugs>) -> Result<CheckedEntry, Vec<Problem>> {
     let Some(content_type) = registry.get(&files.content_type) else {
         return Err(vec![Problem::in_file(&files.source.relative, format!("no content type `{}`", files.content_type))]);
     };
     let mut problems = Vec::new();
     let source = parse_file(&files.source, content_type, &mut problems);
     let mut documents = Vec::new();
+    let mut publishable = Vec::new();
     if let Some(source) = source {
         for violation in content_type.validate(&source.document) {
             problems.push(Problem::new(
@@ -58,8 +63,16 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs) 
             let at = |pointer: &str| Some(translation.line_of(pointer));
             match document::overlay_translation(content_type, &source.document, &translation.document) {
                 Ok(merged) => {
-                    for violation in content_type.validate(&merged) {
+                    let violations = content_type.validate(&merged);
+                    let checked = violations.is_empty() && problems.is_empty();
+                    for violation in violations {
                         problems.push(Problem::new(&file.relative, at(&violation.pointer), Some(violation.pointer), violation.message));
+                    }
+                    if let (Some(live), true) = (live, checked) {
+                        match publishing_check(content_type, file.locale, &merged, live) {
+                            Ok(approval) => publishable.push(approval),
+                            Err(violations) => problems.extend(violations.into_iter().map(|v| Problem::new(&file.relative, at(&v.pointer), Some(v.pointer), v.message))),
+                        }
                     }
                 }
                 Err(violations) => {
@@ -70,6 +83,14 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs) 
             }
             documents.push((file.locale, translation.document));
         }
+        if let (Some(live), true) = (live, problems.is_empty()) {
+            match publishing_check(content_type, Locale::SOURCE, &source.document, live) {
+                Ok(approval) => publishable.insert(0, approval),
+                Err(violations) => problems.extend(
+                    violations.into_iter().map(|v| Problem::new(&files.source.relative, Some(source.line_of(&v.pointer)), Some(v.pointer), v.message)),
+                ),
+            }
+        }
         documents.insert(0, (Locale::SOURCE, source.document));
     }
     if problems.is_empty() {
@@ -78,11 +99,20 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs) 
             .get("leika")
             .and_then(|field| documents.first()?.1.get(field)?.as_str())
             .map(str::to_owned);
-        let links = documents.first().map(|(_, source)| links_of(content_type, source)).unwrap_or_default();
-        Ok(CheckedEntry { content_type: files.content_type.clone(), slug: files.slug.clone(), documents, leika, links })
+        Ok(CheckedEntry { content_type: files.content_type.clone(), slug: files.slug.clone(), documents, leika, publishable })
     } else {
         Err(problems)
     }
+}
+
+/// The publishing rule, with what it needs said in a file's terms: a gap
+/// names the channel that would refuse it.
+fn publishing_check(content_type: &ContentType, locale: Locale, served: &Value, live: &KnownSlugs) -> Result<Publishable, Vec<crate::content::Violation>> {
+    let violations = match workflow::approve(content_type, locale, served, |t, s| live.contains(&(t.to_owned(), s.to_owned()))) {
+        Ok(approval) => return Ok(approval),
+        Err(violations) => violations,
+    };
+    Err(violations.into_iter().map(|v| crate::content::Violation { message: format!("cannot be published: {}", v.message), ..v }).collect())
 }
 
 fn parse_file(file: &SourceFile, content_type: &ContentType, problems: &mut Vec<Problem>) -> Option<ParsedFile> {

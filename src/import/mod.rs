@@ -22,9 +22,9 @@ pub use problem::Problem;
 
 use crate::content::{Locale, Registry};
 use crate::digest::sha256_hex;
-use crate::workflow::State;
-use crate::store::entity::{change, entry, publication, revision};
-use crate::store::{ImportBaseline, Store, StoreError, WriteBatch};
+use crate::store::entity::{entry, publication, revision};
+use crate::store::{Going, ImportBaseline, Link, LiveChange, Store, StoreError, Subject, WriteBatch};
+use crate::workflow::{Publishable, State};
 use check::{CheckedEntry, KnownSlugs, check_entry};
 use scan::EntryFiles;
 
@@ -71,13 +71,16 @@ pub struct ImportReport {
 const CHUNK: usize = 512;
 
 /// Checks a folder without a database: file names, format, schemas and
-/// references within the folder.
-pub fn validate(root: &Path, registry: &Registry) -> Result<ImportReport, Vec<Problem>> {
+/// references within the folder, and — unless only `drafts` are to be
+/// imported — what publishing it would refuse (the fields each channel
+/// requires), as `import --publish` would.
+pub fn validate(root: &Path, registry: &Registry, drafts: bool) -> Result<ImportReport, Vec<Problem>> {
     let started = Instant::now();
     let (entries, mut problems) = scan::scan(root, registry);
     let known = known_slugs(&entries, &ImportBaseline::default());
+    let live = (!drafts).then_some(&known);
     let results: Vec<Result<CheckedEntry, Vec<Problem>>> =
-        entries.par_iter().map(|files| check_entry(files, registry, &known)).collect();
+        entries.par_iter().map(|files| check_entry(files, registry, &known, live)).collect();
     for result in results {
         if let Err(found) = result {
             problems.extend(found);
@@ -104,10 +107,22 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
     let txn = store.begin_import().await?;
     let baseline = store.import_baseline(&txn).await?;
     let known = known_slugs(&entries, &baseline);
+    // Publishing needs live references: to entries live already, or to
+    // entries of the folder going live with it (checked once the folder is
+    // planned: an unchanged file does not go live again).
+    let live: Option<KnownSlugs> = options.publish.then(|| entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).chain(baseline.live.iter().cloned()).collect());
     let progress = progress_bar(entries.len(), options.progress);
 
     let mut report = ImportReport { published: options.publish, entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), ..Default::default() };
-    let mut planner = Planner { baseline: &baseline, author: &options.author, publish: options.publish, now: Utc::now(), report: &mut report };
+    let mut planner = Planner {
+        baseline: &baseline,
+        author: &options.author,
+        publish: options.publish,
+        now: Utc::now(),
+        report: &mut report,
+        going_live: KnownSlugs::new(),
+        needed: Vec::new(),
+    };
 
     // Check chunk n+1 on the blocking pool while chunk n is written.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Result<CheckedEntry, Vec<Problem>>>>(2);
@@ -116,7 +131,7 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
         let entries = entries.clone();
         tokio::task::spawn_blocking(move || {
             for chunk in entries.chunks(CHUNK) {
-                let checked = chunk.par_iter().map(|files| check_entry(files, &registry, &known)).collect();
+                let checked = chunk.par_iter().map(|files| check_entry(files, &registry, &known, live.as_ref())).collect();
                 if sender.blocking_send(checked).is_err() {
                     return;
                 }
@@ -124,7 +139,7 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
         })
     };
     while let Some(checked) = receiver.recv().await {
-        let mut batch = WriteBatch { publish: options.publish, ..Default::default() };
+        let mut batch = WriteBatch::default();
         for result in checked {
             progress.inc(1);
             match result {
@@ -139,6 +154,9 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
     }
     checker.await.map_err(|e| ImportError::Checker(e.to_string()))?;
     progress.finish_and_clear();
+    if problems.is_empty() {
+        problems.extend(planner.dangling());
+    }
 
     if !problems.is_empty() {
         txn.rollback().await.map_err(StoreError::from)?;
@@ -176,6 +194,28 @@ struct Planner<'a> {
     publish: bool,
     now: chrono::DateTime<Utc>,
     report: &'a mut ImportReport,
+    /// German sources this import puts live, by type and slug.
+    going_live: KnownSlugs,
+    /// The links of what goes live, with the file that makes them.
+    needed: Vec<(String, Link)>,
+}
+
+impl Planner<'_> {
+    /// Links of what goes live to an entry of the folder that does not: its
+    /// file is unchanged since it was imported as a draft or taken offline.
+    fn dangling(&self) -> Vec<Problem> {
+        self.needed
+            .iter()
+            .filter(|(_, link)| {
+                let target = (link.to_type.clone(), link.to_slug.clone());
+                !self.going_live.contains(&target) && !self.baseline.live.contains(&target)
+            })
+            .map(|(file, link)| {
+                let message = format!("cannot be published: refers to the {} `{}`, which is not published (its file is unchanged, so this import does not publish it)", link.to_type, link.to_slug);
+                Problem::new(file, None, Some(format!("/{}", link.field)), message)
+            })
+            .collect()
+    }
 }
 
 impl Planner<'_> {
@@ -185,7 +225,9 @@ impl Planner<'_> {
         let id = existing.map_or_else(|| crate::content::slug::entry_id(&checked.content_type, &checked.slug).to_string(), |e| e.id.clone());
         let mut source_number = None;
         let mut new_revisions = 0;
+        let mut approvals = checked.publishable.iter().cloned();
         for (locale, document) in &checked.documents {
+            let approval = approvals.next();
             let text = serde_json::to_string(document).unwrap_or_default();
             let hash = sha256_hex(&text);
             let latest = self.baseline.latest.get(&(id.clone(), *locale));
@@ -202,12 +244,10 @@ impl Planner<'_> {
             };
             if locale.is_source() {
                 source_number = Some(number);
-                if self.publish {
-                    batch.links.push((id.clone(), checked.links.clone()));
-                }
             }
             new_revisions += 1;
             self.push_revision(batch, &id, &checked, *locale, number, text, hash, source_number);
+            self.go_live(batch, &id, &checked, approval, number);
         }
         if new_revisions == 0 {
             return;
@@ -260,26 +300,25 @@ impl Planner<'_> {
             entry_id: id.to_owned(),
             locale: locale.code().to_owned(),
             state: state.code().into(),
-            published_number: self.publish.then_some(number),
-            published_at: self.publish.then_some(self.now),
+            published_number: None,
+            published_at: None,
             publish_at: None,
             unpublish_at: None,
             updated_at: self.now,
             review_comment: None,
             scheduled_number: None,
         });
-        if !self.publish {
-            return;
+    }
+
+    /// Puts a revision live, when publishing (`approval` is there exactly then).
+    fn go_live(&mut self, batch: &mut WriteBatch, id: &str, checked: &CheckedEntry, approval: Option<Publishable>, number: i32) {
+        let Some(approval) = approval.filter(|_| self.publish) else { return };
+        let subject = Subject { entry_id: id.to_owned(), content_type: checked.content_type.clone(), slug: checked.slug.clone() };
+        if approval.is_source() {
+            self.going_live.insert((checked.content_type.clone(), checked.slug.clone()));
+            let file = format!("{}/{}.md", checked.content_type, checked.slug);
+            self.needed.extend(approval.links().iter().map(|link| (file.clone(), link.clone())));
         }
-        batch.changes.push(change::Model {
-            seq: 0,
-            entry_id: id.to_owned(),
-            content_type: checked.content_type.clone(),
-            slug: checked.slug.clone(),
-            locale: locale.code().to_owned(),
-            action: "publish".into(),
-            revision_number: Some(number),
-            created_at: self.now,
-        });
+        batch.live.push(LiveChange { subject, state: State::Published, going: Going::Live(approval.revision(id, number)) });
     }
 }

@@ -13,10 +13,10 @@ use serde_json::Value;
 use super::bundle::{self, BundleEntry, BundleLocale, BundleSource, VerifiedBundle};
 use super::merge::merge;
 use super::{BundleProblem, SyncError};
-use crate::content::{Locale, Registry};
+use crate::content::{Locale, Registry, Violation};
 use crate::digest::sha256_hex;
-use crate::store::entity::{change, entry, publication, revision};
-use crate::store::{AuditEvent, ConflictRow, EntryRef, ImportBaseline, Link, Store, StoreError, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevisionRow, WriteBatch, links_of};
+use crate::store::entity::{entry, publication, revision};
+use crate::store::{AuditEvent, ConflictRow, EntryRef, Going, ImportBaseline, LiveChange, Store, StoreError, Subject, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevisionRow, WriteBatch};
 use crate::workflow::State;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -90,8 +90,8 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         registry,
         publish,
         now: Utc::now(),
-        batch: WriteBatch { publish, ..Default::default() },
-        drafts: WriteBatch::default(),
+        live_keys: bundle.index.iter().map(|e| (e.content_type.clone(), e.slug.clone())).chain(baseline.live.iter().cloned()).collect(),
+        batch: WriteBatch::default(),
         entry_rows: Vec::new(),
         revision_rows: Vec::new(),
         conflict_rows: Vec::new(),
@@ -109,17 +109,17 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         return Err(SyncError::Rejected(plan.problems));
     }
     plan.withdrawals(partner.content_version);
+    plan.hold_back_dangling();
 
-    let Plan { batch, drafts, entry_rows, revision_rows, conflict_rows, renames, withdrawals, mut report, now, author, .. } = plan;
+    let Plan { batch, entry_rows, revision_rows, conflict_rows, renames, withdrawals, mut report, now, author, .. } = plan;
     for (id, slug) in &renames {
         txn.execute_raw(store.statement("UPDATE entries SET slug = ?, updated_at = ? WHERE id = ?", [slug.clone().into(), now.into(), id.clone().into()])).await?;
     }
     store.write_batch(&txn, batch).await?;
-    store.write_batch(&txn, drafts).await?;
     if publish {
         for withdrawn in &withdrawals {
             let subject = EntryRef { content_type: &withdrawn.content_type, entry_id: &withdrawn.entry_id, slug: &withdrawn.slug };
-            store.unpublish_in(&txn, subject, now).await?;
+            store.unpublish_in(&txn, subject).await?;
         }
     }
     let record = SyncRecord {
@@ -215,10 +215,11 @@ struct Plan<'a> {
     local_ids: HashSet<String>,
     publish: bool,
     now: DateTime<Utc>,
-    /// What is written as the sync says (published with `--publish`), and
-    /// what stays a draft whatever it says.
+    /// (type, slug) of the entries references may point to when publishing:
+    /// live here, or arriving in the bundle.
+    live_keys: HashSet<(String, String)>,
+    /// What is written; with `--publish`, what passes the publishing check goes live.
     batch: WriteBatch,
-    drafts: WriteBatch,
     entry_rows: Vec<UpstreamEntryRow>,
     revision_rows: Vec<UpstreamRevisionRow>,
     conflict_rows: Vec<ConflictRow>,
@@ -287,6 +288,8 @@ impl Plan<'_> {
             .filter_map(|r| Some((r.upstream_revision, r.number?)))
             .collect();
         let (mut made, mut received) = (0, 0);
+        // What the German source says after this sync, for translations laid over it.
+        let mut german_source: Option<Value> = entry.locales.iter().find(|l| l.locale.is_source()).map(|l| l.document.clone());
         for locale in &entry.locales {
             if previous.and_then(|p| p.newest(locale.locale)).is_some_and(|newest| newest.content_hash == locale.hash) {
                 continue;
@@ -310,12 +313,20 @@ impl Plan<'_> {
                 // 0 when made from a German revision older than any received here: outdated.
                 locale.translated_from.map(|from| german.iter().filter(|(upstream, _)| *upstream <= from).map(|(_, local)| *local).max().unwrap_or(0))
             };
+            if let (Some(document), true) = (&merged, locale.locale.is_source()) {
+                german_source = Some(document.clone());
+            }
             if let Some(number) = number {
-                let links = match (&merged, self.registry.get(&entry.content_type)) {
-                    (Some(document), Some(content_type)) => links_of(content_type, document),
-                    _ => entry.links.clone(),
+                let document = merged.as_ref().unwrap_or(&locale.document);
+                let served = if locale.locale.is_source() {
+                    Ok(document.clone())
+                } else {
+                    match (self.registry.get(&entry.content_type), &german_source) {
+                        (Some(content_type), Some(source)) => crate::workflow::served_translation(content_type, source, document),
+                        _ => Ok(document.clone()),
+                    }
                 };
-                self.push_revision(entry, locale, number, source_number, (text, hash), links);
+                self.push_revision(entry, locale, number, source_number, (text, hash), served);
                 made += 1;
             }
             self.revision_rows.push(UpstreamRevisionRow {
@@ -408,9 +419,10 @@ impl Plan<'_> {
         merged.document
     }
 
-    /// Appends a revision with `document` (text and hash); `links` are those
-    /// of the document, for a German one that is published.
-    fn push_revision(&mut self, entry: &BundleEntry, locale: &BundleLocale, number: i32, source_number: Option<i32>, document: (String, String), links: Vec<Link>) {
+    /// Appends a revision with `document` (text and hash); with `--publish`
+    /// it goes live when `served` (what readers would get: a translation
+    /// laid over its source) passes the publishing check.
+    fn push_revision(&mut self, entry: &BundleEntry, locale: &BundleLocale, number: i32, source_number: Option<i32>, document: (String, String), served: Result<Value, Vec<Violation>>) {
         let (text, hash) = document;
         let code = locale.locale.code();
         let revision = revision::Model {
@@ -424,39 +436,92 @@ impl Plan<'_> {
             message: format!("from {} (upstream revision {})", self.bundle.municipality, locale.revision),
             created_at: self.now,
         };
-        let publish = self.publish && !self.held_back.contains(&(entry.id.clone(), locale.locale));
-        if self.publish && !publish {
+        let held_back = self.held_back.contains(&(entry.id.clone(), locale.locale));
+        let approval = match (self.publish && !held_back, self.registry.get(&entry.content_type)) {
+            (true, Some(content_type)) => {
+                let live_keys = &self.live_keys;
+                let checked = served.and_then(|served| crate::workflow::approve(content_type, locale.locale, &served, |t, s| live_keys.contains(&(t.to_owned(), s.to_owned()))));
+                match checked {
+                    Ok(publishable) => Some(publishable.revision(&entry.id, number)),
+                    Err(problems) => {
+                        let reasons: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.pointer, p.message)).collect();
+                        self.report.held_back.push(format!("{}/{} ({code}): cannot be published: {}", entry.content_type, entry.slug, reasons.join("; ")));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        if self.publish && held_back {
             self.report.held_back.push(format!("{}/{} ({code})", entry.content_type, entry.slug));
         }
-        let batch = if publish { &mut self.batch } else { &mut self.drafts };
-        batch.revisions.push(revision);
-        let state = if publish { State::Published } else { State::Draft };
-        batch.publications.push(publication::Model {
+        self.batch.revisions.push(revision);
+        let state = if approval.is_some() { State::Published } else { State::Draft };
+        self.batch.publications.push(publication::Model {
             entry_id: entry.id.clone(),
             locale: code.to_owned(),
             state: state.code().into(),
-            published_number: publish.then_some(number),
-            published_at: publish.then_some(self.now),
+            published_number: None,
+            published_at: None,
             publish_at: None,
             unpublish_at: None,
             updated_at: self.now,
             review_comment: None,
             scheduled_number: None,
         });
-        if publish {
-            if locale.locale.is_source() {
-                batch.links.push((entry.id.clone(), links));
+        if let Some(approved) = approval {
+            let subject = Subject { entry_id: entry.id.clone(), content_type: entry.content_type.clone(), slug: entry.slug.clone() };
+            self.batch.live.push(LiveChange { subject, state: State::Published, going: Going::Live(approved) });
+        }
+    }
+
+    /// Keeps as drafts what would go live referring to an entry that does
+    /// not (it arrived but was held back), and translations whose German
+    /// source does not go live: in turn, until nothing else depends on them.
+    fn hold_back_dangling(&mut self) {
+        loop {
+            let going_live: HashSet<(String, Locale)> = self.batch.live.iter().filter_map(live_locale).map(|(id, locale)| (id.to_owned(), locale)).collect();
+            let live_sources: HashSet<(String, String)> = self
+                .batch
+                .live
+                .iter()
+                .filter(|c| live_locale(c).is_some_and(|(_, locale)| locale.is_source()))
+                .map(|c| (c.subject.content_type.clone(), c.subject.slug.clone()))
+                .chain(self.baseline.live.iter().cloned())
+                .collect();
+            // Why a change cannot go live after all, if it cannot.
+            let dangling = |change: &LiveChange| -> Option<String> {
+                match &change.going {
+                    Going::Live(approved) if approved.locale.is_source() => approved
+                        .links
+                        .iter()
+                        .find(|l| !live_sources.contains(&(l.to_type.clone(), l.to_slug.clone())))
+                        .map(|l| format!("{}: refers to the {} `{}`, which stays unpublished", l.field, l.to_type, l.to_slug)),
+                    Going::Live(approved) => {
+                        let source = (approved.entry_id.clone(), Locale::SOURCE);
+                        (!going_live.contains(&source) && !self.baseline.published.contains_key(&source)).then(|| "its German source stays unpublished".to_owned())
+                    }
+                    Going::Off { .. } => None,
+                }
+            };
+            let mut dropped = Vec::new();
+            for change in std::mem::take(&mut self.batch.live) {
+                match dangling(&change) {
+                    Some(why) => dropped.push((change, why)),
+                    None => self.batch.live.push(change),
+                }
             }
-            batch.changes.push(change::Model {
-                seq: 0,
-                entry_id: entry.id.clone(),
-                content_type: entry.content_type.clone(),
-                slug: entry.slug.clone(),
-                locale: code.to_owned(),
-                action: "publish".into(),
-                revision_number: Some(number),
-                created_at: self.now,
-            });
+            if dropped.is_empty() {
+                return;
+            }
+            for (change, why) in dropped {
+                let Going::Live(approved) = change.going else { continue };
+                let code = approved.locale.code();
+                self.report.held_back.push(format!("{}/{} ({code}): cannot be published: {why}", change.subject.content_type, change.subject.slug));
+                if let Some(row) = self.batch.publications.iter_mut().find(|p| p.entry_id == approved.entry_id && p.locale == code) {
+                    row.state = State::Draft.code().into();
+                }
+            }
         }
     }
 
@@ -485,3 +550,11 @@ impl Plan<'_> {
     }
 }
 
+
+/// The entry and locale a change puts live.
+fn live_locale(change: &LiveChange) -> Option<(&str, Locale)> {
+    match &change.going {
+        Going::Live(approved) => Some((approved.entry_id.as_str(), approved.locale)),
+        Going::Off { .. } => None,
+    }
+}

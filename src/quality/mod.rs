@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::content::{ContentType, Registry, document};
 use crate::store::{QualityRow, Store, StoreError};
-use crate::workflow::{State, missing_for_channel};
+use crate::workflow::State;
 
 /// How often an entry's text must be looked at again, unless its type's
 /// schema says otherwise with `x-review-months`.
@@ -61,7 +61,7 @@ pub async fn report(store: &Store, registry: &Registry, now: DateTime<Utc>) -> R
             score,
         };
         if row.state != Some(State::Archived) {
-            let missing = missing_for_channel(content_type, &row.source_document, "kb115");
+            let missing = content_type.missing_for("kb115", &row.source_document);
             if !missing.is_empty() {
                 report.missing_for_kb115.push(finding(missing.join(", "), None));
             }

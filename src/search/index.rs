@@ -25,7 +25,7 @@ use super::analysis;
 use super::query::FACETS;
 use super::tally::FacetNameCache;
 use super::fields::{Fields, Language, NAMING_BOOST};
-use crate::content::{ContentType, Locale, Registry, document};
+use crate::content::{Audience, ContentType, Locale, Registry, document};
 use crate::store::{PublishedEntry, Store, links_of};
 
 /// Memory for the index writer's buffer.
@@ -189,8 +189,15 @@ impl SearchIndex {
         for locale in Locale::ALL.into_iter().filter(|l| !l.is_source()) {
             translations.extend(store.published_entries(ids, locale).await?.into_iter().filter(|e| e.translation.is_some()));
         }
-        for entry in store.published_entries(ids, Locale::SOURCE).await? {
+        // The index serves public search: internal fields are not in it.
+        for entry in &mut translations {
+            if let Some(content_type) = self.registry.get(&entry.content_type) {
+                entry.hide_from(content_type, Audience::Public);
+            }
+        }
+        for mut entry in store.published_entries(ids, Locale::SOURCE).await? {
             let Some(content_type) = self.registry.get(&entry.content_type).cloned() else { continue };
+            entry.hide_from(&content_type, Audience::Public);
             let translated: Vec<Locale> =
                 translations.iter().filter(|t| t.id == entry.id).filter_map(|t| t.translation.as_ref().map(|r| r.locale)).collect();
             documents.push(self.document(&content_type, &entry, Locale::SOURCE, &entry.source.document, &translated));

@@ -6,11 +6,11 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Valu
 use serde_json::Value;
 
 use super::audit::{AuditEvent, EntryRef};
-use super::links::Link;
+use super::publishing::{Going, LiveChange, Subject, Withdrawal};
 use super::{Store, StoreError};
 use crate::content::Locale;
 use crate::digest::sha256_hex;
-use crate::workflow::{Action, Effect, State};
+use crate::workflow::{Action, Approved, Effect, State};
 
 /// An entry with the workflow state of each of its locales.
 #[derive(Clone, Debug)]
@@ -60,11 +60,10 @@ pub struct RevisionRecord {
 /// A workflow step to take on one locale.
 pub struct Step<'a> {
     pub action: Action,
-    /// For `publish`: the revision the caller checked; a newer one refuses.
-    pub revision: Option<i32>,
+    /// For `publish`: the revision that passed the check; when it is no
+    /// longer the newest, the step is refused.
+    pub approved: Option<Approved>,
     pub comment: Option<&'a str>,
-    /// For `publish` of the German source: the links of what goes live.
-    pub links: Option<&'a [Link]>,
 }
 
 /// A revision to append.
@@ -309,7 +308,7 @@ impl Store {
     /// Applies a workflow action to one locale. `revision` names the
     /// revision the caller checked, for `publish`; a newer one refuses.
     pub async fn transition(&self, entry: &EntryRecord, locale: Locale, step: Step<'_>, audit: &AuditEvent) -> Result<(State, Effect), EditError> {
-        let Step { action, revision, comment, links } = step;
+        let Step { action, approved, comment } = step;
         let txn = self.begin_write().await?;
         if self.backend() == DbBackend::Postgres {
             // Transitions of one locale are serialised by its publication row.
@@ -326,39 +325,28 @@ impl Store {
             .state
             .apply(action, live)
             .map_err(|allowed| EditError::NotAllowed { action, state: record.state, allowed })?;
-        if let Some(requested) = revision.filter(|r| *r != record.latest_number) {
-            return Err(EditError::StaleRevision { requested, newest: record.latest_number });
-        }
         let now = Utc::now();
-        let (published_number, published_at, change) = match effect {
-            Effect::None => (record.published_number, record.published_at, None),
-            Effect::PublishNewest => (Some(record.latest_number), Some(now), Some("publish")),
-            Effect::Withdraw => (None, None, Some(if action == Action::Archive { "archive" } else { "unpublish" })),
+        let going = match effect {
+            Effect::None => None,
+            Effect::PublishNewest => {
+                let approved = approved.filter(|a| a.entry_id == entry.id && a.locale == locale).ok_or(EditError::Store(StoreError::Unchecked))?;
+                if approved.number != record.latest_number {
+                    return Err(EditError::StaleRevision { requested: approved.number, newest: record.latest_number });
+                }
+                Some(Going::Live(approved))
+            }
+            Effect::Withdraw => {
+                let why = if action == Action::Archive { Withdrawal::Archive } else { Withdrawal::Unpublish };
+                record.published_number.map(|was| Going::Off { locale, was, why })
+            }
         };
-        let values: [SqlValue; 7] = [
-            state.code().into(),
-            published_number.into(),
-            published_at.into(),
-            now.into(),
-            comment.map(str::to_owned).into(),
-            entry.id.clone().into(),
-            locale.code().into(),
-        ];
         txn.execute_raw(self.statement(
-            "UPDATE publications SET state = ?, published_number = ?, published_at = ?, updated_at = ?, review_comment = ? \
-             WHERE entry_id = ? AND locale = ?",
-            values,
+            "UPDATE publications SET state = ?, updated_at = ?, review_comment = ? WHERE entry_id = ? AND locale = ?",
+            [state.code().into(), now.into(), comment.map(str::to_owned).into(), entry.id.clone().into(), locale.code().into()],
         ))
         .await?;
-        if let Some(change) = change {
-            self.append_change(&txn, subject(&current), locale, change, published_number.or(record.published_number), now).await?;
-        }
-        if locale.is_source() {
-            match effect {
-                Effect::PublishNewest => self.set_links(&txn, &entry.id, Some(links.unwrap_or_default())).await?,
-                Effect::Withdraw => self.set_links(&txn, &entry.id, None).await?,
-                Effect::None => {}
-            }
+        if let Some(going) = going {
+            self.apply_live_changes(&txn, vec![LiveChange { subject: Subject::of(&current), state, going }]).await?;
         }
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
@@ -397,15 +385,7 @@ impl Store {
         if moved.rows_affected() != 1 {
             return Err(EditError::InTrash);
         }
-        for locale in entry.locales.iter().filter(|l| l.published_number.is_some()) {
-            txn.execute_raw(self.statement(
-                "UPDATE publications SET published_number = NULL, published_at = NULL, state = 'draft', updated_at = ? WHERE entry_id = ? AND locale = ?",
-                [now.into(), entry.id.clone().into(), locale.locale.code().into()],
-            ))
-            .await?;
-            self.append_change(&txn, subject(entry), locale.locale, "unpublish", locale.published_number, now).await?;
-        }
-        self.set_links(&txn, &entry.id, None).await?;
+        self.unpublish_in(&txn, subject(entry)).await?;
         self.record_audit(&txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())

@@ -13,6 +13,7 @@ mod audit;
 mod editorial;
 mod links;
 mod partners;
+mod publishing;
 mod read;
 mod retention;
 mod schedule;
@@ -33,6 +34,7 @@ use sea_orm_migration::MigratorTrait;
 
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
 pub use links::{Link, links_of};
+pub use publishing::{Going, LiveChange, Subject, Withdrawal};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
 pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevision, UpstreamRevisionRow};
 pub use retention::{Pruned, Retention};
@@ -66,6 +68,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored document of {entry} ({locale}) is not valid JSON: {source}")]
     CorruptDocument { entry: String, locale: String, source: serde_json::Error },
+    #[error("a revision was to go live without passing the publishing check")]
+    Unchecked,
 }
 
 #[derive(Clone, Debug)]

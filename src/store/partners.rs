@@ -9,9 +9,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Value as SqlValue};
 
 use super::audit::EntryRef;
+use super::publishing::{Going, LiveChange, Subject, Withdrawal};
 use super::write::rows_per_statement;
 use super::{Store, StoreError};
 use crate::content::Locale;
+use crate::workflow::State;
 
 /// A subscription to a partner's bundles.
 #[derive(Clone, Debug)]
@@ -308,24 +310,21 @@ impl Store {
 impl Store {
     /// Takes every published locale of an entry off the channels inside the
     /// caller's transaction, as `unpublish` does; revisions stay.
-    pub async fn unpublish_in(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn unpublish_in(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>) -> Result<(), StoreError> {
         let rows = txn
             .query_all_raw(self.statement(
                 "SELECT locale, published_number FROM publications WHERE entry_id = ? AND published_number IS NOT NULL",
                 [entry.entry_id.into()],
             ))
             .await?;
+        let mut changes = Vec::with_capacity(rows.len());
         for row in &rows {
             let code: String = row.try_get("", "locale")?;
             let Some(locale) = Locale::parse(&code) else { continue };
-            txn.execute_raw(self.statement(
-                "UPDATE publications SET published_number = NULL, published_at = NULL, state = 'draft', updated_at = ? WHERE entry_id = ? AND locale = ?",
-                [now.into(), entry.entry_id.into(), code.into()],
-            ))
-            .await?;
-            self.append_change(txn, entry, locale, "unpublish", row.try_get("", "published_number")?, now).await?;
+            let going = Going::Off { locale, was: row.try_get("", "published_number")?, why: Withdrawal::Unpublish };
+            changes.push(LiveChange { subject: Subject::of_ref(entry), state: State::Draft, going });
         }
-        self.set_links(txn, entry.entry_id, None).await
+        self.apply_live_changes(txn, changes).await
     }
 }
 

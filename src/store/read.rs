@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult, Value as SqlValue};
 use serde_json::Value;
 
 use super::{Store, StoreError};
-use crate::content::{ContentType, Locale, document};
+use crate::content::{Audience, ContentType, Locale, document};
 
 /// A published revision of one locale.
 #[derive(Clone, Debug)]
@@ -29,6 +29,16 @@ pub struct PublishedEntry {
     pub updated_at: DateTime<Utc>,
     pub source: PublishedRevision,
     pub translation: Option<PublishedRevision>,
+}
+
+impl PublishedEntry {
+    /// Removes the fields `audience` may not see, from the source and the translation.
+    pub fn hide_from(&mut self, content_type: &ContentType, audience: Audience) {
+        content_type.hide_from(audience, &mut self.source.document);
+        if let Some(translation) = &mut self.translation {
+            content_type.hide_from(audience, &mut translation.document);
+        }
+    }
 }
 
 /// An entry's fields as served in one locale.

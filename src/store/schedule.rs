@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Value as SqlValue};
 
 use super::audit::{AuditEvent, EntryRef};
-use super::links::Link;
 use super::editorial::{EditError, EntryRecord, subject};
+use super::publishing::{Going, LiveChange, Subject, Withdrawal};
 use super::{Store, StoreError};
 use crate::content::Locale;
+use crate::workflow::{Approved, State};
 
 /// A schedule whose time has come.
 #[derive(Clone, Debug)]
@@ -21,9 +22,6 @@ pub struct DueSchedule {
     pub kind: ScheduleKind,
     pub due_at: DateTime<Utc>,
 }
-
-/// The change-log action and revision a schedule produces, if any.
-type ChangeToLog = Option<(&'static str, Option<i32>)>;
 
 impl DueSchedule {
     fn entry_ref(&self) -> EntryRef<'_> {
@@ -125,9 +123,9 @@ impl Store {
     }
 
     /// Applies a due schedule if it is still set (nobody applied, changed
-    /// or cleared it meanwhile). Returns whether this call applied it.
-    /// `links` are those of the revision being published (German source).
-    pub async fn apply_schedule(&self, due: &DueSchedule, links: Option<&[Link]>, audit: &AuditEvent) -> Result<bool, StoreError> {
+    /// or cleared it meanwhile). Returns whether this call applied it. A
+    /// due publish takes the revision the check approved at the due time.
+    pub async fn apply_schedule(&self, due: &DueSchedule, approved: Option<Approved>, audit: &AuditEvent) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
         let column = match due.kind {
             ScheduleKind::Publish { .. } => "publish_at",
@@ -138,39 +136,39 @@ impl Store {
         let lock = if self.backend() == DbBackend::Postgres { " FOR UPDATE" } else { "" };
         let claimed = txn
             .query_one_raw(self.statement(
-                &format!("SELECT published_number FROM publications WHERE entry_id = ? AND locale = ? AND {column} = ?{lock}"),
+                &format!(
+                    "SELECT state, published_number, \
+                     (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest_number \
+                     FROM publications p WHERE entry_id = ? AND locale = ? AND {column} = ?{lock}"
+                ),
                 [due.entry_id.clone().into(), due.locale.code().into(), due.due_at.into()],
             ))
             .await?;
         let Some(claimed) = claimed else { return Ok(false) };
         let live: Option<i32> = claimed.try_get("", "published_number")?;
+        let latest: Option<i32> = claimed.try_get("", "latest_number")?;
+        let state: State = claimed.try_get::<String>("", "state")?.parse().unwrap_or(State::Draft);
         let now = Utc::now();
-        let (sql, values, change): (&str, Vec<SqlValue>, ChangeToLog) = match due.kind {
-            ScheduleKind::Publish { number } => (
-                "UPDATE publications SET published_number = ?, published_at = ?, publish_at = NULL, scheduled_number = NULL, updated_at = ?, \
-                 state = CASE WHEN ? = (SELECT MAX(number) FROM revisions r WHERE r.entry_id = publications.entry_id AND r.locale = publications.locale) \
-                 THEN 'published' ELSE state END \
-                 WHERE entry_id = ? AND locale = ?",
-                vec![number.into(), now.into(), now.into(), number.into(), due.entry_id.clone().into(), due.locale.code().into()],
-                Some(("publish", Some(number))),
-            ),
-            ScheduleKind::Unpublish => (
-                "UPDATE publications SET published_number = NULL, published_at = NULL, unpublish_at = NULL, updated_at = ?, \
-                 state = CASE WHEN state = 'published' THEN 'draft' ELSE state END \
-                 WHERE entry_id = ? AND locale = ?",
-                vec![now.into(), due.entry_id.clone().into(), due.locale.code().into()],
-                live.map(|number| ("unpublish", Some(number))),
-            ),
-        };
-        txn.execute_raw(self.statement(sql, values)).await?;
-        if let Some((action, number)) = change {
-            self.append_change(&txn, due.entry_ref(), due.locale, action, number, now).await?;
-        }
-        if due.locale.is_source() {
-            match due.kind {
-                ScheduleKind::Publish { .. } => self.set_links(&txn, &due.entry_id, Some(links.unwrap_or_default())).await?,
-                ScheduleKind::Unpublish => self.set_links(&txn, &due.entry_id, None).await?,
+        let subject = Subject::of_ref(due.entry_ref());
+        let change = match (due.kind, approved) {
+            (ScheduleKind::Publish { number }, Some(approved)) if approved.number == number && approved.entry_id == due.entry_id && approved.locale == due.locale => {
+                // Publishing the newest revision ends its review; an older one leaves the newer draft as it is.
+                let state = if latest == Some(number) { State::Published } else { state };
+                Some(LiveChange { subject, state, going: Going::Live(approved) })
             }
+            (ScheduleKind::Publish { .. }, _) => return Err(StoreError::Unchecked),
+            (ScheduleKind::Unpublish, _) => {
+                let state = if state == State::Published { State::Draft } else { state };
+                live.map(|was| LiveChange { subject, state, going: Going::Off { locale: due.locale, was, why: Withdrawal::Unpublish } })
+            }
+        };
+        txn.execute_raw(self.statement(
+            &format!("UPDATE publications SET {column} = NULL{}, updated_at = ? WHERE entry_id = ? AND locale = ?", if column == "publish_at" { ", scheduled_number = NULL" } else { "" }),
+            [now.into(), due.entry_id.clone().into(), due.locale.code().into()],
+        ))
+        .await?;
+        if let Some(change) = change {
+            self.apply_live_changes(&txn, vec![change]).await?;
         }
         self.record_audit(&txn, audit, Some(due.entry_ref())).await?;
         txn.commit().await?;

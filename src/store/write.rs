@@ -1,7 +1,7 @@
 //! Appending revisions, publishing them and recording the changes, in
 //! batches inside one transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use super::entity::{change, entry, publication, revision};
+use super::publishing::LiveChange;
 use super::{Store, StoreError};
 use crate::content::Locale;
 
@@ -19,6 +20,10 @@ pub struct ImportBaseline {
     pub entries: HashMap<(String, String), KnownEntry>,
     /// Latest revision (number, content hash) per entry id and locale.
     pub latest: HashMap<(String, Locale), (i32, String)>,
+    /// The live revision per entry id and locale.
+    pub published: HashMap<(String, Locale), i32>,
+    /// Entries whose German source is live, by type and slug.
+    pub live: HashSet<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -35,18 +40,16 @@ pub struct WriteBatch {
     /// revisions; versions are incremented, never set, so no increment is lost.
     pub version_updates: Vec<(String, i64, chrono::DateTime<chrono::Utc>)>,
     pub revisions: Vec<revision::Model>,
+    /// The workflow state of locales with new revisions; what is live
+    /// stays live unless `live` says otherwise.
     pub publications: Vec<publication::Model>,
-    pub changes: Vec<change::Model>,
-    /// Whether the publications publish their revision, or only mark a
-    /// new draft while the published revision stays live.
-    pub publish: bool,
-    /// Links of German sources being published.
-    pub links: Vec<(String, Vec<super::Link>)>,
+    /// Revisions going live, through the one publishing step.
+    pub live: Vec<LiveChange>,
 }
 
 impl WriteBatch {
     pub fn is_empty(&self) -> bool {
-        self.revisions.is_empty() && self.new_entries.is_empty()
+        self.revisions.is_empty() && self.new_entries.is_empty() && self.live.is_empty()
     }
 }
 
@@ -82,6 +85,16 @@ impl Store {
             baseline
                 .latest
                 .insert((row.try_get("", "entry_id")?, locale), (row.try_get("", "number")?, row.try_get("", "content_hash")?));
+        }
+        let published = "SELECT e.id, e.content_type, e.slug, p.locale, p.published_number FROM publications p \
+            JOIN entries e ON e.id = p.entry_id WHERE p.published_number IS NOT NULL";
+        for row in txn.query_all_raw(self.statement(published, [])).await? {
+            let locale: String = row.try_get("", "locale")?;
+            let Some(locale) = Locale::parse(&locale) else { continue };
+            if locale.is_source() {
+                baseline.live.insert((row.try_get("", "content_type")?, row.try_get("", "slug")?));
+            }
+            baseline.published.insert((row.try_get("", "id")?, locale), row.try_get("", "published_number")?);
         }
         Ok(baseline)
     }
@@ -153,24 +166,16 @@ impl Store {
                 review_comment: Set(m.review_comment),
                 scheduled_number: Set(m.scheduled_number),
             });
-            let updated: &[publication::Column] = if batch.publish {
-                &[publication::Column::State, publication::Column::PublishedNumber, publication::Column::PublishedAt, publication::Column::UpdatedAt]
-            } else {
-                &[publication::Column::State, publication::Column::UpdatedAt]
-            };
             publication::Entity::insert_many(models)
                 .on_conflict(
                     OnConflict::columns([publication::Column::EntryId, publication::Column::Locale])
-                        .update_columns(updated.iter().copied())
+                        .update_columns([publication::Column::State, publication::Column::UpdatedAt])
                         .to_owned(),
                 )
                 .exec_without_returning(txn)
                 .await?;
         }
-        if batch.publish {
-            self.set_links_many(txn, &batch.links).await?;
-        }
-        self.append_changes(txn, batch.changes).await
+        self.apply_live_changes(txn, batch.live).await
     }
 
     /// Appends to the change log. On PostgreSQL a transaction-scoped lock

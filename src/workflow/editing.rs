@@ -5,9 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Action, draft_violations, publishing_problems};
+use super::publishing::{self, PublishError};
+use super::{Action, draft_violations};
 use crate::content::{ContentType, Locale, Violation, document, slug};
-use crate::store::{AuditEvent, EditError, EntryRecord, NewRevision, RevisionRecord, Step, Store, StoreError, links_of};
+use crate::store::{AuditEvent, EditError, EntryRecord, NewRevision, RevisionRecord, Step, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditingError {
@@ -109,18 +110,16 @@ pub async fn transition(
     if action == Action::RequestChanges && comment.is_none() {
         return Err(EditingError::CommentRequired);
     }
-    let mut checked_revision = revision;
-    let mut links = None;
-    if action == Action::Publish {
-        if !locale.is_source() && entry.locale(Locale::SOURCE).and_then(|l| l.published_number).is_none() {
-            return Err(EditingError::SourceNotPublished);
-        }
-        let (number, document) = publishable(store, content_type, entry, locale, None, "the document is not ready to publish").await?;
-        checked_revision = Some(checked_revision.unwrap_or(number));
-        links = Some(links_of(content_type, &document));
-    }
+    let approved = if action == Action::Publish {
+        // The revision named, else the newest; the store refuses it when it is no longer the newest.
+        let approved = publishing::check(store, content_type, entry, locale, revision).await.map_err(|e| publish_error(e, "the document is not ready to publish"))?;
+        Some(approved)
+    } else {
+        None
+    };
+    let checked_revision = approved.as_ref().map(|a| a.number).or(revision);
     let event = actor.audit(&format!("entry.{action}"), Some(locale), json!({"revision": checked_revision, "comment": comment}));
-    let step = Step { action, revision: checked_revision, comment, links: links.as_deref() };
+    let step = Step { action, approved, comment };
     store.transition(entry, locale, step, &event).await?;
     Ok(())
 }
@@ -148,8 +147,8 @@ pub async fn schedule(
     let publish = match publish {
         None => None,
         Some((at, revision)) => {
-            let (number, _) = publishable(store, content_type, entry, locale, revision, "the revision could not be published").await?;
-            Some((at, number))
+            let approved = publishing::check(store, content_type, entry, locale, revision).await.map_err(|e| publish_error(e, "the revision could not be published"))?;
+            Some((at, approved.number))
         }
     };
     let detail = json!({"publish_at": publish.map(|p| p.0), "revision": publish.map(|p| p.1), "unpublish_at": unpublish_at});
@@ -196,31 +195,15 @@ pub enum TrashStep {
     DeleteForever,
 }
 
-/// A revision (the newest when not named) and the document it would
-/// publish, if that document has nothing that stops publishing.
-async fn publishable(
-    store: &Store,
-    content_type: &ContentType,
-    entry: &EntryRecord,
-    locale: Locale,
-    number: Option<i32>,
-    what: &'static str,
-) -> Result<(i32, Value), EditingError> {
-    let chosen = match number {
-        Some(number) => revision(store, entry, locale, number).await?,
-        None => newest(store, entry, locale).await?,
-    };
-    let document = if locale.is_source() {
-        chosen.document
-    } else {
-        let source = newest(store, entry, Locale::SOURCE).await?;
-        overlay(content_type, &source.document, &chosen.document)?
-    };
-    let problems = publishing_problems(store, content_type, &document).await?;
-    if !problems.is_empty() {
-        return Err(EditingError::Invalid { what, violations: problems });
+/// A failed publishing check in the words of editing.
+fn publish_error(error: PublishError, what: &'static str) -> EditingError {
+    match error {
+        PublishError::SourceNotPublished => EditingError::SourceNotPublished,
+        PublishError::NoRevision { slug, locale, number } => EditingError::NoRevision { slug, locale, number },
+        PublishError::NoLocale { slug, locale } => EditingError::NoLocale { slug, locale },
+        PublishError::Invalid(violations) => EditingError::Invalid { what, violations },
+        PublishError::Store(error) => EditingError::Store(error),
     }
-    Ok((chosen.number, document))
 }
 
 /// The newest revision of one locale.

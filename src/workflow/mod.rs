@@ -2,11 +2,11 @@
 //! roles, and what publishing requires.
 
 pub mod editing;
-mod publishing;
+pub mod publishing;
 pub mod scheduler;
 mod role;
 mod state;
 
-pub use publishing::{channel_gaps, draft_violations, missing_for_channel, publishing_problems};
+pub use publishing::{Approved, PublishError, Publishable, approve, channel_gaps, check, draft_violations, publishing_problems, served_translation};
 pub use role::Role;
 pub use state::{Action, Effect, State};

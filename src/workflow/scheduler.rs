@@ -6,9 +6,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 
-use super::publishing_problems;
-use crate::content::{Locale, Registry, document};
-use crate::store::{AuditEvent, DueSchedule, Link, ScheduleKind, Store, StoreError, links_of};
+use super::publishing::{self, Approved, PublishError};
+use crate::content::Registry;
+use crate::store::{AuditEvent, DueSchedule, ScheduleKind, Store, StoreError};
 
 /// How often due schedules are looked for: well within the promised second.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -19,10 +19,6 @@ const ACTOR: &str = "scheduler";
 pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, StoreError> {
     let mut applied = 0;
     for due in store.due_schedules(Utc::now(), 100).await? {
-        let (problems, links) = match due.kind {
-            ScheduleKind::Publish { number } => still_publishable(store, registry, &due, number).await?,
-            ScheduleKind::Unpublish => (Vec::new(), Vec::new()),
-        };
         let event = |action: &str, detail| AuditEvent {
             request_id: format!("schedule-{}-{}", due.entry_id, due.due_at.timestamp()),
             actor: ACTOR.into(),
@@ -30,16 +26,24 @@ pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, Stor
             locale: Some(due.locale.code().into()),
             detail,
         };
-        if !problems.is_empty() {
-            tracing::warn!(entry = %due.slug, locale = %due.locale, ?problems, "scheduled publish dropped: the revision cannot be published");
-            store.drop_schedule(&due, &event("schedule.failed", json!({"problems": problems}))).await?;
-            continue;
-        }
+        // What was valid when scheduled may not be any more (a referenced
+        // office withdrawn): the check of a manual publish, again.
+        let approved = match due.kind {
+            ScheduleKind::Publish { number } => match still_publishable(store, registry, &due, number).await? {
+                Ok(approved) => Some(approved),
+                Err(problems) => {
+                    tracing::warn!(entry = %due.slug, locale = %due.locale, ?problems, "scheduled publish dropped: the revision cannot be published");
+                    store.drop_schedule(&due, &event("schedule.failed", json!({"problems": problems}))).await?;
+                    continue;
+                }
+            },
+            ScheduleKind::Unpublish => None,
+        };
         let action = match due.kind {
             ScheduleKind::Publish { .. } => "entry.publish",
             ScheduleKind::Unpublish => "entry.unpublish",
         };
-        if store.apply_schedule(&due, Some(&links), &event(action, json!({"scheduled_for": due.due_at}))).await? {
+        if store.apply_schedule(&due, approved, &event(action, json!({"scheduled_for": due.due_at}))).await? {
             tracing::info!(entry = %due.slug, locale = %due.locale, action, "schedule applied");
             applied += 1;
         }
@@ -47,32 +51,16 @@ pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, Stor
     Ok(applied)
 }
 
-/// The checks of a manual publish, repeated at the due time: what was
-/// valid when scheduled may not be any more (a referenced office withdrawn).
-/// Returns the problems and, when there are none, the document's links.
-async fn still_publishable(store: &Store, registry: &Registry, due: &DueSchedule, number: i32) -> Result<(Vec<String>, Vec<Link>), StoreError> {
-    let problems = |list: Vec<String>| Ok((list, Vec::new()));
+/// The publishing check of a due revision; its problems in words.
+async fn still_publishable(store: &Store, registry: &Registry, due: &DueSchedule, number: i32) -> Result<Result<Approved, Vec<String>>, StoreError> {
     let Some(content_type) = registry.get(&due.content_type) else {
-        return problems(vec![format!("no content type `{}`", due.content_type)]);
+        return Ok(Err(vec![format!("no content type `{}`", due.content_type)]));
     };
-    let Some(revision) = store.revision(&due.entry_id, due.locale, number).await? else {
-        return problems(vec![format!("revision {number} is gone")]);
-    };
-    let document = if due.locale.is_source() {
-        revision.document
-    } else {
-        let Some(entry) = store.entry_record(&due.content_type, &due.entry_id).await? else { return problems(vec!["the entry is gone".into()]) };
-        let Some(source) = entry.locale(Locale::SOURCE).and_then(|l| l.published_number) else {
-            return problems(vec!["the German source is not published".into()]);
-        };
-        let Some(source) = store.revision(&due.entry_id, Locale::SOURCE, source).await? else {
-            return problems(vec!["the source revision is gone".into()]);
-        };
-        match document::overlay_translation(content_type, &source.document, &revision.document) {
-            Ok(merged) => merged,
-            Err(violations) => return problems(violations.into_iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect()),
-        }
-    };
-    let found = publishing_problems(store, content_type, &document).await?;
-    Ok((found.into_iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect(), links_of(content_type, &document)))
+    let Some(entry) = store.entry_record(&due.content_type, &due.entry_id).await? else { return Ok(Err(vec!["the entry is gone".into()])) };
+    match publishing::check(store, content_type, &entry, due.locale, Some(number)).await {
+        Ok(approved) => Ok(Ok(approved)),
+        Err(PublishError::Store(error)) => Err(error),
+        Err(PublishError::Invalid(violations)) => Ok(Err(violations.into_iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect())),
+        Err(other) => Ok(Err(vec![other.to_string()])),
+    }
 }

@@ -2,6 +2,7 @@
 
 mod accessibility;
 mod admin;
+mod audience;
 mod backup;
 mod bad_input;
 mod browser;
@@ -16,6 +17,7 @@ mod partner;
 mod partner_live;
 mod partner_sync;
 mod protection;
+mod publishing;
 mod retention;
 mod search;
 mod site;

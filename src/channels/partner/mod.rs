@@ -50,7 +50,7 @@ use serde_json::{Value, json};
 
 use super::history::{EntryHistory, LocaleHistory};
 use super::snapshot::SnapshotEntry;
-use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources, missing_for, pretty_json};
+use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources, pretty_json};
 use crate::digest::sha256_hex;
 
 const CHANNEL: &str = "partner";
@@ -171,7 +171,7 @@ impl Projection for Partner {
     fn entry_files(&self, entry: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
         let mut output = EntryOutput::default();
         let (content_type, slug) = (entry.content_type.name.as_str(), entry.slug.as_str());
-        let missing = missing_for(CHANNEL, &entry.content_type, &entry.source.document);
+        let missing = entry.content_type.missing_for(CHANNEL, &entry.source.document);
         if !missing.is_empty() {
             output.problem = Some(format!("{content_type}/{slug}: missing {} (required for {CHANNEL})", missing.join(", ")));
             return Ok(output);
@@ -181,7 +181,7 @@ impl Projection for Partner {
         output.files.push((entry_path(content_type, slug), pretty_json(&file)?));
         // What the bundle carries: published entries with every field partners need.
         let carried = |content_type: &str, slug: &str| {
-            sources.snapshot.get(content_type, slug).is_some_and(|target| missing_for(CHANNEL, &target.content_type, &target.source.document).is_empty())
+            sources.snapshot.get(content_type, slug).is_some_and(|target| target.content_type.missing_for(CHANNEL, &target.source.document).is_empty())
         };
         let linked_data = match content_type {
             "service" => Some(cpsv_ap::service(&self.site, entry, &carried)),
@@ -256,6 +256,8 @@ fn entry_file<'a>(entry: &'a SnapshotEntry, history: Option<&'a EntryHistory>) -
         let provenance = locale_history
             .into_iter()
             .flat_map(|h| &h.modules)
+            // Only modules the bundle carries: a field meant for other channels is not named either.
+            .filter(|(module, _)| published.document.get(module.as_str()).is_some())
             .map(|(module, origin)| {
                 let approved = approval.filter(|(approved_in, _)| origin.revision <= *approved_in).map(|(_, date)| date);
                 (module.as_str(), Provenance { revision: origin.revision, author: &origin.author, approved })
