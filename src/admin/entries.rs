@@ -151,9 +151,6 @@ pub struct NewQuery {
 
 #[handler]
 pub async fn new_form(request: &Request, state: Data<&AppState>, editor: Editor, Query(query): Query<NewQuery>) -> Response {
-    if !editor.may(Role::Editor) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "needs_editor"));
-    }
     let Some(content_type) = query.content_type.as_deref().and_then(|t| state.registry.get(t)).cloned() else {
         let view = context! { here => request.original_uri().to_string(), types => template_value(&type_choices(&state, editor.lang)) };
         return page_response(StatusCode::OK, "new.html", &editor, view);
@@ -262,9 +259,6 @@ pub async fn save(
         form::apply_list_action(&mut document, action);
         return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &[], version), StatusCode::OK).await;
     }
-    if !editor.may(Role::Editor) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "needs_editor"));
-    }
     if !unreadable.is_empty() {
         return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &unreadable, version), StatusCode::UNPROCESSABLE_ENTITY).await;
     }
@@ -318,10 +312,12 @@ pub async fn workflow(
     let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
         return not_found(editor.lang);
     };
-    let step = match WorkflowStep::parse(&form.action) {
-        Some(step) if editor.may(step.required_role()) => step,
-        _ => return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed")),
+    let Some(step) = WorkflowStep::parse(&form.action) else {
+        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed"));
     };
+    if let Err(refused) = editor.principal.require(step.required_role()) {
+        return editor.refused(&refused);
+    }
     let result = match step {
         WorkflowStep::Transition(action) => editing::transition(&state.store, &content_type, &entry, locale, action, None, form.comment.as_deref(), &actor(request, &editor)).await,
         WorkflowStep::Trash(trash) => editing::trash(&state.store, &entry, trash, &actor(request, &editor)).await,
@@ -391,9 +387,6 @@ pub async fn schedule(
 ) -> Response {
     if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
-    }
-    if !editor.may(Role::Publisher) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed"));
     }
     let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
         return not_found(editor.lang);
@@ -528,9 +521,6 @@ pub async fn restore(
 ) -> Response {
     if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
-    }
-    if !editor.may(Role::Editor) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "needs_editor"));
     }
     let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
         return not_found(editor.lang);

@@ -621,3 +621,43 @@ async fn opening_hours_are_edited_as_lists(db: TestDb) {
     assert_eq!(before, after);
 }
 on_both_databases!(opening_hours_are_edited_as_lists);
+
+/// A reader may look but not write: the UI refuses a reader's new entry by
+/// the management API's rule, and every other post that changes entries,
+/// before reading the form.
+async fn a_reader_creates_and_changes_nothing(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let reader_token = person(&db, "reader", "Rita Leserin");
+    let mut rita = Visitor::signed_in(&server, &reader_token).await;
+    let entries = rita.get("/admin/entries").await;
+    assert_eq!(entries.status, StatusCode::OK, "readers see the work list");
+    let csrf = entries.input("_csrf");
+
+    let refused = rita.post("/admin/entries/new?type=service", &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer zahlen"), ("_action", "save")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("Rolle „editor“"), "{}", refused.body);
+    let api = crate::helpers::Client { server: &server, token: reader_token };
+    let (status, _, _) = api.send(reqwest::Method::GET, "/api/v1/manage/service/hundesteuer-zahlen", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
+    let (status, _, problem) = api.send(reqwest::Method::POST, "/api/v1/manage/service", None, Some(serde_json::json!({"slug": "hundesteuer-zahlen", "fields": {"name": "Hundesteuer zahlen"}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the API refuses the same: {problem}");
+
+    let page = rita.get(ID_CARD).await;
+    assert_eq!(page.status, StatusCode::OK, "readers read entries");
+    let version = page.input("_version");
+    let posts = [
+        (ID_CARD.to_owned(), vec![("_action", "save"), ("/name", "Von Rita")]),
+        (ID_CARD.to_owned(), vec![("_action", "add:/fees")]),
+        (format!("{ID_CARD}/workflow?locale=de"), vec![("action", "submit")]),
+        (format!("{ID_CARD}/restore?locale=de"), vec![("_version", version.as_str()), ("number", "1")]),
+        (format!("{ID_CARD}/schedule?locale=de"), vec![("publish_at", "2030-07-01T09:00")]),
+    ];
+    for (path, form) in posts {
+        let mut form = form;
+        form.push(("_csrf", &csrf));
+        let refused = rita.post(&path, &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path} {form:?}");
+    }
+    assert_eq!(rita.get(ID_CARD).await.input("_version"), version, "the entry is unchanged");
+}
+on_both_databases!(a_reader_creates_and_changes_nothing);
