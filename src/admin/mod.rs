@@ -7,7 +7,7 @@
 //! management API's do: the same checks, version precondition and audit.
 
 mod entries;
-mod form;
+pub mod form;
 mod pages;
 mod quality;
 mod session;

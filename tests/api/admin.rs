@@ -661,3 +661,53 @@ async fn a_reader_creates_and_changes_nothing(db: TestDb) {
     assert_eq!(rita.get(ID_CARD).await.input("_version"), version, "the entry is unchanged");
 }
 on_both_databases!(a_reader_creates_and_changes_nothing);
+
+/// A list index far beyond the list's items is refused: never filled
+/// with empty items, in the German form or a translation's.
+async fn a_huge_list_index_is_refused(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let csrf = anna.get(ID_CARD).await.input("_csrf");
+    let english = format!("{ID_CARD}?locale=en");
+    let translation = anna.get(&english).await.entry_form(&[]);
+    let posts = [
+        (ID_CARD, vec![("/fees/100000/label", "Gebühr"), ("_action", "add:/fees")]),
+        (english.as_str(), vec![("/fees/100000/label", "Fee"), ("_action", "add:/fees")]),
+        (english.as_str(), vec![("/fees/100000/label", "Fee"), ("_action", "save")]),
+        (ID_CARD, vec![("_action", "remove:/fees/100000")]),
+        ("/admin/entries/office/buergerbuero-mitte", vec![("_action", "add:/opening_hours/100000/slots")]),
+        ("/admin/entries/new?type=service", vec![("_slug", "x"), ("/fees/100000/label", "Gebühr"), ("_action", "add:/fees")]),
+    ];
+    for (path, form) in posts {
+        let mut form = form;
+        form.push(("_csrf", &csrf));
+        let refused = anna.post(path, &form).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{path} {form:?}: {}", refused.body);
+        assert!(refused.body.contains("100000"), "the page names what was wrong: {}", refused.body);
+    }
+    assert_eq!(anna.get(&english).await.entry_form(&[]), translation, "the translation is unchanged");
+}
+on_both_databases!(a_huge_list_index_is_refused);
+
+/// `_action=add:` with a path of 100,000 steps, from an editor or a
+/// reader: refused, and the server answers on.
+async fn a_deep_list_action_is_refused_and_the_server_answers_on(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let mut rita = Visitor::signed_in(&server, &person(&db, "reader", "Rita Leserin")).await;
+    let deep = format!("add:{}", "/a".repeat(100_000));
+    let rita_csrf = rita.get("/admin/entries").await.input("_csrf");
+    let refused = rita.post(ID_CARD, &[("_csrf", &rita_csrf), ("_action", &deep)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let csrf = anna.get(ID_CARD).await.input("_csrf");
+    for path in [ID_CARD, "/admin/entries/new?type=service"] {
+        let refused = anna.post(path, &[("_csrf", &csrf), ("_action", &deep)]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{path}");
+    }
+    let deep_name = format!("{}/0", "/fees/0".repeat(10_000));
+    let refused = anna.post(ID_CARD, &[("_csrf", &csrf), (&deep_name, "x"), ("_action", "save")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(anna.get(ID_CARD).await.status, StatusCode::OK, "the editor works on");
+}
+on_both_databases!(a_deep_list_action_is_refused_and_the_server_answers_on);
