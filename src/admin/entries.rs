@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path, Query};
@@ -151,9 +152,6 @@ pub struct NewQuery {
 
 #[handler]
 pub async fn new_form(request: &Request, state: Data<&AppState>, editor: Editor, Query(query): Query<NewQuery>) -> Response {
-    if !editor.may(Role::Editor) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "needs_editor"));
-    }
     let Some(content_type) = query.content_type.as_deref().and_then(|t| state.registry.get(t)).cloned() else {
         let view = context! { here => request.original_uri().to_string(), types => template_value(&type_choices(&state, editor.lang)) };
         return page_response(StatusCode::OK, "new.html", &editor, view);
@@ -162,18 +160,20 @@ pub async fn new_form(request: &Request, state: Data<&AppState>, editor: Editor,
 }
 
 #[handler]
-pub async fn create(request: &Request, state: Data<&AppState>, editor: Editor, Query(query): Query<NewQuery>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let posted = Posted::new(pairs);
-    if let Err(error) = editor.check_csrf(posted.control("_csrf")) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
-    }
+pub async fn create(request: &Request, state: Data<&AppState>, editor: Editor, Query(query): Query<NewQuery>, body: Bytes) -> Response {
+    let posted = match posted_form(&editor, &body) {
+        Ok(posted) => posted,
+        Err((status, message)) => return error_page(status, editor.lang, &message),
+    };
     let Some(content_type) = query.content_type.as_deref().and_then(|t| state.registry.get(t)).cloned() else {
         return error_page(StatusCode::NOT_FOUND, editor.lang, "unknown content type");
     };
     let slug = posted.control("_slug").unwrap_or_default().trim().to_owned();
-    let (mut document, unreadable) = form::read(&content_type, &posted, false);
-    if let Some(action) = posted.control("_action").filter(|a| *a != "save") {
-        form::apply_list_action(&mut document, action);
+    let (mut document, unreadable, list_changed) = match read_entry_form(&content_type, &posted) {
+        Ok(read) => read,
+        Err(error) => return error_page(StatusCode::BAD_REQUEST, editor.lang, &error.to_string()),
+    };
+    if list_changed {
         return new_entry_page(&state, &editor, &content_type, &slug, &document, &[], StatusCode::OK).await;
     }
     if !unreadable.is_empty() {
@@ -246,24 +246,23 @@ pub async fn save(
     editor: Editor,
     Path((content_type, slug)): Path<(String, String)>,
     Query(query): Query<EntryQuery>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    body: Bytes,
 ) -> Response {
-    let posted = Posted::new(pairs);
-    if let Err(error) = editor.check_csrf(posted.control("_csrf")) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
-    }
+    let posted = match posted_form(&editor, &body) {
+        Ok(posted) => posted,
+        Err((status, message)) => return error_page(status, editor.lang, &message),
+    };
     let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
         return not_found(editor.lang);
     };
     let translating = !locale.is_source();
-    let (mut document, unreadable) = form::read(&content_type, &posted, translating);
+    let (mut document, unreadable, list_changed) = match read_entry_form(&content_type, &posted) {
+        Ok(read) => read,
+        Err(error) => return error_page(StatusCode::BAD_REQUEST, editor.lang, &error.to_string()),
+    };
     let version = posted.control("_version").and_then(|v| v.parse::<i64>().ok()).unwrap_or(entry.version);
-    if let Some(action) = posted.control("_action").filter(|a| *a != "save") {
-        form::apply_list_action(&mut document, action);
+    if list_changed {
         return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &[], version), StatusCode::OK).await;
-    }
-    if !editor.may(Role::Editor) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "needs_editor"));
     }
     if !unreadable.is_empty() {
         return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &unreadable, version), StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -318,10 +317,12 @@ pub async fn workflow(
     let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
         return not_found(editor.lang);
     };
-    let step = match WorkflowStep::parse(&form.action) {
-        Some(step) if editor.may(step.required_role()) => step,
-        _ => return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed")),
+    let Some(step) = WorkflowStep::parse(&form.action) else {
+        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed"));
     };
+    if let Err(refused) = editor.principal.require(step.required_role()) {
+        return editor.refused(&refused);
+    }
     let result = match step {
         WorkflowStep::Transition(action) => editing::transition(&state.store, &content_type, &entry, locale, action, None, form.comment.as_deref(), &actor(request, &editor)).await,
         WorkflowStep::Trash(trash) => editing::trash(&state.store, &entry, trash, &actor(request, &editor)).await,
@@ -391,9 +392,6 @@ pub async fn schedule(
 ) -> Response {
     if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
-    }
-    if !editor.may(Role::Publisher) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed"));
     }
     let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
         return not_found(editor.lang);
@@ -529,9 +527,6 @@ pub async fn restore(
     if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
     }
-    if !editor.may(Role::Editor) {
-        return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "needs_editor"));
-    }
     let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
         return not_found(editor.lang);
     };
@@ -556,6 +551,25 @@ pub fn markdown_preview(editor: Editor, Form(form): Form<PreviewForm>) -> Respon
         return Response::builder().status(StatusCode::FORBIDDEN).finish();
     }
     Response::builder().content_type("text/html; charset=utf-8").body(crate::render::markdown::to_html(&form.text))
+}
+
+/// An entry form's post, within the form's bounds and with this session's CSRF token.
+fn posted_form(editor: &Editor, body: &[u8]) -> Result<Posted, (StatusCode, String)> {
+    let posted = Posted::from_body(body).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()))?;
+    editor.check_csrf(posted.control("_csrf")).map_err(|error| (StatusCode::FORBIDDEN, error.to_string()))?;
+    Ok(posted)
+}
+
+/// The document a posted entry form describes, what could not be read in
+/// it, and whether it asked for a list to grow or shrink (done) rather
+/// than to be saved.
+fn read_entry_form(content_type: &ContentType, posted: &Posted) -> Result<(Value, Vec<Violation>, bool), form::FormError> {
+    let (mut document, unreadable) = form::read(content_type, posted)?;
+    let list_action = posted.control("_action").filter(|action| *action != "save");
+    if let Some(action) = list_action {
+        form::apply_list_action(content_type, &mut document, action)?;
+    }
+    Ok((document, unreadable, list_action.is_some()))
 }
 
 /// What an entry page shows besides the entry itself.

@@ -5,6 +5,12 @@
 //!
 //! Lists of objects grow and shrink with "add" and "remove" buttons that
 //! post the form and show it again; that works without JavaScript.
+//!
+//! A post is read within bounds: at most [`MAX_VALUES`] values, names of
+//! at most [`MAX_NAME_BYTES`], and every name and list action a place the
+//! schema has, at most [`MAX_DEPTH`] deep, with list items numbered from
+//! 0 without gaps. Anything else is a [`FormError`], never a crash or an
+//! allocation the post chose.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -14,6 +20,34 @@ use serde_json::{Map, Value};
 use crate::content::schema::{SchemaWalker, escape_pointer};
 use crate::content::key_order::KeyOrder;
 use crate::content::{ContentType, Violation};
+
+/// Most values one post may carry. The largest form the schemas make (an
+/// office's week of opening hours) has a few hundred; reference
+/// checkboxes add at most one per entry offered.
+pub const MAX_VALUES: usize = 20_000;
+/// Longest input name or list action target.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Deepest place a name may point to; the schemas nest a few levels.
+pub const MAX_DEPTH: usize = 16;
+
+/// A post no form of the UI makes.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("the form has more than {MAX_VALUES} values")]
+    TooManyValues,
+    #[error("a name in the form is longer than {MAX_NAME_BYTES} bytes")]
+    NameTooLong,
+    #[error("`{0}` is deeper than {MAX_DEPTH} levels")]
+    TooDeep(String),
+    #[error("`{0}` is no field of this form")]
+    NoSuchField(String),
+    #[error("`{0}` is no item of its list: items are numbered from 0 without gaps")]
+    NoSuchItem(String),
+    #[error("`{0}` is no list that grows")]
+    NotAList(String),
+    #[error("`{0}` is no step of this form")]
+    UnknownAction(String),
+}
 
 /// One field of a form, ready for the template.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -311,17 +345,26 @@ pub fn label_of(content_type: &ContentType, pointer: &str) -> String {
 }
 
 /// What the browser posted, by input name.
+#[derive(Debug)]
 pub struct Posted {
     values: BTreeMap<String, Vec<String>>,
 }
 
 impl Posted {
-    pub fn new(pairs: Vec<(String, String)>) -> Posted {
+    /// A form body (`application/x-www-form-urlencoded`), read value by
+    /// value and refused at the first one beyond the bounds.
+    pub fn from_body(body: &[u8]) -> Result<Posted, FormError> {
         let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (name, value) in pairs {
-            values.entry(name).or_default().push(value);
+        for (count, (name, value)) in form_urlencoded::parse(body).enumerate() {
+            if count == MAX_VALUES {
+                return Err(FormError::TooManyValues);
+            }
+            if name.len() > MAX_NAME_BYTES {
+                return Err(FormError::NameTooLong);
+            }
+            values.entry(name.into_owned()).or_default().push(value.into_owned());
         }
-        Posted { values }
+        Ok(Posted { values })
     }
 
     /// The first value of a control that is not part of the document (`_csrf`, `_version`).
@@ -343,26 +386,105 @@ impl Posted {
         self.values
             .range(prefix.clone()..)
             .take_while(|(name, _)| name.starts_with(&prefix))
-            .filter_map(|(name, _)| name[prefix.len()..].split('/').next()?.parse().ok())
+            .filter_map(|(name, _)| list_index(name[prefix.len()..].split('/').next()?))
             .collect()
     }
+
+    /// Refuses names of the document that are no place of the schema, and
+    /// list items that do not count up from 0 (each name is one item, so
+    /// no post makes more items than it has values).
+    fn check_names(&self, content_type: &ContentType) -> Result<(), FormError> {
+        let mut lists: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        for name in self.values.keys().filter(|name| name.starts_with('/')) {
+            for step in place(content_type, name)?.0 {
+                if let Step::Index { list, index } = step {
+                    lists.entry(list).or_default().insert(index);
+                }
+            }
+        }
+        for (list, indices) in lists {
+            if let Some((_, &index)) = indices.iter().enumerate().find(|(position, index)| position != *index) {
+                return Err(FormError::NoSuchItem(format!("{list}/{index}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A step of a name into the document: a property, or an item of the list
+/// named by the name up to it.
+#[derive(Debug)]
+enum Step<'p> {
+    Key(String),
+    Index { list: &'p str, index: usize },
+}
+
+/// The steps of `pointer` into documents of `content_type` and the schema
+/// of the value there; refused unless the schema has that place.
+fn place<'s, 'p>(content_type: &'s ContentType, pointer: &'p str) -> Result<(Vec<Step<'p>>, &'s Value), FormError> {
+    if pointer.len() > MAX_NAME_BYTES {
+        return Err(FormError::NameTooLong);
+    }
+    let no_such_field = || FormError::NoSuchField(pointer.to_owned());
+    let rest = pointer.strip_prefix('/').ok_or_else(no_such_field)?;
+    let walker = content_type.walker();
+    let mut node = walker.resolve(&content_type.schema);
+    let mut steps = Vec::new();
+    let mut end = 0;
+    for token in rest.split('/') {
+        if steps.len() == MAX_DEPTH {
+            return Err(FormError::TooDeep(pointer.to_owned()));
+        }
+        let list = &pointer[..end];
+        end += 1 + token.len();
+        let step = match kind(node) {
+            Kind::Object => {
+                let key = token.replace("~1", "/").replace("~0", "~");
+                node = walker.resolve(own_properties(node).find(|(k, _)| **k == key).ok_or_else(no_such_field)?.1);
+                Step::Key(key)
+            }
+            Kind::Array if token.bytes().all(|b| b.is_ascii_digit()) => {
+                let index = list_index(token).ok_or_else(|| FormError::NoSuchItem(pointer.to_owned()))?;
+                node = walker.items(node).ok_or_else(no_such_field)?;
+                Step::Index { list, index }
+            }
+            Kind::Array | Kind::Scalar(_) => return Err(no_such_field()),
+        };
+        steps.push(step);
+    }
+    Ok((steps, node))
+}
+
+/// A list index as the form writes it: decimal digits, no leading zero.
+fn list_index(token: &str) -> Option<usize> {
+    let canonical = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
+    canonical.then(|| token.parse().ok()).flatten()
+}
+
+/// Whether values of `node` are lists whose items are groups of fields
+/// (which the form shows one by one, to grow and shrink).
+fn is_list_of_groups(walker: &SchemaWalker<'_>, node: &Value) -> bool {
+    let node = walker.resolve(node);
+    let Some(items) = (kind(node) == Kind::Array).then(|| walker.items(node)).flatten() else { return false };
+    matches!(kind(items), Kind::Object | Kind::Array) && items.get("x-reference").is_none() && items.get("enum").is_none()
 }
 
 /// The document a posted form describes, and the values that could not be
 /// read (a number that is not one), located like schema violations.
 /// Empty inputs leave their field out; list items stay in place even when
 /// empty, so that a form shown again keeps them (see [`without_empty_items`]).
-pub fn read(content_type: &ContentType, posted: &Posted, translating: bool) -> (Value, Vec<Violation>) {
-    let reader = Reader { walker: content_type.walker(), posted, translating };
+/// A translation's items match the source's by position, as posted.
+pub fn read(content_type: &ContentType, posted: &Posted) -> Result<(Value, Vec<Violation>), FormError> {
+    posted.check_names(content_type)?;
+    let reader = Reader { walker: content_type.walker(), posted };
     let mut problems = Vec::new();
     let document = reader.object(&content_type.schema, "", &mut problems).unwrap_or_else(|| Value::Object(Map::new()));
-    (document, problems)
+    Ok((document, problems))
 }
 
 struct Reader<'a> {
     walker: SchemaWalker<'a>,
     posted: &'a Posted,
-    translating: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -378,18 +500,20 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&self, node: &'a Value, pointer: &str, problems: &mut Vec<Violation>) -> Option<Value> {
+        // No name reaches deeper (even where a schema refers to itself).
+        if pointer.matches('/').count() > MAX_DEPTH {
+            return None;
+        }
         let node = self.walker.resolve(node);
         match kind(node) {
             Kind::Object => self.object(node, pointer, problems),
             Kind::Array => {
                 let items = self.walker.items(node).unwrap_or(&Value::Null);
                 let item_kind = kind(self.walker.resolve(items));
-                let values: Vec<Value> = if matches!(item_kind, Kind::Object | Kind::Array) && items.get("x-reference").is_none() && items.get("enum").is_none() {
-                    let indices = self.posted.indices(pointer);
-                    let last = indices.last().copied()?;
-                    // A translation's items match the source's by position: gaps stay as empty objects.
-                    let positions: Vec<usize> = if self.translating { (0..=last).collect() } else { indices.into_iter().collect() };
-                    positions
+                let values: Vec<Value> = if is_list_of_groups(&self.walker, node) {
+                    // The posted indices count up from 0 (see `check_names`).
+                    self.posted
+                        .indices(pointer)
                         .into_iter()
                         .map(|index| self.value(items, &format!("{pointer}/{index}"), problems).unwrap_or_else(|| Value::Object(Map::new())))
                         .collect()
@@ -488,45 +612,47 @@ fn is_empty(value: &Value) -> bool {
     }
 }
 
-/// A list change asked for by an "add" or "remove" button, applied to the
-/// document that is shown again.
-pub fn apply_list_action(document: &mut Value, action: &str) -> bool {
+/// A list change asked for by an "add" or "remove" button
+/// (`add:<list>`, `remove:<list>/<index>`), applied to the document that
+/// is shown again. Only lists the schema has, and items the list has.
+pub fn apply_list_action(content_type: &ContentType, document: &mut Value, action: &str) -> Result<(), FormError> {
     if let Some(pointer) = action.strip_prefix("add:") {
-        let Some(list) = ensure_array(document, pointer) else { return false };
-        list.push(Value::Object(Map::new()));
-        return true;
+        let (steps, node) = place(content_type, pointer)?;
+        if !is_list_of_groups(&content_type.walker(), node) {
+            return Err(FormError::NotAList(pointer.to_owned()));
+        }
+        list_at(document, &steps, pointer)?.push(Value::Object(Map::new()));
+        return Ok(());
     }
     if let Some(pointer) = action.strip_prefix("remove:") {
-        let Some((list_pointer, index)) = pointer.rsplit_once('/') else { return false };
-        let Ok(index) = index.parse::<usize>() else { return false };
-        if let Some(Value::Array(items)) = document.pointer_mut(list_pointer)
-            && index < items.len()
-        {
-            items.remove(index);
-            return true;
+        let (mut steps, _) = place(content_type, pointer)?;
+        let Some(Step::Index { index, .. }) = steps.pop() else { return Err(FormError::NoSuchItem(pointer.to_owned())) };
+        let items = list_at(document, &steps, pointer)?;
+        if index >= items.len() {
+            return Err(FormError::NoSuchItem(pointer.to_owned()));
         }
+        items.remove(index);
+        return Ok(());
     }
-    false
+    Err(FormError::UnknownAction(action.chars().take(MAX_NAME_BYTES).collect()))
 }
 
-/// The array at `pointer`, created (with its parent objects) when absent.
-fn ensure_array<'d>(document: &'d mut Value, pointer: &str) -> Option<&'d mut Vec<Value>> {
+/// The list `steps` lead to, created (with its parent groups) when absent;
+/// the items on the way must exist.
+fn list_at<'d>(document: &'d mut Value, steps: &[Step<'_>], pointer: &str) -> Result<&'d mut Vec<Value>, FormError> {
+    let no_such_item = || FormError::NoSuchItem(pointer.to_owned());
     let mut node = document;
-    for token in pointer.split('/').skip(1) {
-        let key = token.replace("~1", "/").replace("~0", "~");
-        node = match node {
-            Value::Object(map) => map.entry(key).or_insert(Value::Null),
-            Value::Array(items) => items.get_mut(key.parse::<usize>().ok()?)?,
-            _ => return None,
+    for step in steps {
+        node = match (step, node) {
+            (Step::Key(key), Value::Object(map)) => map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new())),
+            (Step::Index { index, .. }, Value::Array(items)) => items.get_mut(*index).ok_or_else(no_such_item)?,
+            _ => return Err(no_such_item()),
         };
-        if node.is_null() {
-            *node = Value::Object(Map::new());
-        }
     }
-    if !node.is_array() {
+    if node.is_null() || node.as_object().is_some_and(Map::is_empty) {
         *node = Value::Array(Vec::new());
     }
-    node.as_array_mut()
+    node.as_array_mut().ok_or_else(|| FormError::NotAList(pointer.to_owned()))
 }
 
 #[cfg(test)]
@@ -570,7 +696,12 @@ mod tests {
         }
         let mut pairs = Vec::new();
         post(form, &mut pairs);
-        Posted::new(pairs)
+        body_of(&pairs)
+    }
+
+    fn body_of<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Posted {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        Posted::from_body(body.as_bytes()).unwrap()
     }
 
     /// Every sample entry, in every locale, comes back unchanged from its
@@ -593,7 +724,7 @@ mod tests {
                 let Ok(parsed) = crate::content::file_format::parse(&bytes, content_type, locale) else { continue };
                 let source = if locale.is_source() { None } else { Some(&parsed.document) };
                 let form = fields(content_type, &parsed.document, &FormContext { errors: &[], source, references: &references });
-                let (mut read_back, problems) = read(content_type, &as_posted(&form), !locale.is_source());
+                let (mut read_back, problems) = read(content_type, &as_posted(&form)).unwrap();
                 without_empty_items(&mut read_back, !locale.is_source());
                 assert!(problems.is_empty(), "{name}: {problems:?}");
                 assert_eq!(read_back, parsed.document, "{name}");
@@ -604,7 +735,7 @@ mod tests {
     }
 
     fn posted(pairs: &[(&str, &str)]) -> Posted {
-        Posted::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        body_of(pairs)
     }
 
     #[test]
@@ -621,7 +752,7 @@ mod tests {
         });
         let references: ReferenceChoices = HashMap::from([("topic".to_owned(), vec![Choice { value: "umzug".into(), label: "Umzug".into() }])]);
         let form = fields(&ct, &document, &FormContext { errors: &[], source: None, references: &references });
-        let (read_back, problems) = read(&ct, &as_posted(&form), false);
+        let (read_back, problems) = read(&ct, &as_posted(&form)).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(read_back, document);
         let name = form.iter().find(|f| f.pointer == "/name").unwrap();
@@ -632,26 +763,25 @@ mod tests {
 
     #[test]
     fn unreadable_numbers_are_reported_at_their_field() {
-        let (document, problems) = read(&service(), &posted(&[("/fees/0/amount", "zwölf"), ("/fees/0/label", "Gebühr"), ("/name", " ")]), false);
+        let (document, problems) = read(&service(), &posted(&[("/fees/0/amount", "zwölf"), ("/fees/0/label", "Gebühr"), ("/name", " ")])).unwrap();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].pointer, "/fees/0/amount");
         assert_eq!(document, json!({"fees": [{"label": "Gebühr"}]}));
-        let (document, _) = read(&service(), &posted(&[("/fees/0/amount", "12,50")]), false);
+        let (document, _) = read(&service(), &posted(&[("/fees/0/amount", "12,50")])).unwrap();
         assert_eq!(document, json!({"fees": [{"amount": 12.5}]}));
     }
 
     #[test]
     fn lists_grow_and_shrink_and_empty_items_are_not_saved() {
+        let ct = service();
         let mut document = json!({"name": "x"});
-        assert!(apply_list_action(&mut document, "add:/fees"));
-        assert!(apply_list_action(&mut document, "add:/fees"));
+        apply_list_action(&ct, &mut document, "add:/fees").unwrap();
+        apply_list_action(&ct, &mut document, "add:/fees").unwrap();
         assert_eq!(document["fees"].as_array().unwrap().len(), 2);
         document["fees"][1] = json!({"amount": 3});
-        assert!(apply_list_action(&mut document, "remove:/fees/0"));
+        apply_list_action(&ct, &mut document, "remove:/fees/0").unwrap();
         assert_eq!(document["fees"], json!([{"amount": 3}]));
-        assert!(!apply_list_action(&mut document, "remove:/fees/7"));
-        assert!(!apply_list_action(&mut document, "drop:/fees"));
-        let (mut read_back, _) = read(&service(), &posted(&[("/name", "x"), ("/fees/0/label", ""), ("/fees/1/amount", "")]), false);
+        let (mut read_back, _) = read(&ct, &posted(&[("/name", "x"), ("/fees/0/label", ""), ("/fees/1/amount", "")])).unwrap();
         assert_eq!(read_back["fees"], json!([{}, {}]), "empty items stay while editing");
         without_empty_items(&mut read_back, false);
         assert_eq!(read_back, json!({"name": "x"}));
@@ -672,7 +802,7 @@ mod tests {
         assert!(!fees.growable);
         assert_eq!(fees.children[1].children[0].source.as_deref(), Some("Ermäßigt"));
         assert_eq!(fees.children[1].children.len(), 1, "the amount comes from the German source");
-        let (mut document, _) = read(&ct, &posted(&[("/name", "Identity card"), ("/fees/1/label", "Reduced")]), true);
+        let (mut document, _) = read(&ct, &posted(&[("/name", "Identity card"), ("/fees/0/label", ""), ("/fees/1/label", "Reduced")])).unwrap();
         without_empty_items(&mut document, true);
         assert_eq!(document, json!({"name": "Identity card", "fees": [{}, {"label": "Reduced"}]}));
     }
@@ -695,5 +825,58 @@ mod tests {
         assert_eq!(amount.pointer, "/fees/0/amount");
         assert_eq!(amount.error.as_deref(), Some("must be at least 0"));
         assert_eq!(amount.widget, Widget::Number);
+    }
+
+    #[test]
+    fn list_actions_name_lists_and_items_the_schema_and_the_document_have() {
+        let ct = service();
+        let mut document = json!({"fees": [{"amount": 3}]});
+        let refused = |action: &str| {
+            let mut changed = document.clone();
+            let error = apply_list_action(&ct, &mut changed, action).unwrap_err();
+            assert_eq!(changed, document, "{action} changed nothing");
+            error
+        };
+        assert_eq!(refused("remove:/fees/1"), FormError::NoSuchItem("/fees/1".into()));
+        assert_eq!(refused("remove:/fees/01"), FormError::NoSuchItem("/fees/01".into()));
+        assert_eq!(refused("remove:/fees/18446744073709551616"), FormError::NoSuchItem("/fees/18446744073709551616".into()));
+        assert_eq!(refused("add:/fees/0/label"), FormError::NotAList("/fees/0/label".into()), "a text is no list");
+        assert_eq!(refused("add:/gebuehren"), FormError::NoSuchField("/gebuehren".into()));
+        assert_eq!(refused("add:/name/x"), FormError::NoSuchField("/name/x".into()));
+        assert_eq!(refused("add:/keywords"), FormError::NotAList("/keywords".into()), "lines are no list of groups");
+        assert_eq!(refused("add:"), FormError::NoSuchField("".into()));
+        assert_eq!(refused("drop:/fees"), FormError::UnknownAction("drop:/fees".into()));
+        assert_eq!(refused(&format!("add:{}", "/fees/0".repeat(100_000))), FormError::NameTooLong);
+        assert_eq!(refused(&format!("add:{}", "/a".repeat(20))), FormError::NoSuchField("/a".repeat(20)));
+        apply_list_action(&ct, &mut document, "remove:/fees/0").unwrap();
+        assert_eq!(document, json!({"fees": []}));
+    }
+
+    #[test]
+    fn names_are_places_of_the_schema_and_items_count_up_from_zero() {
+        let ct = service();
+        let read_error = |pairs: &[(&str, &str)]| read(&ct, &posted(pairs)).unwrap_err();
+        assert_eq!(read_error(&[("/fees/100000/label", "x")]), FormError::NoSuchItem("/fees/100000".into()));
+        assert_eq!(read_error(&[("/fees/0/label", "x"), ("/fees/2/label", "y")]), FormError::NoSuchItem("/fees/2".into()));
+        assert_eq!(read_error(&[("/fees/00/label", "x")]), FormError::NoSuchItem("/fees/00/label".into()));
+        assert_eq!(read_error(&[("/fees/+0/label", "x")]), FormError::NoSuchField("/fees/+0/label".into()));
+        assert_eq!(read_error(&[("/fees/0/price", "x")]), FormError::NoSuchField("/fees/0/price".into()));
+        assert_eq!(read_error(&[("/name/de", "x")]), FormError::NoSuchField("/name/de".into()));
+        // The controls of the form are no places of the document.
+        let (document, _) = read(&ct, &posted(&[("_csrf", "t"), ("_action", "add:/fees"), ("/fees/0/label", "a"), ("/fees/1/label", "b")])).unwrap();
+        assert_eq!(document, json!({"fees": [{"label": "a"}, {"label": "b"}]}));
+    }
+
+    #[test]
+    fn a_form_body_is_read_within_its_bounds() {
+        let many = "a=1&".repeat(MAX_VALUES + 1);
+        assert_eq!(Posted::from_body(many.as_bytes()).unwrap_err(), FormError::TooManyValues);
+        assert!(Posted::from_body(&many.as_bytes()[4..]).is_ok());
+        let long = format!("{}=1", "/a".repeat(MAX_NAME_BYTES));
+        assert_eq!(Posted::from_body(long.as_bytes()).unwrap_err(), FormError::NameTooLong);
+        let posted = Posted::from_body(b"_csrf=a%2Bb+c&%2Fname=Stra%C3%9Fe&%2Fname=zweiter&bad=%FF").unwrap();
+        assert_eq!(posted.control("_csrf"), Some("a+b c"));
+        assert_eq!(posted.control("/name"), Some("Straße"), "the first of repeated values");
+        assert_eq!(posted.control("bad"), Some("\u{FFFD}"), "bytes that are no UTF-8 are replaced");
     }
 }

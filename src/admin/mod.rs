@@ -7,7 +7,7 @@
 //! management API's do: the same checks, version precondition and audit.
 
 mod entries;
-mod form;
+pub mod form;
 mod pages;
 mod quality;
 mod session;
@@ -17,6 +17,8 @@ use poem::http::StatusCode;
 use poem::web::Html;
 use poem::{EndpointExt, IntoEndpoint, Request, Response, Route, get, handler};
 
+use crate::workflow::Role;
+use session::Needs;
 pub use session::signed_in;
 
 /// The interface language.
@@ -45,23 +47,25 @@ impl Lang {
     }
 }
 
-/// The routes below `/admin`.
+/// The routes below `/admin`, each behind the role it needs.
 pub fn routes() -> impl IntoEndpoint {
+    let (reader, editor, publisher) = (Needs(Role::Reader), Needs(Role::Editor), Needs(Role::Publisher));
     Route::new()
         .at("/", get(start))
         .at("/signin", get(session_pages::sign_in_form).post(session_pages::sign_in))
-        .at("/signout", poem::post(session_pages::sign_out))
+        .at("/signout", poem::post(session_pages::sign_out.with(reader)))
         .at("/language", get(session_pages::switch_language))
         .at("/assets/:name", get(asset))
-        .at("/preview", poem::post(entries::markdown_preview))
-        .at("/quality", get(quality::dashboard))
-        .at("/entries", get(entries::list))
-        .at("/entries/new", get(entries::new_form).post(entries::create))
-        .at("/entries/:content_type/:slug", get(entries::edit).post(entries::save))
-        .at("/entries/:content_type/:slug/workflow", poem::post(entries::workflow))
-        .at("/entries/:content_type/:slug/schedule", poem::post(entries::schedule))
-        .at("/entries/:content_type/:slug/history", get(entries::history))
-        .at("/entries/:content_type/:slug/restore", poem::post(entries::restore))
+        .at("/preview", poem::post(entries::markdown_preview.with(reader)))
+        .at("/quality", get(quality::dashboard.with(reader)))
+        .at("/entries", get(entries::list.with(reader)))
+        .at("/entries/new", get(entries::new_form.with(editor)).post(entries::create.with(editor)))
+        .at("/entries/:content_type/:slug", get(entries::edit.with(reader)).post(entries::save.with(editor)))
+        // Each step needs its own role too, which the form names; editors may take the least of them.
+        .at("/entries/:content_type/:slug/workflow", poem::post(entries::workflow.with(editor)))
+        .at("/entries/:content_type/:slug/schedule", poem::post(entries::schedule.with(publisher)))
+        .at("/entries/:content_type/:slug/history", get(entries::history.with(reader)))
+        .at("/entries/:content_type/:slug/restore", poem::post(entries::restore.with(editor)))
         .with(pages::NoStore)
 }
 

@@ -4,15 +4,16 @@
 //! `SameSite=Strict` cookie (`Secure` behind TLS), stored only as a hash,
 //! ending after [`SESSION_HOURS`], at sign-out, or when the token is
 //! revoked or expires. Every form carries the session's CSRF token, and
-//! every post is checked against it.
+//! every post is checked against it. Each route names the role it needs
+//! ([`Needs`]); the check runs before the handler reads the request.
 
 use chrono::{Duration, Utc};
 use poem::http::{HeaderMap, StatusCode, header};
-use poem::{FromRequest, Request, RequestBody, Response};
+use poem::{Endpoint, FromRequest, IntoResponse, Middleware, Request, RequestBody, Response};
 
-use super::Lang;
+use super::{Lang, error_page, pages};
 use crate::api::AppState;
-use crate::auth::{self, Principal, random_secret};
+use crate::auth::{self, Principal, Refused, random_secret};
 use crate::digest::sha256_hex;
 use crate::store::{EditorSession, StoreError};
 use crate::workflow::Role;
@@ -44,7 +45,12 @@ pub struct Editor {
 
 impl Editor {
     pub fn may(&self, role: Role) -> bool {
-        self.principal.role.includes(role)
+        self.principal.require(role).is_ok()
+    }
+
+    /// The page that refuses a step this editor's role does not include.
+    pub fn refused(&self, refused: &Refused) -> Response {
+        error_page(StatusCode::FORBIDDEN, self.lang, &pages::word(self.lang, &format!("needs_{}", refused.needed)))
     }
 
     /// Refuses a post whose CSRF token is not this session's.
@@ -56,20 +62,54 @@ impl Editor {
     }
 }
 
-impl<'a> FromRequest<'a> for Editor {
-    async fn from_request(request: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+/// The check in front of every page and post of the UI that needs a
+/// session: a signed-in editor whose role includes the route's, before the
+/// handler reads anything else of the request (its form above all). The
+/// handler then finds the [`Editor`] among the request's extensions.
+#[derive(Clone, Copy)]
+pub struct Needs(pub Role);
+
+impl<E: Endpoint> Middleware<E> for Needs {
+    type Output = NeedsEndpoint<E>;
+    fn transform(&self, inner: E) -> Self::Output {
+        NeedsEndpoint { inner, role: self.0 }
+    }
+}
+
+pub struct NeedsEndpoint<E> {
+    inner: E,
+    role: Role,
+}
+
+impl<E: Endpoint> Endpoint for NeedsEndpoint<E> {
+    type Output = Response;
+    async fn call(&self, mut request: Request) -> poem::Result<Response> {
         let state = request.data::<AppState>().ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
-        match signed_in(request, state).await {
-            Ok(Some(editor)) => Ok(editor),
+        let editor = match signed_in(&request, state).await {
+            Ok(Some(editor)) => editor,
             Ok(None) => {
                 let back = request.original_uri().path_and_query().map(|p| p.as_str()).unwrap_or("/admin/");
-                Err(poem::Error::from_response(redirect(&format!("/admin/signin?back={}", encode_component(back)))))
+                return Ok(redirect(&format!("/admin/signin?back={}", encode_component(back))));
             }
             Err(error) => {
                 tracing::error!(%error, "checking an editor session failed");
-                Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
+                return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
             }
+        };
+        if let Err(refused) = editor.principal.require(self.role) {
+            return Ok(editor.refused(&refused));
         }
+        request.extensions_mut().insert(editor);
+        self.inner.call(request).await.map(IntoResponse::into_response)
+    }
+}
+
+impl<'a> FromRequest<'a> for Editor {
+    async fn from_request(request: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        request.extensions().get::<Editor>().cloned().ok_or_else(|| {
+            tracing::error!(path = request.uri().path(), "an editor UI route is not behind its role check");
+            poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR)
+        })
     }
 }
 

@@ -32,10 +32,6 @@ async fn check_token(request: &Request, bearer: Bearer) -> poem::Result<Principa
 impl TokenAuth {
     /// Refuses with 403 unless the token's role includes `role`.
     pub fn require(&self, role: Role, doing: &str) -> Result<&Principal, ApiError> {
-        if self.0.role.includes(role) {
-            Ok(&self.0)
-        } else {
-            Err(ApiError::forbidden(format!("{doing} needs the role `{role}`; this token has `{}`", self.0.role)))
-        }
+        self.0.require(role).map_err(|refused| ApiError::forbidden(format!("{doing} {refused}")))
     }
 }

@@ -128,12 +128,12 @@ pub async fn app(state: AppState) -> impl Endpoint {
     let service = OpenApiService::new(apis(), "katalog", env!("CARGO_PKG_VERSION"))
         .description("Public-service information, written once and published to every channel. Errors are RFC 9457 problem+json.");
     let generated = service.spec();
-    let merged = openapi::with_content_types(&generated, &state.registry).to_string();
+    let merged = openapi::with_content_types(&generated, &state.registry);
     let docs_html = swagger_html(&service, &generated, &merged).await;
     // Swagger UI is inline: its scripts are allowed by their hashes.
     let docs_policy = security::policy_for_inline(&docs_html);
 
-    let spec_json = merged.clone();
+    let spec_json = merged.to_string();
     let mut routes = Route::new()
         .at(
             "/openapi.json",
@@ -214,8 +214,9 @@ async fn limit_body<E: Endpoint>(next: E, mut request: poem::Request) -> poem::R
 }
 
 /// poem-openapi's self-contained Swagger UI page (no external assets),
-/// showing the merged document instead of the generated one.
-async fn swagger_html(service: &OpenApiService<Apis, ()>, generated: &str, merged: &str) -> String {
+/// showing the merged document instead of the generated one (inside the
+/// page's script, so escaped as JSON in scripts is).
+async fn swagger_html(service: &OpenApiService<Apis, ()>, generated: &str, merged: &serde_json::Value) -> String {
     let endpoint = service.swagger_ui().into_endpoint();
     let request = poem::Request::builder().uri(poem::http::Uri::from_static("/")).finish();
     let response = endpoint.get_response(request).await;
@@ -223,5 +224,5 @@ async fn swagger_html(service: &OpenApiService<Apis, ()>, generated: &str, merge
         return String::new();
     }
     let page = response.into_body().into_string().await.unwrap_or_default();
-    page.replacen(generated, merged, 1)
+    page.replacen(generated, &crate::render::escape::json_for_script(merged), 1)
 }

@@ -27,6 +27,14 @@ pub enum AuthError {
     Random(String),
 }
 
+/// A principal whose role does not include the one a step needs.
+#[derive(Debug, thiserror::Error)]
+#[error("needs the role `{needed}`; this token has `{held}`")]
+pub struct Refused {
+    pub needed: Role,
+    pub held: Role,
+}
+
 /// Who is making a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
@@ -39,6 +47,12 @@ impl Principal {
     /// How the principal is named as the author of revisions and audit entries.
     pub fn author(&self) -> String {
         format!("{} (token {})", self.name, self.token_id)
+    }
+
+    /// The one check of a role, for the management API and the editor UI
+    /// alike: refused unless the principal's role includes `needed`.
+    pub fn require(&self, needed: Role) -> Result<&Principal, Refused> {
+        if self.role.includes(needed) { Ok(self) } else { Err(Refused { needed, held: self.role }) }
     }
 }
 

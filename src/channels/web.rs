@@ -19,7 +19,7 @@ use super::snapshot::SnapshotEntry;
 use super::views::{self, EntryLink, href, lang, name_of};
 use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources};
 use crate::content::Locale;
-use crate::render::escape::escape;
+use crate::render::escape::{escape, json_for_script};
 use crate::render::facts::{self, SCHEMA_ORG_DAYS};
 
 const BUILT_IN: [(&str, &str); 10] = [
@@ -119,18 +119,13 @@ impl Web {
             locale => locale.code(),
             lang => lang(locale),
             title => title,
-            json_ld => json_ld.map(|v| script_safe(&v)).unwrap_or_default(),
+            json_ld => json_ld.map(|v| json_for_script(&v)).unwrap_or_default(),
             alternates => template_value(&alternates),
             ..content
         };
         let html = self.templates.get_template(template)?.render(context)?;
         Ok(RenderedPage { path: own, html: html.into_bytes(), alternates })
     }
-}
-
-/// JSON for a `<script>` element: `</` cannot close it.
-fn script_safe(value: &Value) -> String {
-    value.to_string().replace("</", "<\\/")
 }
 
 fn alternates(locales: impl IntoIterator<Item = Locale>, ui: &Ui, path: impl Fn(Locale) -> String) -> Vec<Alternate> {

@@ -621,3 +621,93 @@ async fn opening_hours_are_edited_as_lists(db: TestDb) {
     assert_eq!(before, after);
 }
 on_both_databases!(opening_hours_are_edited_as_lists);
+
+/// A reader may look but not write: the UI refuses a reader's new entry by
+/// the management API's rule, and every other post that changes entries,
+/// before reading the form.
+async fn a_reader_creates_and_changes_nothing(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let reader_token = person(&db, "reader", "Rita Leserin");
+    let mut rita = Visitor::signed_in(&server, &reader_token).await;
+    let entries = rita.get("/admin/entries").await;
+    assert_eq!(entries.status, StatusCode::OK, "readers see the work list");
+    let csrf = entries.input("_csrf");
+
+    let refused = rita.post("/admin/entries/new?type=service", &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer zahlen"), ("_action", "save")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("Rolle „editor“"), "{}", refused.body);
+    let api = crate::helpers::Client { server: &server, token: reader_token };
+    let (status, _, _) = api.send(reqwest::Method::GET, "/api/v1/manage/service/hundesteuer-zahlen", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
+    let (status, _, problem) = api.send(reqwest::Method::POST, "/api/v1/manage/service", None, Some(serde_json::json!({"slug": "hundesteuer-zahlen", "fields": {"name": "Hundesteuer zahlen"}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the API refuses the same: {problem}");
+
+    let page = rita.get(ID_CARD).await;
+    assert_eq!(page.status, StatusCode::OK, "readers read entries");
+    let version = page.input("_version");
+    let posts = [
+        (ID_CARD.to_owned(), vec![("_action", "save"), ("/name", "Von Rita")]),
+        (ID_CARD.to_owned(), vec![("_action", "add:/fees")]),
+        (format!("{ID_CARD}/workflow?locale=de"), vec![("action", "submit")]),
+        (format!("{ID_CARD}/restore?locale=de"), vec![("_version", version.as_str()), ("number", "1")]),
+        (format!("{ID_CARD}/schedule?locale=de"), vec![("publish_at", "2030-07-01T09:00")]),
+    ];
+    for (path, form) in posts {
+        let mut form = form;
+        form.push(("_csrf", &csrf));
+        let refused = rita.post(&path, &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path} {form:?}");
+    }
+    assert_eq!(rita.get(ID_CARD).await.input("_version"), version, "the entry is unchanged");
+}
+on_both_databases!(a_reader_creates_and_changes_nothing);
+
+/// A list index far beyond the list's items is refused: never filled
+/// with empty items, in the German form or a translation's.
+async fn a_huge_list_index_is_refused(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let csrf = anna.get(ID_CARD).await.input("_csrf");
+    let english = format!("{ID_CARD}?locale=en");
+    let translation = anna.get(&english).await.entry_form(&[]);
+    let posts = [
+        (ID_CARD, vec![("/fees/100000/label", "Gebühr"), ("_action", "add:/fees")]),
+        (english.as_str(), vec![("/fees/100000/label", "Fee"), ("_action", "add:/fees")]),
+        (english.as_str(), vec![("/fees/100000/label", "Fee"), ("_action", "save")]),
+        (ID_CARD, vec![("_action", "remove:/fees/100000")]),
+        ("/admin/entries/office/buergerbuero-mitte", vec![("_action", "add:/opening_hours/100000/slots")]),
+        ("/admin/entries/new?type=service", vec![("_slug", "x"), ("/fees/100000/label", "Gebühr"), ("_action", "add:/fees")]),
+    ];
+    for (path, form) in posts {
+        let mut form = form;
+        form.push(("_csrf", &csrf));
+        let refused = anna.post(path, &form).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{path} {form:?}: {}", refused.body);
+        assert!(refused.body.contains("100000"), "the page names what was wrong: {}", refused.body);
+    }
+    assert_eq!(anna.get(&english).await.entry_form(&[]), translation, "the translation is unchanged");
+}
+on_both_databases!(a_huge_list_index_is_refused);
+
+/// `_action=add:` with a path of 100,000 steps, from an editor or a
+/// reader: refused, and the server answers on.
+async fn a_deep_list_action_is_refused_and_the_server_answers_on(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let mut anna = Visitor::signed_in(&server, &person(&db, "editor", "Anna Beispiel")).await;
+    let mut rita = Visitor::signed_in(&server, &person(&db, "reader", "Rita Leserin")).await;
+    let deep = format!("add:{}", "/a".repeat(100_000));
+    let rita_csrf = rita.get("/admin/entries").await.input("_csrf");
+    let refused = rita.post(ID_CARD, &[("_csrf", &rita_csrf), ("_action", &deep)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let csrf = anna.get(ID_CARD).await.input("_csrf");
+    for path in [ID_CARD, "/admin/entries/new?type=service"] {
+        let refused = anna.post(path, &[("_csrf", &csrf), ("_action", &deep)]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{path}");
+    }
+    let deep_name = format!("{}/0", "/fees/0".repeat(10_000));
+    let refused = anna.post(ID_CARD, &[("_csrf", &csrf), (&deep_name, "x"), ("_action", "save")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(anna.get(ID_CARD).await.status, StatusCode::OK, "the editor works on");
+}
+on_both_databases!(a_deep_list_action_is_refused_and_the_server_answers_on);

@@ -5,6 +5,7 @@
 use reqwest::Method;
 use serde_json::json;
 
+use crate::browser::Browser;
 use crate::helpers::{Client, Server, TestDb, katalog, repo_path, text, token};
 use crate::on_both_databases;
 
@@ -93,3 +94,80 @@ async fn drafts_are_previewed_to_token_holders_only(db: TestDb) {
     assert!(a_z.contains("Personalausweis beantragen (Entwurf)"), "and in the A–Z");
 }
 on_both_databases!(drafts_are_previewed_to_token_holders_only);
+
+/// What an editor might paste into any text: the start of an HTML comment
+/// with a script tag in it, and the end of a script element.
+const SCRIPT_LIKE: &str = " <!--<script> Amt </script ";
+
+/// Free text of the schema (no choice, format or pattern), where `SCRIPT_LIKE` may go.
+fn is_free_text(node: &serde_json::Value) -> bool {
+    node.get("type").and_then(serde_json::Value::as_str) == Some("string") && ["enum", "const", "format", "pattern", "x-reference"].iter().all(|k| node.get(k).is_none())
+}
+
+/// `value` with `SCRIPT_LIKE` in every free text the schema declares: added
+/// to each such text and list of texts, and filled into absent ones of
+/// each group the entry has.
+fn with_script_like_texts(walker: &katalog::content::schema::SchemaWalker<'_>, node: &serde_json::Value, value: &mut serde_json::Value) {
+    use serde_json::Value;
+    let node = walker.resolve(node);
+    match value {
+        Value::Object(map) => {
+            for (key, child) in walker.properties(node) {
+                match map.get_mut(key.as_str()) {
+                    Some(inner) => with_script_like_texts(walker, child, inner),
+                    None if is_free_text(walker.resolve(child)) => {
+                        map.insert(key.clone(), json!(SCRIPT_LIKE.trim()));
+                    }
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            let Some(item) = walker.items(node) else { return };
+            items.iter_mut().for_each(|inner| with_script_like_texts(walker, item, inner));
+            if is_free_text(item) {
+                items.push(json!(SCRIPT_LIKE.trim()));
+            }
+        }
+        Value::String(text) if is_free_text(node) => text.push_str(SCRIPT_LIKE),
+        _ => {}
+    }
+}
+
+/// An office and a service that lists it, with `<!--<script>` and
+/// `</script` in every text: their pages (and the JSON-LD in them) still
+/// show their content in Chromium.
+#[test]
+fn script_like_text_in_any_field_leaves_the_pages_readable() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::new(crate::helpers::Backend::Sqlite));
+    let server = Server::start(&db, &repo_path("content"));
+    let registry = katalog::content::Registry::load_dir(&repo_path("schemas")).unwrap();
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    let pages = [("office", "buergerbuero-mitte"), ("service", "personalausweis-beantragen")];
+    runtime.block_on(async {
+        for (content_type, slug) in pages {
+            let path = format!("/api/v1/manage/{content_type}/{slug}");
+            let (_, etag, entry) = publisher.send(Method::GET, &path, None, None).await;
+            let mut fields = entry["fields"].clone();
+            let content_type = registry.get(content_type).unwrap();
+            with_script_like_texts(&content_type.walker(), &content_type.schema, &mut fields);
+            let (status, _, saved) = publisher.send(Method::PUT, &path, etag.as_deref(), Some(json!({"fields": fields}))).await;
+            assert_eq!(status, 200, "{saved}");
+            let (status, _, published) = publisher.send(Method::POST, &format!("{path}/transitions"), None, Some(json!({"action": "publish"}))).await;
+            assert_eq!(status, 200, "{published}");
+        }
+    });
+    let browser = Browser::start();
+    for (content_type, slug) in pages {
+        let page = format!("/de/{content_type}/{slug}/");
+        let html = runtime.block_on(async { server.get(&page).await.text().await.unwrap() });
+        let json_ld = html.split("<script type=\"application/ld+json\">").nth(1).unwrap_or_else(|| panic!("{page} has JSON-LD: {html}"));
+        assert!(json_ld.split("</script>").next().unwrap().contains("Amt"), "{page}: the texts are in the JSON-LD");
+        browser.goto(&format!("{}{page}", server.base));
+        let shown = browser.execute("const h1 = document.querySelector('main h1'); return [h1 !== null && h1.checkVisibility(), document.querySelector('main')?.innerText ?? ''];", json!([]));
+        assert_eq!(shown[0], true, "{page}: the heading is shown");
+        let main = shown[1].as_str().unwrap();
+        assert!(main.contains("<!--<script> Amt </script"), "{page}: the texts are shown as written: {main}");
+    }
+}

@@ -3,6 +3,7 @@
 //! of generated cases, and first replays the inputs committed under
 //! `tests/corpus/<target>/` (found problems are added there).
 
+mod admin_form;
 mod bundle;
 mod file_format;
 mod markdown;
