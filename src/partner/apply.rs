@@ -12,19 +12,20 @@ use serde_json::Value;
 
 use super::bundle::{self, BundleEntry, BundleLocale, BundleSource, VerifiedBundle};
 use super::merge::merge;
-use super::{BundleProblem, SyncError};
+use super::{BundleProblem, FetchSettings, SyncError};
 use crate::content::{Locale, Registry};
 use crate::digest::sha256_hex;
 use crate::store::entity::{change, entry, publication, revision};
 use crate::store::{AuditEvent, ConflictRow, EntryRef, ImportBaseline, Link, Store, StoreError, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevisionRow, WriteBatch, links_of};
 use crate::workflow::State;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SyncOptions {
     /// Publish what arrives (and unpublish what upstream withdrew) even
     /// when the subscription does not auto-publish; otherwise it waits as
     /// drafts for the partner's own review.
     pub publish: bool,
+    pub fetch: FetchSettings,
 }
 
 /// What a sync did; entries as `type/slug`, sorted.
@@ -61,7 +62,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     let started = Instant::now();
     let partner = store.partners().await?.into_iter().find(|p| p.name == name).ok_or_else(|| SyncError::UnknownPartner(name.to_owned()))?;
     let (applied, held) = (store.partner_files(name).await?, store.upstream_ids(name).await?);
-    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied, &held).await?;
+    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied, &held, &options.fetch).await?;
 
     // Under the import lock: no other import or sync writes in between.
     let txn = store.begin_import().await?;

@@ -12,6 +12,7 @@ mod exports;
 mod helpers;
 mod manage;
 mod ops;
+mod outbound;
 mod partner;
 mod partner_live;
 mod partner_sync;

@@ -12,7 +12,7 @@ use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Client, Server, TestDb, copy_dir, import, katalog, repo_path, sample_content, text, token};
+use crate::helpers::{Backend, Client, LOOPBACK, Server, TestDb, copy_dir, import, katalog, repo_path, sample_content, text, token};
 use crate::on_both_databases;
 use crate::partner::export_partner;
 use katalog::content::Locale;
@@ -56,6 +56,8 @@ pub fn refused_bundles(entry_file: &str) -> Vec<(&'static str, &'static str, Tam
     ]
 }
 
+/// `katalog partner ARGS` on `db`; `add` and `sync` may reach loopback,
+/// where the tests serve bundles.
 fn partner(db: &TestDb, args: &[&str]) -> Output {
     let schemas = repo_path("schemas");
     let mut all = vec!["partner"];
@@ -63,6 +65,9 @@ fn partner(db: &TestDb, args: &[&str]) -> Output {
     all.extend_from_slice(&["--database", &db.url]);
     if args[0] == "sync" {
         all.extend_from_slice(&["--schemas", schemas.to_str().unwrap()]);
+    }
+    if matches!(args[0], "add" | "sync") {
+        all.extend_from_slice(&LOOPBACK);
     }
     katalog(&all)
 }
