@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{BundleProblem, FetchSettings, SyncError};
-use crate::channels::partner::{DELETIONS, FORMAT, FORMAT_VERSION, MANIFEST};
-use crate::content::{Locale, Registry, document};
+use crate::channels::partner::{DELETIONS, FORMAT, FORMAT_VERSION, MANIFEST, entry_path};
+use crate::content::{Locale, Registry, document, slug};
 use crate::digest::sha256_hex;
 use crate::outbound;
 use crate::store::{Link, links_of};
@@ -328,7 +328,7 @@ async fn verify(source: &BundleSource, registry: &Registry, applied: &AppliedFil
     }
     let manifest: Manifest = serde_json::from_value(manifest).map_err(|e| reject(MANIFEST, format!("not a bundle manifest: {e}")))?;
 
-    let mut problems = Vec::new();
+    let mut problems: Vec<BundleProblem> = manifest.entries.iter().flat_map(|indexed| name_problems(indexed, registry)).collect();
     let present = source.list()?;
     if let Some(present) = &present {
         let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
@@ -422,6 +422,7 @@ async fn verify(source: &BundleSource, registry: &Registry, applied: &AppliedFil
     }
     if !problems.is_empty() {
         problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.message.cmp(&b.message)));
+        problems.dedup();
         return Err(SyncError::Rejected(problems));
     }
     Ok(VerifiedBundle {
@@ -433,6 +434,29 @@ async fn verify(source: &BundleSource, registry: &Registry, applied: &AppliedFil
         changed_files,
         dropped_files,
     })
+}
+
+/// An indexed entry named as the editorial import and the export name
+/// one: an id that is a UUID, a content type we have, a valid slug, and
+/// its file where the export puts it. Every later step (paths of our own
+/// exports, URLs, the delivery API) relies on these rules.
+fn name_problems(indexed: &IndexedEntry, registry: &Registry) -> Vec<BundleProblem> {
+    let problem = |message: String| BundleProblem { file: indexed.path.escape_debug().to_string(), message };
+    let mut problems = Vec::new();
+    if uuid::Uuid::try_parse(&indexed.id).map(|id| id.to_string()).ok().as_deref() != Some(indexed.id.as_str()) {
+        problems.push(problem(format!("id `{}` is not a UUID (lower-case, with hyphens)", indexed.id.escape_debug())));
+    }
+    if registry.get(&indexed.content_type).is_none() {
+        problems.push(problem(format!("content type `{}` does not exist here", indexed.content_type.escape_debug())));
+    }
+    match slug::check(&indexed.slug) {
+        Err(message) => problems.push(problem(message)),
+        Ok(()) if indexed.path != entry_path(&indexed.content_type, &indexed.slug) => {
+            problems.push(problem(format!("the file of the {} `{}` is {}, not this", indexed.content_type.escape_debug(), indexed.slug, entry_path(&indexed.content_type, &indexed.slug).escape_debug())));
+        }
+        Ok(()) => {}
+    }
+    problems
 }
 
 fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Result<BundleEntry, Vec<BundleProblem>> {
@@ -450,6 +474,12 @@ fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Res
     };
     for violation in content_type.validate(&source.fields) {
         problems.push(problem(format!("de: {}: {}", violation.pointer, violation.message)));
+    }
+    let references = document::references(content_type, &source.fields);
+    for reference in &references {
+        if let Err(message) = slug::check(&reference.target_slug) {
+            problems.push(problem(format!("de: {}: a reference to an {}: {message}", reference.pointer, reference.target_type)));
+        }
     }
     let mut locales = Vec::new();
     for (code, published) in &file.locales {
@@ -481,7 +511,7 @@ fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Res
     let leika = content_type.external_keys.get("leika").and_then(|field| source.fields.get(field)?.as_str()).map(str::to_owned);
     Ok(BundleEntry {
         file: indexed.path.clone(),
-        references: document::references(content_type, &source.fields),
+        references,
         links: links_of(content_type, &source.fields),
         id: file.id,
         content_type: file.content_type,

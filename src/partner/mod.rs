@@ -11,9 +11,11 @@
 //! * **Verify, then apply, all at once.** A bundle is read and checked
 //!   before the database is touched: format and version (a newer
 //!   `format_version` is refused), the SHA-256 of every listed file read,
-//!   no listed file missing, no unlisted file in a bundle folder, and every
-//!   entry read valid. Then everything is written in one transaction, so an
-//!   interrupted sync leaves nothing behind and simply runs again.
+//!   no listed file missing, no unlisted file in a bundle folder, every
+//!   entry named by the rules of the editorial import (type, slug, locale,
+//!   and its file where the export puts it) and every entry read valid.
+//!   Then everything is written in one transaction, so an interrupted sync
+//!   leaves nothing behind and simply runs again.
 //! * **Fenced and bounded.** Over HTTP, a bundle is fetched only from
 //!   public addresses unless a host is allowed by name (see
 //!   [`crate::outbound`]), no file larger than the configured limit is
