@@ -804,7 +804,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 report.elapsed.as_secs_f64(),
                 peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default()
             );
-            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts)] {
+            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts), ("refers to an entry not received", &report.unresolved)] {
                 for entry in entries {
                     println!("  {label}: {entry}");
                 }

@@ -112,6 +112,11 @@ pub struct SyncReportBody {
     pub withdrawn: Vec<String>,
     /// `type/slug module (locale)` of overridden modules upstream changed.
     pub conflicts: Vec<String>,
+    /// `type/slug /pointer → type/slug`: references to entries neither in
+    /// the bundle nor here (unpublished upstream), taken as they are; the
+    /// channels leave them out as they do any reference to an entry that
+    /// is not published.
+    pub unresolved: Vec<String>,
     /// `type/slug (locale)` left as drafts although publishing: in the
     /// trash, not live here, or with a revision of this katalog's own
     /// waiting for review.
@@ -135,6 +140,7 @@ impl From<SyncReport> for SyncReportBody {
             changed: report.changed,
             withdrawn: report.withdrawn,
             conflicts: report.conflicts,
+            unresolved: report.unresolved,
             held_back: report.held_back,
             unchanged: report.unchanged as u64,
             new_revisions: report.new_revisions as u64,

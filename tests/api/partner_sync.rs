@@ -516,3 +516,41 @@ async fn hostile_names_refuse_the_bundle() {
         assert_eq!(state(&town).await, before, "{name}: something was applied");
     }
 }
+
+/// Unpublishing, then trashing, offices that published services still
+/// name leaves the bundle syncable for a new partner: the services arrive
+/// with those references, which the sync lists as not received.
+async fn a_new_partner_syncs_after_referenced_entries_are_withdrawn(city: TestDb) {
+    let content = sample_content();
+    assert!(import(&city, content.path()).status.success());
+    let server = Server::start(&city, content.path());
+    let admin = Client { server: &server, token: token(&city, "admin", &[]) };
+    let withdraw: [(&str, &str, &str, Option<Value>); 2] = [
+        ("fundbuero", "fundsache-melden", "transitions", Some(json!({"action": "unpublish"}))),
+        ("wahlamt", "briefwahl-beantragen", "trash", None),
+    ];
+    for (step, (office, service, how, body)) in withdraw.iter().cloned().enumerate() {
+        let (status, _, answer) = admin.send(Method::POST, &format!("/api/v1/manage/office/{office}/{how}"), None, body).await;
+        assert_eq!(status, 200, "{office} {how}: {answer}");
+        let out = tempfile::tempdir().unwrap();
+        export_partner(&city, out.path());
+        let bundle = out.path().join("partner");
+        let manifest = read_json(&bundle.join("manifest.json"));
+        let carried = |content_type: &str, slug: &str| manifest["entries"].as_array().unwrap().iter().any(|e| e["type"] == content_type && e["slug"] == slug);
+        assert!(carried("service", service) && !carried("office", office), "{office} {how}");
+
+        let town = TestDb::new(same_backend(&city)).await;
+        succeeded(&partner(&town, &["add", "stuttgart", "--source", bundle.to_str().unwrap()]));
+        let synced = succeeded(&partner(&town, &["sync", "stuttgart", "--publish"]));
+        let entries = manifest["entries"].as_array().unwrap().len();
+        assert!(synced.contains(&format!("{entries} new, 0 changed")), "{office} {how}: {synced}");
+        // What an earlier step withdrew is still withdrawn, and reported too.
+        for (office, service, ..) in &withdraw[..=step] {
+            assert!(synced.contains(&format!("refers to an entry not received: service/{service} /responsible_offices/0/office → office/{office}")), "{synced}");
+        }
+        let store = Store::connect(&town.url).await.unwrap();
+        assert!(store.published_entry("service", service, Locale::SOURCE).await.unwrap().is_some(), "{service} arrived");
+        assert!(store.entry_record("office", office).await.unwrap().is_none(), "{office} did not");
+    }
+}
+on_both_databases!(a_new_partner_syncs_after_referenced_entries_are_withdrawn);
