@@ -10,7 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::api::AppState;
-use crate::config::{FileConfig, LimitsSection, RetentionSection, ServeSection, WebhookSection};
+use crate::config::{FileConfig, LimitsSection, OutboundSection, PartnerSection, RetentionSection, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
@@ -167,6 +167,8 @@ pub enum PartnerCommand {
         #[arg(long)]
         auto_publish: bool,
         #[command(flatten)]
+        fence: FenceArgs,
+        #[command(flatten)]
         database: DatabaseArgs,
     },
     /// Verify the partner's bundle and apply what changed, all or nothing.
@@ -177,6 +179,8 @@ pub enum PartnerCommand {
         /// review and withdrawals are only marked.
         #[arg(long)]
         publish: bool,
+        #[command(flatten)]
+        fetch: PartnerFetchArgs,
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
@@ -288,11 +292,61 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub webhooks: WebhookArgs,
     #[command(flatten)]
+    pub partner_fetch: PartnerFetchArgs,
+    #[command(flatten)]
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub schemas: SchemaArgs,
+}
+
+/// Which hosts webhooks and partner fetches may reach beyond the public
+/// internet; none by default.
+#[derive(Args, Debug)]
+pub struct FenceArgs {
+    /// A host (name or IP address) that webhooks and partner bundle fetches may reach although it is, or resolves to, a loopback, private or otherwise non-public address (repeat, or separate by commas).
+    #[arg(long = "outbound-allow-host", env = "KATALOG_OUTBOUND_ALLOW_HOSTS", value_delimiter = ',')]
+    pub outbound_allow_hosts: Vec<String>,
+}
+
+/// How partner bundles are read.
+#[derive(Args, Debug)]
+pub struct PartnerFetchArgs {
+    /// The largest file of a partner bundle that is read, in MiB.
+    #[arg(long, env = "KATALOG_PARTNER_MAX_FILE_MB", default_value_t = crate::partner::FetchSettings::DEFAULT_MAX_FILE_MB, value_parser = clap::value_parser!(u64).range(1..))]
+    pub partner_max_file_mb: u64,
+    /// Seconds a partner sync may spend reading and verifying the bundle.
+    #[arg(long, env = "KATALOG_PARTNER_SYNC_TIMEOUT_SECS", default_value_t = crate::partner::FetchSettings::DEFAULT_DEADLINE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub partner_sync_timeout_secs: u64,
+    #[command(flatten)]
+    pub fence: FenceArgs,
+}
+
+impl FenceArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("outbound_allow_hosts", &mut self.outbound_allow_hosts, file.outbound.allow_hosts.clone());
+    }
+
+    fn fence(&self) -> crate::outbound::Fence {
+        crate::outbound::Fence::allowing(&self.outbound_allow_hosts)
+    }
+}
+
+impl PartnerFetchArgs {
+    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
+        given.fill("partner_max_file_mb", &mut self.partner_max_file_mb, file.partner.max_file_mb);
+        given.fill("partner_sync_timeout_secs", &mut self.partner_sync_timeout_secs, file.partner.sync_timeout_secs);
+        self.fence.fill_from(file, given);
+    }
+
+    fn settings(&self) -> crate::partner::FetchSettings {
+        crate::partner::FetchSettings {
+            fence: self.fence.fence(),
+            max_file_bytes: self.partner_max_file_mb.saturating_mul(crate::partner::MIB),
+            deadline: std::time::Duration::from_secs(self.partner_sync_timeout_secs),
+        }
+    }
 }
 
 /// Webhook timing; the defaults suit production.
@@ -350,12 +404,15 @@ fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
         | Command::Backup(BackupArgs { database, .. })
         | Command::Restore(BackupArgs { database, .. })
         | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
-        | Command::Partner(PartnerCommand::Add { database, .. } | PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. }) => {
-            database.fill_from(file, given)
+        | Command::Partner(PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. }) => database.fill_from(file, given),
+        Command::Partner(PartnerCommand::Add { database, fence, .. }) => {
+            database.fill_from(file, given);
+            fence.fill_from(file, given);
         }
-        Command::Partner(PartnerCommand::Sync { database, schemas, .. }) => {
+        Command::Partner(PartnerCommand::Sync { database, schemas, fetch, .. }) => {
             database.fill_from(file, given);
             schemas.fill_from(file, given);
+            fetch.fill_from(file, given);
         }
         Command::Reindex(search) | Command::Search { search, .. } | Command::SearchEval { search, .. } => search.fill_from(file, given),
         Command::Export(args) => {
@@ -402,6 +459,7 @@ impl ServeArgs {
         given.fill("behind_proxy", &mut self.behind_proxy, file.limits.behind_proxy);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
         self.webhooks.fill_from(file, given);
+        self.partner_fetch.fill_from(file, given);
         self.retention.fill_from(file, given);
         self.database.fill_from(file, given);
         self.schemas.fill_from(file, given);
@@ -435,6 +493,8 @@ impl ServeArgs {
                 retry_hours: Some(w.webhook_retry_hours),
             },
             retention: RetentionSection { audit_days: self.retention.keep_audit_days, revision_days: self.retention.keep_revision_days },
+            outbound: OutboundSection { allow_hosts: Some(self.partner_fetch.fence.outbound_allow_hosts.clone()) },
+            partner: PartnerSection { max_file_mb: Some(self.partner_fetch.partner_max_file_mb), sync_timeout_secs: Some(self.partner_fetch.partner_sync_timeout_secs) },
         }
     }
 }
@@ -701,7 +761,7 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
 async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
     use crate::partner::{self, BundleSource, SyncError, SyncOptions};
     match command {
-        PartnerCommand::Add { name, source, auto_publish, database } => {
+        PartnerCommand::Add { name, source, auto_publish, fence, database } => {
             // A folder is kept as an absolute path: syncs may run from anywhere.
             let source = match BundleSource::parse(&source) {
                 BundleSource::Folder(folder) => {
@@ -712,16 +772,16 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
             };
             let store = open_store(&database).await?;
             store.migrate().await?;
-            partner::add(&store, &name, &source, auto_publish).await?;
+            partner::add(&store, &name, &source, auto_publish, &fence.fence()).await?;
             let arrives = if auto_publish { "published" } else { "as drafts" };
             println!("partner {name} added: bundles from {source}, changes arrive {arrives}; `katalog partner sync {name}` applies the current one");
             Ok(ExitCode::SUCCESS)
         }
-        PartnerCommand::Sync { name, publish, database, schemas } => {
+        PartnerCommand::Sync { name, publish, fetch, database, schemas } => {
             let registry = load_registry(&schemas)?;
             let store = open_store(&database).await?;
             store.migrate().await?;
-            let report = match partner::sync(&store, &registry, &name, SyncOptions { publish }).await {
+            let report = match partner::sync(&store, &registry, &name, SyncOptions { publish, fetch: fetch.settings() }).await {
                 Ok(report) => report,
                 Err(SyncError::Rejected(problems)) => {
                     for problem in &problems {
@@ -748,7 +808,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 report.elapsed.as_secs_f64(),
                 peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default()
             );
-            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts)] {
+            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts), ("refers to an entry not received", &report.unresolved)] {
                 for entry in entries {
                     println!("  {label}: {entry}");
                 }
@@ -894,10 +954,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             behind_proxy: args.behind_proxy,
         },
         cors_origins: args.cors_origins.clone(),
+        partner_fetch: args.partner_fetch.settings(),
     };
     let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
     state.responses.follow(&state.store).await?;
-    let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing())?;
+    let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing(), &state.partner_fetch.fence)?;
     let mut beats = crate::background::Beats::default();
     {
         let (store, registry, metrics) = (state.store.clone(), state.registry.clone(), state.metrics.clone());

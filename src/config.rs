@@ -30,6 +30,38 @@ pub struct FileConfig {
     pub limits: LimitsSection,
     #[serde(default, skip_serializing_if = "RetentionSection::is_empty")]
     pub retention: RetentionSection,
+    #[serde(default, skip_serializing_if = "OutboundSection::is_empty")]
+    pub outbound: OutboundSection,
+    #[serde(default, skip_serializing_if = "PartnerSection::is_empty")]
+    pub partner: PartnerSection,
+}
+
+/// Hosts that webhooks and partner fetches may reach although they are,
+/// or resolve to, non-public addresses (loopback, private networks).
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSection {
+    pub allow_hosts: Option<Vec<String>>,
+}
+
+impl OutboundSection {
+    fn is_empty(&self) -> bool {
+        *self == OutboundSection::default()
+    }
+}
+
+/// Bounds of reading a partner's bundle.
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSection {
+    pub max_file_mb: Option<u64>,
+    pub sync_timeout_secs: Option<u64>,
+}
+
+impl PartnerSection {
+    fn is_empty(&self) -> bool {
+        *self == PartnerSection::default()
+    }
 }
 
 /// Days history is kept; a missing key keeps it forever.

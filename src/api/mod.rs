@@ -77,6 +77,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails while a change-log consumer is further behind.
     pub ready_max_lag: u64,
+    /// How partner bundles are fetched; its fence also guards webhook URLs.
+    pub partner_fetch: Arc<crate::partner::FetchSettings>,
     limiters: Arc<Limiters>,
     cors: Arc<CorsOrigins>,
 }
@@ -90,6 +92,7 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// Origins whose pages may read the delivery API (`*` for any).
     pub cors_origins: Vec<String>,
+    pub partner_fetch: crate::partner::FetchSettings,
 }
 
 impl AppState {
@@ -104,6 +107,7 @@ impl AppState {
             bundle,
             metrics: Arc::default(),
             ready_max_lag: settings.ready_max_lag,
+            partner_fetch: Arc::new(settings.partner_fetch.clone()),
             limiters: Arc::new(Limiters::new(settings.rate_limits)),
             cors: Arc::new(CorsOrigins::new(&settings.cors_origins)?),
         })

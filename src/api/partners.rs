@@ -112,6 +112,11 @@ pub struct SyncReportBody {
     pub withdrawn: Vec<String>,
     /// `type/slug module (locale)` of overridden modules upstream changed.
     pub conflicts: Vec<String>,
+    /// `type/slug /pointer → type/slug`: references to entries neither in
+    /// the bundle nor here (unpublished upstream), taken as they are; the
+    /// channels leave them out as they do any reference to an entry that
+    /// is not published.
+    pub unresolved: Vec<String>,
     /// `type/slug (locale)` left as drafts although publishing: in the
     /// trash, not live here, or with a revision of this katalog's own
     /// waiting for review.
@@ -135,6 +140,7 @@ impl From<SyncReport> for SyncReportBody {
             changed: report.changed,
             withdrawn: report.withdrawn,
             conflicts: report.conflicts,
+            unresolved: report.unresolved,
             held_back: report.held_back,
             unchanged: report.unchanged as u64,
             new_revisions: report.new_revisions as u64,
@@ -229,7 +235,7 @@ impl PartnersApi {
             let problem = FieldProblem { pointer: "/source".into(), detail: format!("`{}` is not an http(s) URL; bundle folders are named on the command line", body.source) };
             return Err(ApiError::unprocessable("the source is not an http(s) URL", vec![problem]));
         };
-        partner::add(&state.store, &body.name, &source, body.auto_publish).await.map_err(sync_error)?;
+        partner::add(&state.store, &body.name, &source, body.auto_publish, &state.partner_fetch.fence).await.map_err(sync_error)?;
         Ok(CreatedResponse::Created(Json(one_partner(&state, &body.name).await?)))
     }
 
@@ -253,7 +259,7 @@ impl PartnersApi {
         publish: Query<Option<bool>>,
     ) -> Result<SyncResponse, ApiError> {
         auth.require(Role::Publisher, "syncing partners")?;
-        let options = SyncOptions { publish: publish.unwrap_or(false) };
+        let options = SyncOptions { publish: publish.unwrap_or(false), fetch: state.partner_fetch.as_ref().clone() };
         let report = partner::sync(&state.store, &state.registry, &name, options).await.map_err(sync_error)?;
         Ok(SyncResponse::Ok(Json(report.into())))
     }
@@ -287,11 +293,12 @@ fn sync_error(error: SyncError) -> ApiError {
         error @ (SyncError::NoConflict { .. } | SyncError::UnknownPartner(_)) => ApiError::not_found(error.to_string()),
         error @ SyncError::InvalidName(_) => ApiError::unprocessable(error.to_string(), vec![FieldProblem { pointer: "/name".into(), detail: error.to_string() }]),
         error @ SyncError::Exists(_) => ApiError::conflict("partner-exists", error.to_string()),
-        error @ (SyncError::Rejected(_) | SyncError::NewerFormat { .. }) => {
+        error @ SyncError::Refused { .. } => ApiError::unprocessable(error.to_string(), vec![FieldProblem { pointer: "/source".into(), detail: error.to_string() }]),
+        error @ (SyncError::Rejected(_) | SyncError::NewerFormat { .. } | SyncError::TooLarge { .. }) => {
             ApiError::Unprocessable(Json(Problem::new(poem::http::StatusCode::UNPROCESSABLE_ENTITY, "bundle-rejected", error.to_string())))
         }
         error @ (SyncError::OtherMunicipality { .. } | SyncError::Older { .. }) => ApiError::conflict("bundle-refused", error.to_string()),
-        error @ SyncError::Fetch { .. } => ApiError::bad_gateway(error.to_string()),
+        error @ (SyncError::Fetch { .. } | SyncError::Deadline { .. }) => ApiError::bad_gateway(error.to_string()),
         SyncError::Edit(error) => super::manage::edit_error(error),
         SyncError::Store(error) => error.into(),
         error @ SyncError::Read { .. } => ApiError::internal(error),

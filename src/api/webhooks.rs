@@ -134,7 +134,13 @@ impl WebhooksApi {
         let principal = auth.require(Role::Admin, "managing webhooks")?;
         let mut problems = Vec::new();
         match reqwest::Url::parse(body.url.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+                // Only a literal address can be judged now; a host name is
+                // checked each time it is resolved for a delivery.
+                if let Err(refused) = state.partner_fetch.fence.check(&url) {
+                    problems.push(field("/url", &refused.to_string()));
+                }
+            }
             Ok(_) => problems.push(field("/url", "use an http or https URL")),
             Err(error) => problems.push(field("/url", &format!("not a URL: {error}"))),
         }

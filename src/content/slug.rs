@@ -10,6 +10,16 @@ pub fn is_valid(slug: &str) -> bool {
         && slug.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
+/// A slug as every reader of content names checks it: `Err` says why it
+/// is not valid and what is.
+pub fn check(slug: &str) -> Result<(), String> {
+    if is_valid(slug) {
+        Ok(())
+    } else {
+        Err(format!("`{}` is not a valid slug: use lower-case letters a–z, digits and single hyphens (e.g. `personalausweis-beantragen`)", slug.escape_debug()))
+    }
+}
+
 /// The stable id of an entry first created from `type/slug`. Derived, so the
 /// same content imported into two databases gets the same ids.
 pub fn entry_id(content_type: &str, slug: &str) -> uuid::Uuid {

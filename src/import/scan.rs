@@ -168,10 +168,6 @@ fn classify(path: &Path) -> Result<(String, Locale), String> {
             (slug, locale)
         }
     };
-    if !slug::is_valid(slug) {
-        return Err(format!(
-            "`{slug}` is not a valid slug: use lower-case letters a–z, digits and single hyphens (e.g. `personalausweis-beantragen`)"
-        ));
-    }
+    slug::check(slug)?;
     Ok((slug.to_owned(), locale))
 }

@@ -12,19 +12,20 @@ use serde_json::Value;
 
 use super::bundle::{self, BundleEntry, BundleLocale, BundleSource, VerifiedBundle};
 use super::merge::merge;
-use super::{BundleProblem, SyncError};
+use super::{BundleProblem, FetchSettings, SyncError};
 use crate::content::{Locale, Registry, Violation};
 use crate::digest::sha256_hex;
 use crate::store::entity::{entry, publication, revision};
 use crate::store::{AuditEvent, ConflictRow, EntryRef, Going, ImportBaseline, LiveChange, Store, StoreError, Subject, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevisionRow, WriteBatch};
 use crate::workflow::State;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SyncOptions {
     /// Publish what arrives (and unpublish what upstream withdrew) even
     /// when the subscription does not auto-publish; otherwise it waits as
     /// drafts for the partner's own review.
     pub publish: bool,
+    pub fetch: FetchSettings,
 }
 
 /// What a sync did; entries as `type/slug`, sorted.
@@ -41,6 +42,9 @@ pub struct SyncReport {
     pub held_back: Vec<String>,
     /// `type/slug module (locale)` of modules upstream changed that are overridden here.
     pub conflicts: Vec<String>,
+    /// `type/slug /pointer → type/slug` of references to entries neither
+    /// in the bundle nor here: taken as they are (see `Plan::entry`).
+    pub unresolved: Vec<String>,
     pub unchanged: usize,
     pub new_revisions: usize,
     /// Bundle files fetched and verified besides the manifest: those whose
@@ -61,7 +65,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     let started = Instant::now();
     let partner = store.partners().await?.into_iter().find(|p| p.name == name).ok_or_else(|| SyncError::UnknownPartner(name.to_owned()))?;
     let (applied, held) = (store.partner_files(name).await?, store.upstream_ids(name).await?);
-    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied, &held).await?;
+    let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied, &held, &options.fetch).await?;
 
     // Under the import lock: no other import or sync writes in between.
     let txn = store.begin_import().await?;
@@ -152,7 +156,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         store.record_audit(&txn, &event, None).await?;
     }
     txn.commit().await?;
-    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.held_back, &mut report.conflicts] {
+    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.held_back, &mut report.conflicts, &mut report.unresolved] {
         list.sort();
     }
     report.elapsed = started.elapsed();
@@ -272,11 +276,23 @@ impl Plan<'_> {
             }
             Some(_) => {}
         }
+        // A reference to an entry neither in the bundle nor here is taken
+        // as it is and reported, not refused. Upstream publishes it so: the
+        // entry it names was unpublished or trashed there after the
+        // reference was published, and every channel shows a reference to
+        // an entry that is not published as upstream's own channels do
+        // (left out). Refusing it would make the bundle unsyncable for
+        // every new partner until upstream edits the referring entry,
+        // while partners that received the entry earlier sync on; dropping
+        // it in the export instead would change upstream's documents (and
+        // could make them invalid, as a service needs an office) and churn
+        // revisions and conflicts each time the entry comes and goes. When
+        // the entry is published again, the next sync brings it and the
+        // reference holds.
         for reference in &entry.references {
             let target = (reference.target_type.clone(), reference.target_slug.clone());
             if !self.bundle_keys.contains(&target) && !self.baseline.entries.contains_key(&target) {
-                let message = format!("de: {}: refers to the {} `{}`, which is neither in the bundle nor here", reference.pointer, target.0, target.1);
-                self.problem(entry, message);
+                self.report.unresolved.push(format!("{key} {} → {}/{}", reference.pointer, target.0, target.1));
             }
         }
 

@@ -15,10 +15,11 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{BundleProblem, SyncError};
-use crate::channels::partner::{DELETIONS, FORMAT, FORMAT_VERSION, MANIFEST};
-use crate::content::{Locale, Registry, document};
+use super::{BundleProblem, FetchSettings, SyncError};
+use crate::channels::partner::{DELETIONS, FORMAT, FORMAT_VERSION, MANIFEST, entry_path};
+use crate::content::{Locale, Registry, document, slug};
 use crate::digest::sha256_hex;
+use crate::outbound;
 use crate::store::{Link, links_of};
 
 /// Where a partner's bundles are: a folder, or an http(s) URL of one.
@@ -37,11 +38,19 @@ impl BundleSource {
         }
     }
 
-    /// A file of the bundle; `None` when it does not exist.
-    async fn read(&self, client: &reqwest::Client, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
+    /// The source as messages name it: a URL without credentials.
+    fn shown(&self) -> String {
         match self {
-            BundleSource::Folder(folder) => read_file(folder, path),
-            BundleSource::Http(base) => fetch(client, format!("{base}/{path}")).await,
+            BundleSource::Folder(folder) => folder.display().to_string(),
+            BundleSource::Http(base) => reqwest::Url::parse(base).map_or_else(|_| base.clone(), |url| outbound::shown(&url)),
+        }
+    }
+
+    /// A file of the bundle; `None` when it does not exist.
+    async fn read(&self, reader: &Reader, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
+        match self {
+            BundleSource::Folder(folder) => read_file(folder, path, reader.max_bytes),
+            BundleSource::Http(base) => reader.fetch(format!("{base}/{path}")).await,
         }
     }
 
@@ -49,16 +58,16 @@ impl BundleSource {
     /// exist: a folder's read on every core, a URL's fetched over several
     /// connections at once (one after the other, 10,000 round trips are
     /// most of an initial sync).
-    async fn read_many(&self, client: &reqwest::Client, paths: &[&str]) -> Result<Vec<Option<Vec<u8>>>, SyncError> {
+    async fn read_many(&self, reader: &Reader, paths: &[&str]) -> Result<Vec<Option<Vec<u8>>>, SyncError> {
         let base = match self {
-            BundleSource::Folder(folder) => return paths.par_iter().map(|path| read_file(folder, path)).collect(),
+            BundleSource::Folder(folder) => return paths.par_iter().map(|path| read_file(folder, path, reader.max_bytes)).collect(),
             BundleSource::Http(base) => base,
         };
         let mut files = vec![None; paths.len()];
         let mut fetching = tokio::task::JoinSet::new();
         let mut settle = |done: Option<Result<Fetched, tokio::task::JoinError>>| -> Result<(), SyncError> {
             if let Some(done) = done {
-                let (at, file) = done.map_err(|error| SyncError::Fetch { url: base.clone(), message: error.to_string() })?;
+                let (at, file) = done.map_err(|error| SyncError::Fetch { url: self.shown(), message: error.to_string() })?;
                 files[at] = file?;
             }
             Ok(())
@@ -67,8 +76,8 @@ impl BundleSource {
             if fetching.len() >= PARALLEL_FETCHES {
                 settle(fetching.join_next().await)?;
             }
-            let (client, url) = (client.clone(), format!("{base}/{path}"));
-            fetching.spawn(async move { (at, fetch(&client, url).await) });
+            let (reader, url) = (reader.clone(), format!("{base}/{path}"));
+            fetching.spawn(async move { (at, reader.fetch(url).await) });
         }
         while !fetching.is_empty() {
             settle(fetching.join_next().await)?;
@@ -101,25 +110,67 @@ impl BundleSource {
 /// Requests in flight at once when fetching a bundle over HTTP.
 const PARALLEL_FETCHES: usize = 16;
 
+/// Redirects followed for one file (a bundle moved to another address).
+const MAX_REDIRECTS: usize = 5;
+
 /// A file fetched: its place among those asked for, and what came.
 type Fetched = (usize, Result<Option<Vec<u8>>, SyncError>);
 
-fn read_file(folder: &Path, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
-    match std::fs::read(folder.join(path)) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(SyncError::Read { path: folder.join(path), source }),
+/// Reads a file, but never more than one byte over `max_bytes`.
+fn read_file(folder: &Path, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, SyncError> {
+    use std::io::Read;
+    let read_error = |source| SyncError::Read { path: folder.join(path), source };
+    let file = match std::fs::File::open(folder.join(path)) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(read_error(source)),
+    };
+    let mut bytes = Vec::new();
+    file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(SyncError::TooLarge { file: path.to_owned(), limit: max_bytes });
     }
+    Ok(Some(bytes))
 }
 
-async fn fetch(client: &reqwest::Client, url: String) -> Result<Option<Vec<u8>>, SyncError> {
-    let fetch_error = |error: reqwest::Error| SyncError::Fetch { url: url.clone(), message: error.to_string() };
-    let response = client.get(&url).send().await.map_err(fetch_error)?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
+/// Fetches the files of a bundle over HTTP through the fence, none larger
+/// than `max_bytes`.
+#[derive(Clone)]
+struct Reader {
+    client: outbound::Client,
+    max_bytes: u64,
+}
+
+impl Reader {
+    /// The file at `url`; `None` when the server has none. Errors name the
+    /// URL and a short cause, never what the server answered.
+    async fn fetch(&self, url: String) -> Result<Option<Vec<u8>>, SyncError> {
+        let Ok(url) = reqwest::Url::parse(&url) else {
+            return Err(SyncError::Fetch { url, message: outbound::Refused::NotHttp.to_string() });
+        };
+        let fetch_error = |message: String| SyncError::Fetch { url: outbound::shown(&url), message };
+        let request = self.client.request(reqwest::Method::GET, &url).map_err(|refused| fetch_error(refused.to_string()))?;
+        let mut response = request.send().await.map_err(|error| fetch_error(outbound::cause(&error)))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(fetch_error(format!("answered HTTP {}", response.status().as_u16())));
+        }
+        // Streamed, so that a file over the limit is never held whole.
+        let too_large = || SyncError::TooLarge { file: outbound::shown(&url), limit: self.max_bytes };
+        if response.content_length().is_some_and(|length| length > self.max_bytes) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|error| fetch_error(outbound::cause(&error)))? {
+            if (bytes.len() + chunk.len()) as u64 > self.max_bytes {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(bytes))
     }
-    let response = response.error_for_status().map_err(fetch_error)?;
-    Ok(Some(response.bytes().await.map_err(fetch_error)?.to_vec()))
 }
 
 #[derive(Deserialize)]
@@ -242,26 +293,32 @@ pub struct BundleLocale {
 /// entry against our schemas, skipping files whose checksum is the one in
 /// `applied` — except the files of entries not `held` here (any more), so
 /// that a sync brings what a sync of the whole bundle would. Any problem
-/// rejects the whole bundle.
-pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedFiles, held: &HashSet<String>) -> Result<VerifiedBundle, SyncError> {
-    crate::use_ring_for_tls();
-    // A partner that stops answering fails the sync instead of holding it
-    // (and the request that runs it) forever.
-    let client = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .read_timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|error| SyncError::Fetch { url: format!("{source:?}"), message: format!("no HTTP client: {error}") })?;
+/// rejects the whole bundle. Reading it all takes no longer than the
+/// settings' deadline: a partner trickling bytes fails the sync instead of
+/// holding it (and the request that runs it).
+pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedFiles, held: &HashSet<String>, settings: &FetchSettings) -> Result<VerifiedBundle, SyncError> {
+    let client = settings
+        .fence
+        .client(MAX_REDIRECTS, |builder| builder.connect_timeout(std::time::Duration::from_secs(10)).read_timeout(std::time::Duration::from_secs(60)))
+        .map_err(|error| SyncError::Fetch { url: source.shown(), message: format!("no HTTP client: {error}") })?;
+    let reader = Reader { client, max_bytes: settings.max_file_bytes };
+    tokio::time::timeout(settings.deadline, verify(source, registry, applied, held, &reader))
+        .await
+        .map_err(|_| SyncError::Deadline { from: source.shown(), deadline: settings.deadline })?
+}
+
+async fn verify(source: &BundleSource, registry: &Registry, applied: &AppliedFiles, held: &HashSet<String>, reader: &Reader) -> Result<VerifiedBundle, SyncError> {
     let reject = |file: &str, message: String| SyncError::Rejected(vec![BundleProblem { file: file.to_owned(), message }]);
-    let Some(bytes) = source.read(&client, MANIFEST).await? else {
+    let Some(bytes) = source.read(reader, MANIFEST).await? else {
         return Err(reject(MANIFEST, "missing: this is not a partner bundle".into()));
     };
     let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| reject(MANIFEST, format!("not JSON: {e}")))?;
     // The format first: a bundle of another format or a newer version may
-    // mean something else by every other field.
-    let format = manifest.get("format").and_then(Value::as_str).unwrap_or_default();
-    if format != FORMAT {
-        return Err(reject(MANIFEST, format!("format `{format}` is not `{FORMAT}`")));
+    // mean something else by every other field. Until it is known to be a
+    // bundle, nothing it holds is repeated in a message: the answer of
+    // some other server is no one's business.
+    if manifest.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(reject(MANIFEST, format!("the format is not `{FORMAT}`: this is not a partner bundle")));
     }
     let Some(version) = manifest.get("format_version").and_then(Value::as_u64) else {
         return Err(reject(MANIFEST, "format_version is missing".into()));
@@ -271,7 +328,7 @@ pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedF
     }
     let manifest: Manifest = serde_json::from_value(manifest).map_err(|e| reject(MANIFEST, format!("not a bundle manifest: {e}")))?;
 
-    let mut problems = Vec::new();
+    let mut problems: Vec<BundleProblem> = manifest.entries.iter().flat_map(|indexed| name_problems(indexed, registry)).collect();
     let present = source.list()?;
     if let Some(present) = &present {
         let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
@@ -297,7 +354,7 @@ pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedF
         }
     }
     let paths: Vec<&str> = to_read.iter().map(|listed| listed.path.as_str()).collect();
-    let read = source.read_many(&client, &paths).await?;
+    let read = source.read_many(reader, &paths).await?;
     let checked: Vec<Result<Vec<u8>, BundleProblem>> = to_read
         .par_iter()
         .zip(read)
@@ -365,6 +422,7 @@ pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedF
     }
     if !problems.is_empty() {
         problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.message.cmp(&b.message)));
+        problems.dedup();
         return Err(SyncError::Rejected(problems));
     }
     Ok(VerifiedBundle {
@@ -376,6 +434,29 @@ pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedF
         changed_files,
         dropped_files,
     })
+}
+
+/// An indexed entry named as the editorial import and the export name
+/// one: an id that is a UUID, a content type we have, a valid slug, and
+/// its file where the export puts it. Every later step (paths of our own
+/// exports, URLs, the delivery API) relies on these rules.
+fn name_problems(indexed: &IndexedEntry, registry: &Registry) -> Vec<BundleProblem> {
+    let problem = |message: String| BundleProblem { file: indexed.path.escape_debug().to_string(), message };
+    let mut problems = Vec::new();
+    if uuid::Uuid::try_parse(&indexed.id).map(|id| id.to_string()).ok().as_deref() != Some(indexed.id.as_str()) {
+        problems.push(problem(format!("id `{}` is not a UUID (lower-case, with hyphens)", indexed.id.escape_debug())));
+    }
+    if registry.get(&indexed.content_type).is_none() {
+        problems.push(problem(format!("content type `{}` does not exist here", indexed.content_type.escape_debug())));
+    }
+    match slug::check(&indexed.slug) {
+        Err(message) => problems.push(problem(message)),
+        Ok(()) if indexed.path != entry_path(&indexed.content_type, &indexed.slug) => {
+            problems.push(problem(format!("the file of the {} `{}` is {}, not this", indexed.content_type.escape_debug(), indexed.slug, entry_path(&indexed.content_type, &indexed.slug).escape_debug())));
+        }
+        Ok(()) => {}
+    }
+    problems
 }
 
 fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Result<BundleEntry, Vec<BundleProblem>> {
@@ -393,6 +474,12 @@ fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Res
     };
     for violation in content_type.validate(&source.fields) {
         problems.push(problem(format!("de: {}: {}", violation.pointer, violation.message)));
+    }
+    let references = document::references(content_type, &source.fields);
+    for reference in &references {
+        if let Err(message) = slug::check(&reference.target_slug) {
+            problems.push(problem(format!("de: {}: a reference to an {}: {message}", reference.pointer, reference.target_type)));
+        }
     }
     let mut locales = Vec::new();
     for (code, published) in &file.locales {
@@ -424,7 +511,7 @@ fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Res
     let leika = content_type.external_keys.get("leika").and_then(|field| source.fields.get(field)?.as_str()).map(str::to_owned);
     Ok(BundleEntry {
         file: indexed.path.clone(),
-        references: document::references(content_type, &source.fields),
+        references,
         links: links_of(content_type, &source.fields),
         id: file.id,
         content_type: file.content_type,

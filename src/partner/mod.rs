@@ -11,9 +11,15 @@
 //! * **Verify, then apply, all at once.** A bundle is read and checked
 //!   before the database is touched: format and version (a newer
 //!   `format_version` is refused), the SHA-256 of every listed file read,
-//!   no listed file missing, no unlisted file in a bundle folder, and every
-//!   entry read valid. Then everything is written in one transaction, so an
-//!   interrupted sync leaves nothing behind and simply runs again.
+//!   no listed file missing, no unlisted file in a bundle folder, every
+//!   entry named by the rules of the editorial import (type, slug, locale,
+//!   and its file where the export puts it) and every entry read valid.
+//!   Then everything is written in one transaction, so an interrupted sync
+//!   leaves nothing behind and simply runs again.
+//! * **Fenced and bounded.** Over HTTP, a bundle is fetched only from
+//!   public addresses unless a host is allowed by name (see
+//!   [`crate::outbound`]), no file larger than the configured limit is
+//!   read, and reading a bundle ends at a deadline.
 //! * **Read only what changed.** The checksums of the files applied are
 //!   kept per subscription (in the same transaction); a file whose
 //!   checksum in the new manifest is the same was applied as it is and is
@@ -60,12 +66,38 @@ mod merge;
 mod resolve;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use apply::{SyncOptions, SyncReport, sync};
 pub use bundle::{AppliedFiles, BundleSource, VerifiedBundle, load as load_bundle};
 pub use resolve::{ConflictKey, Decider, Resolution, resolve};
 
+use crate::outbound::{Fence, Refused};
 use crate::store::{Conflict, EditError, PartnerRecord, Store, StoreError, UpstreamEntry};
+
+/// Bytes in a MiB, the unit of the file size setting.
+pub const MIB: u64 = 1024 * 1024;
+
+/// How bundles are read: which addresses the fence lets through, and the
+/// bounds a partner's server cannot stretch — a file no larger than
+/// `max_file_bytes`, a whole bundle read and verified within `deadline`.
+#[derive(Clone, Debug)]
+pub struct FetchSettings {
+    pub fence: Fence,
+    pub max_file_bytes: u64,
+    pub deadline: Duration,
+}
+
+impl FetchSettings {
+    pub const DEFAULT_MAX_FILE_MB: u64 = 64;
+    pub const DEFAULT_DEADLINE_SECS: u64 = 300;
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        FetchSettings { fence: Fence::default(), max_file_bytes: Self::DEFAULT_MAX_FILE_MB * MIB, deadline: Duration::from_secs(Self::DEFAULT_DEADLINE_SECS) }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -79,6 +111,12 @@ pub enum SyncError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot fetch {url}: {message}")]
     Fetch { url: String, message: String },
+    #[error("the source {url} is refused: {refused}")]
+    Refused { url: String, refused: Refused },
+    #[error("{file} is larger than the {} MiB a bundle file may have; nothing was applied", .limit / MIB)]
+    TooLarge { file: String, limit: u64 },
+    #[error("reading the bundle from {from} took longer than {} s; nothing was applied", .deadline.as_secs())]
+    Deadline { from: String, deadline: Duration },
     #[error("manifest.json: the bundle has format version {found}, newer than the {supported} this katalog reads; nothing was applied (update katalog to read it)")]
     NewerFormat { found: u64, supported: u32 },
     #[error("the bundle was rejected, nothing was applied: {}", problems_text(.0))]
@@ -119,10 +157,15 @@ fn problems_text(problems: &[BundleProblem]) -> String {
 }
 
 /// Subscribes to a partner's bundles; `auto_publish`: syncs publish what
-/// arrives unless told otherwise. Nothing is read until the first sync.
-pub async fn add(store: &Store, name: &str, source: &str, auto_publish: bool) -> Result<(), SyncError> {
+/// arrives unless told otherwise. Nothing is read until the first sync,
+/// but a URL the fence refuses as it stands is refused at once.
+pub async fn add(store: &Store, name: &str, source: &str, auto_publish: bool, fence: &Fence) -> Result<(), SyncError> {
     if !crate::content::slug::is_valid(name) {
         return Err(SyncError::InvalidName(name.to_owned()));
+    }
+    if let BundleSource::Http(text) = BundleSource::parse(source) {
+        let url = reqwest::Url::parse(&text).map_err(|_| SyncError::Refused { url: text.clone(), refused: Refused::NotHttp })?;
+        fence.check(&url).map_err(|refused| SyncError::Refused { url: crate::outbound::shown(&url), refused })?;
     }
     if store.add_partner(name, source, auto_publish).await? { Ok(()) } else { Err(SyncError::Exists(name.to_owned())) }
 }

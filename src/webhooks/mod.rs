@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use crate::outbound::{self, Fence};
 use crate::store::{AttemptOutcome, Delivery, Store, StoreError, Subscription};
 
 /// The JSON body of a delivery.
@@ -104,19 +105,20 @@ const PARALLEL_DELIVERIES: usize = 8;
 #[derive(Clone)]
 pub struct Dispatcher {
     store: Store,
-    client: reqwest::Client,
+    client: outbound::Client,
     timing: Timing,
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, timing: Timing) -> Result<Dispatcher, WebhookError> {
-        crate::use_ring_for_tls();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("katalog-webhooks/", env!("CARGO_PKG_VERSION")))
-            .timeout(timing.timeout)
-            .connect_timeout(timing.timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+    /// Deliveries reach the addresses `fence` lets through; a redirect is
+    /// an answer like any other (not 2xx), never followed.
+    pub fn new(store: Store, timing: Timing, fence: &Fence) -> Result<Dispatcher, WebhookError> {
+        let client = fence.client(0, |builder| {
+            builder
+                .user_agent(concat!("katalog-webhooks/", env!("CARGO_PKG_VERSION")))
+                .timeout(timing.timeout)
+                .connect_timeout(timing.timeout.min(Duration::from_secs(5)))
+        })?;
         Ok(Dispatcher { store, client, timing })
     }
 
@@ -173,7 +175,7 @@ impl Dispatcher {
             },
             Err(error) => AttemptOutcome::Failed {
                 status: None,
-                error: describe(&error),
+                error,
                 retry_at: self.timing.retry_at(delivery.created_at, delivery.attempts + 1, attempted),
             },
         };
@@ -184,19 +186,23 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn send(&self, subscription: &Subscription, delivery: &Delivery) -> Result<u16, reqwest::Error> {
+    /// The status the receiver answered, or why there is none.
+    async fn send(&self, subscription: &Subscription, delivery: &Delivery) -> Result<u16, String> {
+        let url = reqwest::Url::parse(&subscription.url).map_err(|_| outbound::Refused::NotHttp.to_string())?;
         let body = serde_json::to_vec(&payload(delivery)).unwrap_or_default();
         let signature = signature::sign(&subscription.secret, Utc::now().timestamp(), &body);
         let response = self
             .client
-            .post(&subscription.url)
+            .request(reqwest::Method::POST, &url)
+            .map_err(|refused| refused.to_string())?
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(signature::HEADER, signature)
             .header("Katalog-Event", &delivery.event)
             .header("Katalog-Delivery", delivery.id.to_string())
             .body(body)
             .send()
-            .await?;
+            .await
+            .map_err(|error| outbound::cause(&error))?;
         Ok(response.status().as_u16())
     }
 }
@@ -216,19 +222,6 @@ pub fn payload(delivery: &Delivery) -> EventPayload<'_> {
         locales: &delivery.locales,
         change_seq: delivery.change_seq,
     }
-}
-
-/// The error with its causes: "error sending request" alone does not say
-/// that the connection was refused.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value as SqlValue};
 use serde_json::{Value, json};
 
-use crate::helpers::{Server, TestDb, eventually, http_client, sample_content, token};
+use crate::helpers::{LOOPBACK, Server, TestDb, eventually, http_client, sample_content, token};
 use crate::on_both_databases;
 use crate::webhooks::Receiver;
 
-const FAST_WEBHOOKS: [&str; 6] = ["--webhook-debounce-ms", "50", "--webhook-backoff-ms", "200", "--webhook-max-backoff-ms", "500"];
+const FAST_WEBHOOKS: [&str; 8] = ["--webhook-debounce-ms", "50", "--webhook-backoff-ms", "200", "--webhook-max-backoff-ms", "500", LOOPBACK[0], LOOPBACK[1]];
 /// Services written to at once, each by its own writer.
 const SERVICES: [&str; 4] = ["wohngeld-beantragen", "fundsache-melden", "personalausweis-beantragen", "briefwahl-beantragen"];
 

@@ -215,6 +215,10 @@ impl Drop for Server {
     }
 }
 
+/// Test servers (webhook receivers, partners) listen on loopback, which
+/// outbound requests reach only when it is allowed.
+pub const LOOPBACK: [&str; 2] = ["--outbound-allow-host", "127.0.0.1"];
+
 pub fn http_client() -> reqwest::Client {
     katalog::use_ring_for_tls();
     reqwest::Client::new()

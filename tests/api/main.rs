@@ -13,6 +13,7 @@ mod exports;
 mod helpers;
 mod manage;
 mod ops;
+mod outbound;
 mod partner;
 mod partner_live;
 mod partner_sync;

@@ -10,7 +10,7 @@ use std::path::Path;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, Server, TestDb, copy_dir, files, repo_path, token};
+use crate::helpers::{Client, LOOPBACK, Server, TestDb, copy_dir, files, repo_path, token};
 use crate::partner::export_partner;
 use crate::on_both_databases;
 use crate::partner_sync::{StaticServer, refused_bundles, state};
@@ -19,7 +19,7 @@ const PASSPORT: &str = "personalausweis-beantragen";
 const GONE: &str = "kirchenaustritt-erklaeren";
 
 /// The town's own content: an office and a topic of its own.
-fn town_content() -> tempfile::TempDir {
+pub fn town_content() -> tempfile::TempDir {
     let own = tempfile::tempdir().unwrap();
     for (content_type, from, to) in [("topic", "umzug-wohnen", "hafenfest"), ("office", "buergerbuero-mitte", "buergerbuero-hafen")] {
         std::fs::create_dir_all(own.path().join(content_type)).unwrap();
@@ -68,7 +68,8 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
     let town = TestDb::new(city.backend()).await;
     let city_server = Server::start(&city, &repo_path("content"));
     let town_content = town_content();
-    let town_server = Server::start(&town, town_content.path());
+    // The city and the forged bundle's server listen on loopback.
+    let town_server = Server::start_with(&town, town_content.path(), &LOOPBACK);
     let city_editor = Client { server: &city_server, token: token(&city, "admin", &[]) };
     let town_admin = Client { server: &town_server, token: token(&town, "admin", &[]) };
     let town_publisher = Client { server: &town_server, token: token(&town, "publisher", &[]) };

@@ -12,7 +12,7 @@ use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Client, Server, TestDb, copy_dir, import, katalog, repo_path, sample_content, text, token};
+use crate::helpers::{Backend, Client, LOOPBACK, Server, TestDb, copy_dir, import, katalog, repo_path, sample_content, text, token};
 use crate::on_both_databases;
 use crate::partner::export_partner;
 use katalog::content::Locale;
@@ -56,6 +56,8 @@ pub fn refused_bundles(entry_file: &str) -> Vec<(&'static str, &'static str, Tam
     ]
 }
 
+/// `katalog partner ARGS` on `db`; `add` and `sync` may reach loopback,
+/// where the tests serve bundles.
 fn partner(db: &TestDb, args: &[&str]) -> Output {
     let schemas = repo_path("schemas");
     let mut all = vec!["partner"];
@@ -63,6 +65,9 @@ fn partner(db: &TestDb, args: &[&str]) -> Output {
     all.extend_from_slice(&["--database", &db.url]);
     if args[0] == "sync" {
         all.extend_from_slice(&["--schemas", schemas.to_str().unwrap()]);
+    }
+    if matches!(args[0], "add" | "sync") {
+        all.extend_from_slice(&LOOPBACK);
     }
     katalog(&all)
 }
@@ -430,3 +435,129 @@ async fn a_bundle_is_fetched_over_http() {
     let unreachable = partner(&town, &["sync", "stuttgart"]);
     assert!(!unreachable.status.success() && text(&unreachable.stderr).contains("cannot fetch"), "{}", text(&unreachable.stderr));
 }
+
+/// Sets the SHA-256 the manifest lists for `path` to that of `bytes`.
+fn relist(manifest: &mut Value, path: &str, bytes: &[u8]) {
+    let files = manifest["files"].as_array_mut().unwrap();
+    files.retain(|f| f["path"] != path);
+    files.push(json!({"path": path, "sha256": katalog::digest::sha256_hex(bytes)}));
+}
+
+/// Names the editorial import refuses are refused in a bundle too, all of
+/// them listed, nothing applied, from a folder and over HTTP alike:
+/// slugs that leave the bundle's folders, hold quotes or markup, are
+/// upper-case or empty, a reference to such a slug, an unknown locale, a
+/// file outside the bundle or away from where its entry belongs. Nothing reaches the database, so one
+/// is enough.
+#[tokio::test]
+async fn hostile_names_refuse_the_bundle() {
+    let town = TestDb::new(Backend::Sqlite).await;
+    let bundle = tempfile::tempdir().unwrap();
+    let forged = bundle.path().join("partner");
+    std::fs::create_dir(&forged).unwrap();
+    copy_dir(&repo_path("exports/partner"), &forged);
+    let mut manifest = read_json(&forged.join("manifest.json"));
+    let at = |manifest: &Value, content_type: &str| -> Vec<usize> {
+        manifest["entries"].as_array().unwrap().iter().enumerate().filter(|(_, e)| e["type"] == content_type).map(|(i, _)| i).collect()
+    };
+    let (services, offices, articles) = (at(&manifest, "service"), at(&manifest, "office"), at(&manifest, "article"));
+    let mut expected = Vec::new();
+    // An entry's file and index agree, checksums match: only the names are wrong.
+    for (slug, &index) in ["../../x", "a\"b", "<script>alert(1)</script>", "Personalausweis", ""].iter().zip(&services) {
+        let path = manifest["entries"][index]["path"].as_str().unwrap().to_owned();
+        let mut file = read_json(&forged.join(&path));
+        file["slug"] = json!(slug);
+        manifest["entries"][index]["slug"] = json!(slug);
+        let bytes = serde_json::to_vec_pretty(&file).unwrap();
+        std::fs::write(forged.join(&path), &bytes).unwrap();
+        relist(&mut manifest, &path, &bytes);
+        expected.push(format!("{path}: `{}` is not a valid slug", slug.escape_debug()));
+    }
+    let referring = manifest["entries"][services[5]]["path"].as_str().unwrap().to_owned();
+    let mut file = read_json(&forged.join(&referring));
+    file["locales"]["de"]["fields"]["responsible_offices"][0]["office"] = json!("../../etc");
+    let bytes = serde_json::to_vec_pretty(&file).unwrap();
+    std::fs::write(forged.join(&referring), &bytes).unwrap();
+    relist(&mut manifest, &referring, &bytes);
+    expected.push(format!("{referring}: de: /responsible_offices/0/office: a reference to an office: `../../etc` is not a valid slug"));
+    let office = manifest["entries"][offices[0]]["path"].as_str().unwrap().to_owned();
+    let mut file = read_json(&forged.join(&office));
+    file["locales"]["fr"] = file["locales"]["de"].clone();
+    let bytes = serde_json::to_vec_pretty(&file).unwrap();
+    std::fs::write(forged.join(&office), &bytes).unwrap();
+    relist(&mut manifest, &office, &bytes);
+    expected.push(format!("{office}: unknown locale `fr`"));
+    // One file leaves the bundle, another sits where its entry does not belong.
+    for (index, to) in [(articles[0], "../outside.json"), (offices[1], "entries/office/elsewhere.json")] {
+        let from = manifest["entries"][index]["path"].as_str().unwrap().to_owned();
+        let bytes = std::fs::read(forged.join(&from)).unwrap();
+        std::fs::write(forged.join(to), &bytes).unwrap();
+        std::fs::remove_file(forged.join(&from)).unwrap();
+        manifest["files"].as_array_mut().unwrap().retain(|f| f["path"] != from.as_str());
+        relist(&mut manifest, to, &bytes);
+        manifest["entries"][index]["path"] = json!(to);
+        let slug = manifest["entries"][index]["slug"].as_str().unwrap();
+        let content_type = manifest["entries"][index]["type"].as_str().unwrap();
+        expected.push(format!("{to}: the file of the {content_type} `{slug}` is {from}, not this"));
+    }
+    expected.push("../outside.json: listed path leaves the bundle".into());
+    std::fs::write(forged.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+
+    let server = StaticServer::start(bundle.path());
+    for (name, source) in [("folder", forged.to_str().unwrap().to_owned()), ("web", format!("{}/partner/", server.base))] {
+        succeeded(&partner(&town, &["add", name, "--source", &source]));
+        let before = state(&town).await;
+        let refused = partner(&town, &["sync", name, "--publish"]);
+        let said = text(&refused.stderr);
+        assert!(!refused.status.success(), "{name}: {}", text(&refused.stdout));
+        for problem in &expected {
+            assert!(said.contains(&format!("error: {problem}")), "{name}: {problem} is not reported:\n{said}");
+        }
+        assert_eq!(state(&town).await, before, "{name}: something was applied");
+    }
+}
+
+/// Unpublishing, then trashing, offices that published services still
+/// name leaves the bundle syncable for a new partner: the services arrive
+/// with those references, which the sync lists as not received, and wait
+/// as drafts, since nothing live may name an entry that is not.
+async fn a_new_partner_syncs_after_referenced_entries_are_withdrawn(city: TestDb) {
+    let content = sample_content();
+    assert!(import(&city, content.path()).status.success());
+    let server = Server::start(&city, content.path());
+    let admin = Client { server: &server, token: token(&city, "admin", &[]) };
+    let withdraw: [(&str, &str, &str, Option<Value>); 2] = [
+        ("fundbuero", "fundsache-melden", "transitions", Some(json!({"action": "unpublish"}))),
+        ("wahlamt", "briefwahl-beantragen", "trash", None),
+    ];
+    for (step, (office, service, how, body)) in withdraw.iter().cloned().enumerate() {
+        let (status, _, answer) = admin.send(Method::POST, &format!("/api/v1/manage/office/{office}/{how}"), None, body).await;
+        assert_eq!(status, 200, "{office} {how}: {answer}");
+        let out = tempfile::tempdir().unwrap();
+        export_partner(&city, out.path());
+        let bundle = out.path().join("partner");
+        let manifest = read_json(&bundle.join("manifest.json"));
+        let carried = |content_type: &str, slug: &str| manifest["entries"].as_array().unwrap().iter().any(|e| e["type"] == content_type && e["slug"] == slug);
+        assert!(carried("service", service) && !carried("office", office), "{office} {how}");
+
+        let town = TestDb::new(same_backend(&city)).await;
+        succeeded(&partner(&town, &["add", "stuttgart", "--source", bundle.to_str().unwrap()]));
+        let synced = succeeded(&partner(&town, &["sync", "stuttgart", "--publish"]));
+        let entries = manifest["entries"].as_array().unwrap().len();
+        assert!(synced.contains(&format!("{entries} new, 0 changed")), "{office} {how}: {synced}");
+        // What an earlier step withdrew is still withdrawn, and reported too.
+        for (office, service, ..) in &withdraw[..=step] {
+            assert!(synced.contains(&format!("refers to an entry not received: service/{service} /responsible_offices/0/office → office/{office}")), "{synced}");
+        }
+        // It arrives, but nothing goes live that names an entry which is not:
+        // the service waits as a draft until the reference is mended here.
+        assert!(synced.contains(&format!("service/{service} (de): cannot be published")), "{synced}");
+        let store = Store::connect(&town.url).await.unwrap();
+        let arrived = store.entry_record("service", service).await.unwrap().unwrap_or_else(|| panic!("{service} arrived"));
+        assert_eq!(arrived.locale(Locale::SOURCE).unwrap().state, State::Draft, "{service}");
+        assert!(store.published_entry("service", service, Locale::SOURCE).await.unwrap().is_none(), "{service} is not live");
+        assert!(store.published_entry("office", "buergerbuero-mitte", Locale::SOURCE).await.unwrap().is_some(), "what names nothing withdrawn is live");
+        assert!(store.entry_record("office", office).await.unwrap().is_none(), "{office} did not");
+    }
+}
+on_both_databases!(a_new_partner_syncs_after_referenced_entries_are_withdrawn);

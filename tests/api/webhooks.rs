@@ -9,7 +9,7 @@ use poem::listener::{Listener, TcpListener};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, Server, TestDb, eventually, import, katalog, sample_content, text, token};
+use crate::helpers::{Client, LOOPBACK, Server, TestDb, eventually, import, katalog, sample_content, text, token};
 use crate::on_both_databases;
 
 /// Timing that lets a test watch several retries in a few seconds.
@@ -75,7 +75,7 @@ impl Drop for Receiver {
 }
 
 /// A port nothing listens on (until a test starts a receiver there).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -88,7 +88,7 @@ async fn subscribe(admin: &Client<'_>, port: u16, extra: Value) -> (String, Stri
 }
 
 /// Saves a new German name and publishes it.
-async fn rename_and_publish(publisher: &Client<'_>, slug: &str, name: &str) {
+pub async fn rename_and_publish(publisher: &Client<'_>, slug: &str, name: &str) {
     let path = format!("/api/v1/manage/service/{slug}");
     let (status, etag, entry) = publisher.send(Method::GET, &path, None, None).await;
     assert_eq!(status, 200, "{entry}");
@@ -100,7 +100,7 @@ async fn rename_and_publish(publisher: &Client<'_>, slug: &str, name: &str) {
     assert_eq!(status, 200, "{published}");
 }
 
-async fn delivery_log(admin: &Client<'_>, id: &str) -> Vec<Value> {
+pub async fn delivery_log(admin: &Client<'_>, id: &str) -> Vec<Value> {
     let (status, _, log) = admin.send(Method::GET, &format!("/api/v1/manage/webhooks/{id}/deliveries"), None, None).await;
     assert_eq!(status, 200, "{log}");
     log["items"].as_array().unwrap().clone()
@@ -150,7 +150,7 @@ on_both_databases!(subscriptions_are_managed_by_admins);
 async fn a_receiver_that_was_down_gets_every_event_in_order(db: TestDb) {
     let port = free_port();
     let content = sample_content();
-    let mut first = Server::start_with(&db, content.path(), &FAST);
+    let mut first = Server::start_with(&db, content.path(), &[&FAST[..], &LOOPBACK].concat());
     let admin_token = token(&db, "admin", &[]);
     let publisher_token = token(&db, "publisher", &[]);
     let (id, secret) = {
@@ -179,7 +179,7 @@ async fn a_receiver_that_was_down_gets_every_event_in_order(db: TestDb) {
     // The server dies with the events unsent; another one takes over.
     first.kill_hard();
     let receiver = Receiver::start(port).await;
-    let second = Server::start_with(&db, content.path(), &FAST);
+    let second = Server::start_with(&db, content.path(), &[&FAST[..], &LOOPBACK].concat());
     let admin = Client { server: &second, token: admin_token };
     eventually("every event arrives", async || receiver.received().len() >= 3).await;
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
@@ -207,7 +207,7 @@ async fn a_burst_of_changes_fires_one_event_per_entry(db: TestDb) {
     let content = generated.path().join("content");
     let output = katalog(&["generate", "--services", &SERVICES.to_string(), "--out", content.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let server = Server::start_with(&db, &content, &["--webhook-debounce-ms", "3000"]);
+    let server = Server::start_with(&db, &content, &["--webhook-debounce-ms", "3000", LOOPBACK[0], LOOPBACK[1]]);
     let port = free_port();
     let receiver = Receiver::start(port).await;
     let admin = Client { server: &server, token: token(&db, "admin", &[]) };
@@ -239,7 +239,7 @@ on_both_databases!(a_burst_of_changes_fires_one_event_per_entry);
 async fn shutdown_flushes_the_outbox(db: TestDb) {
     let content = sample_content();
     // Without the flush, the event would wait a minute for further changes.
-    let mut server = Server::start_with(&db, content.path(), &["--webhook-debounce-ms", "60000"]);
+    let mut server = Server::start_with(&db, content.path(), &["--webhook-debounce-ms", "60000", LOOPBACK[0], LOOPBACK[1]]);
     let port = free_port();
     let receiver = Receiver::start(port).await;
     let admin = Client { server: &server, token: token(&db, "admin", &[]) };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use katalog::content::Registry;
-use katalog::partner::{AppliedFiles, BundleSource, load_bundle};
+use katalog::partner::{AppliedFiles, BundleSource, FetchSettings, load_bundle};
 use proptest::prelude::*;
 
 use crate::{SampleDatabase, corpus, registry, repo_path};
@@ -56,7 +56,7 @@ fn loads_with(file: &str, bytes: impl FnOnce(Vec<u8>) -> Vec<u8>) -> bool {
     std::fs::write(&path, changed).unwrap();
     let source = BundleSource::Folder(copy.path().to_owned());
     // Nothing applied before: every file is read and verified.
-    SAMPLE.runtime.block_on(load_bundle(&source, &SAMPLE.registry, &AppliedFiles::new(), &HashSet::new())).is_ok()
+    SAMPLE.runtime.block_on(load_bundle(&source, &SAMPLE.registry, &AppliedFiles::new(), &HashSet::new(), &FetchSettings::default())).is_ok()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -140,7 +140,8 @@ struct Deletion<'a> {
     version: i64,
 }
 
-fn entry_path(content_type: &str, slug: &str) -> String {
+/// Where the bundle keeps an entry's file.
+pub fn entry_path(content_type: &str, slug: &str) -> String {
     format!("entries/{content_type}/{slug}.json")
 }
 
