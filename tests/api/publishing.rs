@@ -138,3 +138,35 @@ async fn a_partner_sync_publishes_only_what_passes_the_rule_here(city: TestDb) {
     assert!(dangling.is_empty(), "{} live links point at entries that are not live", dangling.len());
 }
 on_both_databases!(a_partner_sync_publishes_only_what_passes_the_rule_here);
+
+/// A translation is checked as readers will get it: laid over the German
+/// source that is live, not over a newer German draft (which the scheduler
+/// and the API once saw differently).
+async fn a_translation_is_checked_over_the_live_source(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    let path = "/api/v1/manage/service/personalausweis-beantragen";
+    let english = format!("{path}?locale=en");
+    let (_, etag, translation) = publisher.send(Method::GET, &english, None, None).await;
+    let mut fields = translation["fields"].clone();
+    fields["name"] = json!("Apply for an identity card (revised)");
+    let (status, _, saved) = publisher.send(Method::PUT, &english, etag.as_deref(), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 200, "{saved}");
+
+    // Meanwhile a German draft drops a fee; the live German keeps all three.
+    let (_, etag, german) = publisher.send(Method::GET, path, None, None).await;
+    let mut fields = german["fields"].clone();
+    let fees = fields["fees"].as_array_mut().unwrap();
+    assert!(fees.len() > 1, "the sample has several fees");
+    fees.pop();
+    let (status, _, saved) = publisher.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": fields}))).await;
+    assert_eq!(status, 200, "{saved}");
+
+    let (status, _, published) = publisher.send(Method::POST, &format!("{path}/transitions"), None, Some(json!({"action": "publish", "locale": "en"}))).await;
+    assert_eq!(status, 200, "the translation fits the live German source: {published}");
+    let served = server.get_json("/api/v1/service/personalausweis-beantragen?locale=en").await;
+    assert_eq!(served["locale"], "en", "{served}");
+    assert_eq!(served["fields"]["name"], "Apply for an identity card (revised)");
+    assert_eq!(served["fields"]["fees"].as_array().unwrap().len(), german["fields"]["fees"].as_array().unwrap().len());
+}
+on_both_databases!(a_translation_is_checked_over_the_live_source);
