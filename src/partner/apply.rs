@@ -508,13 +508,13 @@ impl Plan<'_> {
             // Why a change cannot go live after all, if it cannot.
             let dangling = |change: &LiveChange| -> Option<String> {
                 match &change.going {
-                    Going::Live(approved) if approved.locale.is_source() => approved
-                        .links
+                    Going::Live(approved) if approved.locale().is_source() => approved
+                        .links()
                         .iter()
                         .find(|l| !live_sources.contains(&(l.to_type.clone(), l.to_slug.clone())))
                         .map(|l| format!("{}: refers to the {} `{}`, which stays unpublished", l.field, l.to_type, l.to_slug)),
                     Going::Live(approved) => {
-                        let source = (approved.entry_id.clone(), Locale::SOURCE);
+                        let source = (approved.entry_id().to_owned(), Locale::SOURCE);
                         (!going_live.contains(&source) && !self.baseline.published.contains_key(&source)).then(|| "its German source stays unpublished".to_owned())
                     }
                     Going::Off { .. } => None,
@@ -532,9 +532,9 @@ impl Plan<'_> {
             }
             for (change, why) in dropped {
                 let Going::Live(approved) = change.going else { continue };
-                let code = approved.locale.code();
+                let code = approved.locale().code();
                 self.report.held_back.push(format!("{}/{} ({code}): cannot be published: {why}", change.subject.content_type, change.subject.slug));
-                if let Some(row) = self.batch.publications.iter_mut().find(|p| p.entry_id == approved.entry_id && p.locale == code) {
+                if let Some(row) = self.batch.publications.iter_mut().find(|p| p.entry_id == approved.entry_id() && p.locale == code) {
                     row.state = State::Draft.code().into();
                 }
             }
@@ -570,7 +570,7 @@ impl Plan<'_> {
 /// The entry and locale a change puts live.
 fn live_locale(change: &LiveChange) -> Option<(&str, Locale)> {
     match &change.going {
-        Going::Live(approved) => Some((approved.entry_id.as_str(), approved.locale)),
+        Going::Live(approved) => Some((approved.entry_id(), approved.locale())),
         Going::Off { .. } => None,
     }
 }

@@ -329,9 +329,9 @@ impl Store {
         let going = match effect {
             Effect::None => None,
             Effect::PublishNewest => {
-                let approved = approved.filter(|a| a.entry_id == entry.id && a.locale == locale).ok_or(EditError::Store(StoreError::Unchecked))?;
-                if approved.number != record.latest_number {
-                    return Err(EditError::StaleRevision { requested: approved.number, newest: record.latest_number });
+                let approved = approved.filter(|a| a.entry_id() == entry.id && a.locale() == locale).ok_or(EditError::Store(StoreError::Unchecked))?;
+                if approved.number() != record.latest_number {
+                    return Err(EditError::StaleRevision { requested: approved.number(), newest: record.latest_number });
                 }
                 Some(Going::Live(approved))
             }

@@ -61,7 +61,7 @@ impl Subject {
 impl LiveChange {
     fn locale(&self) -> Locale {
         match &self.going {
-            Going::Live(approved) => approved.locale,
+            Going::Live(approved) => approved.locale(),
             Going::Off { locale, .. } => *locale,
         }
     }
@@ -78,7 +78,7 @@ impl Store {
         for rows in changes.chunks(rows_per_statement(10)) {
             let models = rows.iter().map(|change| {
                 let published_number = match &change.going {
-                    Going::Live(approved) => Some(approved.number),
+                    Going::Live(approved) => Some(approved.number()),
                     Going::Off { .. } => None,
                 };
                 publication::ActiveModel {
@@ -105,7 +105,7 @@ impl Store {
             .filter(|change| change.locale().is_source())
             .map(|change| {
                 let links = match &change.going {
-                    Going::Live(approved) => approved.links.clone(),
+                    Going::Live(approved) => approved.links().to_vec(),
                     Going::Off { .. } => Vec::new(),
                 };
                 (change.subject.entry_id.clone(), links)
@@ -117,7 +117,7 @@ impl Store {
             .map(|change| {
                 let locale = change.locale();
                 let (action, number) = match change.going {
-                    Going::Live(approved) => ("publish", approved.number),
+                    Going::Live(approved) => ("publish", approved.number()),
                     Going::Off { was, why: Withdrawal::Unpublish, .. } => ("unpublish", was),
                     Going::Off { was, why: Withdrawal::Archive, .. } => ("archive", was),
                 };

@@ -151,7 +151,7 @@ impl Store {
         let now = Utc::now();
         let subject = Subject::of_ref(due.entry_ref());
         let change = match (due.kind, approved) {
-            (ScheduleKind::Publish { number }, Some(approved)) if approved.number == number && approved.entry_id == due.entry_id && approved.locale == due.locale => {
+            (ScheduleKind::Publish { number }, Some(approved)) if approved.number() == number && approved.entry_id() == due.entry_id && approved.locale() == due.locale => {
                 // Publishing the newest revision ends its review; an older one leaves the newer draft as it is.
                 let state = if latest == Some(number) { State::Published } else { state };
                 Some(LiveChange { subject, state, going: Going::Live(approved) })

@@ -117,7 +117,7 @@ pub async fn transition(
     } else {
         None
     };
-    let checked_revision = approved.as_ref().map(|a| a.number).or(revision);
+    let checked_revision = approved.as_ref().map(|a| a.number()).or(revision);
     let event = actor.audit(&format!("entry.{action}"), Some(locale), json!({"revision": checked_revision, "comment": comment}));
     let step = Step { action, approved, comment };
     store.transition(entry, locale, step, &event).await?;
@@ -148,7 +148,7 @@ pub async fn schedule(
         None => None,
         Some((at, revision)) => {
             let approved = publishing::check(store, content_type, entry, locale, revision).await.map_err(|e| publish_error(e, "the revision could not be published"))?;
-            Some((at, approved.number))
+            Some((at, approved.number()))
         }
     };
     let detail = json!({"publish_at": publish.map(|p| p.0), "revision": publish.map(|p| p.1), "unpublish_at": unpublish_at});

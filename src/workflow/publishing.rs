@@ -48,7 +48,7 @@ impl Publishable {
 
     /// The approval of the revision that holds the checked document.
     pub fn revision(self, entry_id: &str, number: i32) -> Approved {
-        Approved { entry_id: entry_id.to_owned(), locale: self.locale, number, links: self.links, _checked: () }
+        Approved { entry_id: entry_id.to_owned(), locale: self.locale, number, links: self.links }
     }
 }
 
@@ -58,12 +58,29 @@ impl Publishable {
 /// scheduler, an import, a partner sync), it passed [`approve`].
 #[derive(Clone, Debug)]
 pub struct Approved {
-    pub entry_id: String,
-    pub locale: Locale,
-    pub number: i32,
+    entry_id: String,
+    locale: Locale,
+    number: i32,
     /// The links of a German source; a translation's are its source's.
-    pub links: Vec<Link>,
-    _checked: (),
+    links: Vec<Link>,
+}
+
+impl Approved {
+    pub fn entry_id(&self) -> &str {
+        &self.entry_id
+    }
+
+    pub fn locale(&self) -> Locale {
+        self.locale
+    }
+
+    pub fn number(&self) -> i32 {
+        self.number
+    }
+
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
