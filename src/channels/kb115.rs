@@ -21,12 +21,12 @@ use crate::content::{Locale, document};
 const CHANNEL: &str = "kb115";
 const SERVICE_TEMPLATE: &str = "kb115.html";
 const ARTICLE_TEMPLATE: &str = "kb115-article.html";
-const OFFICE_TEMPLATE: &str = "kb115-office.html";
 /// Every template, for the fingerprint.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
+    ("kb115-base.html", include_str!("templates/kb115-base.html")),
     (SERVICE_TEMPLATE, include_str!("templates/kb115.html")),
     (ARTICLE_TEMPLATE, include_str!("templates/kb115-article.html")),
-    (OFFICE_TEMPLATE, include_str!("templates/kb115-office.html")),
+    ("kb115-office.html", include_str!("templates/kb115-office.html")),
 ];
 const OVERVIEW_COLUMNS: [&str; 8] = ["leika", "name", "slug", "zustaendige_stelle", "telefon", "kosten", "bearbeitungsdauer", "onlinedienst"];
 

@@ -151,10 +151,8 @@ impl ContentType {
             .filter(|(_, node)| walker.resolve(node).get("x-markdown").and_then(Value::as_bool) == Some(true))
             .map(|(field, _)| field.clone())
             .collect();
-        let mut references = Vec::new();
-        walker.collect_references(&schema, &mut Vec::new(), &mut references, 0);
-        let mut restricted = Vec::new();
-        walker.collect_restricted(&schema, &mut Vec::new(), &mut restricted, 0).map_err(annotation_error)?;
+        let references = walker.references();
+        let restricted = walker.restricted().map_err(annotation_error)?;
         Ok(ContentType {
             name: name.to_owned(),
             lead_field,
@@ -333,37 +331,14 @@ impl<'s> SchemaWalker<'s> {
             .map(|items| self.resolve(items))
     }
 
-    fn collect_references(&self, node: &'s Value, path: &mut Vec<Step>, out: &mut Vec<ReferenceSite>, depth: usize) {
-        if depth > 16 {
-            return;
-        }
-        let node = self.resolve(node);
-        if let Some(target) = node.get("x-reference").and_then(Value::as_str) {
-            out.push(ReferenceSite { path: path.clone(), target_type: target.to_owned() });
-        }
-        let mut seen = Vec::new();
-        for (key, child) in self.properties(node) {
-            if seen.contains(&key) {
-                continue;
-            }
-            seen.push(key);
-            path.push(Step::Key(key.clone()));
-            self.collect_references(child, path, out, depth + 1);
-            path.pop();
-        }
-        if let Some(items) = self.items(node) {
-            path.push(Step::AnyIndex);
-            self.collect_references(items, path, out, depth + 1);
-            path.pop();
-        }
-    }
-}
-
-impl<'s> SchemaWalker<'s> {
-    fn collect_restricted(&self, node: &'s Value, path: &mut Vec<Step>, out: &mut Vec<RestrictedField>, depth: usize) -> Result<(), String> {
+    /// Calls `visit` with every node reachable along document paths
+    /// (properties and list items, through `$ref`s and combinators) and its
+    /// path; bounded in depth, so a recursive schema ends.
+    fn walk<E>(&self, node: &'s Value, path: &mut Vec<Step>, depth: usize, visit: &mut impl FnMut(&'s Value, &[Step]) -> Result<(), E>) -> Result<(), E> {
         if depth > 16 {
             return Ok(());
         }
+        visit(node, path)?;
         let mut seen = Vec::new();
         for (key, child) in self.properties(node) {
             if seen.contains(&key) {
@@ -371,28 +346,44 @@ impl<'s> SchemaWalker<'s> {
             }
             seen.push(key);
             path.push(Step::Key(key.clone()));
-            self.restriction(child, path, out)?;
-            self.collect_restricted(child, path, out, depth + 1)?;
+            self.walk(child, path, depth + 1, visit)?;
             path.pop();
         }
         if let Some(items) = self.items(node) {
             path.push(Step::AnyIndex);
-            self.collect_restricted(items, path, out, depth + 1)?;
+            self.walk(items, path, depth + 1, visit)?;
             path.pop();
         }
         Ok(())
     }
 
-    fn restriction(&self, node: &'s Value, path: &[Step], out: &mut Vec<RestrictedField>) -> Result<(), String> {
-        let Some(listed) = self.annotation(node, "x-channels") else { return Ok(()) };
-        let field = RestrictedField { path: path.to_vec(), channels: Vec::new() };
-        let channels: Vec<String> = listed
-            .as_array()
-            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .filter(|list: &Vec<String>| !list.is_empty() && list.iter().all(|c| CHANNELS.contains(&c.as_str())))
-            .ok_or_else(|| format!("x-channels of `{}` must list some of the channels {}", field.pointer(), CHANNELS.join(", ")))?;
-        out.push(RestrictedField { channels, ..field });
-        Ok(())
+    /// Where documents refer to other entries (`x-reference`).
+    fn references(&self) -> Vec<ReferenceSite> {
+        let mut found = Vec::new();
+        let _ = self.walk(self.root, &mut Vec::new(), 0, &mut |node, path| {
+            if let Some(target) = self.annotation(node, "x-reference").and_then(Value::as_str) {
+                found.push(ReferenceSite { path: path.to_vec(), target_type: target.to_owned() });
+            }
+            Ok::<(), std::convert::Infallible>(())
+        });
+        found
+    }
+
+    /// Fields meant only for some channels (`x-channels`).
+    fn restricted(&self) -> Result<Vec<RestrictedField>, String> {
+        let mut found = Vec::new();
+        self.walk(self.root, &mut Vec::new(), 0, &mut |node, path| -> Result<(), String> {
+            let Some(listed) = self.annotation(node, "x-channels") else { return Ok(()) };
+            let field = RestrictedField { path: path.to_vec(), channels: Vec::new() };
+            let channels: Vec<String> = listed
+                .as_array()
+                .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .filter(|list: &Vec<String>| !list.is_empty() && list.iter().all(|c| CHANNELS.contains(&c.as_str())))
+                .ok_or_else(|| format!("x-channels of `{}` must list some of the channels {}", field.pointer(), CHANNELS.join(", ")))?;
+            found.push(RestrictedField { channels, ..field });
+            Ok(())
+        })?;
+        Ok(found)
     }
 }
 
