@@ -54,6 +54,7 @@ pub struct ServeSection {
     pub cache_mb: Option<u64>,
     pub ready_max_lag: Option<u64>,
     pub cors_origins: Option<Vec<String>>,
+    pub metrics_token: Option<String>,
 }
 
 /// Requests a minute per client address (0 for no limit), and whose

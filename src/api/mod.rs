@@ -77,6 +77,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails while a change-log consumer is further behind.
     pub ready_max_lag: u64,
+    /// SHA-256 (hex) of the token `/metrics` requires; none: it is open.
+    metrics_token: Option<Arc<str>>,
     limiters: Arc<Limiters>,
     cors: Arc<CorsOrigins>,
 }
@@ -90,6 +92,8 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// Origins whose pages may read the delivery API (`*` for any).
     pub cors_origins: Vec<String>,
+    /// The bearer token `/metrics` requires; none leaves it open.
+    pub metrics_token: Option<String>,
 }
 
 impl AppState {
@@ -104,6 +108,7 @@ impl AppState {
             bundle,
             metrics: Arc::default(),
             ready_max_lag: settings.ready_max_lag,
+            metrics_token: settings.metrics_token.as_deref().filter(|token| !token.is_empty()).map(|token| Arc::from(crate::digest::sha256_hex(token.as_bytes()))),
             limiters: Arc::new(Limiters::new(settings.rate_limits)),
             cors: Arc::new(CorsOrigins::new(&settings.cors_origins)?),
         })
