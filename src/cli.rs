@@ -273,6 +273,9 @@ pub struct ServeArgs {
     /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.
     #[arg(long, env = "KATALOG_RATE_LIMIT_SEARCH", default_value_t = 600)]
     pub rate_limit_search: u32,
+    /// Requests a minute per client address to the lists of entries and the sync feed (429 beyond); 0 for no limit.
+    #[arg(long, env = "KATALOG_RATE_LIMIT_READ", default_value_t = 0)]
+    pub rate_limit_read: u32,
     /// One reverse proxy stands in front: rate limits count against the address it appends to X-Forwarded-For.
     #[arg(long, env = "KATALOG_BEHIND_PROXY")]
     pub behind_proxy: bool,
@@ -402,6 +405,7 @@ impl ServeArgs {
         given.fill("cors_origins", &mut self.cors_origins, file.serve.cors_origins.clone());
         given.fill("rate_limit_manage", &mut self.rate_limit_manage, file.limits.manage_per_minute);
         given.fill("rate_limit_search", &mut self.rate_limit_search, file.limits.search_per_minute);
+        given.fill("rate_limit_read", &mut self.rate_limit_read, file.limits.read_per_minute);
         given.fill("metrics_token", &mut self.metrics_token, file.serve.metrics_token.clone().map(Some));
         given.fill("behind_proxy", &mut self.behind_proxy, file.limits.behind_proxy);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
@@ -432,6 +436,7 @@ impl ServeArgs {
             limits: LimitsSection {
                 manage_per_minute: Some(self.rate_limit_manage),
                 search_per_minute: Some(self.rate_limit_search),
+                read_per_minute: Some(self.rate_limit_read),
                 behind_proxy: Some(self.behind_proxy),
             },
             webhooks: WebhookSection {
@@ -893,6 +898,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rate_limits: crate::api::RateLimits {
             manage_per_minute: args.rate_limit_manage,
             search_per_minute: args.rate_limit_search,
+            read_per_minute: args.rate_limit_read,
             behind_proxy: args.behind_proxy,
         },
         cors_origins: args.cors_origins.clone(),

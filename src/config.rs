@@ -64,6 +64,7 @@ pub struct ServeSection {
 pub struct LimitsSection {
     pub manage_per_minute: Option<u32>,
     pub search_per_minute: Option<u32>,
+    pub read_per_minute: Option<u32>,
     pub behind_proxy: Option<bool>,
 }
 
