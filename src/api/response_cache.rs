@@ -31,6 +31,8 @@ pub enum Dependency<'a> {
     Type(&'a str),
     /// The entries that refer to `type/slug`.
     ReferrersOf(&'a str, &'a str),
+    /// Any new change: what the newest page of the sync feed shows.
+    ChangeLog,
 }
 
 /// A response body with its validators, ready to send.
@@ -251,6 +253,7 @@ impl ResponseCache {
                     .chain(targets.iter().map(|(to_type, to_slug)| Dependency::ReferrersOf(to_type, to_slug))),
                 );
             }
+            self.invalidate([Dependency::ChangeLog]);
             *followed_to = Some(after);
             self.applied_seq.store(after, Ordering::Release);
             if (changes.len() as u64) < FOLLOW_BATCH {
