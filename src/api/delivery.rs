@@ -210,6 +210,12 @@ impl DeliveryApi {
                 filter.links_to.push((to_type.to_owned(), slug.clone()));
             }
         }
+        // Every time between two publications asks for the same list: the
+        // key names the first publication since, not the time asked for.
+        let since = match filter.published_since {
+            Some(since) => state.store.first_published_since(&content_type.name, since).await?.map_or_else(|| "none since".to_owned(), |first| first.to_rfc3339()),
+            None => String::new(),
+        };
         let key = format!(
             "list\n{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n{}",
             content_type.name,
@@ -219,7 +225,7 @@ impl DeliveryApi {
             expansion.cache_key(),
             filter.links_to,
             filter.leika.as_deref().unwrap_or_default(),
-            filter.published_since.map(|at| at.to_rfc3339()).unwrap_or_default(),
+            since,
         );
         let response = match state.responses.get(&key) {
             Some(cached) => cached,
