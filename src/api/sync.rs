@@ -104,10 +104,7 @@ impl SyncApi {
         }
         let after = cursor.0.as_deref().map(decode).transpose()?.unwrap_or(0);
         let key = format!("sync\n{after}\n{}\n{}\n{limit}", content_type.as_ref().map_or("", |t| t.name.as_str()), locale.code());
-        let response = match state.responses.get(&key) {
-            Some(cached) => cached,
-            None => render_page(&state, after, content_type.as_deref(), locale, limit, key).await?,
-        };
+        let response = state.responses.get_or_build(key, |key| render_page(&state, after, content_type.as_deref(), locale, limit, key)).await?;
         let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
         Ok(SyncResponse::Ok(SerializedJson::new(representation.body, representation.content_encoding), "no-store".into(), "Accept-Encoding".into()))
     }
@@ -136,15 +133,16 @@ async fn render_page(state: &AppState, after: i64, content_type: Option<&Content
     latest.reverse();
     let ids: Vec<String> = latest.iter().map(|c| c.entry_id.clone()).collect();
     let published = state.store.published_entries(&ids, locale).await?;
-    // Rendering and serialising a page of entries is CPU work of tens of
-    // milliseconds: it runs beside the async workers, not on them.
+    // Rendering and serialising a page of entries is CPU work of tens of milliseconds.
     let registry = state.registry.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let page = SyncPage { items: items(&registry, latest, published, locale), next_cursor: encode(next), has_more };
-        Rendered::json(page.to_json_string(), None, None)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let rendered = state
+        .responses
+        .build(move || {
+            let page = SyncPage { items: items(&registry, latest, published, locale), next_cursor: encode(next), has_more };
+            Rendered::json(page.to_json_string(), None, None)
+        })
+        .await
+        .map_err(ApiError::internal)?;
     let mut dependencies: Vec<Dependency<'_>> = ids.iter().map(|id| Dependency::Entry(id)).collect();
     if !has_more {
         dependencies.push(Dependency::ChangeLog);
