@@ -12,12 +12,12 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use support::{BIN, start_server};
+use support::{BIN, generated_site, start_server};
 
 fn wrk(url: &str, seconds: u64, headers: &[&str]) -> (String, String) {
     let output = Command::new("wrk")
@@ -42,17 +42,9 @@ fn main() {
     let seconds: u64 = std::env::var("KATALOG_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let services: usize = std::env::var("KATALOG_BENCH_SERVICES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
-    let content = dir.path().join("content");
-    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
-    let run = |args: &[&str]| {
-        let status = Command::new(BIN).args(args).env("RUST_LOG", "warn").stdout(Stdio::null()).status().unwrap();
-        assert!(status.success(), "katalog {args:?}");
-    };
-    run(&["generate", "--services", &services.to_string(), "--out", content.to_str().unwrap()]);
-    run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
+    let (database, content) = generated_site(dir.path(), "bench", services);
 
-    let (server, base) = start_server(&database, content.to_str().unwrap());
+    let (server, base) = start_server(&database, &content);
     let single = format!("{base}/api/v1/service/leistung-004242");
     println!("{:<40} {:<22} {:>12} {:>10}", "scenario", "Accept-Encoding", "requests/s", "p99");
     for (name, url) in [
@@ -75,7 +67,7 @@ fn main() {
         Command::new(BIN).args(["token", "create", "--role", "publisher", "--name", "bench", "--database", &database]).output().unwrap().stdout,
     )
     .unwrap();
-    let (second, second_base) = start_server(&database, content.to_str().unwrap());
+    let (second, second_base) = start_server(&database, &content);
     runtime.block_on(publish_to_fresh_read(&base, &second_base, token.trim()));
     drop((server, second));
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use katalog::content::{Locale, Registry};
 use katalog::generate::{ACTIONS, SUBJECTS};
 use katalog::search::{SearchIndex, SearchRequest, Synonyms};
-use support::{BIN, start_server};
+use support::{BIN, generated_site, start_server};
 
 const QUERIES: usize = 1000;
 
@@ -84,8 +84,7 @@ fn main() {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     };
     if !db_file.exists() {
-        run(&["generate", "--services", &services.to_string(), "--out", content.to_str().unwrap()]);
-        run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
+        generated_site(dir, "bench", services);
         let index_arg = index_dir.to_str().unwrap();
         println!("{services} services: katalog reindex: {}", run(&["reindex", "--database", &database, "--schemas", schemas, "--search-index", index_arg]));
     }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use support::{BIN, start_server};
+use support::{BIN, generated_site, start_server};
 
 const SERVICES: usize = 2_000;
 const READERS: usize = 8;
@@ -53,24 +53,17 @@ fn resident_mb(pid: u32) -> f64 {
 fn main() {
     let seconds: u64 = std::env::var("KATALOG_SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
     let dir = tempfile::tempdir().unwrap();
-    let content = dir.path().join("content");
-    let database = format!("sqlite://{}", dir.path().join("soak.db").display());
-    let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
-    let run = |args: &[&str]| {
-        let output = Command::new(BIN).args(args).env("RUST_LOG", "warn").stderr(Stdio::null()).output().unwrap();
-        assert!(output.status.success(), "katalog {args:?}");
-        String::from_utf8(output.stdout).unwrap()
-    };
-    run(&["generate", "--services", &SERVICES.to_string(), "--out", content.to_str().unwrap()]);
-    run(&["import", content.to_str().unwrap(), "--publish", "--database", &database, "--schemas", schemas]);
-    let token = run(&["token", "create", "--role", "publisher", "--name", "soak", "--database", &database]).trim().to_owned();
+    let (database, content) = generated_site(dir.path(), "soak", SERVICES);
+    let created = Command::new(BIN).args(["token", "create", "--role", "publisher", "--name", "soak", "--database", &database]).stderr(Stdio::null()).output().unwrap();
+    assert!(created.status.success(), "katalog token create");
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     // The load comes from one address: rate limits would answer it with 429.
     // SAFETY: set before any other thread exists.
     unsafe {
         std::env::set_var("KATALOG_RATE_LIMIT_MANAGE", "0");
         std::env::set_var("KATALOG_RATE_LIMIT_SEARCH", "0");
     }
-    let (server, base) = start_server(&database, content.to_str().unwrap());
+    let (server, base) = start_server(&database, &content);
 
     katalog::use_ring_for_tls();
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -277,12 +277,18 @@ pub struct ServeArgs {
     /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.
     #[arg(long, env = "KATALOG_RATE_LIMIT_SEARCH", default_value_t = 600)]
     pub rate_limit_search: u32,
+    /// Requests a minute per client address to the lists of entries and the sync feed (429 beyond); 0 for no limit.
+    #[arg(long, env = "KATALOG_RATE_LIMIT_READ", default_value_t = 0)]
+    pub rate_limit_read: u32,
     /// One reverse proxy stands in front: rate limits count against the address it appends to X-Forwarded-For.
     #[arg(long, env = "KATALOG_BEHIND_PROXY")]
     pub behind_proxy: bool,
     /// An origin whose pages may read the delivery API, as scheme://host[:port], or * for any (repeat, or separate by commas).
     #[arg(long = "cors-origin", env = "KATALOG_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// A secret that /metrics requires as `Authorization: Bearer …`; without one, /metrics is open to all.
+    #[arg(long, env = "KATALOG_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// /readyz answers 503 while a change-log consumer (search index, response cache, webhooks) is more changes behind than this.
     #[arg(long, env = "KATALOG_READY_MAX_LAG", default_value_t = 1000)]
     pub ready_max_lag: u64,
@@ -456,6 +462,8 @@ impl ServeArgs {
         given.fill("cors_origins", &mut self.cors_origins, file.serve.cors_origins.clone());
         given.fill("rate_limit_manage", &mut self.rate_limit_manage, file.limits.manage_per_minute);
         given.fill("rate_limit_search", &mut self.rate_limit_search, file.limits.search_per_minute);
+        given.fill("rate_limit_read", &mut self.rate_limit_read, file.limits.read_per_minute);
+        given.fill("metrics_token", &mut self.metrics_token, file.serve.metrics_token.clone().map(Some));
         given.fill("behind_proxy", &mut self.behind_proxy, file.limits.behind_proxy);
         given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
         self.webhooks.fill_from(file, given);
@@ -480,10 +488,13 @@ impl ServeArgs {
                 cache_mb: Some(self.cache_mb),
                 ready_max_lag: Some(self.ready_max_lag),
                 cors_origins: Some(self.cors_origins.clone()),
+                // A secret is not printed, only that there is one.
+                metrics_token: self.metrics_token.as_ref().map(|_| "(hidden)".to_owned()),
             },
             limits: LimitsSection {
                 manage_per_minute: Some(self.rate_limit_manage),
                 search_per_minute: Some(self.rate_limit_search),
+                read_per_minute: Some(self.rate_limit_read),
                 behind_proxy: Some(self.behind_proxy),
             },
             webhooks: WebhookSection {
@@ -951,10 +962,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rate_limits: crate::api::RateLimits {
             manage_per_minute: args.rate_limit_manage,
             search_per_minute: args.rate_limit_search,
+            read_per_minute: args.rate_limit_read,
             behind_proxy: args.behind_proxy,
         },
         cors_origins: args.cors_origins.clone(),
         partner_fetch: args.partner_fetch.settings(),
+        metrics_token: args.metrics_token.clone(),
     };
     let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
     state.responses.follow(&state.store).await?;

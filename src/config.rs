@@ -86,6 +86,7 @@ pub struct ServeSection {
     pub cache_mb: Option<u64>,
     pub ready_max_lag: Option<u64>,
     pub cors_origins: Option<Vec<String>>,
+    pub metrics_token: Option<String>,
 }
 
 /// Requests a minute per client address (0 for no limit), and whose
@@ -95,6 +96,7 @@ pub struct ServeSection {
 pub struct LimitsSection {
     pub manage_per_minute: Option<u32>,
     pub search_per_minute: Option<u32>,
+    pub read_per_minute: Option<u32>,
     pub behind_proxy: Option<bool>,
 }
 

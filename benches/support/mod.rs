@@ -33,3 +33,20 @@ pub fn start_server(database: &str, content: &str) -> (Server, String) {
     let base = line.trim().trim_start_matches("katalog is serving ").trim_end_matches('/').to_owned();
     (Server(server), base)
 }
+
+/// `katalog generate` with `services` services into `dir/content`, imported
+/// and published into the SQLite database `dir/<name>.db`; returns the
+/// database URL and the content folder.
+#[allow(dead_code, reason = "the benchmarks of the sample content do not generate any")]
+pub fn generated_site(dir: &std::path::Path, name: &str, services: usize) -> (String, String) {
+    let content = dir.join("content").display().to_string();
+    let database = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+    let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
+    let run = |args: &[&str]| {
+        let status = Command::new(BIN).args(args).env("RUST_LOG", "warn").stdout(Stdio::null()).status().unwrap();
+        assert!(status.success(), "katalog {args:?}");
+    };
+    run(&["generate", "--services", &services.to_string(), "--out", &content]);
+    run(&["import", &content, "--publish", "--database", &database, "--schemas", schemas]);
+    (database, content)
+}

@@ -20,11 +20,18 @@ async fn check_token(request: &Request, bearer: Bearer) -> poem::Result<Principa
         return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
     };
     auth::authenticate(&state.store, &bearer.token).await.map_err(|error| {
-        if let AuthError::Store(store_error) = &error {
-            tracing::error!(%store_error, "token check failed");
-        }
-        let mut response = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
-        response.headers_mut().insert("WWW-Authenticate", poem::http::HeaderValue::from_static("Bearer"));
+        let response = match &error {
+            // Not the client's fault, and nothing the client should read.
+            AuthError::Store(_) | AuthError::Random(_) => {
+                tracing::error!(%error, "token check failed");
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the token cannot be checked right now; try again shortly").into_response()
+            }
+            _ => {
+                let mut response = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
+                response.headers_mut().insert("WWW-Authenticate", poem::http::HeaderValue::from_static("Bearer"));
+                response
+            }
+        };
         poem::Error::from_response(response)
     })
 }

@@ -143,10 +143,7 @@ impl DeliveryApi {
         let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
         let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
         let key = format!("entry\n{}\n{}\n{}\n{}", content_type.name, id_or_slug.0, locale.code(), expansion.cache_key());
-        let response = match state.responses.get(&key) {
-            Some(cached) => cached,
-            None => render_entry(&state, &content_type, &id_or_slug, locale, &expansion, key).await?,
-        };
+        let response = state.responses.get_or_build(key, |key| render_entry(&state, &content_type, &id_or_slug, locale, &expansion, key)).await?;
         let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
         if caching::not_modified(if_none_match.0.as_deref(), &representation.etag) {
             return Ok(GetEntryResponse::NotModified(representation.etag, caching::CACHE_CONTROL.into(), VARY.into()));
@@ -210,6 +207,12 @@ impl DeliveryApi {
                 filter.links_to.push((to_type.to_owned(), slug.clone()));
             }
         }
+        // Every time between two publications asks for the same list: the
+        // key names the first publication since, not the time asked for.
+        let since = match filter.published_since {
+            Some(since) => state.store.first_published_since(&content_type.name, since).await?.map_or_else(|| "none since".to_owned(), |first| first.to_rfc3339()),
+            None => String::new(),
+        };
         let key = format!(
             "list\n{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n{}",
             content_type.name,
@@ -219,12 +222,9 @@ impl DeliveryApi {
             expansion.cache_key(),
             filter.links_to,
             filter.leika.as_deref().unwrap_or_default(),
-            filter.published_since.map(|at| at.to_rfc3339()).unwrap_or_default(),
+            since,
         );
-        let response = match state.responses.get(&key) {
-            Some(cached) => cached,
-            None => render_list(&state, &content_type, after.as_deref(), limit, locale, &filter, &expansion, key).await?,
-        };
+        let response = state.responses.get_or_build(key, |key| render_list(&state, &content_type, after.as_deref(), limit, locale, &filter, &expansion, key)).await?;
         let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
         if caching::not_modified(if_none_match.0.as_deref(), &representation.etag) {
             return Ok(ListEntriesResponse::NotModified(representation.etag, caching::CACHE_CONTROL.into(), VARY.into()));
@@ -287,10 +287,10 @@ async fn render_list(
     let mut sources = Sources::default();
     let included = if expansion.fields.is_empty() { None } else { Some(expansion.included(state, content_type, &items, locale, &mut sources).await?) };
     let body = EntryListBody { items, included, next_cursor: page.next_after.as_deref().map(|slug| encode_cursor(&content_type.name, slug)) };
-    let json = body.to_json_string();
+    let rendered = state.responses.build(move || Rendered::json(body.to_json_string(), None, None)).await.map_err(ApiError::internal)?;
     let mut dependencies = sources.dependencies();
     dependencies.push(Dependency::Type(&content_type.name));
-    Ok(state.responses.insert(key, ticket, Rendered::json(json, None, None), &dependencies))
+    Ok(state.responses.insert(key, ticket, rendered, &dependencies))
 }
 
 /// The entries and lookups a response was built from, beyond the

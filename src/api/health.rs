@@ -2,6 +2,7 @@
 
 use poem::http::StatusCode;
 use poem::web::Data;
+use poem_openapi::param::Header;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -50,6 +51,17 @@ pub enum MetricsResponse {
     Metrics(PlainText<String>),
 }
 
+/// Why `/metrics` did not answer.
+#[derive(ApiResponse, Debug)]
+pub enum MetricsError {
+    /// A metrics token is configured, and the request does not carry it.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
+    /// The database does not answer.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
 pub struct HealthApi;
 
 #[OpenApi(tag = "ApiTags::Operations")]
@@ -93,12 +105,27 @@ impl HealthApi {
 
     /// Metrics in the Prometheus text format: requests and latency per route
     /// template, response-cache hits, change-log lag per consumer, webhook
-    /// backlog and scheduler state.
+    /// backlog and scheduler state. With a metrics token configured, only
+    /// for requests that carry it as a bearer token.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
-    async fn metrics(&self, state: Data<&AppState>) -> Result<MetricsResponse, HealthError> {
+    async fn metrics(
+        &self,
+        state: Data<&AppState>,
+        /// `Bearer <metrics token>`, when one is configured.
+        #[oai(name = "Authorization")]
+        authorization: Header<Option<String>>,
+    ) -> Result<MetricsResponse, MetricsError> {
+        if let Some(required) = &state.metrics_token {
+            let given = authorization.0.as_deref().and_then(|value| value.strip_prefix("Bearer ")).map(|token| crate::digest::sha256_hex(token.trim().as_bytes()));
+            // Digests are compared, so the time taken tells nothing about the token.
+            if given.as_deref() != Some(&**required) {
+                let problem = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "/metrics needs the metrics token as `Authorization: Bearer …`");
+                return Err(MetricsError::Unauthorized(Json(problem), "Bearer".into()));
+            }
+        }
         let text = metrics::render(&state).await.map_err(|error| {
             tracing::warn!(%error, "metrics: reading the database failed");
-            unavailable("the database does not answer".into())
+            MetricsError::Unavailable(Json(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database does not answer")))
         })?;
         Ok(MetricsResponse::Metrics(PlainText(text)))
     }

@@ -1,6 +1,7 @@
 //! Shedding abuse: per-client rate limits on the management API and the
-//! editor UI, and on search (the endpoints that guard the most or cost
-//! the most), and a bound on request headers. Refusals are problem+json.
+//! editor UI, on search, and on the delivery lists and the sync feed (the
+//! endpoints that guard the most or cost the most), and a bound on
+//! request headers. Refusals are problem+json.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,6 +28,8 @@ const MAX_CLIENTS: usize = 100_000;
 pub struct RateLimits {
     pub manage_per_minute: u32,
     pub search_per_minute: u32,
+    /// Lists of entries and the sync feed.
+    pub read_per_minute: u32,
     /// One reverse proxy stands in front: the client is the address it
     /// appended to `X-Forwarded-For`, not the TCP peer (the proxy itself).
     pub behind_proxy: bool,
@@ -36,6 +39,7 @@ pub struct RateLimits {
 pub struct Limiters {
     manage: RateLimiter,
     search: RateLimiter,
+    read: RateLimiter,
     behind_proxy: bool,
 }
 
@@ -44,6 +48,7 @@ impl Limiters {
         Limiters {
             manage: RateLimiter::new(limits.manage_per_minute),
             search: RateLimiter::new(limits.search_per_minute),
+            read: RateLimiter::new(limits.read_per_minute),
             behind_proxy: limits.behind_proxy,
         }
     }
@@ -68,6 +73,9 @@ impl Limiters {
             Some(&self.manage)
         } else if path == "/api/v1/search" || path == "/api/v1/suggest" {
             Some(&self.search)
+        } else if path.strip_prefix("/api/v1/").is_some_and(|rest| !rest.is_empty() && !rest.contains('/')) {
+            // The sync feed, and a type's list (`/api/v1/service`); not single entries.
+            Some(&self.read)
         } else {
             None
         }
@@ -159,6 +167,15 @@ mod tests {
         assert!(limiter.take(client, start + Duration::from_secs(1)).is_ok(), "one request a second refills");
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(limiter.take(other, start).is_ok(), "each client has its own allowance");
+    }
+
+    #[test]
+    fn lists_and_the_sync_feed_share_the_read_limit() {
+        let limiters = Limiters::new(RateLimits { manage_per_minute: 1, search_per_minute: 1, read_per_minute: 1, behind_proxy: false });
+        let read = |path: &str| limiters.for_path(path).is_some_and(|limiter| std::ptr::eq(limiter, &limiters.read));
+        assert!(read("/api/v1/sync") && read("/api/v1/service"));
+        assert!(!read("/api/v1/service/personalausweis-beantragen"), "single entries are cheap and cached");
+        assert!(!read("/api/v1/search") && !read("/api/v1/manage") && !read("/api/v1/") && !read("/healthz"));
     }
 
     #[test]

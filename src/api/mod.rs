@@ -79,6 +79,8 @@ pub struct AppState {
     pub ready_max_lag: u64,
     /// How partner bundles are fetched; its fence also guards webhook URLs.
     pub partner_fetch: Arc<crate::partner::FetchSettings>,
+    /// SHA-256 (hex) of the token `/metrics` requires; none: it is open.
+    metrics_token: Option<Arc<str>>,
     limiters: Arc<Limiters>,
     cors: Arc<CorsOrigins>,
 }
@@ -93,6 +95,8 @@ pub struct Settings {
     /// Origins whose pages may read the delivery API (`*` for any).
     pub cors_origins: Vec<String>,
     pub partner_fetch: crate::partner::FetchSettings,
+    /// The bearer token `/metrics` requires; none leaves it open.
+    pub metrics_token: Option<String>,
 }
 
 impl AppState {
@@ -108,6 +112,7 @@ impl AppState {
             metrics: Arc::default(),
             ready_max_lag: settings.ready_max_lag,
             partner_fetch: Arc::new(settings.partner_fetch.clone()),
+            metrics_token: settings.metrics_token.as_deref().filter(|token| !token.is_empty()).map(|token| Arc::from(crate::digest::sha256_hex(token.as_bytes()))),
             limiters: Arc::new(Limiters::new(settings.rate_limits)),
             cors: Arc::new(CorsOrigins::new(&settings.cors_origins)?),
         })

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::io::Write;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -31,6 +31,8 @@ pub enum Dependency<'a> {
     Type(&'a str),
     /// The entries that refer to `type/slug`.
     ReferrersOf(&'a str, &'a str),
+    /// Any new change: what the newest page of the sync feed shows.
+    ChangeLog,
 }
 
 /// A response body with its validators, ready to send.
@@ -121,6 +123,10 @@ pub struct ResponseCache {
     applied_seq: AtomicI64,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// The keys being built now, each with the gate later requests wait at.
+    building: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Builds of large responses running now; see [`ResponseCache::build`].
+    builders: tokio::sync::Semaphore,
 }
 
 /// How often the cache answered, since the start.
@@ -159,6 +165,8 @@ impl ResponseCache {
             applied_seq: AtomicI64::new(-1),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            building: Mutex::default(),
+            builders: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))),
         }
     }
 
@@ -168,17 +176,47 @@ impl ResponseCache {
     }
 
     /// The current response for `key`, if one is cached.
-    pub fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
-        let current = self.responses.get(key).filter(|response| {
+    fn get(&self, key: &str) -> Option<Arc<CachedResponse>> {
+        self.responses.get(key).filter(|response| {
             let current = self.is_current(&response.dependencies, response.built_from);
             if !current {
                 self.responses.remove(key);
             }
             current
-        });
-        let counter = if current.is_some() { &self.hits } else { &self.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        current
+        })
+    }
+
+    /// The current response for `key`, built by `build` (which caches it
+    /// with [`ResponseCache::insert`]) when there is none. Requests for the
+    /// same key that arrive during a build wait for it instead of building
+    /// the same response again.
+    pub async fn get_or_build<E, F>(&self, key: String, build: impl FnOnce(String) -> F) -> Result<Arc<CachedResponse>, E>
+    where
+        F: Future<Output = Result<Arc<CachedResponse>, E>>,
+    {
+        if let Some(cached) = self.get(&key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(cached);
+        }
+        let gate = self.building.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(key.clone()).or_default().clone();
+        let turn = gate.lock().await;
+        let result = match self.get(&key) {
+            Some(cached) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Ok(cached)
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                build(key.clone()).await
+            }
+        };
+        drop(turn);
+        let mut building = self.building.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Nobody else waits at this gate (the table holds one reference, this request the other).
+        if Arc::strong_count(&gate) == 2 {
+            building.remove(&key);
+        }
+        result
     }
 
     pub fn hit_counts(&self) -> HitCounts {
@@ -188,6 +226,15 @@ impl ResponseCache {
     /// The last change-log entry applied; `None` before the first follow.
     pub fn applied_seq(&self) -> Option<i64> {
         Some(self.applied_seq.load(Ordering::Acquire)).filter(|seq| *seq >= 0)
+    }
+
+    /// Runs the CPU work of building a large response (rendering and
+    /// serialising many entries) beside the async workers, and at most on
+    /// half the cores at once: whatever clients ask for, the other half
+    /// answer everything else (health checks, cached reads) without waiting.
+    pub async fn build<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, tokio::task::JoinError> {
+        let _turn = self.builders.acquire().await.expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(work).await
     }
 
     /// Caches a response built after `ticket` was taken; returns it for
@@ -251,6 +298,7 @@ impl ResponseCache {
                     .chain(targets.iter().map(|(to_type, to_slug)| Dependency::ReferrersOf(to_type, to_slug))),
                 );
             }
+            self.invalidate([Dependency::ChangeLog]);
             *followed_to = Some(after);
             self.applied_seq.store(after, Ordering::Release);
             if (changes.len() as u64) < FOLLOW_BATCH {
@@ -297,6 +345,23 @@ mod tests {
         cache_with(&cache, "a", cache.ticket(), &[Dependency::Slug("office", "mitte")]);
         cache.invalidate([Dependency::ReferrersOf("office", "mitte"), Dependency::Type("office")]);
         assert!(cache.get("a").is_some());
+    }
+
+    #[tokio::test]
+    async fn requests_during_a_build_wait_for_it_instead_of_building_again() {
+        let cache = ResponseCache::new(1 << 20);
+        let builds = AtomicU64::new(0);
+        let build = |key: String| async {
+            builds.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok::<_, ()>(cache.insert(key, cache.ticket(), Rendered::json("{}".into(), None, None), &[]))
+        };
+        let (first, second) = tokio::join!(cache.get_or_build("k".into(), build), cache.get_or_build("k".into(), build));
+        assert!(first.is_ok() && second.is_ok());
+        assert_eq!(builds.load(Ordering::Relaxed), 1);
+        let counts = cache.hit_counts();
+        assert_eq!((counts.hits, counts.misses), (1, 1));
+        assert!(cache.building.lock().unwrap().is_empty(), "no gate is left behind");
     }
 
     #[test]

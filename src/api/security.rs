@@ -122,45 +122,50 @@ fn is_delivery(path: &str) -> bool {
 }
 
 /// Answers CORS preflights of the delivery API and marks its responses
-/// readable by allowed origins; a preflight from any other origin is 403.
+/// readable by allowed origins. Every other preflight (another origin, none
+/// configured, another method, or outside the delivery API) is 403.
 pub async fn cors<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
-    let origins = request.data::<AppState>().map(|state| state.cors.clone()).filter(|origins| !origins.is_empty());
-    let (Some(origins), true) = (origins, is_delivery(request.uri().path())) else {
-        return next.call(request).await.map(IntoResponse::into_response);
-    };
+    let origins = request.data::<AppState>().map(|state| state.cors.clone()).unwrap_or_default();
+    let delivery = is_delivery(request.uri().path());
     let origin = request.headers().get(header::ORIGIN).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    let Some(origin) = origin else {
-        // Same-origin or not a browser; still, a cache must not give this
-        // answer (without CORS headers) to a page of an allowed origin.
-        let mut response = next.call(request).await.map(IntoResponse::into_response)?;
-        vary_by_origin(response.headers_mut());
-        return Ok(response);
-    };
-    let allowed = origins.allows(&origin);
     let preflight = request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if preflight {
+    if let (true, Some(origin)) = (preflight, &origin) {
         let method_allowed = request
             .headers()
             .get(header::ACCESS_CONTROL_REQUEST_METHOD)
             .is_some_and(|method| method == "GET" || method == "HEAD");
-        if !allowed || !method_allowed {
-            let detail = if allowed { "the delivery API is read-only: GET and HEAD".to_owned() } else { format!("the origin {origin} may not read this API") };
+        let refusal = if !delivery {
+            Some("only the delivery API may be read from other sites".to_owned())
+        } else if !origins.allows(origin) {
+            Some(format!("the origin {origin} may not read this API"))
+        } else if !method_allowed {
+            Some("the delivery API is read-only: GET and HEAD".to_owned())
+        } else {
+            None
+        };
+        if let Some(detail) = refusal {
             return Ok(Problem::new(StatusCode::FORBIDDEN, "cors-refused", detail).into_response());
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         let headers = response.headers_mut();
-        allow(headers, &origin);
+        allow(headers, origin);
         headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD"));
         headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(CORS_REQUEST_HEADERS));
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(CORS_MAX_AGE));
         return Ok(response);
     }
+    if origins.is_empty() || !delivery {
+        return next.call(request).await.map(IntoResponse::into_response);
+    }
     let mut response = next.call(request).await.map(IntoResponse::into_response)?;
-    if allowed {
-        allow(response.headers_mut(), &origin);
-        response.headers_mut().insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSED_HEADERS));
-    } else {
-        vary_by_origin(response.headers_mut());
+    match origin {
+        Some(origin) if origins.allows(&origin) => {
+            allow(response.headers_mut(), &origin);
+            response.headers_mut().insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSED_HEADERS));
+        }
+        // Same-origin, not a browser, or another origin; still, a cache must
+        // not give this answer (without CORS headers) to a page of an allowed origin.
+        _ => vary_by_origin(response.headers_mut()),
     }
     Ok(response)
 }

@@ -172,7 +172,7 @@ pub struct LiveBundle {
     /// Held while serving: one exporter per folder.
     _lock: std::fs::File,
     /// A folder of this process only, removed when it ends.
-    temporary: bool,
+    _private: Option<tempfile::TempDir>,
     /// The change-log position the bundle was exported at; none before
     /// the first export. Readers share it, the exporter holds it alone.
     exported: RwLock<Option<i64>>,
@@ -182,18 +182,27 @@ pub struct LiveBundle {
 
 impl LiveBundle {
     /// Keeps the bundle in `folder`, which it locks; when another process
-    /// holds it, in a temporary folder of this process instead.
+    /// holds it, in a private temporary folder of this process instead: one
+    /// it made itself (mode 0700, a name no one can guess), so that no
+    /// other local user can have prepared it.
     pub fn open(settings: &Settings, folder: &Path) -> Result<LiveBundle, ChannelError> {
-        let (folder, lock, temporary) = match lock_folder(folder)? {
-            Some(lock) => (folder.to_owned(), lock, false),
+        let (folder, lock, private) = match lock_folder(folder)? {
+            Some(lock) => (folder.to_owned(), lock, None),
             None => {
-                let own = std::env::temp_dir().join(format!("katalog-partner-bundle-{}", std::process::id()));
-                tracing::warn!(folder = %folder.display(), instead = %own.display(), "another katalog serves the partner bundle from this folder; keeping one of this process");
-                let lock = lock_folder(&own)?.ok_or_else(|| ChannelError::Io { path: own.display().to_string(), source: std::io::ErrorKind::WouldBlock.into() })?;
-                (own, lock, true)
+                let temp = std::env::temp_dir();
+                let mut builder = tempfile::Builder::new();
+                builder.prefix("katalog-partner-bundle-");
+                #[cfg(unix)]
+                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+                let own = builder
+                    .tempdir_in(&temp)
+                    .map_err(|source| ChannelError::Io { path: temp.display().to_string(), source })?;
+                tracing::warn!(folder = %folder.display(), instead = %own.path().display(), "another katalog serves the partner bundle from this folder; keeping one of this process");
+                let lock = lock_folder(own.path())?.ok_or_else(|| ChannelError::Io { path: own.path().display().to_string(), source: std::io::ErrorKind::WouldBlock.into() })?;
+                (own.path().to_owned(), lock, Some(own))
             }
         };
-        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, temporary, exported: RwLock::default(), position: AtomicI64::new(0) })
+        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, _private: private, exported: RwLock::default(), position: AtomicI64::new(0) })
     }
 
     /// The bundle as of the newest change, locked against exports for as
@@ -241,14 +250,6 @@ impl LiveBundle {
     }
 }
 
-impl Drop for LiveBundle {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_dir_all(&self.folder);
-        }
-    }
-}
-
 /// Creates `folder` and locks it for this process; none when another holds it.
 fn lock_folder(folder: &Path) -> Result<Option<std::fs::File>, ChannelError> {
     let io_error = |source| ChannelError::Io { path: folder.display().to_string(), source };
@@ -258,5 +259,32 @@ fn lock_folder(folder: &Path) -> Result<Option<std::fs::File>, ChannelError> {
         Ok(()) => Ok(Some(lock)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(source)) => Err(io_error(source)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_server_keeps_its_bundle_in_a_private_folder_it_made() {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = tempfile::tempdir().unwrap();
+        // What another local user could have prepared where a second server
+        // used to go: the name it derived from its process id.
+        let planted = std::env::temp_dir().join(format!("katalog-partner-bundle-{}", std::process::id()));
+        std::fs::create_dir_all(&planted).unwrap();
+        let first = LiveBundle::open(&Settings::default(), shared.path()).unwrap();
+        let second = LiveBundle::open(&Settings::default(), shared.path()).unwrap();
+        assert_eq!(first.folder, shared.path());
+        assert_ne!(second.folder, shared.path());
+        assert_ne!(second.folder, planted, "a folder someone else made is never used");
+        assert!(second.folder.starts_with(std::env::temp_dir()));
+        let mode = std::fs::metadata(&second.folder).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "only this user may enter the folder");
+        let private = second.folder.clone();
+        drop(second);
+        assert!(!private.exists(), "the private folder goes with the server");
+        std::fs::remove_dir_all(&planted).unwrap();
     }
 }

@@ -12,6 +12,7 @@ pub mod migration;
 mod audit;
 mod editorial;
 mod links;
+mod locks;
 mod partners;
 mod publishing;
 mod read;
@@ -48,10 +49,6 @@ pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 
 /// The database used when none is configured: one file, zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
-
-/// The PostgreSQL advisory lock key that serialises migrations ("katalog"
-/// in ASCII), so instances of one database never migrate at once.
-const MIGRATION_LOCK: i64 = 0x006b_6174_616c_6f67;
 
 /// Whether [`Store::connect`] can open `url`.
 pub fn is_supported_url(url: &str) -> bool {
@@ -129,7 +126,7 @@ impl Store {
                 // PostgreSQL DDL is transactional; the advisory lock is
                 // released with the transaction, whatever happens to it.
                 transaction
-                    .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.into()]))
+                    .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_advisory_xact_lock($1)", [locks::AdvisoryLock::Migration.key().into()]))
                     .await?;
                 transaction
             }

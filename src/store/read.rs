@@ -157,6 +157,17 @@ impl Store {
         }
         Ok(ListPage { entries, next_after })
     }
+
+    /// When the first entry of a type published at or after `since` was
+    /// published (its German source); none when none was. A list filtered
+    /// by `published_since` is the same for every time up to that one.
+    pub async fn first_published_since(&self, content_type: &str, since: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let sql = "SELECT MIN(p.published_at) AS first FROM publications p JOIN entries e ON e.id = p.entry_id \
+            WHERE e.content_type = ? AND p.locale = ? AND p.published_number IS NOT NULL AND p.published_at >= ?";
+        let values: [SqlValue; 3] = [content_type.into(), Locale::SOURCE.code().into(), since.into()];
+        let row = self.db.query_one_raw(self.statement(sql, values)).await?;
+        Ok(row.map(|row| row.try_get::<Option<DateTime<Utc>>>("", "first")).transpose()?.flatten())
+    }
 }
 
 /// One row of the change log.

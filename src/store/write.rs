@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::entity::{change, entry, publication, revision};
 use super::publishing::LiveChange;
+use super::locks::AdvisoryLock;
 use super::{Store, StoreError};
 use crate::content::Locale;
 
@@ -112,7 +113,7 @@ impl Store {
     pub async fn begin_import(&self) -> Result<DatabaseTransaction, StoreError> {
         let txn = self.begin_write().await?;
         if self.backend() == DbBackend::Postgres {
-            txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [IMPORT_LOCK.into()])).await?;
+            txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [AdvisoryLock::Import.key().into()])).await?;
         }
         Ok(txn)
     }
@@ -187,7 +188,7 @@ impl Store {
             return Ok(());
         }
         if self.backend() == DbBackend::Postgres {
-            txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [CHANGE_LOG_LOCK.into()])).await?;
+            txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [AdvisoryLock::ChangeLog.key().into()])).await?;
         }
         for rows in changes.chunks(rows_per_statement(7)) {
             let models = rows.iter().cloned().map(|m| change::ActiveModel {
@@ -205,7 +206,3 @@ impl Store {
         Ok(())
     }
 }
-
-/// Advisory lock keys: the change log ("katalog" in ASCII) and imports.
-const CHANGE_LOG_LOCK: i64 = 0x006b_6174_616c_6f67;
-const IMPORT_LOCK: i64 = CHANGE_LOG_LOCK + 1;

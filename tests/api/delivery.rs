@@ -4,7 +4,7 @@ use katalog::content::file_format;
 use katalog::content::{Locale, Registry};
 use serde_json::Value;
 
-use crate::helpers::{Server, TestDb, repo_path, sample_content};
+use crate::helpers::{Backend, Server, TestDb, repo_path, response_cache_hits, sample_content};
 use crate::on_both_databases;
 
 /// What the editorial file says, parsed by the same code the import uses.
@@ -427,3 +427,39 @@ async fn cached_responses_follow_what_they_show(db: TestDb) {
     within_a_second(&server, reverse, referring).await;
 }
 on_both_databases!(cached_responses_follow_what_they_show);
+
+async fn changed_since_between_the_same_publications_names_one_cached_list(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let list = |since: &str| format!("/api/v1/service?expand=all&limit=100&changed_since={since}");
+    // Before every publication: the whole list, whatever the time.
+    let all = server.get_json(&list("2001-01-01T00:00:00Z")).await;
+    assert!(!all["items"].as_array().unwrap().is_empty());
+    let hits = response_cache_hits(&server).await;
+    assert_eq!(server.get_json(&list("2011-06-15T12:30:00Z")).await, all);
+    assert_eq!(server.get_json(&list("2024-12-31T23:59:59.999Z")).await, all);
+    assert_eq!(response_cache_hits(&server).await, hits + 2, "each later time before the first publication is a cache hit");
+
+    // After the last publication: nothing, whatever the time.
+    let none = server.get_json(&list("2199-01-01T00:00:00Z")).await;
+    assert!(none["items"].as_array().unwrap().is_empty());
+    let hits = response_cache_hits(&server).await;
+    assert_eq!(server.get_json(&list("2299-01-01T00:00:00%2B02:00")).await, none);
+    assert_eq!(response_cache_hits(&server).await, hits + 1);
+}
+on_both_databases!(changed_since_between_the_same_publications_names_one_cached_list);
+
+#[tokio::test]
+async fn lists_and_the_sync_feed_over_the_read_limit_get_429() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start_with(&db, &repo_path("content"), &["--rate-limit-read", "3"]);
+    assert_eq!(server.get("/api/v1/service").await.status(), 200);
+    assert_eq!(server.get("/api/v1/sync").await.status(), 200);
+    assert_eq!(server.get("/api/v1/service?expand=all").await.status(), 200);
+    let refused = server.get("/api/v1/sync?limit=1000").await;
+    assert_eq!(refused.status(), 429, "lists and the sync feed share one allowance");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    assert_eq!(server.get("/api/v1/topic").await.status(), 429);
+    assert_eq!(server.get("/api/v1/service/personalausweis-beantragen").await.status(), 200, "single entries are not limited");
+    assert_eq!(server.get("/healthz").await.status(), 200);
+}

@@ -380,3 +380,13 @@ pub fn python_tool(folder: &str, requirement: &str, works: impl Fn(&Path) -> boo
     }
     root
 }
+
+/// How often the server's response cache answered so far.
+pub async fn response_cache_hits(server: &Server) -> u64 {
+    let exposition = server.get("/metrics").await.text().await.unwrap();
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix("katalog_response_cache_hits_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no cache hit counter in {exposition}"))
+}

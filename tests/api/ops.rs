@@ -135,6 +135,51 @@ async fn not_ready_without_its_database() {
     assert_eq!(problem["detail"], "the database does not answer", "{problem}");
 }
 
+#[tokio::test]
+async fn a_token_check_without_its_database_is_503_without_internals() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let server = Server::start(&db, &repo_path("content"));
+    let editor = crate::helpers::token(&db, "editor", &[]);
+    let manage = || server.client.get(server.url("/api/v1/manage/service/personalausweis-beantragen")).bearer_auth(&editor).send();
+    assert_eq!(manage().await.unwrap().status(), 200);
+    db.take_away().await;
+    let response = manage().await.unwrap();
+    assert_eq!(response.status(), 503, "the token may be fine: the database is not");
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], 503);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(!detail.contains("database error") && !detail.contains(&db.url) && !detail.to_lowercase().contains("sqlx"), "internal text leaks: {detail}");
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let open = Server::start(&db, &repo_path("content"));
+    assert_eq!(open.get("/metrics").await.status(), 200, "without a metrics token, /metrics is open");
+    drop(open);
+
+    let server = Server::start_with(&db, &repo_path("content"), &["--metrics-token", "scrape-me-7f3a"]);
+    let scrape = |token: Option<&'static str>| {
+        let request = server.client.get(server.url("/metrics"));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    for refused in [None, Some("scrape-me"), Some("scrape-me-7f3a-and-more")] {
+        let response = scrape(refused).await.unwrap();
+        assert_eq!(response.status(), 401, "{refused:?}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    }
+    let allowed = scrape(Some("scrape-me-7f3a")).await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert!(allowed.text().await.unwrap().contains("katalog_http_requests_total"));
+    assert_eq!(server.get("/healthz").await.status(), 200, "only /metrics needs the token");
+}
+
 /// A request whose body is still arriving when SIGTERM comes is answered
 /// before the server exits.
 #[tokio::test]

@@ -141,7 +141,24 @@ async fn cors_preflight_is_allowed_for_a_configured_origin_and_refused_for_anoth
     assert!(varies.iter().any(|v| v.eq_ignore_ascii_case("origin")), "caches keep answers apart by origin: {varies:?}");
 
     let manage = preflight("https://portal.example.org", "/api/v1/manage/service").await.unwrap();
+    assert_eq!(manage.status(), 403);
     assert!(!manage.headers().contains_key("access-control-allow-origin"), "the management API is not for other sites");
+}
+
+#[tokio::test]
+async fn without_configured_origins_every_preflight_is_refused() {
+    let (_db, server) = server_with(&[]).await;
+    let refused = server
+        .client
+        .request(reqwest::Method::OPTIONS, server.url("/api/v1/service"))
+        .header("origin", "https://elsewhere.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "as for any origin not configured");
+    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    assert!(!refused.headers().contains_key("access-control-allow-origin"));
 }
 
 /// The attributes and the text of every `<script>` element, read as a

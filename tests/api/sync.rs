@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Server, TestDb, katalog, repo_path, text};
+use crate::helpers::{Server, TestDb, katalog, repo_path, response_cache_hits, text};
 use crate::on_both_databases;
 
 /// Everything the delivery API publishes, by id, in one locale.
@@ -115,3 +115,54 @@ async fn a_replica_ends_with_the_published_state(db: TestDb) {
     assert_eq!(only_offices["items"].as_array().unwrap().len(), 18);
 }
 on_both_databases!(a_replica_ends_with_the_published_state);
+
+/// More changes than a page holds: 250 generated services with their offices and topics.
+fn generated_content() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = katalog(&["generate", "--services", "250", "--out", dir.path().join("content").to_str().unwrap()]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    dir
+}
+
+async fn a_page_holds_at_most_the_maximum(db: TestDb) {
+    let generated = generated_content();
+    let server = Server::start(&db, &generated.path().join("content"));
+    let asked_for_more = server.get_json("/api/v1/sync?limit=1000").await;
+    assert_eq!(asked_for_more["has_more"], true, "a page of 1000 changes is not served at once");
+    assert_eq!(asked_for_more, server.get_json("/api/v1/sync?limit=200").await, "a larger limit is served as the maximum, 200");
+    assert_eq!(server.get("/api/v1/sync?limit=0").await.status(), 400);
+}
+on_both_databases!(a_page_holds_at_most_the_maximum);
+
+async fn a_page_asked_for_again_comes_from_the_cache(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let first = server.get_json("/api/v1/sync?limit=20&locale=en").await;
+    let hits = response_cache_hits(&server).await;
+    // The same page, spelt differently: a parameter the feed does not know.
+    let again = server.get_json("/api/v1/sync?locale=en&limit=20&utm_source=app").await;
+    assert_eq!(again, first);
+    assert_eq!(response_cache_hits(&server).await, hits + 1, "the second request is answered from the cache");
+
+    // The last page grows with the next change, cached or not.
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let mut last = server.get_json(&format!("/api/v1/sync?cursor={cursor}&limit=200")).await;
+    while last["has_more"] == true {
+        last = server.get_json(&format!("/api/v1/sync?cursor={}&limit=200", last["next_cursor"].as_str().unwrap())).await;
+    }
+    let end = last["next_cursor"].as_str().unwrap().to_owned();
+    let tail = format!("/api/v1/sync?cursor={end}");
+    assert!(server.get_json(&tail).await["items"].as_array().unwrap().is_empty());
+    let publisher = token(&db, "publisher");
+    let unpublished = server
+        .client
+        .post(server.url("/api/v1/manage/service/reisepass-beantragen/transitions"))
+        .bearer_auth(&publisher)
+        .json(&json!({"action": "unpublish"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(unpublished.status().is_success(), "{}", unpublished.status());
+    let after = server.get_json(&tail).await;
+    assert_eq!(after["items"][0]["op"], "delete", "{after}");
+}
+on_both_databases!(a_page_asked_for_again_comes_from_the_cache);
