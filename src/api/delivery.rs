@@ -207,10 +207,13 @@ impl DeliveryApi {
                 filter.links_to.push((to_type.to_owned(), slug.clone()));
             }
         }
-        // Every time between two publications asks for the same list: the
-        // key names the first publication since, not the time asked for.
+        // Every time between the same two publications asks for the same
+        // list: the key counts the publications before it, not the time.
         let since = match filter.published_since {
-            Some(since) => state.store.first_published_since(&content_type.name, since).await?.map_or_else(|| "none since".to_owned(), |first| first.to_rfc3339()),
+            Some(since) => {
+                let times = state.responses.publication_times(&state.store, &content_type.name).await?;
+                format!("after {}", times.partition_point(|at| *at < since))
+            }
             None => String::new(),
         };
         let key = format!(

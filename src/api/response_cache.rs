@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 
 use crate::content::Locale;
 use crate::store::{Store, StoreError};
@@ -123,10 +124,20 @@ pub struct ResponseCache {
     applied_seq: AtomicI64,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Per type, when its published entries were published.
+    publication_times: Mutex<HashMap<String, PublicationTimes>>,
     /// The keys being built now, each with the gate later requests wait at.
     building: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Builds of large responses running now; see [`ResponseCache::build`].
     builders: tokio::sync::Semaphore,
+}
+
+/// When a type's published entries were published, earliest first, and
+/// the clock tick before they were read.
+#[derive(Clone)]
+struct PublicationTimes {
+    read_from: u64,
+    times: Arc<[DateTime<Utc>]>,
 }
 
 /// How often the cache answered, since the start.
@@ -165,6 +176,7 @@ impl ResponseCache {
             applied_seq: AtomicI64::new(-1),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            publication_times: Mutex::default(),
             building: Mutex::default(),
             builders: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))),
         }
@@ -226,6 +238,24 @@ impl ResponseCache {
     /// The last change-log entry applied; `None` before the first follow.
     pub fn applied_seq(&self) -> Option<i64> {
         Some(self.applied_seq.load(Ordering::Acquire)).filter(|seq| *seq >= 0)
+    }
+
+    /// When the published entries of a type were published (their German
+    /// source), earliest first; read from the database again only after a
+    /// change of the type.
+    pub async fn publication_times(&self, store: &Store, content_type: &str) -> Result<Arc<[DateTime<Utc>]>, StoreError> {
+        let dependency = [self.hasher.hash_one(Dependency::Type(content_type))];
+        let known = self.publication_times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(content_type).cloned();
+        if let Some(known) = known
+            && self.is_current(&dependency, known.read_from)
+        {
+            return Ok(known.times);
+        }
+        let ticket = self.ticket();
+        let times: Arc<[DateTime<Utc>]> = store.publication_times(content_type).await?.into();
+        let read = PublicationTimes { read_from: ticket.0, times: times.clone() };
+        self.publication_times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(content_type.to_owned(), read);
+        Ok(times)
     }
 
     /// Runs the CPU work of building a large response (rendering and

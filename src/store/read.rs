@@ -158,15 +158,15 @@ impl Store {
         Ok(ListPage { entries, next_after })
     }
 
-    /// When the first entry of a type published at or after `since` was
-    /// published (its German source); none when none was. A list filtered
-    /// by `published_since` is the same for every time up to that one.
-    pub async fn first_published_since(&self, content_type: &str, since: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let sql = "SELECT MIN(p.published_at) AS first FROM publications p JOIN entries e ON e.id = p.entry_id \
-            WHERE e.content_type = ? AND p.locale = ? AND p.published_number IS NOT NULL AND p.published_at >= ?";
-        let values: [SqlValue; 3] = [content_type.into(), Locale::SOURCE.code().into(), since.into()];
-        let row = self.db.query_one_raw(self.statement(sql, values)).await?;
-        Ok(row.map(|row| row.try_get::<Option<DateTime<Utc>>>("", "first")).transpose()?.flatten())
+    /// When each published entry of a type was published (its German
+    /// source), earliest first.
+    pub async fn publication_times(&self, content_type: &str) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let sql = "SELECT p.published_at FROM publications p JOIN entries e ON e.id = p.entry_id \
+            WHERE e.content_type = ? AND p.locale = ? AND p.published_number IS NOT NULL AND p.published_at IS NOT NULL";
+        let rows = self.db.query_all_raw(self.statement(sql, [content_type.into(), Locale::SOURCE.code().into()])).await?;
+        let mut times = rows.iter().map(|row| row.try_get("", "published_at")).collect::<Result<Vec<DateTime<Utc>>, _>>()?;
+        times.sort_unstable();
+        Ok(times)
     }
 }
 

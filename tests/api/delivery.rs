@@ -445,6 +445,24 @@ async fn changed_since_between_the_same_publications_names_one_cached_list(db: T
     let hits = response_cache_hits(&server).await;
     assert_eq!(server.get_json(&list("2299-01-01T00:00:00%2B02:00")).await, none);
     assert_eq!(response_cache_hits(&server).await, hits + 1);
+
+    // A publication after a time asked for joins that time's list.
+    let before = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    assert!(server.get_json(&list(&before)).await["items"].as_array().unwrap().is_empty());
+    let publisher = crate::helpers::token(&db, "publisher", &[]);
+    let client = crate::helpers::Client { server: &server, token: publisher };
+    let manage = "/api/v1/manage/service/reisepass-beantragen";
+    let (_, etag, entry) = client.send(reqwest::Method::GET, manage, None, None).await;
+    let mut fields = entry["fields"].clone();
+    fields["name"] = serde_json::json!("Reisepass beantragen – neu");
+    let (saved, _, _) = client.send(reqwest::Method::PUT, manage, etag.as_deref(), Some(serde_json::json!({"fields": fields}))).await;
+    assert_eq!(saved, 200);
+    let (published, _, _) = client.send(reqwest::Method::POST, &format!("{manage}/transitions"), None, Some(serde_json::json!({"action": "publish"}))).await;
+    assert_eq!(published, 200);
+    let since_before = server.get_json(&list(&before)).await;
+    let slugs: Vec<&str> = since_before["items"].as_array().unwrap().iter().map(|item| item["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs, ["reisepass-beantragen"]);
 }
 on_both_databases!(changed_since_between_the_same_publications_names_one_cached_list);
 
