@@ -3,16 +3,17 @@
 //! feed hands the site every change, and a request has the feed catch up
 //! first, so a page reflects a publish at once; the catalogue takes the
 //! changed entries in when a page is asked for, and the pages made from
-//! all entries (start, A–Z, sitemap) are made again after a change. Holders of a token see an entry's newest
-//! drafts under `/preview/`, rendered the same way.
+//! all entries (start, A–Z, sitemap) are made again after a change.
+//! Holders of a token see an entry's newest drafts under `/preview/`,
+//! rendered the same way.
 //!
 //! The partner bundle is served under `/partner/` as well, so that a
 //! partner's source can be this server's URL. Unlike a page, a bundle file
 //! cannot be made on its own: the manifest holds the hash of every other
 //! file. So the bundle is the `partner` export itself, kept in a folder of
 //! its own and brought up to date by the incremental exporter when a file
-//! is asked for and the change feed handed over a change since; files are read from there. It
-//! is not made at start: most katalogs have no partners, and the folder
+//! is asked for and the change feed handed over a change since; files are
+//! read from there. It is not made at start: most katalogs have no partners, and the folder
 //! outlives a restart, so the first request after one exports only what
 //! changed meanwhile.
 
