@@ -1,6 +1,7 @@
 //! Work `katalog serve` does besides answering requests: applying due
-//! schedules, following the change log into the response cache,
-//! delivering webhooks. Each runs on a fixed beat until shutdown.
+//! schedules, following the change log (the change feed), delivering
+//! webhooks. Each runs on a fixed beat, or a loop of its own, until
+//! shutdown.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -45,6 +46,15 @@ impl Beats {
                 }
             }
         }));
+    }
+
+    /// Runs a loop of its own, which ends when the receiver it is given
+    /// changes.
+    pub fn run<Fut>(&mut self, task: impl FnOnce(watch::Receiver<bool>) -> Fut)
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.loops.push(tokio::spawn(task(self.stop.subscribe())));
     }
 
     /// Stops the loops after their current round.

@@ -687,8 +687,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, locale, content_type, limit, search } => {
-            let (store, index, synonyms) = open_search_command(&search).await?;
-            index.catch_up(&store, true).await?;
+            let (index, synonyms) = caught_up_search(&search).await?;
             let locale = Locale::parse(&locale).with_context(|| format!("unknown locale `{locale}`"))?;
             let request = crate::search::SearchRequest { text: &query, locale, content_type: content_type.as_deref(), topic: None, office: None, limit, offset: 0 };
             let results = index.search(&request, &synonyms)?;
@@ -701,8 +700,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         Command::SearchEval { file, min_recall, search } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let cases: crate::search::eval::QueryFile = toml::from_str(&text).with_context(|| format!("{} is not a query file", file.display()))?;
-            let (store, index, synonyms) = open_search_command(&search).await?;
-            index.catch_up(&store, true).await?;
+            let (index, synonyms) = caught_up_search(&search).await?;
             let report = crate::search::eval::evaluate(&index, &synonyms, &cases.query)?;
             print!("{report}");
             Ok(if report.recall_at_3 >= min_recall { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -743,6 +741,14 @@ async fn open_search_command(args: &SearchArgs) -> anyhow::Result<(Store, Search
     let index = open_search_index(args.search_index.as_deref(), &args.database.database, registry)?;
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     Ok((store, index, synonyms))
+}
+
+/// The index of a search command, caught up with the change log.
+async fn caught_up_search(args: &SearchArgs) -> anyhow::Result<(Arc<SearchIndex>, Synonyms)> {
+    let (store, index, synonyms) = open_search_command(args).await?;
+    let index = Arc::new(index);
+    crate::feed::ChangeFeed::new(store, vec![index.clone()]).catch_up(crate::feed::Needs::Latest).await?;
+    Ok((index, synonyms))
 }
 
 async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
@@ -949,9 +955,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone())?;
-    if search.catch_up(&store, true).await? {
-        tracing::info!("search index built");
-    }
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
     let site = crate::channels::live::LiveSite::new(&settings)?;
@@ -968,9 +971,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         cors_origins: args.cors_origins.clone(),
         partner_fetch: args.partner_fetch.settings(),
         metrics_token: args.metrics_token.clone(),
+        webhooks: args.webhooks.timing(),
     };
     let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
-    state.responses.follow(&state.store).await?;
+    state.feed.start().await?;
     let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing(), &state.partner_fetch.fence)?;
     let mut beats = crate::background::Beats::default();
     {
@@ -983,16 +987,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 Ok::<_, crate::store::StoreError>(())
             }
         });
-        let (store, responses) = (state.store.clone(), state.responses.clone());
-        beats.every("following the change log", crate::api::CHANGE_FOLLOW_INTERVAL, move || {
-            let (store, responses) = (store.clone(), responses.clone());
-            async move { responses.follow(&store).await }
-        });
-        let (store, search) = (state.store.clone(), state.search.clone());
-        beats.every("indexing changes for search", crate::api::CHANGE_FOLLOW_INTERVAL, move || {
-            let (store, search) = (store.clone(), search.clone());
-            async move { search.catch_up(&store, false).await.map(drop) }
-        });
+        let feed = state.feed.clone();
+        beats.run(move |stop| async move { feed.follow(stop).await });
         let (store, registry, site) = (state.store.clone(), state.registry.clone(), state.site.clone());
         tokio::spawn(async move {
             if let Err(error) = site.warm_up(&store, &registry).await {
@@ -1019,6 +1015,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
+    let feed = state.feed.clone();
     let served = crate::server::serve(
         &args.addr,
         state,
@@ -1037,9 +1034,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .await;
     // Requests in flight were answered; now the background work finishes
-    // its round, and the webhook outbox is flushed, for a bounded time.
+    // its round, the last changes are queued and the webhook outbox is
+    // flushed, for a bounded time.
     beats.stop().await;
-    match tokio::time::timeout(SHUTDOWN_FLUSH, dispatcher.flush()).await {
+    let flush = async {
+        feed.catch_up(crate::feed::Needs::OwnCommits).await?;
+        dispatcher.flush().await.map_err(anyhow::Error::from)
+    };
+    match tokio::time::timeout(SHUTDOWN_FLUSH, flush).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!(%error, "flushing the webhook outbox failed; it is retried at the next start"),
         Err(_) => tracing::warn!("flushing the webhook outbox took too long; the rest is delivered after the next start"),

@@ -19,6 +19,7 @@ pub mod render;
 pub mod channels;
 pub mod search;
 pub mod webhooks;
+pub mod feed;
 pub mod outbound;
 pub mod partner;
 pub mod quality;

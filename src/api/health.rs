@@ -6,7 +6,8 @@ use poem_openapi::param::Header;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::metrics::{self, ConsumerLag};
+use super::metrics;
+use crate::feed;
 use super::problem::{HealthError, Problem};
 use super::{ApiTags, AppState};
 
@@ -27,15 +28,18 @@ pub enum HealthResponse {
 pub struct Readiness {
     /// `ready`.
     pub status: String,
-    /// Change-log entries each consumer has not applied yet.
+    /// Change-log entries each consumer of the change feed has not applied yet.
     pub lag: Vec<Lag>,
 }
 
 #[derive(Object)]
 pub struct Lag {
-    /// `search`, `response_cache` or `webhooks`.
+    /// `search`, `response_cache`, `webhooks`, `web_site` or `partner_bundle`.
     pub consumer: String,
     pub behind: i64,
+    /// It catches up when asked for a page or file, so it falls behind
+    /// between requests by design and readiness does not count it.
+    pub on_request: bool,
 }
 
 #[derive(ApiResponse)]
@@ -77,7 +81,9 @@ impl HealthApi {
     }
 
     /// Readiness: 200 when the database answers, its schema is up to date
-    /// and every change-log consumer is within the configured lag; 503 with
+    /// and every change-log consumer that follows the log continuously (all
+    /// but the web site and the partner bundle, which catch up on request)
+    /// is within the configured lag; 503 with
     /// what is not ready otherwise.
     #[oai(path = "/readyz", method = "get", operation_id = "readiness")]
     async fn readiness(&self, state: Data<&AppState>) -> Result<ReadinessResponse, HealthError> {
@@ -93,13 +99,13 @@ impl HealthApi {
         let lags = metrics::consumer_lags(&state).await.map_err(|error| not_ready(format!("cannot read the change log: {error}")))?;
         let behind: Vec<String> = lags
             .iter()
-            .filter(|lag| lag.behind > i64::try_from(state.ready_max_lag).unwrap_or(i64::MAX))
+            .filter(|lag| !lag.on_request && lag.behind > i64::try_from(state.ready_max_lag).unwrap_or(i64::MAX))
             .map(|lag| format!("{} is {} changes behind", lag.consumer, lag.behind))
             .collect();
         if !behind.is_empty() {
             return Err(not_ready(format!("{} (at most {} allowed)", behind.join("; "), state.ready_max_lag)));
         }
-        let lag = lags.into_iter().map(|ConsumerLag { consumer, behind }| Lag { consumer: consumer.into(), behind }).collect();
+        let lag = lags.into_iter().map(|feed::Lag { consumer, behind, on_request }| Lag { consumer: consumer.into(), behind, on_request }).collect();
         Ok(ReadinessResponse::Ready(Json(Readiness { status: "ready".into(), lag })))
     }
 

@@ -18,6 +18,7 @@ use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use poem_openapi::OperationId;
 
 use super::AppState;
+use crate::feed::Lag;
 use crate::store::StoreError;
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
@@ -93,35 +94,9 @@ pub async fn record<E: Endpoint>(next: E, request: Request) -> poem::Result<Resp
     result
 }
 
-/// How far a change-log consumer is behind the head of the log.
-#[derive(Clone, Debug)]
-pub struct ConsumerLag {
-    pub consumer: &'static str,
-    /// Changes not yet applied; everything when it has not started.
-    pub behind: i64,
-}
-
-/// The lag of every consumer that follows the change log in this process
-/// (search index, response cache) or for all of them (webhook outbox).
-pub async fn consumer_lags(state: &AppState) -> Result<Vec<ConsumerLag>, StoreError> {
-    let head = state.store.latest_change_seq().await?;
-    let behind = |applied: Option<i64>| (head - applied.unwrap_or(0)).max(0);
-    Ok(vec![
-        ConsumerLag { consumer: "search", behind: behind(state.search.applied_seq()) },
-        ConsumerLag { consumer: "response_cache", behind: behind(state.responses.applied_seq()) },
-        ConsumerLag { consumer: "webhooks", behind: behind(state.store.webhook_cursor().await?) },
-    ])
-}
-
-/// The lag of the exports `serve` keeps, the web site and the partner
-/// bundle. They catch up when asked for a page or file, so between requests
-/// they fall behind by design; readiness does not count them.
-async fn on_request_lags(state: &AppState) -> Result<Vec<ConsumerLag>, StoreError> {
-    let head = state.store.latest_change_seq().await?;
-    Ok(vec![
-        ConsumerLag { consumer: "web_site", behind: (head - state.site.position()).max(0) },
-        ConsumerLag { consumer: "partner_bundle", behind: (head - state.bundle.position()).max(0) },
-    ])
+/// How far each consumer of the change feed is behind the head of the log.
+pub async fn consumer_lags(state: &AppState) -> Result<Vec<Lag>, StoreError> {
+    Ok(state.feed.lags(state.store.latest_change_seq().await?))
 }
 
 /// The whole exposition: request metrics, then the state read now.
@@ -140,9 +115,11 @@ pub async fn render(state: &AppState) -> Result<String, StoreError> {
     let _ = writeln!(out, "katalog_response_cache_hit_ratio {ratio}");
 
     family(&mut out, "katalog_change_log_lag", "gauge", "Change-log entries a consumer has not applied yet.");
-    for lag in consumer_lags(state).await?.into_iter().chain(on_request_lags(state).await?) {
+    for lag in consumer_lags(state).await? {
         let _ = writeln!(out, "katalog_change_log_lag{{consumer=\"{}\"}} {}", lag.consumer, lag.behind);
     }
+    family(&mut out, "katalog_change_log_reads_total", "counter", "Reads of the change log by the change feed, which follows it for every consumer.");
+    let _ = writeln!(out, "katalog_change_log_reads_total {}", state.feed.reads());
 
     family(&mut out, "katalog_webhook_deliveries_pending", "gauge", "Webhook deliveries waiting for their first attempt or a retry.");
     let _ = writeln!(out, "katalog_webhook_deliveries_pending {}", state.store.pending_webhook_deliveries().await?);

@@ -35,6 +35,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::channels::live::{LiveBundle, LiveSite};
 use crate::content::{ContentType, Registry};
+use crate::feed::{ChangeFeed, Consumer, Needs};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::Store;
 use limits::Limiters;
@@ -58,17 +59,15 @@ pub enum ApiTags {
 /// Request bodies above this get 413: an entry is a page of text.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// How often the change log is read for changes made elsewhere (other
-/// processes, the scheduler): a publish is served everywhere well within
-/// a second.
-pub const CHANGE_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
-
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub registry: Arc<Registry>,
     pub responses: Arc<ResponseCache>,
+    /// Follows the change log for the search index, the response cache,
+    /// the webhook outbox, the web site and the partner bundle.
+    pub feed: Arc<ChangeFeed>,
     pub search: Arc<SearchIndex>,
     pub synonyms: Arc<Synonyms>,
     pub site: Arc<LiveSite>,
@@ -97,14 +96,20 @@ pub struct Settings {
     pub partner_fetch: crate::partner::FetchSettings,
     /// The bearer token `/metrics` requires; none leaves it open.
     pub metrics_token: Option<String>,
+    /// How webhook events wait for further changes of their entry.
+    pub webhooks: crate::webhooks::Timing,
 }
 
 impl AppState {
     pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, bundle: Arc<LiveBundle>, settings: &Settings) -> Result<AppState, BadOrigin> {
+        let responses = Arc::new(ResponseCache::new(settings.cache_bytes));
+        let consumers: Vec<Arc<dyn Consumer>> =
+            vec![search.clone(), responses.clone(), Arc::new(crate::webhooks::Outbox::new(settings.webhooks)), site.clone(), bundle.clone()];
         Ok(AppState {
+            feed: Arc::new(ChangeFeed::new(store.clone(), consumers)),
             store,
             registry,
-            responses: Arc::new(ResponseCache::new(settings.cache_bytes)),
+            responses,
             search,
             synonyms,
             site,
@@ -177,9 +182,9 @@ pub async fn app(state: AppState) -> impl Endpoint {
         .data(state)
 }
 
-/// After a request that may have written, the change log is applied to
-/// the response cache before answering, so that whoever wrote reads their
-/// own write at once.
+/// After a request that may have written, the change feed applies its
+/// commits before answering, so that whoever wrote reads their own write
+/// at once (the round the commit woke usually has).
 async fn follow_own_writes<E: Endpoint>(next: E, request: poem::Request) -> poem::Result<Response> {
     if request.method().is_safe() {
         return next.call(request).await.map(IntoResponse::into_response);
@@ -187,9 +192,9 @@ async fn follow_own_writes<E: Endpoint>(next: E, request: poem::Request) -> poem
     let state = request.data::<AppState>().cloned();
     let response = next.call(request).await.map(IntoResponse::into_response);
     if let Some(state) = state
-        && let Err(error) = state.responses.follow(&state.store).await
+        && let Err(error) = state.feed.catch_up(Needs::OwnCommits).await
     {
-        // The periodic follower catches up; the write itself succeeded.
+        // The feed's next round catches up; the write itself succeeded.
         tracing::warn!(%error, "following the change log after a write failed");
     }
     response

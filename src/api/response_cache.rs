@@ -3,7 +3,7 @@
 //!
 //! Every cached response names what it was built from (its dependencies:
 //! the entry, the entries it expanded, the slugs it looked up, its type's
-//! lists). The change log is followed; each change marks the dependencies
+//! lists). The change feed hands it every change; each change marks the dependencies
 //! it touches as invalidated at a tick of a logical clock. A response is
 //! served only while none of its dependencies was invalidated after the
 //! tick at which its build began, so a response built from data that a
@@ -13,13 +13,13 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use crate::content::Locale;
-use crate::store::{Store, StoreError};
+use crate::feed::{Consumer, Work};
+use crate::store::{ChangeRow, Store, StoreError};
 
 /// What a response was built from.
 #[derive(Hash, Debug, Clone, Copy)]
@@ -118,10 +118,6 @@ pub struct ResponseCache {
     /// collisions only ever invalidate too much, never too little.
     invalidated_at: RwLock<HashMap<u64, u64>>,
     hasher: RandomState,
-    /// The last change-log sequence number applied.
-    followed_to: tokio::sync::Mutex<Option<i64>>,
-    /// A copy of `followed_to` (-1 for none) readable without waiting for a follow.
-    applied_seq: AtomicI64,
     hits: AtomicU64,
     misses: AtomicU64,
     /// Per type, when its published entries were published.
@@ -161,9 +157,6 @@ impl quick_cache::Weighter<String, Arc<CachedResponse>> for ByteWeighter {
 /// A response rarely exceeds a few kilobytes; this sizes the table.
 const TYPICAL_RESPONSE_BYTES: u64 = 4096;
 
-/// Changes applied per round trip when following the log.
-const FOLLOW_BATCH: u64 = 1000;
-
 impl ResponseCache {
     pub fn new(capacity_bytes: u64) -> ResponseCache {
         let items = (capacity_bytes / TYPICAL_RESPONSE_BYTES).max(16) as usize;
@@ -172,8 +165,6 @@ impl ResponseCache {
             clock: AtomicU64::new(1),
             invalidated_at: RwLock::new(HashMap::new()),
             hasher: RandomState::new(),
-            followed_to: tokio::sync::Mutex::new(None),
-            applied_seq: AtomicI64::new(-1),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             publication_times: Mutex::default(),
@@ -235,11 +226,6 @@ impl ResponseCache {
         HitCounts { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
     }
 
-    /// The last change-log entry applied; `None` before the first follow.
-    pub fn applied_seq(&self) -> Option<i64> {
-        Some(self.applied_seq.load(Ordering::Acquire)).filter(|seq| *seq >= 0)
-    }
-
     /// When the published entries of a type were published (their German
     /// source), earliest first; read from the database again only after a
     /// change of the type.
@@ -299,43 +285,44 @@ impl ResponseCache {
         dependencies.iter().all(|hash| invalidated.get(hash).is_none_or(|&tick| tick <= built_from))
     }
 
-    /// Applies the change log written since the last call (by this process
-    /// or any other on the same database). The first call only notes where
-    /// the log stands: nothing was cached before it.
-    pub async fn follow(&self, store: &Store) -> Result<(), StoreError> {
-        let mut followed_to = self.followed_to.lock().await;
-        let Some(mut after) = *followed_to else {
-            let head = store.latest_change_seq().await?;
-            *followed_to = Some(head);
-            self.applied_seq.store(head, Ordering::Release);
-            return Ok(());
-        };
-        loop {
-            let changes = store.changes_after(after, None, &Locale::ALL, FOLLOW_BATCH).await?;
-            let Some(last) = changes.last() else { break };
-            after = last.seq;
-            for change in &changes {
-                // An entry's new references: their reverse lists now
-                // include it. (Lists it left depended on the entry itself.)
-                let targets = store.link_targets(&change.entry_id).await?;
-                self.invalidate(
-                    [
-                        Dependency::Entry(&change.entry_id),
-                        Dependency::Slug(&change.content_type, &change.slug),
-                        Dependency::Type(&change.content_type),
-                    ]
-                    .into_iter()
-                    .chain(targets.iter().map(|(to_type, to_slug)| Dependency::ReferrersOf(to_type, to_slug))),
-                );
-            }
-            self.invalidate([Dependency::ChangeLog]);
-            *followed_to = Some(after);
-            self.applied_seq.store(after, Ordering::Release);
-            if (changes.len() as u64) < FOLLOW_BATCH {
-                break;
-            }
+    /// Marks what `changes` touched as invalidated.
+    async fn apply(&self, store: &Store, changes: &[ChangeRow]) -> Result<(), StoreError> {
+        for change in changes {
+            // An entry's new references: their reverse lists now
+            // include it. (Lists it left depended on the entry itself.)
+            let targets = store.link_targets(&change.entry_id).await?;
+            self.invalidate(
+                [
+                    Dependency::Entry(&change.entry_id),
+                    Dependency::Slug(&change.content_type, &change.slug),
+                    Dependency::Type(&change.content_type),
+                ]
+                .into_iter()
+                .chain(targets.iter().map(|(to_type, to_slug)| Dependency::ReferrersOf(to_type, to_slug))),
+            );
         }
+        self.invalidate([Dependency::ChangeLog]);
         Ok(())
+    }
+}
+
+/// The cache follows the change log (of this process and any other on
+/// the same database) from where it stands at the start: nothing was
+/// cached before.
+impl Consumer for ResponseCache {
+    fn name(&self) -> &'static str {
+        "response_cache"
+    }
+
+    fn start<'a>(&'a self, _: &'a Store, head: i64) -> Work<'a, i64> {
+        Box::pin(async move { Ok(head) })
+    }
+
+    fn apply<'a>(&'a self, store: &'a Store, changes: &'a [ChangeRow]) -> Work<'a, i64> {
+        Box::pin(async move {
+            ResponseCache::apply(self, store, changes).await?;
+            Ok(changes.last().map_or(0, |change| change.seq))
+        })
     }
 }
 

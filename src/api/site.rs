@@ -4,7 +4,8 @@
 //! `Authorization: Bearer …` or, for links opened in a browser, as
 //! `?token=…`, or signed in to the editor UI. The partner bundle of the
 //! published content is at `/partner/` (`/partner/manifest.json` and every
-//! file it lists).
+//! file it lists). Both answer with every change committed before the
+//! request: the change feed catches up first.
 
 use poem::http::{Method, StatusCode, header};
 use poem::web::Data;
@@ -15,6 +16,7 @@ use super::caching::{CACHE_CONTROL, etag_of};
 use super::problem::Problem;
 use crate::channels::live::SiteFile;
 use crate::content::Locale;
+use crate::feed::Needs;
 
 /// The paths the site answers besides `/` and its locale folders.
 pub const SITE_FILES: [&str; 3] = ["/style.css", "/open-now.js", "/sitemap.xml"];
@@ -32,6 +34,9 @@ pub async fn root<E: Endpoint>(next: E, request: Request) -> poem::Result<Respon
 
 #[handler]
 pub async fn published(request: &Request, state: Data<&AppState>) -> Response {
+    if let Err(error) = state.feed.catch_up(Needs::Latest).await {
+        return failed(&error);
+    }
     match state.site.file(&state.store, &state.registry, request.uri().path()).await {
         Ok(Some(file)) => cached(request, file),
         Ok(None) => not_found(request.uri().path()),
@@ -42,6 +47,9 @@ pub async fn published(request: &Request, state: Data<&AppState>) -> Response {
 #[handler]
 pub async fn bundle(request: &Request, state: Data<&AppState>) -> Response {
     let path = request.uri().path();
+    if let Err(error) = state.feed.catch_up(Needs::Latest).await {
+        return failed(&error);
+    }
     match state.bundle.file(&state.store, &state.registry, path.trim_start_matches("/partner/")).await {
         Ok(Some(file)) => cached(request, file),
         Ok(None) => not_found(path),
@@ -76,6 +84,9 @@ pub async fn preview(request: &Request, state: Data<&AppState>) -> Response {
     let parts: Vec<&str> = path.trim_start_matches("/preview/").trim_end_matches('/').split('/').collect();
     let [locale, content_type, slug] = parts[..] else { return not_found(path) };
     let Some(locale) = Locale::parse(locale) else { return not_found(path) };
+    if let Err(error) = state.feed.catch_up(Needs::Latest).await {
+        return failed(&error);
+    }
     match state.site.preview(&state.store, &state.registry, locale, content_type, slug).await {
         Ok(Some(file)) => Response::builder()
             .content_type(file.media_type)
@@ -101,7 +112,7 @@ fn not_found(path: &str) -> Response {
     Problem::new(StatusCode::NOT_FOUND, "not-found", format!("nothing at {path}")).into_response()
 }
 
-fn failed(error: &crate::channels::ChannelError) -> Response {
+fn failed(error: &dyn std::fmt::Display) -> Response {
     tracing::error!(%error, "making a file of the site or the partner bundle failed");
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the file could not be made; the log says why").into_response()
 }

@@ -359,7 +359,7 @@ pub(super) async fn read_catalogue(store: &Store, registry: &Arc<Registry>, bar:
 }
 
 /// The ids of the entries with a change after `seq`, in id order.
-pub(super) async fn changed_since(store: &Store, mut seq: i64) -> Result<Vec<String>, ChannelError> {
+async fn changed_since(store: &Store, mut seq: i64) -> Result<Vec<String>, ChannelError> {
     const PAGE: u64 = 10_000;
     let mut changed = BTreeSet::new();
     loop {

@@ -1,21 +1,23 @@
 //! The web site served from the live content by `katalog serve`: the same
-//! templates and pages as the `web` export, made on request. The
-//! catalogue follows the change log, so a page reflects a publish at
-//! once; the pages made from all entries (start, A–Z, sitemap) are made
-//! again after each change. Holders of a token see an entry's newest
-//! drafts under `/preview/`, rendered the same way.
+//! templates and pages as the `web` export, made on request. The change
+//! feed hands the site every change, and a request has the feed catch up
+//! first, so a page reflects a publish at once; the catalogue takes the
+//! changed entries in when a page is asked for, and the pages made from
+//! all entries (start, A–Z, sitemap) are made again after a change.
+//! Holders of a token see an entry's newest drafts under `/preview/`,
+//! rendered the same way.
 //!
 //! The partner bundle is served under `/partner/` as well, so that a
 //! partner's source can be this server's URL. Unlike a page, a bundle file
 //! cannot be made on its own: the manifest holds the hash of every other
 //! file. So the bundle is the `partner` export itself, kept in a folder of
 //! its own and brought up to date by the incremental exporter when a file
-//! is asked for and the change log moved; files are read from there. It
-//! is not made at start: most katalogs have no partners, and the folder
+//! is asked for and the change feed handed over a change since; files are
+//! read from there. It is not made at start: most katalogs have no partners, and the folder
 //! outlives a restart, so the first request after one exports only what
 //! changed meanwhile.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,13 +25,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::{Mutex, RwLock};
 
 use super::catalogue::Catalogue;
-use super::export::{apply_changes, changed_since, read_catalogue, with_shown_entries};
+use super::export::{apply_changes, read_catalogue, with_shown_entries};
 use super::snapshot::{Snapshot, SnapshotEntry};
 use super::views::href;
 use super::web::{Web, page_file};
 use super::{Aggregates, Channel, ChannelError, Projection, Settings, Sources};
 use crate::content::{Audience, Locale, Registry};
-use crate::store::{PublishedRevision, Store};
+use crate::feed::{Consumer, Work};
+use crate::store::{ChangeRow, PublishedRevision, Store};
 
 /// The live site shows what the web channel's files show.
 const AUDIENCE: Audience = Channel::Web.audience();
@@ -56,29 +59,38 @@ impl SiteFile {
 
 #[derive(Default)]
 struct Followed {
-    /// The change-log position the catalogue reflects; none before the first read.
-    seq: Option<i64>,
+    /// Whether the catalogue was read: not before the first request.
+    read: bool,
     catalogue: Arc<Catalogue>,
     aggregates: Option<Arc<BTreeMap<String, Vec<u8>>>>,
+}
+
+/// What the change feed handed over and the site has not applied yet.
+#[derive(Default)]
+struct Received {
+    /// The last change handed over.
+    seq: i64,
+    entries: BTreeSet<String>,
 }
 
 pub struct LiveSite {
     web: Web,
     time_zone: chrono_tz::Tz,
     followed: Mutex<Followed>,
+    received: std::sync::Mutex<Received>,
     /// The position `followed` reflects, readable without its lock (metrics); 0 before the first read.
     position: AtomicI64,
 }
 
 impl LiveSite {
     pub fn new(settings: &Settings) -> Result<LiveSite, ChannelError> {
-        Ok(LiveSite { web: Web::new(&settings.site, settings.templates.as_deref())?, time_zone: settings.site.zone(), followed: Mutex::default(), position: AtomicI64::new(0) })
-    }
-
-    /// The change-log position the site was last brought to. It follows
-    /// on request: between requests it falls behind by design.
-    pub fn position(&self) -> i64 {
-        self.position.load(Ordering::Relaxed)
+        Ok(LiveSite {
+            web: Web::new(&settings.site, settings.templates.as_deref())?,
+            time_zone: settings.site.zone(),
+            followed: Mutex::default(),
+            received: std::sync::Mutex::default(),
+            position: AtomicI64::new(0),
+        })
     }
 
     /// The site's time zone (`site.toml`).
@@ -86,28 +98,43 @@ impl LiveSite {
         self.time_zone
     }
 
-    /// The catalogue and the aggregate pages as of the newest change.
+    fn received(&self) -> std::sync::MutexGuard<'_, Received> {
+        self.received.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The catalogue and the aggregate pages as of the last change the feed
+    /// handed over.
     async fn current(&self, store: &Store, registry: &Arc<Registry>) -> Result<(Arc<Catalogue>, Arc<BTreeMap<String, Vec<u8>>>), ChannelError> {
-        // Asked before the lock: requests do not queue behind the database.
-        let latest = store.latest_change_seq().await?;
         let mut followed = self.followed.lock().await;
-        match followed.seq {
-            None => followed.catalogue = Arc::new(read_catalogue(store, registry, &indicatif::ProgressBar::hidden()).await?),
-            Some(seq) if seq < latest => {
-                let changed = changed_since(store, seq).await?;
-                apply_changes(store, registry, Arc::make_mut(&mut followed.catalogue), &changed).await?;
+        let (seq, changed) = {
+            let mut received = self.received();
+            (received.seq, std::mem::take(&mut received.entries))
+        };
+        // What is read now includes every change handed over so far.
+        let applied = if followed.read {
+            if changed.is_empty() {
+                Ok(())
+            } else {
                 followed.aggregates = None;
+                apply_changes(store, registry, Arc::make_mut(&mut followed.catalogue), &changed.iter().cloned().collect::<Vec<_>>()).await.map(drop)
             }
-            // As new as asked for, or newer (another request caught up).
-            Some(_) => {}
+        } else {
+            read_catalogue(store, registry, &indicatif::ProgressBar::hidden()).await.map(|catalogue| {
+                followed.catalogue = Arc::new(catalogue);
+                followed.read = true;
+            })
+        };
+        if let Err(error) = applied {
+            // Applying them again is harmless: the next request does.
+            self.received().entries.extend(changed);
+            return Err(error);
         }
-        followed.seq = followed.seq.max(Some(latest));
-        self.position.fetch_max(latest, Ordering::Relaxed);
+        self.position.fetch_max(seq, Ordering::Relaxed);
         let aggregates = match &followed.aggregates {
             Some(aggregates) => aggregates.clone(),
             None => {
                 let (entries, files) = (BTreeMap::new(), BTreeMap::new());
-                let all = Aggregates { catalogue: &followed.catalogue, registry, entries: &entries, files: &files, change_seq: latest, withdrawn: &[] };
+                let all = Aggregates { catalogue: &followed.catalogue, registry, entries: &entries, files: &files, change_seq: seq, withdrawn: &[] };
                 let pages = self.web.aggregate_files(&all)?;
                 let pages = Arc::new(pages.into_iter().collect::<BTreeMap<_, _>>());
                 followed.aggregates = Some(pages.clone());
@@ -178,6 +205,8 @@ pub struct LiveBundle {
     exported: RwLock<Option<i64>>,
     /// That position, readable without the lock (metrics); 0 before the first export.
     position: AtomicI64,
+    /// The last change the feed handed over.
+    received: AtomicI64,
 }
 
 impl LiveBundle {
@@ -202,14 +231,13 @@ impl LiveBundle {
                 (own.path().to_owned(), lock, Some(own))
             }
         };
-        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, _private: private, exported: RwLock::default(), position: AtomicI64::new(0) })
+        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, _private: private, exported: RwLock::default(), position: AtomicI64::new(0), received: AtomicI64::new(0) })
     }
 
-    /// The bundle as of the newest change, locked against exports for as
-    /// long as it is held.
+    /// The bundle as of the last change the feed handed over, locked
+    /// against exports for as long as it is held.
     async fn current(&self, store: &Store, registry: &Arc<Registry>) -> Result<tokio::sync::RwLockReadGuard<'_, Option<i64>>, ChannelError> {
-        // Asked before any lock: requests do not queue behind the database.
-        let latest = store.latest_change_seq().await?;
+        let latest = self.received.load(Ordering::Acquire);
         let exported = self.exported.read().await;
         if exported.is_some_and(|seq| seq >= latest) {
             return Ok(exported);
@@ -223,12 +251,6 @@ impl LiveBundle {
             self.position.store(latest, Ordering::Relaxed);
         }
         Ok(exported.downgrade())
-    }
-
-    /// The change-log position the bundle was last exported at; like the
-    /// site, it follows on request.
-    pub fn position(&self) -> i64 {
-        self.position.load(Ordering::Relaxed)
     }
 
     /// A file of the bundle (`manifest.json`, `entries/service/x.json`);
@@ -247,6 +269,54 @@ impl LiveBundle {
             Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory | std::io::ErrorKind::NotADirectory) => Ok(None),
             Err(source) => Err(ChannelError::Io { path: file.display().to_string(), source }),
         }
+    }
+}
+
+/// The site takes in the changes the feed hands over and applies them to
+/// its catalogue when a page is asked for.
+impl Consumer for LiveSite {
+    fn name(&self) -> &'static str {
+        "web_site"
+    }
+
+    fn start<'a>(&'a self, _: &'a Store, head: i64) -> Work<'a, i64> {
+        self.received().seq = head;
+        Box::pin(async move { Ok(head) })
+    }
+
+    fn apply<'a>(&'a self, _: &'a Store, changes: &'a [ChangeRow]) -> Work<'a, i64> {
+        let mut received = self.received();
+        received.entries.extend(changes.iter().map(|change| change.entry_id.clone()));
+        received.seq = changes.last().map_or(received.seq, |change| change.seq);
+        let seq = received.seq;
+        Box::pin(async move { Ok(seq) })
+    }
+
+    fn applied_on_request(&self) -> Option<i64> {
+        Some(self.position.load(Ordering::Relaxed))
+    }
+}
+
+/// The bundle notes how far the log went, and exports when a file is
+/// asked for and it moved.
+impl Consumer for LiveBundle {
+    fn name(&self) -> &'static str {
+        "partner_bundle"
+    }
+
+    fn start<'a>(&'a self, _: &'a Store, head: i64) -> Work<'a, i64> {
+        self.received.store(head, Ordering::Release);
+        Box::pin(async move { Ok(head) })
+    }
+
+    fn apply<'a>(&'a self, _: &'a Store, changes: &'a [ChangeRow]) -> Work<'a, i64> {
+        let seq = changes.last().map_or(0, |change| change.seq);
+        self.received.fetch_max(seq, Ordering::AcqRel);
+        Box::pin(async move { Ok(seq) })
+    }
+
+    fn applied_on_request(&self) -> Option<i64> {
+        Some(self.position.load(Ordering::Relaxed))
     }
 }
 

@@ -77,7 +77,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         return Err(SyncError::Older { bundle: bundle.content_version, applied: partner.content_version });
     }
     let publish = options.publish || partner.auto_publish;
-    let upstream = store.upstream_entries(&txn, name).await?;
+    let upstream = store.upstream_entries(&*txn, name).await?;
     let baseline = store.import_baseline(&txn).await?;
     let overridden = overridden_documents(store, &txn, &bundle, &upstream, &baseline).await?;
     let held_back = if publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
@@ -153,7 +153,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
                 "published": publish,
             }),
         };
-        store.record_audit(&txn, &event, None).await?;
+        store.record_audit(&*txn, &event, None).await?;
     }
     txn.commit().await?;
     for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.held_back, &mut report.conflicts, &mut report.unresolved] {

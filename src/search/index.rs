@@ -2,8 +2,8 @@
 //! published locale, kept current from the change log.
 //!
 //! Each commit records, as its payload, the change-log position it
-//! reflects and the time of that change. On opening, the index catches up
-//! from there; when that change is not in the database as recorded (the
+//! reflects and the time of that change. The change feed starts it from
+//! there; when that change is not in the database as recorded (the
 //! database was restored or replaced) or the fields changed, it is rebuilt.
 //! tantivy commits are atomic, so after a crash the index is at its last
 //! commit and catches up like after any restart.
@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,7 +25,8 @@ use super::query::FACETS;
 use super::tally::FacetNameCache;
 use super::fields::{Fields, Language, NAMING_BOOST};
 use crate::content::{Audience, ContentType, Locale, Registry, document};
-use crate::store::{PublishedEntry, Store, links_of};
+use crate::feed::{Consumer, Work};
+use crate::store::{ChangeRow, PublishedEntry, Store, links_of};
 
 /// Memory for the index writer's buffer.
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
@@ -47,10 +47,6 @@ pub struct SearchIndex {
     pub(super) fields: Fields,
     pub(super) facet_names: FacetNameCache,
     registry: std::sync::Arc<Registry>,
-    /// Serialises catching up (the follower and writes of this process).
-    followed_to: tokio::sync::Mutex<i64>,
-    /// A copy of `followed_to` readable without waiting for a catch-up.
-    applied_seq: AtomicI64,
 }
 
 impl SearchIndex {
@@ -90,66 +86,43 @@ impl SearchIndex {
             fields,
             facet_names: FacetNameCache::default(),
             registry,
-            followed_to: tokio::sync::Mutex::new(-1),
-            applied_seq: AtomicI64::new(-1),
         })
     }
 
-    /// Brings the index up to the database's change log, rebuilding it when
-    /// it does not belong to this database. Returns whether it rebuilt.
-    pub async fn catch_up(&self, store: &Store, progress: bool) -> Result<bool, SearchError> {
-        let mut followed_to = self.followed_to.lock().await;
-        if *followed_to < 0 {
-            let recorded: Option<Position> = self.index.load_metas()?.payload.and_then(|p| serde_json::from_str(&p).ok());
-            let valid = match recorded {
-                Some(position) if position.fingerprint == self.fields.fingerprint => {
-                    let at = store.change_time(position.seq).await?;
-                    (at == position.seq_at && store.latest_change_seq().await? >= position.seq).then_some(position.seq)
-                }
-                _ => None,
-            };
-            match valid {
-                Some(seq) => *followed_to = seq,
-                None => {
-                    *followed_to = self.rebuild_locked(store, progress).await?;
-                    self.applied_seq.store(*followed_to, Ordering::Release);
-                    return Ok(true);
-                }
+    /// Where the index stands in the database's change log: the position
+    /// of its last commit, or, when that does not belong to this database
+    /// or these fields, the head of the log after a rebuild.
+    async fn start(&self, store: &Store) -> Result<i64, SearchError> {
+        let recorded: Option<Position> = self.index.load_metas()?.payload.and_then(|p| serde_json::from_str(&p).ok());
+        if let Some(position) = recorded.filter(|position| position.fingerprint == self.fields.fingerprint) {
+            let at = store.change_time(position.seq).await?;
+            if at == position.seq_at && store.latest_change_seq().await? >= position.seq {
+                return Ok(position.seq);
             }
         }
-        loop {
-            let changes = store.changes_after(*followed_to, None, &Locale::ALL, BATCH as u64).await?;
-            let Some(last) = changes.last() else { break };
-            let last_seq = last.seq;
-            let mut ids: Vec<String> = changes.iter().map(|c| c.entry_id.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            self.replace_entries(store, &ids).await?;
-            self.commit(store, last_seq).await?;
-            *followed_to = last_seq;
-            if changes.len() < BATCH {
-                break;
-            }
-        }
-        self.applied_seq.store(*followed_to, Ordering::Release);
-        Ok(false)
-    }
-
-    /// The last change-log entry the index reflects; `None` before it
-    /// has caught up once.
-    pub fn applied_seq(&self) -> Option<i64> {
-        Some(self.applied_seq.load(Ordering::Acquire)).filter(|seq| *seq >= 0)
+        let seq = self.build(store, true).await?;
+        tracing::info!("search index built");
+        Ok(seq)
     }
 
     /// Rebuilds the index from every published entry.
     pub async fn rebuild(&self, store: &Store, progress: bool) -> Result<usize, SearchError> {
-        let mut followed_to = self.followed_to.lock().await;
-        *followed_to = self.rebuild_locked(store, progress).await?;
-        self.applied_seq.store(*followed_to, Ordering::Release);
+        self.build(store, progress).await?;
         Ok(self.reader.searcher().num_docs() as usize)
     }
 
-    async fn rebuild_locked(&self, store: &Store, progress: bool) -> Result<i64, SearchError> {
+    /// Makes the documents of the entries that `changes` touched again.
+    async fn apply(&self, store: &Store, changes: &[ChangeRow]) -> Result<i64, SearchError> {
+        let Some(last) = changes.last() else { return Ok(0) };
+        let mut ids: Vec<String> = changes.iter().map(|c| c.entry_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        self.replace_entries(store, &ids).await?;
+        self.commit(last.seq, Some(last.created_at))?;
+        Ok(last.seq)
+    }
+
+    async fn build(&self, store: &Store, progress: bool) -> Result<i64, SearchError> {
         // Changes after this point are applied by the next catch-up.
         let seq = store.latest_change_seq().await?;
         let ids = store.published_entry_ids().await?;
@@ -160,7 +133,7 @@ impl SearchIndex {
             self.add_entries(store, batch).await?;
             bar.inc(batch.len() as u64);
         }
-        self.commit(store, seq).await?;
+        self.commit(seq, store.change_time(seq).await?)?;
         bar.finish_and_clear();
         Ok(seq)
     }
@@ -257,8 +230,8 @@ impl SearchIndex {
         document
     }
 
-    async fn commit(&self, store: &Store, seq: i64) -> Result<(), SearchError> {
-        let position = Position { fingerprint: self.fields.fingerprint.clone(), seq, seq_at: store.change_time(seq).await? };
+    fn commit(&self, seq: i64, seq_at: Option<DateTime<Utc>>) -> Result<(), SearchError> {
+        let position = Position { fingerprint: self.fields.fingerprint.clone(), seq, seq_at };
         {
             let mut writer = self.lock_writer();
             let mut prepared = writer.prepare_commit()?;
@@ -267,6 +240,22 @@ impl SearchIndex {
         }
         self.reader.reload()?;
         Ok(())
+    }
+}
+
+/// The index follows the change log from its last commit, which outlives
+/// a restart.
+impl Consumer for SearchIndex {
+    fn name(&self) -> &'static str {
+        "search"
+    }
+
+    fn start<'a>(&'a self, store: &'a Store, _: i64) -> Work<'a, i64> {
+        Box::pin(async move { Ok(SearchIndex::start(self, store).await?) })
+    }
+
+    fn apply<'a>(&'a self, store: &'a Store, changes: &'a [ChangeRow]) -> Work<'a, i64> {
+        Box::pin(async move { Ok(SearchIndex::apply(self, store, changes).await?) })
     }
 }
 

@@ -172,7 +172,7 @@ impl Store {
         }
         self.append_revision(&txn, &id, &revision, Some(0), now).await?;
         self.mark_draft(&txn, &id, revision.locale, now).await?;
-        self.record_audit(&txn, audit, Some(EntryRef { content_type, entry_id: &id, slug })).await?;
+        self.record_audit(&*txn, audit, Some(EntryRef { content_type, entry_id: &id, slug })).await?;
         txn.commit().await?;
         self.entry_record(content_type, &id).await?.ok_or(EditError::NotFound)
     }
@@ -220,7 +220,7 @@ impl Store {
         if !already_draft {
             self.mark_draft(&txn, entry_id, revision.locale, now).await?;
         }
-        self.record_audit(&txn, audit, Some(subject(entry))).await?;
+        self.record_audit(&*txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
 
         let mut saved = entry.clone();
@@ -315,7 +315,7 @@ impl Store {
             txn.execute_raw(self.statement("SELECT 1 FROM publications WHERE entry_id = ? AND locale = ? FOR UPDATE", [entry.id.clone().into(), locale.code().into()]))
                 .await?;
         }
-        let current = entry_record_in(self, &txn, &entry.content_type, &entry.id).await?.ok_or(EditError::NotFound)?;
+        let current = entry_record_in(self, &*txn, &entry.content_type, &entry.id).await?.ok_or(EditError::NotFound)?;
         if current.trashed_at.is_some() {
             return Err(EditError::InTrash);
         }
@@ -348,7 +348,7 @@ impl Store {
         if let Some(going) = going {
             self.apply_live_changes(&txn, vec![LiveChange { subject: Subject::of(&current), state, going }]).await?;
         }
-        self.record_audit(&txn, audit, Some(subject(entry))).await?;
+        self.record_audit(&*txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok((state, effect))
     }
@@ -386,7 +386,7 @@ impl Store {
             return Err(EditError::InTrash);
         }
         self.unpublish_in(&txn, subject(entry)).await?;
-        self.record_audit(&txn, audit, Some(subject(entry))).await?;
+        self.record_audit(&*txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -403,7 +403,7 @@ impl Store {
         if restored.rows_affected() != 1 {
             return Err(EditError::NotInTrash);
         }
-        self.record_audit(&txn, audit, Some(subject(entry))).await?;
+        self.record_audit(&*txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -427,7 +427,7 @@ impl Store {
             txn.execute_raw(self.statement(&format!("DELETE FROM {table} WHERE {column} = ?"), [entry.id.clone().into()])).await?;
         }
         txn.execute_raw(self.statement("DELETE FROM entries WHERE id = ?", [entry.id.clone().into()])).await?;
-        self.record_audit(&txn, audit, Some(subject(entry))).await?;
+        self.record_audit(&*txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())
     }

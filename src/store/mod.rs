@@ -45,7 +45,7 @@ pub use sessions::EditorSession;
 pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};
 pub use tokens::{StoredToken, TokenInfo};
 pub use webhooks::{AttemptOutcome, Delivery, EVENTS as WEBHOOK_EVENTS, Subscription};
-pub use write::{ImportBaseline, KnownEntry, WriteBatch};
+pub use write::{ImportBaseline, KnownEntry, WriteBatch, WriteTransaction};
 
 /// The database used when none is configured: one file, zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
@@ -72,6 +72,8 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Write transactions this process committed; see [`Store::commits`].
+    commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -105,7 +107,7 @@ impl Store {
         };
         options.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
         let db = Database::connect(options).await?;
-        Ok(Store { db })
+        Ok(Store { db, commits: std::sync::Arc::new(tokio::sync::watch::channel(0).0) })
     }
 
     /// Brings the schema up to date; safe to run on every start, and by

@@ -179,6 +179,7 @@ pub struct ChangeRow {
     pub slug: String,
     pub locale: Locale,
     pub action: String,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -186,7 +187,7 @@ impl Store {
     /// of the given locales.
     pub async fn changes_after(&self, after: i64, content_type: Option<&str>, locales: &[Locale], limit: u64) -> Result<Vec<ChangeRow>, StoreError> {
         let placeholders = vec!["?"; locales.len()].join(", ");
-        let mut sql = format!("SELECT seq, entry_id, content_type, slug, locale, action FROM changes WHERE seq > ? AND locale IN ({placeholders})");
+        let mut sql = format!("SELECT seq, entry_id, content_type, slug, locale, action, created_at FROM changes WHERE seq > ? AND locale IN ({placeholders})");
         let mut values: Vec<SqlValue> = vec![after.into()];
         values.extend(locales.iter().map(|l| SqlValue::from(l.code())));
         if let Some(content_type) = content_type {
@@ -231,7 +232,7 @@ impl Store {
     /// deleted (not published again) at or before `up_to`, with that
     /// change, in change-log order.
     pub async fn withdrawn_entries(&self, up_to: i64) -> Result<Vec<ChangeRow>, StoreError> {
-        let sql = "SELECT c.seq, c.entry_id, c.content_type, c.slug, c.locale, c.action FROM changes c \
+        let sql = "SELECT c.seq, c.entry_id, c.content_type, c.slug, c.locale, c.action, c.created_at FROM changes c \
             JOIN (SELECT entry_id, MAX(seq) AS seq FROM changes WHERE locale = ? AND seq <= ? GROUP BY entry_id) newest ON newest.seq = c.seq \
             WHERE c.action <> 'publish' ORDER BY c.seq";
         let rows = self.db.query_all_raw(self.statement(sql, [Locale::SOURCE.code().into(), up_to.into()])).await?;
@@ -353,6 +354,7 @@ fn change_row(row: &QueryResult) -> Result<ChangeRow, StoreError> {
         slug: row.try_get("", "slug")?,
         locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
         action: row.try_get("", "action")?,
+        created_at: row.try_get("", "created_at")?,
     })
 }
 

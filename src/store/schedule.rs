@@ -70,7 +70,7 @@ impl Store {
         if updated.rows_affected() != 1 {
             return Err(EditError::NotFound);
         }
-        self.record_audit(&txn, audit, Some(subject(entry))).await?;
+        self.record_audit(&*txn, audit, Some(subject(entry))).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -170,7 +170,7 @@ impl Store {
         if let Some(change) = change {
             self.apply_live_changes(&txn, vec![change]).await?;
         }
-        self.record_audit(&txn, audit, Some(due.entry_ref())).await?;
+        self.record_audit(&*txn, audit, Some(due.entry_ref())).await?;
         txn.commit().await?;
         Ok(true)
     }
@@ -184,7 +184,7 @@ impl Store {
             [Utc::now().into(), due.entry_id.clone().into(), due.locale.code().into(), due.due_at.into()],
         ))
         .await?;
-        self.record_audit(&txn, audit, Some(due.entry_ref())).await?;
+        self.record_audit(&*txn, audit, Some(due.entry_ref())).await?;
         txn.commit().await?;
         Ok(())
     }

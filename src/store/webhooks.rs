@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Value as SqlValue};
 
-use super::{Store, StoreError};
+use super::{ChangeRow, Store, StoreError};
 
 /// The change log's actions and the events they fire.
 pub const EVENTS: [(&str, &str); 4] =
@@ -70,9 +70,6 @@ const DELIVERY_COLUMNS: &str = "id, subscription_id, entry_id, content_type, slu
      next_attempt_at, last_attempt_at, last_status, last_error, created_at, delivered_at";
 const SUBSCRIPTION_COLUMNS: &str = "id, url, secret, content_types, events, from_seq, created_at, created_by";
 
-/// Changes copied into the outbox per transaction.
-const QUEUE_BATCH: i64 = 1000;
-
 impl Store {
     /// The last change copied into the outbox; `None` before the first copy.
     pub async fn webhook_cursor(&self) -> Result<Option<i64>, StoreError> {
@@ -124,19 +121,19 @@ impl Store {
         Ok(deleted == 1)
     }
 
-    /// Copies new changes into the outbox, one delivery per subscription
-    /// and entry: while a delivery has not been attempted, later changes
-    /// of its entry merge into it (latest event, union of locales), so a
+    /// Copies changes into the outbox, one delivery per subscription and
+    /// entry: while a delivery has not been attempted, later changes of
+    /// its entry merge into it (latest event, union of locales), so a
     /// burst of revisions fires one event. New deliveries wait until
-    /// `first_attempt_at`. Returns how many changes were read.
-    pub async fn queue_webhook_deliveries(&self, now: DateTime<Utc>, first_attempt_at: DateTime<Utc>) -> Result<usize, StoreError> {
-        // Most beats find nothing new: check without taking the write lock.
-        let cursor = self.db.query_one_raw(self.statement("SELECT seq FROM change_cursors WHERE name = ?", [CURSOR.into()])).await?;
-        if let Some(cursor) = cursor
-            && cursor.try_get::<i64>("", "seq")? >= self.latest_change_seq().await?
-        {
-            return Ok(0);
-        }
+    /// `first_attempt_at`. `changes` continue the log from where this
+    /// process last left it; those another process already copied are
+    /// skipped. Returns the cursor: the last change copied.
+    pub async fn queue_webhook_deliveries(&self, changes: &[ChangeRow], now: DateTime<Utc>, first_attempt_at: DateTime<Utc>) -> Result<i64, StoreError> {
+        let cursor = self.webhook_cursor().await?;
+        let Some(last) = changes.last().map(|change| change.seq).filter(|last| cursor.is_none_or(|cursor| cursor < *last)) else {
+            // Nothing new, or another process copied it first: no write lock needed.
+            return Ok(cursor.unwrap_or(0));
+        };
         let txn = self.begin_write().await?;
         let lock = if self.backend() == DbBackend::Postgres { " FOR UPDATE" } else { "" };
         let cursor = txn.query_one_raw(self.statement(&format!("SELECT seq FROM change_cursors WHERE name = ?{lock}"), [CURSOR.into()])).await?;
@@ -147,61 +144,43 @@ impl Store {
                 0
             }
         };
+        if after >= last {
+            txn.rollback().await?;
+            return Ok(after);
+        }
         let subscriptions: Vec<Subscription> = txn
             .query_all_raw(self.statement(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions"), []))
             .await?
             .iter()
             .map(subscription_of)
             .collect::<Result<_, _>>()?;
-        let changes = if subscriptions.is_empty() {
-            // Nobody listens: skip to the head of the log.
-            let head = txn.query_one_raw(self.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes", [])).await?;
-            let head: i64 = head.map(|row| row.try_get("", "seq")).transpose()?.unwrap_or(0);
-            txn.execute_raw(self.statement("UPDATE change_cursors SET seq = ? WHERE name = ?", [head.into(), CURSOR.into()])).await?;
-            txn.commit().await?;
-            return Ok(0);
-        } else {
-            txn.query_all_raw(self.statement(
-                "SELECT seq, entry_id, content_type, slug, locale, action, created_at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
-                [after.into(), QUEUE_BATCH.into()],
-            ))
-            .await?
-        };
-        let mut last = after;
-        for change in &changes {
-            let seq: i64 = change.try_get("", "seq")?;
-            let action: String = change.try_get("", "action")?;
-            last = seq;
-            let Some((_, event)) = EVENTS.iter().find(|(a, _)| *a == action) else { continue };
-            let content_type: String = change.try_get("", "content_type")?;
-            for subscription in subscriptions.iter().filter(|s| s.wants(seq, &content_type, event)) {
+        for change in changes.iter().filter(|change| change.seq > after) {
+            let Some((_, event)) = EVENTS.iter().find(|(action, _)| *action == change.action) else { continue };
+            for subscription in subscriptions.iter().filter(|s| s.wants(change.seq, &change.content_type, event)) {
                 self.queue_change(&txn, subscription, change, event, now, first_attempt_at).await?;
             }
         }
         txn.execute_raw(self.statement("UPDATE change_cursors SET seq = ? WHERE name = ?", [last.into(), CURSOR.into()])).await?;
-        txn.commit().await?;
-        Ok(changes.len())
+        // The outbox is no change of content: its commit wakes no follower of the log.
+        txn.commit_quietly().await?;
+        Ok(last)
     }
 
     async fn queue_change(
         &self,
         txn: &DatabaseTransaction,
         subscription: &Subscription,
-        change: &QueryResult,
+        change: &ChangeRow,
         event: &str,
         now: DateTime<Utc>,
         first_attempt_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let seq: i64 = change.try_get("", "seq")?;
-        let entry_id: String = change.try_get("", "entry_id")?;
-        let slug: String = change.try_get("", "slug")?;
-        let locale: String = change.try_get("", "locale")?;
-        let occurred_at: DateTime<Utc> = change.try_get("", "created_at")?;
+        let locale = change.locale.code().to_owned();
         let unsent = txn
             .query_one_raw(self.statement(
                 "SELECT id, locales FROM webhook_deliveries WHERE status = 'pending' AND subscription_id = ? AND entry_id = ? \
                  AND attempts = 0 AND claimed_until IS NULL ORDER BY id DESC LIMIT 1",
-                [subscription.id.clone().into(), entry_id.clone().into()],
+                [subscription.id.clone().into(), change.entry_id.clone().into()],
             ))
             .await?;
         if let Some(unsent) = unsent {
@@ -215,23 +194,22 @@ impl Store {
                 .execute_raw(self.statement(
                     "UPDATE webhook_deliveries SET event = ?, slug = ?, locales = ?, change_seq = ?, occurred_at = ? \
                      WHERE id = ? AND attempts = 0 AND claimed_until IS NULL",
-                    [event.into(), slug.clone().into(), locales.join(",").into(), seq.into(), occurred_at.into(), id.into()],
+                    [event.into(), change.slug.clone().into(), locales.join(",").into(), change.seq.into(), change.created_at.into(), id.into()],
                 ))
                 .await?;
             if merged.rows_affected() == 1 {
                 return Ok(());
             }
         }
-        let content_type: String = change.try_get("", "content_type")?;
         let values: [SqlValue; 12] = [
             subscription.id.clone().into(),
-            entry_id.into(),
-            content_type.into(),
-            slug.into(),
+            change.entry_id.clone().into(),
+            change.content_type.clone().into(),
+            change.slug.clone().into(),
             event.into(),
             locale.into(),
-            seq.into(),
-            occurred_at.into(),
+            change.seq.into(),
+            change.created_at.into(),
             "pending".into(),
             0i32.into(),
             first_attempt_at.into(),

@@ -2,17 +2,53 @@
 //! batches inside one transaction.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Set, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Set, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+
+use tokio::sync::watch;
 
 use super::entity::{change, entry, publication, revision};
 use super::publishing::LiveChange;
 use super::locks::AdvisoryLock;
 use super::{Store, StoreError};
 use crate::content::Locale;
+
+/// A transaction of [`Store::begin_write`]: the database's own, whose
+/// commit is counted in [`Store::commits`].
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    commits: Arc<watch::Sender<u64>>,
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await?;
+        self.commits.send_modify(|count| *count += 1);
+        Ok(())
+    }
+
+    /// Commits bookkeeping that changes no content, without waking
+    /// whoever waits for [`Store::commits`].
+    pub async fn commit_quietly(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
 
 /// What the database already holds, loaded once before an import so that
 /// unchanged files are recognised without a query per file.
@@ -103,14 +139,21 @@ impl Store {
     /// A transaction that writes from its first statement: on SQLite it
     /// takes the write lock at BEGIN, so what it reads stays true until
     /// commit (a deferred one could read, then fail to upgrade).
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+    pub async fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
         let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-        Ok(self.db.begin_with_options(options).await?)
+        Ok(WriteTransaction { txn: self.db.begin_with_options(options).await?, commits: self.commits.clone() })
+    }
+
+    /// Counts the write transactions this process committed, and wakes
+    /// whoever waits for the next one (the change feed): every write of
+    /// content ends in one, whichever path made it.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// A write transaction that excludes other imports: SQLite takes the
     /// write lock at BEGIN, PostgreSQL a transaction-scoped advisory lock.
-    pub async fn begin_import(&self) -> Result<DatabaseTransaction, StoreError> {
+    pub async fn begin_import(&self) -> Result<WriteTransaction, StoreError> {
         let txn = self.begin_write().await?;
         if self.backend() == DbBackend::Postgres {
             txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [AdvisoryLock::Import.key().into()])).await?;

@@ -1,7 +1,7 @@
 //! Webhooks: every published change, announced to subscribed receivers.
 //!
-//! Each beat copies new changes from the change log into the outbox (see
-//! the store), then sends what is due. A delivery is a signed `POST` of
+//! The [`Outbox`] copies each change from the change feed into the
+//! outbox in the database (see the store); each beat sends what is due. A delivery is a signed `POST` of
 //! an [`EventPayload`]; anything but 2xx is retried with exponential
 //! backoff until its retry window (24 hours by default) has passed.
 //! Events of one entry reach a receiver in the order they happened: a
@@ -15,8 +15,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use crate::feed::{Consumer, Work};
 use crate::outbound::{self, Fence};
-use crate::store::{AttemptOutcome, Delivery, Store, StoreError, Subscription};
+use crate::store::{AttemptOutcome, ChangeRow, Delivery, Store, StoreError, Subscription};
 
 /// The JSON body of a delivery.
 #[derive(Serialize, Debug)]
@@ -96,7 +97,7 @@ pub enum WebhookError {
     Client(#[from] reqwest::Error),
 }
 
-/// How often the outbox is filled and due deliveries are sent.
+/// How often due deliveries are sent.
 pub const BEAT: Duration = Duration::from_millis(250);
 
 /// Deliveries attempted at once.
@@ -122,27 +123,21 @@ impl Dispatcher {
         Ok(Dispatcher { store, client, timing })
     }
 
-    /// One beat: queue new changes, then attempt what is due.
+    /// One beat: attempt what is due.
     pub async fn run_once(&self) -> Result<(), WebhookError> {
         self.run(Duration::ZERO).await
     }
 
-    /// At shutdown: queue every change and attempt what is due or only
-    /// waiting out its debounce, so that the events of the last writes
-    /// leave now rather than at the next start. (The outbox is in the
-    /// database: whatever fails or is left stays queued.)
+    /// At shutdown, once the change feed has queued every change: attempt
+    /// what is due or only waiting out its debounce, so that the events of
+    /// the last writes leave now rather than at the next start. (The outbox
+    /// is in the database: whatever fails or is left stays queued.)
     pub async fn flush(&self) -> Result<(), WebhookError> {
         self.run(self.timing.debounce).await
     }
 
-    /// Queues new changes, then attempts what is due within `ahead`.
+    /// Attempts what is due within `ahead`.
     async fn run(&self, ahead: Duration) -> Result<(), WebhookError> {
-        loop {
-            let now = Utc::now();
-            if self.store.queue_webhook_deliveries(now, now + delta(self.timing.debounce)).await? == 0 {
-                break;
-            }
-        }
         let mut attempts = JoinSet::new();
         for id in self.store.due_deliveries(Utc::now() + delta(ahead), 100).await? {
             if attempts.len() >= PARALLEL_DELIVERIES {
@@ -204,6 +199,36 @@ impl Dispatcher {
             .await
             .map_err(|error| outbound::cause(&error))?;
         Ok(response.status().as_u16())
+    }
+}
+
+/// Fills the outbox from the change log. Its position is the webhook
+/// cursor in the database, which every process on it shares.
+pub struct Outbox {
+    /// A new event waits this long for further changes of its entry.
+    debounce: Duration,
+}
+
+impl Outbox {
+    pub fn new(timing: Timing) -> Outbox {
+        Outbox { debounce: timing.debounce }
+    }
+}
+
+impl Consumer for Outbox {
+    fn name(&self) -> &'static str {
+        "webhooks"
+    }
+
+    fn start<'a>(&'a self, store: &'a Store, _: i64) -> Work<'a, i64> {
+        Box::pin(async move { Ok(store.webhook_cursor().await?.unwrap_or(0)) })
+    }
+
+    fn apply<'a>(&'a self, store: &'a Store, changes: &'a [ChangeRow]) -> Work<'a, i64> {
+        Box::pin(async move {
+            let now = Utc::now();
+            Ok(store.queue_webhook_deliveries(changes, now, now + delta(self.debounce)).await?)
+        })
     }
 }
 

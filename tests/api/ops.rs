@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{BIN, Backend, Server, TestDb, repo_path, text};
+use crate::helpers::{BIN, Backend, Client, Server, TestDb, repo_path, text, token};
+use crate::webhooks::rename_and_publish;
 use crate::on_both_databases;
 
 /// Runs `katalog` in `dir` with only the environment given (none of the
@@ -118,8 +119,27 @@ async fn ready_when_healthy(db: TestDb) {
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    let consumers: Vec<&str> = body["lag"].as_array().unwrap().iter().map(|lag| lag["consumer"].as_str().unwrap()).collect();
-    assert_eq!(consumers, ["search", "response_cache", "webhooks"]);
+    let consumers: Vec<(&str, bool)> =
+        body["lag"].as_array().unwrap().iter().map(|lag| (lag["consumer"].as_str().unwrap(), lag["on_request"].as_bool().unwrap())).collect();
+    assert_eq!(
+        consumers,
+        [("search", false), ("response_cache", false), ("webhooks", false), ("web_site", true), ("partner_bundle", true)],
+        "every consumer of the change feed; the exports serve keeps catch up on request"
+    );
+}
+
+on_both_databases!(a_write_reaches_every_consumer_before_it_is_answered);
+async fn a_write_reaches_every_consumer_before_it_is_answered(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
+    rename_and_publish(&publisher, "personalausweis-beantragen", "Personalausweis neu beantragen").await;
+    let body: serde_json::Value = server.get("/readyz").await.json().await.unwrap();
+    for lag in body["lag"].as_array().unwrap().iter().filter(|lag| lag["on_request"] == false) {
+        assert_eq!(lag["behind"], 0, "the publish was applied before it was answered: {body}");
+    }
+    let exposition = server.get("/metrics").await.text().await.unwrap();
+    let reads = parse_exposition(&exposition).into_iter().find(|s| s.name == "katalog_change_log_reads_total").map(|s| s.value);
+    assert!(reads.is_some_and(|reads| reads >= 1.0), "{exposition}");
 }
 
 #[tokio::test]
