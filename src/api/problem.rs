@@ -105,6 +105,7 @@ problem_kinds! {
         "This client address sent more requests a minute than allowed. Retry-After says when to try again.";
     HeadersTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Headers too large",
         "The request's headers are larger than the server accepts.";
+    // Answered with the status poem reports (405, 415, …).
     Http => BAD_REQUEST, "http", "HTTP error",
         "The request could not be served as sent, e.g. with a method the address does not offer. The status code says why.";
     Internal => INTERNAL_SERVER_ERROR, "internal", "Internal error",
@@ -450,4 +451,33 @@ pub fn problem_page(poem::web::Path(slug): poem::web::Path<String>) -> Response 
         explanation = escape(kind.explanation()),
     );
     Response::builder().content_type("text/html; charset=utf-8").header(poem::http::header::CACHE_CONTROL, "public, max-age=86400").body(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_has_its_own_type_and_an_error_status() {
+        let mut slugs: Vec<&str> = ProblemKind::ALL.iter().map(|kind| kind.slug()).collect();
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), ProblemKind::ALL.len(), "two kinds share a slug");
+        for kind in ProblemKind::ALL {
+            assert!(kind.status().is_client_error() || kind.status().is_server_error(), "{kind:?}");
+            assert!(!kind.title().is_empty() && kind.explanation().ends_with('.'), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn typed_errors_keep_their_types_statuses_and_fields() {
+        let conflict = Problem::from(EditError::VersionConflict { expected: 3, current: 5 });
+        assert_eq!((conflict.kind.as_str(), conflict.status, conflict.current_version), ("/problems/version-conflict", 412, Some(5)));
+        let limit = Problem::from(ParamError::InvalidLimit { max: 100 });
+        assert_eq!((limit.kind.as_str(), limit.status), ("/problems/invalid-limit", 400));
+        let slug = Problem::from(EditingError::InvalidSlug("Ä".into()));
+        assert_eq!((slug.kind.as_str(), slug.status, slug.errors[0].pointer.as_str()), ("/problems/invalid-document", 422, "/slug"));
+        assert!(matches!(ApiError::from(Problem::new(ProblemKind::InTrash, "x")), ApiError::Conflict(_)));
+        assert!(matches!(ApiError::from(Problem::new(ProblemKind::TooManyRequests, "x")), ApiError::Internal(_)), "a status no operation documents is ours to fix");
+    }
 }
