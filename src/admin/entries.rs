@@ -17,6 +17,8 @@ use super::form::{self, Choice, FormContext, Posted, ReferenceChoices};
 use super::session::{Editor, encode_component, redirect};
 use super::{Lang, error_page, pages};
 use crate::api::AppState;
+use crate::api::params;
+use crate::api::problem::Problem;
 use crate::content::diff::{ChangeKind, diff};
 use crate::content::{ContentType, Locale, Violation};
 use crate::render::template_value;
@@ -103,7 +105,7 @@ pub async fn list(request: &Request, state: Data<&AppState>, editor: Editor, Que
     .await;
     let (found, [topics, offices]) = match result {
         Ok(found) => found,
-        Err(error) => return failed(lang, &error),
+        Err(error) => return failed(lang, error),
     };
     let items: Vec<ListedEntry> = found
         .items
@@ -194,14 +196,14 @@ pub async fn create(request: &Request, state: Data<&AppState>, editor: Editor, Q
         Err(EditingError::Invalid { violations, .. }) => {
             new_entry_page(&state, &editor, &content_type, &slug, &document, &violations, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(error) => failed(editor.lang, &error),
+        Err(error) => failed(editor.lang, error),
     }
 }
 
 async fn new_entry_page(state: &AppState, editor: &Editor, content_type: &ContentType, slug: &str, document: &Value, errors: &[Violation], status: StatusCode) -> Response {
     let references = match all_reference_choices(state, content_type).await {
         Ok(references) => references,
-        Err(error) => return failed(editor.lang, &error),
+        Err(error) => return failed(editor.lang, error),
     };
     let fields = form::fields(content_type, document, &FormContext { errors, source: None, references: &references });
     let view = context! {
@@ -225,13 +227,14 @@ pub struct EntryQuery {
 
 #[handler]
 pub async fn edit(state: Data<&AppState>, editor: Editor, Path((content_type, slug)): Path<(String, String)>, Query(query): Query<EntryQuery>) -> Response {
-    let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
-        return not_found(editor.lang);
+    let (content_type, entry, locale) = match resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let document = match entry.locale(locale) {
         Some(_) => match editing::newest(&state.store, &entry, locale).await {
             Ok(revision) => revision.document,
-            Err(error) => return failed(editor.lang, &error),
+            Err(error) => return failed(editor.lang, error),
         },
         None => json!({}),
     };
@@ -252,8 +255,9 @@ pub async fn save(
         Ok(posted) => posted,
         Err((status, message)) => return error_page(status, editor.lang, &message),
     };
-    let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
-        return not_found(editor.lang);
+    let (content_type, entry, locale) = match resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let translating = !locale.is_source();
     let (mut document, unreadable, list_changed) = match read_entry_form(&content_type, &posted) {
@@ -280,7 +284,7 @@ pub async fn save(
             let theirs = match editing::newest(&state.store, &entry, locale).await {
                 Ok(revision) => Some(revision),
                 Err(EditingError::NoLocale { .. }) => None,
-                Err(error) => return failed(editor.lang, &error),
+                Err(error) => return failed(editor.lang, error),
             };
             let conflict = Conflict {
                 version: current,
@@ -290,7 +294,7 @@ pub async fn save(
             let shown = Shown { document: &document, errors: &[], conflict: Some(conflict), message: None, done: None, version: current };
             entry_page(&state, &editor, &content_type, &entry, locale, shown, StatusCode::CONFLICT).await
         }
-        Err(error) => failed(editor.lang, &error),
+        Err(error) => failed(editor.lang, error),
     }
 }
 
@@ -314,8 +318,9 @@ pub async fn workflow(
     if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
     }
-    let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
-        return not_found(editor.lang);
+    let (content_type, entry, locale) = match resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let Some(step) = WorkflowStep::parse(&form.action) else {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &pages::word(editor.lang, "not_allowed"));
@@ -393,8 +398,9 @@ pub async fn schedule(
     if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
     }
-    let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
-        return not_found(editor.lang);
+    let (content_type, entry, locale) = match resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let zone = state.site.time_zone();
     let mut errors = Vec::new();
@@ -464,12 +470,13 @@ struct RevisionRow {
 
 #[handler]
 pub async fn history(state: Data<&AppState>, editor: Editor, Path((content_type, slug)): Path<(String, String)>, Query(query): Query<HistoryQuery>) -> Response {
-    let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
-        return not_found(editor.lang);
+    let (content_type, entry, locale) = match resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let revisions = match state.store.revisions(&entry.id, locale).await {
         Ok(revisions) => revisions,
-        Err(error) => return failed(editor.lang, &error.into()),
+        Err(error) => return failed(editor.lang, error),
     };
     let published = entry.locale(locale).and_then(|l| l.published_number);
     let shown = query.show.or(revisions.first().map(|r| r.number));
@@ -527,13 +534,14 @@ pub async fn restore(
     if let Err(error) = editor.check_csrf(form.csrf.as_deref()) {
         return error_page(StatusCode::FORBIDDEN, editor.lang, &error.to_string());
     }
-    let Some((content_type, entry, locale)) = resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await else {
-        return not_found(editor.lang);
+    let (content_type, entry, locale) = match resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     match editing::restore_revision(&state.store, &content_type, &entry, locale, form.number, form.version, &actor(request, &editor)).await {
         Ok((entry, _, _)) => redirect(&format!("{}&done=restored", entry_href(&entry.content_type, &entry.slug, locale))),
         Err(EditingError::Edit(EditError::VersionConflict { .. })) => error_page(StatusCode::CONFLICT, editor.lang, &pages::word(editor.lang, "changed_meanwhile")),
-        Err(error) => failed(editor.lang, &error),
+        Err(error) => failed(editor.lang, error),
     }
 }
 
@@ -646,12 +654,12 @@ async fn entry_page(state: &AppState, editor: &Editor, content_type: &ContentTyp
     } else {
         match editing::newest(&state.store, entry, Locale::SOURCE).await {
             Ok(revision) => Some(revision.document),
-            Err(error) => return failed(lang, &error),
+            Err(error) => return failed(lang, error),
         }
     };
     let references = match all_reference_choices(state, content_type).await {
         Ok(references) => references,
-        Err(error) => return failed(lang, &error),
+        Err(error) => return failed(lang, error),
     };
     let fields = form::fields(content_type, shown.document, &FormContext { errors: shown.errors, source: source.as_ref(), references: &references });
     let source_latest = entry.locale(Locale::SOURCE).map(|l| l.latest_number);
@@ -739,20 +747,15 @@ fn error_summary(content_type: &ContentType, errors: &[Violation]) -> Vec<ErrorL
         .collect()
 }
 
-/// The type, entry and locale a request names, if they exist.
-async fn resolve(state: &AppState, editor: &Editor, content_type: &str, slug: &str, locale: Option<&str>) -> Option<(Arc<ContentType>, EntryRecord, Locale)> {
-    let content_type = state.registry.get(content_type)?.clone();
-    let locale = match locale {
-        Some(code) => Locale::parse(code)?,
-        None => Locale::SOURCE,
-    };
+/// The type, entry and locale a request names; a page saying why not
+/// when one of them does not exist.
+async fn resolve(state: &AppState, editor: &Editor, content_type: &str, slug: &str, locale: Option<&str>) -> Result<(Arc<ContentType>, EntryRecord, Locale), Response> {
+    let content_type = state.registry.get(content_type).cloned().ok_or_else(|| not_found(editor.lang))?;
+    let locale = params::locale(locale).map_err(|error| failed(editor.lang, error))?;
     match state.store.entry_record(&content_type.name, slug).await {
-        Ok(Some(entry)) => Some((content_type, entry, locale)),
-        Ok(None) => None,
-        Err(error) => {
-            tracing::error!(%error, user = %editor.principal.name, "reading an entry for the editor UI failed");
-            None
-        }
+        Ok(Some(entry)) => Ok((content_type, entry, locale)),
+        Ok(None) => Err(not_found(editor.lang)),
+        Err(error) => Err(failed(editor.lang, error)),
     }
 }
 
@@ -820,9 +823,12 @@ pub(super) fn page_response(status: StatusCode, template: &str, editor: &Editor,
     }
 }
 
-fn failed(lang: Lang, error: &EditingError) -> Response {
-    tracing::error!(%error, "an editor page failed");
-    error_page(StatusCode::INTERNAL_SERVER_ERROR, lang, &error.to_string())
+/// An error no form shows: a page saying what went wrong, with the
+/// status the management API answers the same error with.
+fn failed(lang: Lang, error: impl Into<Problem>) -> Response {
+    let problem = error.into();
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    error_page(status, lang, problem.detail.as_deref().unwrap_or_default())
 }
 
 fn not_found(lang: Lang) -> Response {

@@ -6,8 +6,8 @@ use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
 use super::AppState;
-use super::problem::{ApiError, Problem};
-use crate::auth::{self, AuthError, Principal};
+use super::problem::{self, ApiError};
+use crate::auth::{self, Principal};
 use crate::workflow::Role;
 
 /// `Authorization: Bearer kat_…` — create tokens with `katalog token create`.
@@ -20,18 +20,12 @@ async fn check_token(request: &Request, bearer: Bearer) -> poem::Result<Principa
         return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
     };
     auth::authenticate(&state.store, &bearer.token).await.map_err(|error| {
-        let response = match &error {
-            // Not the client's fault, and nothing the client should read.
-            AuthError::Store(_) | AuthError::Random(_) => {
-                tracing::error!(%error, "token check failed");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the token cannot be checked right now; try again shortly").into_response()
-            }
-            _ => {
-                let mut response = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
-                response.headers_mut().insert("WWW-Authenticate", poem::http::HeaderValue::from_static("Bearer"));
-                response
-            }
-        };
+        let problem = problem::token_refused(&error);
+        let challenge = problem.status == StatusCode::UNAUTHORIZED.as_u16();
+        let mut response = problem.into_response();
+        if challenge {
+            response.headers_mut().insert("WWW-Authenticate", poem::http::HeaderValue::from_static("Bearer"));
+        }
         poem::Error::from_response(response)
     })
 }

@@ -1,7 +1,5 @@
 //! Delivery API: published content for the channels.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
@@ -9,7 +7,8 @@ use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::caching::SerializedJson;
-use super::problem::{ApiError, ReadError};
+use super::params::{self, Limit, decode_cursor, encode_cursor};
+use super::problem::{ApiError, ProblemKind, ReadError};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
 use super::{ApiTags, AppState, caching};
 use crate::content::{Audience, ContentType, Locale, document};
@@ -109,8 +108,7 @@ pub enum ListEntriesResponse {
     NotModified(#[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
 }
 
-pub const DEFAULT_PAGE_SIZE: u64 = 20;
-pub const MAX_PAGE_SIZE: u64 = 100;
+pub const PAGE_SIZE: Limit = Limit { default: 20, max: 100 };
 
 pub struct DeliveryApi;
 
@@ -140,7 +138,7 @@ impl DeliveryApi {
         expand: Query<Option<String>>,
     ) -> Result<GetEntryResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
-        let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
         let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
         let key = format!("entry\n{}\n{}\n{}\n{}", content_type.name, id_or_slug.0, locale.code(), expansion.cache_key());
         let response = state.responses.get_or_build(key, |key| render_entry(&state, &content_type, &id_or_slug, locale, &expansion, key)).await?;
@@ -169,7 +167,7 @@ impl DeliveryApi {
         state: Data<&AppState>,
         /// Content type, e.g. `service`, `office`, `topic`, `article`.
         content_type: Path<String>,
-        /// Page size, 1 to 100 (default 20).
+        /// Page size, 1 to 100 (default 20); more are served as 100.
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -191,15 +189,12 @@ impl DeliveryApi {
         changed_since: Query<Option<DateTime<Utc>>>,
     ) -> Result<ListEntriesResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
-        let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
-        let limit = limit.0.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")).into());
-        }
-        let after = cursor.0.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
+        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let limit = PAGE_SIZE.of(limit.0)?;
+        let after: Option<String> = cursor.0.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
         let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
         if expansion.referenced_by {
-            return Err(ApiError::bad_request("invalid-expand", "referenced_by is available for single entries").into());
+            return Err(ApiError::new(ProblemKind::InvalidExpand, "referenced_by is available for single entries").into());
         }
         let mut filter = ListFilter { leika: leika.0.clone(), published_since: changed_since.0, ..Default::default() };
         for (to_type, slug) in [("topic", &topic.0), ("office", &office.0)] {
@@ -319,16 +314,6 @@ impl Sources {
     }
 }
 
-pub(super) fn requested_locale(query: Option<&str>, accept_language: Option<&str>) -> Result<Locale, ApiError> {
-    match query {
-        Some(code) => Locale::parse(code).ok_or_else(|| {
-            let known: Vec<&str> = Locale::ALL.iter().map(|l| l.code()).collect();
-            ApiError::bad_request("unknown-locale", format!("unknown locale `{code}`; supported: {}", known.join(", ")))
-        }),
-        None => Ok(accept_language.and_then(Locale::from_accept_language).unwrap_or(Locale::SOURCE)),
-    }
-}
-
 /// An entry as the public API serves it: every response of the delivery
 /// API and the sync feed is made here, so no internal field gets past.
 pub(super) fn entry_body(content_type: &ContentType, mut entry: PublishedEntry, requested: Locale) -> EntryBody {
@@ -387,7 +372,7 @@ impl Expansion {
             if matched.is_empty() {
                 let mut known: Vec<String> = reference_fields.iter().map(|(field, _)| field.to_string()).collect();
                 known.extend(["all".into(), "referenced_by".into()]);
-                return Err(ApiError::bad_request("invalid-expand", format!("cannot expand `{word}` on {}; one of {}", content_type.name, known.join(", "))));
+                return Err(ApiError::new(ProblemKind::InvalidExpand, format!("cannot expand `{word}` on {}; one of {}", content_type.name, known.join(", "))));
             }
             expansion.fields.extend(matched.into_iter().map(str::to_owned));
         }
@@ -454,21 +439,4 @@ fn linked_entry(content_type: &ContentType, entry: PublishedEntry, locale: Local
         .filter_map(|field| full.fields.get(field).map(|value| (field.clone(), value.clone())))
         .collect();
     LinkedEntry { id: full.id, content_type: full.content_type, slug: full.slug, locale: full.locale, via, fields: serde_json::Value::Object(subset) }
-}
-
-/// Opaque to clients; names the type so a cursor of one list cannot be
-/// replayed against another.
-fn encode_cursor(content_type: &str, slug: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{content_type}:{slug}"))
-}
-
-fn decode_cursor(content_type: &str, cursor: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(content_type)?.strip_prefix(':').map(str::to_owned))
-        .ok_or_else(|| {
-            ApiError::bad_request("invalid-cursor", format!("the cursor is not one this list of {content_type} entries handed out; start again without it"))
-        })
 }

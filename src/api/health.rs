@@ -1,14 +1,13 @@
 //! Operations endpoints: liveness, readiness and metrics.
 
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::Header;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::metrics;
+use super::problem::{HealthError, Problem, ProblemKind};
 use crate::feed;
-use super::problem::{HealthError, Problem};
 use super::{ApiTags, AppState};
 
 #[derive(Object)]
@@ -125,18 +124,18 @@ impl HealthApi {
             let given = authorization.0.as_deref().and_then(|value| value.strip_prefix("Bearer ")).map(|token| crate::digest::sha256_hex(token.trim().as_bytes()));
             // Digests are compared, so the time taken tells nothing about the token.
             if given.as_deref() != Some(&**required) {
-                let problem = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "/metrics needs the metrics token as `Authorization: Bearer …`");
+                let problem = Problem::new(ProblemKind::Unauthorized, "/metrics needs the metrics token as `Authorization: Bearer …`");
                 return Err(MetricsError::Unauthorized(Json(problem), "Bearer".into()));
             }
         }
         let text = metrics::render(&state).await.map_err(|error| {
             tracing::warn!(%error, "metrics: reading the database failed");
-            MetricsError::Unavailable(Json(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database does not answer")))
+            MetricsError::Unavailable(Json(Problem::new(ProblemKind::Unavailable, "the database does not answer")))
         })?;
         Ok(MetricsResponse::Metrics(PlainText(text)))
     }
 }
 
 fn unavailable(detail: String) -> HealthError {
-    HealthError::Unavailable(Json(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)))
+    HealthError::Unavailable(Json(Problem::new(ProblemKind::Unavailable, detail)))
 }

@@ -8,11 +8,11 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::AppState;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemKind};
 
 /// Request headers beyond this many bytes in all get 431: real clients
 /// send a few hundred bytes, a bearer token included.
@@ -134,7 +134,7 @@ pub async fn guard<E: Endpoint>(next: E, request: Request) -> poem::Result<Respo
     let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if header_bytes > MAX_HEADER_BYTES {
         let detail = format!("request headers are limited to {MAX_HEADER_BYTES} bytes in all; these have {header_bytes}");
-        return Ok(Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", detail).into_response());
+        return Ok(Problem::new(ProblemKind::HeadersTooLarge, detail).into_response());
     }
     let limiters = request.data::<AppState>().map(|state| state.limiters.clone());
     let limiter = limiters.as_ref().and_then(|limiters| Some((limiters.for_path(request.uri().path())?, limiters.client(&request)?)));
@@ -143,7 +143,7 @@ pub async fn guard<E: Endpoint>(next: E, request: Request) -> poem::Result<Respo
     {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let detail = format!("more than {} requests a minute from {client}; retry in {seconds} s", limiter.per_minute);
-        let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", detail).into_response();
+        let mut response = Problem::new(ProblemKind::TooManyRequests, detail).into_response();
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         return Ok(response);
     }

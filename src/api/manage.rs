@@ -9,13 +9,14 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
 use super::auth::TokenAuth;
-use super::problem::{ApiError, FieldProblem, Problem};
+use super::params::{self, Limit, decode_cursor, encode_cursor};
+use super::problem::{ApiError, FieldProblem, ProblemKind, field_problems};
 use super::{ApiTags, AppState};
 use crate::content::diff::ChangeKind;
-use crate::content::{ContentType, Locale, Violation};
+use crate::content::{ContentType, Locale};
 use crate::auth::Principal;
-use crate::store::{EditError, EntryRecord, RevisionRecord};
-use crate::workflow::editing::{self, Actor, EditingError, TrashStep};
+use crate::store::{EntryRecord, RevisionRecord};
+use crate::workflow::editing::{self, Actor, TrashStep};
 use crate::workflow::{self, Action, Role};
 
 /// A new entry: its slug and the German source document.
@@ -265,9 +266,9 @@ pub struct AuditEntry {
 #[derive(Object, Debug)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
-    /// Pass as `before` for older events; absent on the last page.
+    /// Pass as `cursor` for older events; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
-    pub next_before: Option<i64>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -310,7 +311,7 @@ impl ManageApi {
     async fn get_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, locale: Query<Option<String>>) -> Result<EntryResponse, ApiError> {
         auth.require(Role::Reader, "reading drafts")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(locale.0.as_deref())?;
+        let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let managed = managed_entry(&state, &entry, locale).await?;
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
@@ -334,7 +335,7 @@ impl ManageApi {
     ) -> Result<EntryResponse, ApiError> {
         let principal = auth.require(Role::Editor, "editing entries")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(locale.0.as_deref())?;
+        let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let expected = parse_if_match(if_match.0.as_deref())?;
         let fields = object_fields(&body.fields)?;
@@ -361,7 +362,7 @@ impl ManageApi {
     async fn list_revisions(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, locale: Query<Option<String>>) -> Result<RevisionsResponse, ApiError> {
         auth.require(Role::Reader, "reading revisions")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(locale.0.as_deref())?;
+        let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let revisions = state.store.revisions(&entry.id, locale).await?;
         Ok(RevisionsResponse::Ok(Json(RevisionList { items: revisions.into_iter().map(|r| revision_info(r, false)).collect() })))
@@ -372,7 +373,7 @@ impl ManageApi {
     async fn get_revision(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, number: Path<i32>, locale: Query<Option<String>>) -> Result<RevisionResponse, ApiError> {
         auth.require(Role::Reader, "reading revisions")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(locale.0.as_deref())?;
+        let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let revision = editing::revision(&state.store, &entry, locale, *number).await?;
         Ok(RevisionResponse::Ok(Json(revision_info(revision, true))))
@@ -396,7 +397,7 @@ impl ManageApi {
     ) -> Result<DiffResponse, ApiError> {
         auth.require(Role::Reader, "reading revisions")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(locale.0.as_deref())?;
+        let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let newer = match to.0 {
             Some(number) => editing::revision(&state.store, &entry, locale, number).await?,
@@ -437,7 +438,7 @@ impl ManageApi {
     ) -> Result<EntryResponse, ApiError> {
         let principal = auth.require(Role::Editor, "restoring revisions")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(locale.0.as_deref())?;
+        let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let expected = parse_if_match(if_match.0.as_deref())?;
         let (entry, number, document) = editing::restore_revision(&state.store, &content_type, &entry, locale, *number, expected, &actor(request, principal)).await?;
@@ -481,7 +482,7 @@ impl ManageApi {
     async fn schedule(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, body: Json<ScheduleRequest>) -> Result<EntryResponse, ApiError> {
         let principal = auth.require(Role::Publisher, "scheduling")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(body.locale.as_deref())?;
+        let locale = params::locale(body.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let publish = body.publish_at.map(|at| (at, body.revision));
         editing::schedule(&state.store, &content_type, &entry, locale, publish, body.unpublish_at, &actor(request, principal)).await?;
@@ -496,20 +497,30 @@ impl ManageApi {
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
-        before: Query<Option<i64>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1 to 500 (default 50); more are served as 500.
         limit: Query<Option<u64>>,
     ) -> Result<AuditResponse, ApiError> {
         auth.require(Role::Editor, "reading an entry's audit log")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        audit_page(&state, Some(&entry.id), before.0, limit.0).await
+        audit_page(&state, Some(&entry.id), cursor.0.as_deref(), limit.0).await
     }
 
     /// The whole audit log, newest first (admin only).
     #[oai(path = "/audit", method = "get", operation_id = "auditLog")]
-    async fn audit_log(&self, state: Data<&AppState>, auth: TokenAuth, before: Query<Option<i64>>, limit: Query<Option<u64>>) -> Result<AuditResponse, ApiError> {
+    async fn audit_log(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1 to 500 (default 50); more are served as 500.
+        limit: Query<Option<u64>>,
+    ) -> Result<AuditResponse, ApiError> {
         auth.require(Role::Admin, "reading the audit log")?;
-        audit_page(&state, None, before.0, limit.0).await
+        audit_page(&state, None, cursor.0.as_deref(), limit.0).await
     }
 
     /// Move one locale through the workflow: submit, request changes,
@@ -520,7 +531,7 @@ impl ManageApi {
         let action: Action = body.action.into();
         let principal = auth.require(action.required_role(), &format!("`{action}`"))?;
         let content_type = state.content_type(&content_type)?;
-        let locale = parse_locale(body.locale.as_deref())?;
+        let locale = params::locale(body.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         editing::transition(&state.store, &content_type, &entry, locale, action, body.revision, body.comment.as_deref(), &actor(request, principal)).await?;
         current(&state, &content_type, &entry.id, locale).await
@@ -531,15 +542,18 @@ fn actor(request: &poem::Request, principal: &Principal) -> Actor {
     Actor { author: principal.author(), request_id: super::request_id::of(request) }
 }
 
-async fn audit_page(state: &AppState, entry_id: Option<&str>, before: Option<i64>, limit: Option<u64>) -> Result<AuditResponse, ApiError> {
-    let limit = limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and 500, not {limit}")));
-    }
+/// Audit events a page: 50 unless asked, at most 500.
+const AUDIT_PAGE: Limit = Limit { default: 50, max: 500 };
+
+async fn audit_page(state: &AppState, entry_id: Option<&str>, cursor: Option<&str>, limit: Option<u64>) -> Result<AuditResponse, ApiError> {
+    let limit = AUDIT_PAGE.of(limit)?;
+    // The whole log and each entry's log are different lists.
+    let namespace = entry_id.map_or_else(|| "audit".to_owned(), |id| format!("audit/{id}"));
+    let before: Option<i64> = cursor.map(|cursor| decode_cursor(&namespace, cursor)).transpose()?;
     let mut records = state.store.audit_events(entry_id, before, limit + 1).await?;
-    let next_before = if records.len() as u64 > limit {
+    let next_cursor = if records.len() as u64 > limit {
         records.truncate(limit as usize);
-        records.last().map(|r| r.id)
+        records.last().map(|r| encode_cursor(&namespace, r.id))
     } else {
         None
     };
@@ -558,7 +572,7 @@ async fn audit_page(state: &AppState, entry_id: Option<&str>, before: Option<i64
             detail: r.detail,
         })
         .collect();
-    Ok(AuditResponse::Ok(Json(AuditPage { items, next_before })))
+    Ok(AuditResponse::Ok(Json(AuditPage { items, next_cursor })))
 }
 
 fn etag(version: i64) -> String {
@@ -567,27 +581,14 @@ fn etag(version: i64) -> String {
 
 /// The version in `If-Match`: `"7"` (as sent in `ETag`) or `7`.
 fn parse_if_match(header: Option<&str>) -> Result<i64, ApiError> {
-    let required = |detail: &str| {
-        let problem = Problem::new(poem::http::StatusCode::PRECONDITION_REQUIRED, "if-match-required", detail);
-        ApiError::PreconditionRequired(Json(problem))
-    };
+    let required = |detail: &str| ApiError::new(ProblemKind::IfMatchRequired, detail);
     let raw = header.map(str::trim).filter(|h| !h.is_empty()).ok_or_else(|| {
         required("send If-Match with the entry's current version (its ETag) so that no one's edit is overwritten")
     })?;
     if raw == "*" {
         return Err(required("If-Match: * would overwrite blindly; send the entry's current version"));
     }
-    raw.trim_matches('"').parse::<i64>().map_err(|_| ApiError::bad_request("invalid-if-match", format!("If-Match `{raw}` is not a version this API handed out")))
-}
-
-fn parse_locale(code: Option<&str>) -> Result<Locale, ApiError> {
-    match code {
-        None => Ok(Locale::SOURCE),
-        Some(code) => Locale::parse(code).ok_or_else(|| {
-            let known: Vec<&str> = Locale::ALL.iter().map(|l| l.code()).collect();
-            ApiError::bad_request("unknown-locale", format!("unknown locale `{code}`; supported: {}", known.join(", ")))
-        }),
-    }
+    raw.trim_matches('"').parse::<i64>().map_err(|_| ApiError::new(ProblemKind::InvalidIfMatch, format!("If-Match `{raw}` is not a version this API handed out")))
 }
 
 fn object_fields(fields: &Value) -> Result<&Value, ApiError> {
@@ -599,15 +600,6 @@ fn object_fields(fields: &Value) -> Result<&Value, ApiError> {
             vec![FieldProblem { pointer: "/fields".into(), detail: "expected an object of the type's fields".into() }],
         ))
     }
-}
-
-fn field_problems(violations: Vec<Violation>) -> Vec<FieldProblem> {
-    violations.into_iter().map(|v| FieldProblem { pointer: format!("/fields{}", v.pointer), detail: v.message }).collect()
-}
-
-fn invalid(violations: Vec<Violation>, what: &str) -> ApiError {
-    let count = violations.len();
-    ApiError::unprocessable(format!("{what}: {count} problem(s)"), field_problems(violations))
 }
 
 async fn find(state: &AppState, content_type: &ContentType, id_or_slug: &str) -> Result<EntryRecord, ApiError> {
@@ -681,51 +673,5 @@ fn revision_info(revision: RevisionRecord, with_document: bool) -> RevisionInfo 
         created_at: revision.created_at,
         source_revision: revision.source_number,
         fields: with_document.then_some(revision.document),
-    }
-}
-
-impl From<EditingError> for ApiError {
-    fn from(error: EditingError) -> ApiError {
-        let at_field = |detail: &str, pointer: &str, why: &str| ApiError::unprocessable(detail, vec![FieldProblem { pointer: pointer.into(), detail: why.into() }]);
-        match error {
-            EditingError::InvalidSlug(_) => at_field("the slug is not valid", "/slug", "use lower-case letters a–z, digits and single hyphens, not an id"),
-            EditingError::Invalid { what, violations } => invalid(violations, what),
-            EditingError::CommentRequired => at_field("say what to change", "/comment", "a comment is required with request_changes"),
-            EditingError::ScheduleEndsBeforeStart => at_field("the schedule ends before it starts", "/unpublish_at", "must be after publish_at"),
-            error @ EditingError::SourceNotPublished => ApiError::conflict("source-not-published", error.to_string()),
-            error @ (EditingError::NoRevision { .. } | EditingError::NoLocale { .. }) => ApiError::not_found(error.to_string()),
-            EditingError::Edit(error) => edit_error(error),
-            EditingError::Store(error) => error.into(),
-        }
-    }
-}
-
-pub(super) fn edit_error(error: EditError) -> ApiError {
-    match error {
-        EditError::VersionConflict { expected, current } => {
-            let mut problem = Problem::new(
-                poem::http::StatusCode::PRECONDITION_FAILED,
-                "version-conflict",
-                format!("the entry changed since version {expected}: it is at version {current}; fetch it, merge your edit and send If-Match: \"{current}\""),
-            );
-            problem.current_version = Some(current);
-            ApiError::PreconditionFailed(Json(problem))
-        }
-        EditError::SlugTaken(slug) => ApiError::conflict("slug-taken", format!("an entry with the slug `{slug}` exists")),
-        EditError::NotFound => ApiError::not_found("no such entry"),
-        EditError::NotAllowed { action, state, allowed } => {
-            let names: Vec<String> = allowed.iter().map(|a| a.code().to_owned()).collect();
-            let mut problem = Problem::new(
-                poem::http::StatusCode::CONFLICT,
-                "transition-not-allowed",
-                format!("`{action}` is not allowed from `{state}`; allowed: {}", if names.is_empty() { "none".into() } else { names.join(", ") }),
-            );
-            problem.allowed_actions = Some(names);
-            ApiError::Conflict(Json(problem))
-        }
-        stale @ EditError::StaleRevision { .. } => ApiError::conflict("stale-revision", stale.to_string()),
-        error @ EditError::InTrash => ApiError::conflict("in-trash", error.to_string()),
-        error @ EditError::NotInTrash => ApiError::conflict("not-in-trash", error.to_string()),
-        EditError::Store(error) => error.into(),
     }
 }

@@ -22,6 +22,7 @@ mod tokens;
 mod webhooks;
 mod partners;
 mod openapi;
+pub mod params;
 pub mod problem;
 
 use std::sync::Arc;
@@ -155,6 +156,7 @@ pub async fn app(state: AppState) -> impl Endpoint {
         )
         .at("/docs", make_sync(move |_| Html(docs_html.clone()).with_header(poem::http::header::CONTENT_SECURITY_POLICY, docs_policy.clone())))
         .nest("/", service)
+        .at("/problems/:slug", poem::get(problem::problem_page))
         .at("/preview/*rest", poem::get(site::preview))
         .at("/partner/*rest", poem::get(site::bundle))
         .nest("/admin", crate::admin::routes());
@@ -209,7 +211,7 @@ async fn limit_body<E: Endpoint>(next: E, mut request: poem::Request) -> poem::R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     let too_large = || {
-        problem::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", format!("request bodies are limited to {MAX_BODY_BYTES} bytes"))
+        problem::Problem::new(problem::ProblemKind::PayloadTooLarge, format!("request bodies are limited to {MAX_BODY_BYTES} bytes"))
             .into_response()
     };
     match announced {

@@ -12,9 +12,9 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
 use super::auth::TokenAuth;
-use super::problem::{ApiError, FieldProblem, Problem};
+use super::params;
+use super::problem::{ApiError, FieldProblem};
 use super::{ApiTags, AppState};
-use crate::content::Locale;
 use crate::partner::{self, BundleSource, ConflictKey, Decider, PartnerStatus, Resolution, SyncError, SyncOptions, SyncReport};
 use crate::workflow::Role;
 
@@ -222,7 +222,7 @@ impl PartnersApi {
     #[oai(path = "/", method = "get", operation_id = "listPartners")]
     async fn list(&self, state: Data<&AppState>, auth: TokenAuth) -> Result<ListResponse, ApiError> {
         auth.require(Role::Reader, "reading partner subscriptions")?;
-        let statuses = partner::status(&state.store, None).await.map_err(sync_error)?;
+        let statuses = partner::status(&state.store, None).await?;
         Ok(ListResponse::Ok(Json(PartnerList { items: statuses.iter().map(partner_body).collect() })))
     }
 
@@ -235,7 +235,7 @@ impl PartnersApi {
             let problem = FieldProblem { pointer: "/source".into(), detail: format!("`{}` is not an http(s) URL; bundle folders are named on the command line", body.source) };
             return Err(ApiError::unprocessable("the source is not an http(s) URL", vec![problem]));
         };
-        partner::add(&state.store, &body.name, &source, body.auto_publish, &state.partner_fetch.fence).await.map_err(sync_error)?;
+        partner::add(&state.store, &body.name, &source, body.auto_publish, &state.partner_fetch.fence).await?;
         Ok(CreatedResponse::Created(Json(one_partner(&state, &body.name).await?)))
     }
 
@@ -260,7 +260,7 @@ impl PartnersApi {
     ) -> Result<SyncResponse, ApiError> {
         auth.require(Role::Publisher, "syncing partners")?;
         let options = SyncOptions { publish: publish.unwrap_or(false), fetch: state.partner_fetch.as_ref().clone() };
-        let report = partner::sync(&state.store, &state.registry, &name, options).await.map_err(sync_error)?;
+        let report = partner::sync(&state.store, &state.registry, &name, options).await?;
         Ok(SyncResponse::Ok(Json(report.into())))
     }
 
@@ -269,40 +269,21 @@ impl PartnersApi {
     #[oai(path = "/:name/conflicts/resolve", method = "post", operation_id = "resolvePartnerConflict")]
     async fn resolve(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, name: Path<String>, body: Json<ConflictResolution>) -> Result<ResolvedResponse, ApiError> {
         let principal = auth.require(Role::Editor, "resolving partner conflicts")?;
-        let code = body.locale.as_deref().unwrap_or(Locale::SOURCE.code());
-        let locale = Locale::parse(code)
-            .ok_or_else(|| ApiError::unprocessable("unknown locale", vec![FieldProblem { pointer: "/locale".into(), detail: format!("`{code}` is not de, en or de-x-ls") }]))?;
+        let locale = params::locale(body.locale.as_deref())?;
         let key = ConflictKey { content_type: &body.content_type, slug: &body.slug, module: &body.module, locale };
         let resolution = match body.resolution {
             ResolutionChoice::TakeUpstream => Resolution::TakeUpstream,
             ResolutionChoice::KeepMine => Resolution::KeepMine,
         };
         let decider = Decider { actor: principal.author(), request_id: super::request_id::of(request) };
-        let revision = partner::resolve(&state.store, &name, &key, resolution, &decider).await.map_err(sync_error)?;
+        let revision = partner::resolve(&state.store, &name, &key, resolution, &decider).await?;
         Ok(ResolvedResponse::Ok(Json(ConflictResolved { revision })))
     }
 }
 
 async fn one_partner(state: &AppState, name: &str) -> Result<PartnerBody, ApiError> {
-    let statuses = partner::status(&state.store, Some(name)).await.map_err(sync_error)?;
-    statuses.first().map(partner_body).ok_or_else(|| sync_error(SyncError::UnknownPartner(name.to_owned())))
-}
-
-fn sync_error(error: SyncError) -> ApiError {
-    match error {
-        error @ (SyncError::NoConflict { .. } | SyncError::UnknownPartner(_)) => ApiError::not_found(error.to_string()),
-        error @ SyncError::InvalidName(_) => ApiError::unprocessable(error.to_string(), vec![FieldProblem { pointer: "/name".into(), detail: error.to_string() }]),
-        error @ SyncError::Exists(_) => ApiError::conflict("partner-exists", error.to_string()),
-        error @ SyncError::Refused { .. } => ApiError::unprocessable(error.to_string(), vec![FieldProblem { pointer: "/source".into(), detail: error.to_string() }]),
-        error @ (SyncError::Rejected(_) | SyncError::NewerFormat { .. } | SyncError::TooLarge { .. }) => {
-            ApiError::Unprocessable(Json(Problem::new(poem::http::StatusCode::UNPROCESSABLE_ENTITY, "bundle-rejected", error.to_string())))
-        }
-        error @ (SyncError::OtherMunicipality { .. } | SyncError::Older { .. }) => ApiError::conflict("bundle-refused", error.to_string()),
-        error @ (SyncError::Fetch { .. } | SyncError::Deadline { .. }) => ApiError::bad_gateway(error.to_string()),
-        SyncError::Edit(error) => super::manage::edit_error(error),
-        SyncError::Store(error) => error.into(),
-        error @ SyncError::Read { .. } => ApiError::internal(error),
-    }
+    let statuses = partner::status(&state.store, Some(name)).await?;
+    statuses.first().map(partner_body).ok_or_else(|| SyncError::UnknownPartner(name.to_owned()).into())
 }
 
 fn partner_body(status: &PartnerStatus) -> PartnerBody {

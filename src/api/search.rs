@@ -1,14 +1,12 @@
 //! Search and autocomplete over published content.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use poem::web::Data;
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::{ApiError, ReadError};
-use super::delivery::requested_locale;
+use super::params::{self, Limit, ParamError, decode_cursor, encode_cursor};
+use super::problem::{ApiError, ProblemKind, ReadError};
 use super::{ApiTags, AppState};
 use crate::search::{FACETS, Hit, SearchRequest};
 
@@ -73,8 +71,10 @@ pub enum SuggestResponse {
     Ok(Json<SuggestResponseBody>),
 }
 
-const DEFAULT_LIMIT: u64 = 10;
-const MAX_LIMIT: u64 = 50;
+const PAGE_SIZE: Limit = Limit { default: 10, max: 50 };
+const SUGGESTIONS: Limit = Limit { default: 8, max: 20 };
+/// The namespace of search cursors.
+const CURSORS: &str = "search";
 /// Paging stops here: nobody reads the 1,000th result.
 const MAX_OFFSET: usize = 1000;
 
@@ -104,20 +104,21 @@ impl SearchApi {
         topic: Query<Option<String>>,
         /// Only entries that refer to this office (slug).
         office: Query<Option<String>>,
-        /// Page size, 1 to 50 (default 10).
+        /// Page size, 1 to 50 (default 10); more are served as 50.
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<SearchResponse, ReadError> {
-        let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
         if let Some(name) = content_type.0.as_deref() {
             state.content_type(name).map_err(|_| unknown_type(&state, name))?;
         }
-        let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_LIMIT}, not {limit}")).into());
-        }
-        let offset = cursor.0.as_deref().map(decode_cursor).transpose()?.unwrap_or(0);
+        let limit = PAGE_SIZE.of(limit.0)?;
+        let offset = match cursor.0.as_deref() {
+            // A search hands out no cursor past MAX_OFFSET: such a one is made up.
+            Some(cursor) => Some(decode_cursor::<usize>(CURSORS, cursor)?).filter(|offset| *offset < MAX_OFFSET).ok_or(ParamError::InvalidCursor)?,
+            None => 0,
+        };
         let request = SearchRequest {
             text: &q.0,
             locale,
@@ -129,7 +130,7 @@ impl SearchApi {
         };
         let results = state.search.search(&request, &state.synonyms).map_err(ApiError::internal)?;
         let next = offset + results.hits.len();
-        let next_cursor = (next < results.total && next < MAX_OFFSET && !results.hits.is_empty()).then(|| URL_SAFE_NO_PAD.encode(format!("search:{next}")));
+        let next_cursor = (next < results.total && next < MAX_OFFSET && !results.hits.is_empty()).then(|| encode_cursor(CURSORS, next));
         let facets = FACETS
             .iter()
             .map(|name| {
@@ -150,14 +151,11 @@ impl SearchApi {
         /// Locale: `de`, `en` or `de-x-ls`. Overrides `Accept-Language`.
         locale: Query<Option<String>>,
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
-        /// How many suggestions, 1 to 20 (default 8).
+        /// How many suggestions, 1 to 20 (default 8); more are served as 20.
         limit: Query<Option<u64>>,
     ) -> Result<SuggestResponse, ReadError> {
-        let locale = requested_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
-        let limit = limit.0.unwrap_or(8);
-        if !(1..=20).contains(&limit) {
-            return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and 20, not {limit}")).into());
-        }
+        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let limit = SUGGESTIONS.of(limit.0)?;
         let hits = state.search.suggest(&q.0, locale, limit as usize, &state.synonyms).map_err(ApiError::internal)?;
         let items = hits.into_iter().map(|hit| Suggestion { title: hit.title, content_type: hit.content_type, slug: hit.slug, locale: hit.locale }).collect();
         Ok(SuggestResponse::Ok(Json(SuggestResponseBody { items })))
@@ -166,17 +164,7 @@ impl SearchApi {
 
 fn unknown_type(state: &AppState, name: &str) -> ApiError {
     let known: Vec<&str> = state.registry.names().collect();
-    ApiError::bad_request("unknown-type", format!("no content type `{name}`; known types: {}", known.join(", ")))
-}
-
-fn decode_cursor(cursor: &str) -> Result<usize, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("search:")?.parse::<usize>().ok())
-        .filter(|offset| *offset < MAX_OFFSET)
-        .ok_or_else(|| ApiError::bad_request("invalid-cursor", "the cursor is not one a search handed out; start again without it"))
+    ApiError::new(ProblemKind::UnknownType, format!("no content type `{name}`; known types: {}", known.join(", ")))
 }
 
 fn hit_body(hit: Hit) -> HitBody {

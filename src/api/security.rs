@@ -7,7 +7,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemKind};
 
 /// The web site's and the editor UI's policy: their scripts and styles are
 /// files of their own (JSON-LD blocks are data, not scripts), and no one
@@ -144,7 +144,7 @@ pub async fn cors<E: Endpoint>(next: E, request: Request) -> poem::Result<Respon
             None
         };
         if let Some(detail) = refusal {
-            return Ok(Problem::new(StatusCode::FORBIDDEN, "cors-refused", detail).into_response());
+            return Ok(Problem::new(ProblemKind::CorsRefused, detail).into_response());
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         let headers = response.headers_mut();

@@ -13,7 +13,7 @@ use poem::{Endpoint, IntoResponse, Request, Response, handler};
 
 use super::AppState;
 use super::caching::{CACHE_CONTROL, etag_of};
-use super::problem::Problem;
+use super::problem::{self, Problem, ProblemKind};
 use crate::channels::live::SiteFile;
 use crate::content::Locale;
 use crate::feed::Needs;
@@ -64,19 +64,19 @@ pub async fn preview(request: &Request, state: Data<&AppState>) -> Response {
     match bearer.or(query_token) {
         Some(token) => {
             if let Err(error) = crate::auth::authenticate(&state.store, token).await {
-                return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()).into_response();
+                return problem::token_refused(&error).into_response();
             }
         }
         // Signed-in editors preview from the editor UI with their session.
         None => match crate::admin::signed_in(request, &state).await {
             Ok(Some(_)) => {}
             Ok(None) => {
-                return Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "previews need a token (`Authorization: Bearer …` or `?token=…`) or an editor session")
+                return Problem::new(ProblemKind::Unauthorized, "previews need a token (`Authorization: Bearer …` or `?token=…`) or an editor session")
                     .into_response();
             }
             Err(error) => {
                 tracing::error!(%error, "checking an editor session failed");
-                return Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the session could not be checked").into_response();
+                return Problem::new(ProblemKind::Internal, "the session could not be checked").into_response();
             }
         },
     }
@@ -109,10 +109,10 @@ fn cached(request: &Request, file: SiteFile) -> Response {
 }
 
 fn not_found(path: &str) -> Response {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", format!("nothing at {path}")).into_response()
+    Problem::new(ProblemKind::NotFound, format!("nothing at {path}")).into_response()
 }
 
 fn failed(error: &dyn std::fmt::Display) -> Response {
     tracing::error!(%error, "making a file of the site or the partner bundle failed");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the file could not be made; the log says why").into_response()
+    Problem::new(ProblemKind::Internal, "the file could not be made; the log says why").into_response()
 }

@@ -1,8 +1,6 @@
 //! The sync feed: every change to published content since a cursor, so
 //! that an app or a partner keeps an exact copy of the published state.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::Arc;
 
 use poem::web::Data;
@@ -12,6 +10,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::caching::{self, SerializedJson};
 use super::delivery::{EntryBody, entry_body};
+use super::params::{self, Limit, decode_cursor, encode_cursor};
 use super::problem::{ApiError, ReadError};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
 use super::{ApiTags, AppState};
@@ -56,11 +55,11 @@ pub enum SyncResponse {
     Ok(SerializedJson<SyncPage>, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
 }
 
-pub const DEFAULT_PAGE: u64 = 100;
-/// The most changes one page holds; a larger `limit` is served this many.
-/// Building a page costs time in proportion to its size (each entry is
-/// rendered), and clients page anyway.
-pub const MAX_PAGE: u64 = 200;
+/// At most 200 changes a page: building a page costs time in proportion
+/// to its size (each entry is rendered), and clients page anyway.
+pub const PAGE_SIZE: Limit = Limit { default: 100, max: 200 };
+/// The namespace of the feed's cursors.
+const CURSORS: &str = "seq";
 
 pub struct SyncApi;
 
@@ -90,19 +89,13 @@ impl SyncApi {
         /// `gzip` gets bodies of a kilobyte or more gzipped.
         #[oai(name = "Accept-Encoding")] accept_encoding: Header<Option<String>>,
     ) -> Result<SyncResponse, ReadError> {
-        let locale = match locale.0.as_deref() {
-            None => Locale::SOURCE,
-            Some(code) => Locale::parse(code).ok_or_else(|| ApiError::bad_request("unknown-locale", format!("unknown locale `{code}`")))?,
-        };
+        let locale = params::locale(locale.0.as_deref())?;
         let content_type = match content_type.0.as_deref() {
             None => None,
             Some(name) => Some(state.content_type(name)?),
         };
-        let limit = limit.0.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
-        if limit == 0 {
-            return Err(ApiError::bad_request("invalid-limit", "limit must be at least 1").into());
-        }
-        let after = cursor.0.as_deref().map(decode).transpose()?.unwrap_or(0);
+        let limit = PAGE_SIZE.of(limit.0)?;
+        let after = cursor.0.as_deref().map(|cursor| decode_cursor::<i64>(CURSORS, cursor)).transpose()?.unwrap_or(0);
         let key = format!("sync\n{after}\n{}\n{}\n{limit}", content_type.as_ref().map_or("", |t| t.name.as_str()), locale.code());
         let response = state.responses.get_or_build(key, |key| render_page(&state, after, content_type.as_deref(), locale, limit, key)).await?;
         let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
@@ -138,7 +131,7 @@ async fn render_page(state: &AppState, after: i64, content_type: Option<&Content
     let rendered = state
         .responses
         .build(move || {
-            let page = SyncPage { items: items(&registry, latest, published, locale), next_cursor: encode(next), has_more };
+            let page = SyncPage { items: items(&registry, latest, published, locale), next_cursor: encode_cursor(CURSORS, next), has_more };
             Rendered::json(page.to_json_string(), None, None)
         })
         .await
@@ -170,17 +163,4 @@ fn items(registry: &Registry, changes: Vec<ChangeRow>, mut published: Vec<Publis
             }
         })
         .collect()
-}
-
-fn encode(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
-}
-
-fn decode(cursor: &str) -> Result<i64, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("seq:")?.parse().ok())
-        .ok_or_else(|| ApiError::bad_request("invalid-cursor", "the cursor is not one this feed handed out; start again without it"))
 }

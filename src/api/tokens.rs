@@ -81,7 +81,7 @@ impl TokensApi {
         if body.name.trim().is_empty() {
             return Err(ApiError::unprocessable("the token needs a name", vec![FieldProblem { pointer: "/name".into(), detail: "say who uses it".into() }]));
         }
-        let issued = auth::create_token(&state.store, body.name.trim(), role, body.expires_at).await.map_err(internal)?;
+        let issued = auth::create_token(&state.store, body.name.trim(), role, body.expires_at).await.map_err(ApiError::internal)?;
         audit(&state, request, principal, "token.create", serde_json::json!({"token": issued.id, "role": role.code(), "name": body.name})).await?;
         Ok(IssuedResponse::Created(Json(IssuedTokenBody { id: issued.id, token: issued.token })))
     }
@@ -114,11 +114,4 @@ async fn audit(state: &AppState, request: &poem::Request, principal: &auth::Prin
     let event = AuditEvent { request_id: super::request_id::of(request), actor: principal.author(), action: action.into(), locale: None, detail };
     state.store.record_audit_event(&event).await?;
     Ok(())
-}
-
-fn internal(error: auth::AuthError) -> ApiError {
-    match error {
-        auth::AuthError::Store(error) => error.into(),
-        other => ApiError::internal(other),
-    }
 }

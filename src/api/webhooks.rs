@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::auth::TokenAuth;
+use super::params::{Limit, decode_cursor, encode_cursor};
 use super::problem::{ApiError, FieldProblem};
 use super::{ApiTags, AppState};
 use crate::store::{AuditEvent, Delivery, Subscription, WEBHOOK_EVENTS};
@@ -81,9 +82,9 @@ pub struct DeliveryBody {
 #[derive(Object, Debug)]
 pub struct DeliveryLog {
     pub items: Vec<DeliveryBody>,
-    /// Pass as `before` for older deliveries; absent on the last page.
+    /// Pass as `cursor` for older deliveries; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
-    pub next_before: Option<i64>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -117,8 +118,7 @@ pub enum LogResponse {
 }
 
 const MIN_SECRET_LENGTH: usize = 16;
-const DEFAULT_LOG_PAGE: u64 = 50;
-const MAX_LOG_PAGE: u64 = 200;
+const LOG_PAGE: Limit = Limit { default: 50, max: 200 };
 
 pub struct WebhooksApi;
 
@@ -231,22 +231,22 @@ impl WebhooksApi {
         state: Data<&AppState>,
         auth: TokenAuth,
         id: Path<String>,
-        /// `next_before` of the previous page.
-        before: Query<Option<i64>>,
-        /// Page size, 1 to 200 (default 50).
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1 to 200 (default 50); more are served as 200.
         limit: Query<Option<u64>>,
     ) -> Result<LogResponse, ApiError> {
         auth.require(Role::Admin, "managing webhooks")?;
-        let limit = limit.0.unwrap_or(DEFAULT_LOG_PAGE);
-        if !(1..=MAX_LOG_PAGE).contains(&limit) {
-            return Err(ApiError::bad_request("invalid-limit", format!("limit must be between 1 and {MAX_LOG_PAGE}, not {limit}")));
-        }
+        let limit = LOG_PAGE.of(limit.0)?;
         if state.store.subscription(&id).await?.is_none() {
             return Err(not_found(&id));
         }
-        let deliveries = state.store.deliveries(&id, before.0, limit).await?;
-        let next_before = (deliveries.len() as u64 == limit).then(|| deliveries.last().map(|d| d.id)).flatten();
-        Ok(LogResponse::Ok(Json(DeliveryLog { items: deliveries.into_iter().map(delivery_body).collect(), next_before })))
+        // Each subscription's log is a list of its own.
+        let namespace = format!("webhook/{}", id.0);
+        let before: Option<i64> = cursor.0.as_deref().map(|cursor| decode_cursor(&namespace, cursor)).transpose()?;
+        let deliveries = state.store.deliveries(&id, before, limit).await?;
+        let next_cursor = (deliveries.len() as u64 == limit).then(|| deliveries.last().map(|d| encode_cursor(&namespace, d.id))).flatten();
+        Ok(LogResponse::Ok(Json(DeliveryLog { items: deliveries.into_iter().map(delivery_body).collect(), next_cursor })))
     }
 }
 

@@ -578,6 +578,11 @@ async fn translations_history_and_the_trash_work_in_the_ui(db: TestDb) {
     let after = anna.get(restored.location.as_deref().unwrap()).await;
     assert!(after.body.contains("Version wiederhergestellt."));
     assert!(after.input("/teaser").starts_with("Den Personalausweis beantragen Sie persönlich"), "the first revision's teaser is back");
+    let missing = anna.post(&restore, &[("_csrf", &history.input("_csrf")), ("_version", &after.input("_version")), ("number", "99")]).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "no revision 99 is no server error: {}", missing.body);
+    let french = anna.get(&format!("{ID_CARD}?locale=fr")).await;
+    assert_eq!(french.status, StatusCode::BAD_REQUEST, "{}", french.body);
+    assert!(french.body.contains("unknown locale `fr`; supported: de, en, de-x-ls"), "{}", french.body);
 
     // Publishers move entries to the trash and back; editors see neither button.
     assert!(!after.body.contains("value=\"trash\""));

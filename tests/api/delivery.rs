@@ -133,7 +133,9 @@ async fn lists_page_with_keyset_cursors(db: TestDb) {
     let service_cursor = services["next_cursor"].as_str().unwrap();
     assert_eq!(server.get(&format!("/api/v1/office?cursor={service_cursor}")).await.status(), 400);
 
-    for bad in ["/api/v1/service?limit=0", "/api/v1/service?limit=101", "/api/v1/service?cursor=not-a-cursor", "/api/v1/service?limit=abc"] {
+    // More than a page holds is served as the most it holds.
+    assert_eq!(server.get_json("/api/v1/service?limit=101").await, server.get_json("/api/v1/service?limit=100").await);
+    for bad in ["/api/v1/service?limit=0", "/api/v1/service?cursor=not-a-cursor", "/api/v1/service?limit=abc"] {
         let response = server.get(bad).await;
         assert_eq!(response.status(), 400, "{bad}");
         assert_eq!(response.headers()["content-type"], "application/problem+json", "{bad}");
@@ -164,6 +166,35 @@ async fn errors_are_problem_json(db: TestDb) {
     assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
 }
 on_both_databases!(errors_are_problem_json);
+
+/// Every problem `type` is a page that explains it, and the types of real
+/// answers lead there.
+#[tokio::test]
+async fn every_problem_type_explains_itself() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = Server::start(&db, &repo_path("content"));
+    for kind in katalog::api::problem::ProblemKind::ALL {
+        let response = server.get(&format!("/problems/{}", kind.slug())).await;
+        assert_eq!(response.status(), 200, "{kind:?}");
+        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "{kind:?}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(&format!("<h1>{}</h1>", kind.title())), "{kind:?}: {page}");
+    }
+    let wrong_method = server.client.delete(server.url("/api/v1/service")).send().await.unwrap();
+    let mut answers = vec![wrong_method];
+    for path in ["/api/v1/service/does-not-exist", "/api/v1/service?locale=fr", "/api/v1/service?cursor=x", "/api/v1/service?limit=0", "/api/v1/search?q=a&type=unicorn"] {
+        answers.push(server.get(path).await);
+    }
+    for answer in answers {
+        let problem: Value = answer.json().await.unwrap();
+        let explained = server.get(problem["type"].as_str().unwrap()).await;
+        assert_eq!(explained.status(), 200, "{problem}");
+        assert!(explained.text().await.unwrap().contains(problem["title"].as_str().unwrap()), "{problem}");
+    }
+    let unknown = server.get("/problems/unicorn").await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.headers()["content-type"], "application/problem+json");
+}
 
 async fn openapi_docs_and_health(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));

@@ -440,11 +440,68 @@ async fn every_change_is_audited(db: TestDb) {
     let (status, _, all) = admin.send(Method::GET, "/api/v1/manage/audit?limit=2", None, None).await;
     assert_eq!(status, 200);
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
-    let before = all["next_before"].as_i64().unwrap();
-    let (_, _, older) = admin.send(Method::GET, &format!("/api/v1/manage/audit?limit=2&before={before}"), None, None).await;
+    let cursor = all["next_cursor"].as_str().unwrap();
+    let (_, _, older) = admin.send(Method::GET, &format!("/api/v1/manage/audit?limit=2&cursor={cursor}"), None, None).await;
     assert_eq!(older["items"][0]["action"], "import", "the first start's import is audited too");
+    let (status, _, refused) = admin.send(Method::GET, &format!("{path}/audit?cursor={cursor}"), None, None).await;
+    assert_eq!((status.as_u16(), refused["type"].as_str()), (400, Some("/problems/invalid-cursor")), "the whole log's cursor is not one of an entry's log: {refused}");
 }
 on_both_databases!(every_change_is_audited);
+
+/// Locale, page size and cursor are read by one parser each: the same
+/// problem and message wherever they are wrong, whatever the list.
+async fn parameters_are_read_the_same_everywhere(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let admin = Client { server: &server, token: token(&db, "admin", &[]) };
+    let get = async |path: &str| {
+        let (status, _, body) = admin.send(Method::GET, path, None, None).await;
+        (status.as_u16(), body)
+    };
+    let entry = "/api/v1/manage/service/personalausweis-beantragen";
+    // Two events in the entry's audit log, to page through.
+    assert_eq!(admin.send(Method::POST, &format!("{entry}/trash"), None, None).await.0, 200);
+    assert_eq!(admin.send(Method::DELETE, &format!("{entry}/trash"), None, None).await.0, 200);
+    let unknown_locale = "unknown locale `fr`; supported: de, en, de-x-ls";
+    for path in ["/api/v1/service?locale=fr", "/api/v1/service/personalausweis-beantragen?locale=fr", "/api/v1/search?q=pass&locale=fr", "/api/v1/suggest?q=pass&locale=fr", "/api/v1/sync?locale=fr", &format!("{entry}?locale=fr"), &format!("{entry}/revisions?locale=fr")] {
+        let (status, problem) = get(path).await;
+        assert_eq!((status, &problem["type"], &problem["detail"]), (400, &json!("/problems/unknown-locale"), &json!(unknown_locale)), "{path}");
+    }
+    for (path, body) in [
+        (format!("{entry}/transitions"), json!({"action": "submit", "locale": "fr"})),
+        ("/api/v1/manage/partners/nachbarstadt/conflicts/resolve".to_owned(), json!({"type": "service", "slug": "x", "module": "fees", "resolution": "keep_mine", "locale": "fr"})),
+    ] {
+        let (status, _, problem) = admin.send(Method::POST, &path, None, Some(body)).await;
+        assert_eq!((status.as_u16(), &problem["type"], &problem["detail"]), (400, &json!("/problems/unknown-locale"), &json!(unknown_locale)), "{path}");
+    }
+
+    let lists = [("/api/v1/service?", 100), ("/api/v1/search?q=pass&", 50), ("/api/v1/sync?", 200), ("/api/v1/manage/audit?", 500), (&format!("{entry}/audit?"), 500)];
+    for (list, max) in lists {
+        let (status, problem) = get(&format!("{list}limit=0")).await;
+        let expected = format!("limit must be at least 1; more than {max} are served as {max}");
+        assert_eq!((status, &problem["type"], &problem["detail"]), (400, &json!("/problems/invalid-limit"), &json!(expected)), "{list}");
+        assert_eq!(get(&format!("{list}limit={}", max + 1)).await, get(&format!("{list}limit={max}")).await, "{list}: more than {max} are served as {max}");
+        let (status, problem) = get(&format!("{list}cursor=bm90IGEgY3Vyc29y")).await;
+        assert_eq!((status, &problem["type"]), (400, &json!("/problems/invalid-cursor")), "{list}: {problem}");
+    }
+    let (_, suggestions) = get("/api/v1/suggest?q=a&limit=0").await;
+    assert_eq!(suggestions["detail"], "limit must be at least 1; more than 20 are served as 20");
+
+    // A cursor of one list is refused by every other.
+    let mut cursors = Vec::new();
+    for (list, _) in lists {
+        let (status, page) = get(&format!("{list}limit=1")).await;
+        assert_eq!(status, 200, "{list}: {page}");
+        cursors.push(page["next_cursor"].as_str().unwrap_or_else(|| panic!("{list}: {page}")).to_owned());
+    }
+    for (i, (list, _)) in lists.iter().enumerate() {
+        for (j, cursor) in cursors.iter().enumerate() {
+            let (status, problem) = get(&format!("{list}limit=1&cursor={cursor}")).await;
+            let expected = if i == j { 200 } else { 400 };
+            assert_eq!(status, expected, "{list} with the cursor of {}: {problem}", lists[j].0);
+        }
+    }
+}
+on_both_databases!(parameters_are_read_the_same_everywhere);
 
 fn in_seconds(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
