@@ -651,7 +651,8 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex(args) => {
-            let (store, index, _) = open_search_command(&args).await?;
+            // An index rebuilt in memory would be thrown away: refuse instead.
+            let (store, index, _) = open_search_command(&args, WhenHeld::Refuse).await?;
             let started = std::time::Instant::now();
             let documents = index.rebuild(&store, true).await?;
             let peak = peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default();
@@ -687,7 +688,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, locale, content_type, limit, search } => {
-            let (store, index, synonyms) = open_search_command(&search).await?;
+            let (store, index, synonyms) = open_search_command(&search, WhenHeld::InMemory).await?;
             index.catch_up(&store, true).await?;
             let locale = Locale::parse(&locale).with_context(|| format!("unknown locale `{locale}`"))?;
             let request = crate::search::SearchRequest { text: &query, locale, content_type: content_type.as_deref(), topic: None, office: None, limit, offset: 0 };
@@ -701,7 +702,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         Command::SearchEval { file, min_recall, search } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let cases: crate::search::eval::QueryFile = toml::from_str(&text).with_context(|| format!("{} is not a query file", file.display()))?;
-            let (store, index, synonyms) = open_search_command(&search).await?;
+            let (store, index, synonyms) = open_search_command(&search, WhenHeld::InMemory).await?;
             index.catch_up(&store, true).await?;
             let report = crate::search::eval::evaluate(&index, &synonyms, &cases.query)?;
             print!("{report}");
@@ -723,12 +724,21 @@ fn folder_for_database(given: Option<&Path>, database: &str, name: &str) -> Path
     }
 }
 
-/// Opens the index in its folder; when another process holds that
-/// folder, an index in memory (built from the database) serves instead.
-fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>) -> anyhow::Result<SearchIndex> {
+/// Whether a command that finds the index folder unavailable (another
+/// process holds it) reads an index in memory, built from the database.
+#[derive(Clone, Copy, PartialEq)]
+enum WhenHeld {
+    InMemory,
+    Refuse,
+}
+
+/// Opens the index in its folder, or in memory when the folder is
+/// unavailable and the command may do with that.
+fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>, when_held: WhenHeld) -> anyhow::Result<SearchIndex> {
     let folder = folder_for_database(given, database, "search");
     match SearchIndex::open(Some(&folder), registry.clone()) {
         Ok(index) => Ok(index),
+        Err(error) if when_held == WhenHeld::Refuse => Err(error.into()),
         Err(error) => {
             tracing::warn!(%error, folder = %folder.display(), "search index folder unavailable; keeping the index in memory");
             Ok(SearchIndex::open(None, registry)?)
@@ -736,11 +746,11 @@ fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registr
     }
 }
 
-async fn open_search_command(args: &SearchArgs) -> anyhow::Result<(Store, SearchIndex, Synonyms)> {
+async fn open_search_command(args: &SearchArgs, when_held: WhenHeld) -> anyhow::Result<(Store, SearchIndex, Synonyms)> {
     let registry = load_registry(&args.schemas)?;
     let store = open_store(&args.database).await?;
     store.migrate().await?;
-    let index = open_search_index(args.search_index.as_deref(), &args.database.database, registry)?;
+    let index = open_search_index(args.search_index.as_deref(), &args.database.database, registry, when_held)?;
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     Ok((store, index, synonyms))
 }
@@ -948,7 +958,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::FAILURE),
         }
     }
-    let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone())?;
+    let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone(), WhenHeld::InMemory)?;
     if search.catch_up(&store, true).await? {
         tracing::info!("search index built");
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{BIN, Backend, Server, TestDb, repo_path, text};
+use crate::helpers::{BIN, Backend, Server, TestDb, katalog, repo_path, text};
 use crate::on_both_databases;
 
 /// Runs `katalog` in `dir` with only the environment given (none of the
@@ -109,6 +109,19 @@ fn a_named_configuration_file_must_exist_and_serve_refuses_a_bad_one() {
     let serve = katalog_in(dir.path(), &["serve"], &[]);
     assert!(!serve.status.success(), "serve must not start with a bad configuration file");
     assert!(text(&serve.stderr).contains("katalog.toml:2:"), "{}", text(&serve.stderr));
+}
+
+on_both_databases!(reindex_refuses_while_a_server_holds_the_index);
+async fn reindex_refuses_while_a_server_holds_the_index(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let (schemas, content) = (repo_path("schemas"), repo_path("content"));
+    let index = server.search_index().to_str().unwrap();
+    let output = katalog(&["reindex", "--database", &db.url, "--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap(), "--search-index", index]);
+    assert!(!output.status.success(), "reindex must not report success for an index nobody uses: {}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(index) && stderr.contains("running `katalog serve`"), "the folder and the server expected: {stderr}");
+    let hits = server.get_json("/api/v1/search?q=personalausweis").await;
+    assert!(hits["total"].as_u64().is_some_and(|total| total > 0), "the server's index still answers: {hits}");
 }
 
 on_both_databases!(ready_when_healthy);
