@@ -86,8 +86,8 @@ pub enum Command {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
-    /// Report unknown keys and unusable values with their file and line; exits non-zero on any.
-    Check,
+    /// Check the settings exactly as `serve` does before it starts: unknown keys and unusable values are reported with their file, line and column (or their flag or environment variable); exits non-zero on any.
+    Check(ServeArgs),
     /// Print the settings `serve` would use (flags > environment > file > defaults) as a configuration file.
     Show(ServeArgs),
 }
@@ -217,10 +217,10 @@ pub enum PartnerCommand {
 #[derive(Args, Debug)]
 pub struct RetentionArgs {
     /// Delete audit events older than this many days.
-    #[arg(long, env = "KATALOG_KEEP_AUDIT_DAYS")]
+    #[arg(long, env = "KATALOG_KEEP_AUDIT_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_audit_days: Option<u32>,
     /// Delete revisions superseded more than this many days ago; published, scheduled and newest revisions, and those translations or partner bookkeeping refer to, stay.
-    #[arg(long, env = "KATALOG_KEEP_REVISION_DAYS")]
+    #[arg(long, env = "KATALOG_KEEP_REVISION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_revision_days: Option<u32>,
 }
 
@@ -395,8 +395,8 @@ fn innermost(matches: &ArgMatches) -> &ArgMatches {
 
 fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
     match command {
-        Command::Serve(args) | Command::Config(ConfigCommand::Show(args)) => args.fill_from(file, given),
-        Command::Config(ConfigCommand::Check) | Command::Generate(_) => {}
+        Command::Serve(args) | Command::Config(ConfigCommand::Show(args) | ConfigCommand::Check(args)) => args.fill_from(file, given),
+        Command::Generate(_) => {}
         Command::Import(args) => {
             args.database.fill_from(file, given);
             args.schemas.fill_from(file, given);
@@ -510,6 +510,112 @@ impl ServeArgs {
     }
 }
 
+/// The largest response cache, in MiB (a TiB): a larger number is a slip.
+const MAX_CACHE_MB: u64 = 1 << 20;
+/// The longest webhook wait (debounce, backoff), in ms: a day.
+const MAX_WEBHOOK_WAIT_MS: u64 = 24 * 3600 * 1000;
+/// The longest time failed webhook deliveries are retried, in hours: a year.
+const MAX_WEBHOOK_RETRY_HOURS: u64 = 366 * 24;
+
+/// A value `serve` cannot use.
+struct Unusable {
+    /// clap's id of the argument, which names its flag and environment variable.
+    id: &'static str,
+    /// Its key in the configuration file.
+    key: &'static str,
+    /// Which element of a list.
+    element: Option<usize>,
+    message: String,
+}
+
+impl ServeArgs {
+    /// Every value `serve` cannot use, found before anything is opened.
+    fn unusable(&self) -> Vec<Unusable> {
+        let mut found = Vec::new();
+        let mut check = |id, key, element, verdict: Result<(), String>| {
+            if let Err(message) = verdict {
+                found.push(Unusable { id, key, element, message });
+            }
+        };
+        check("addr", "serve.addr", None, check_addr(&self.addr));
+        check("database", "database", None, check_database_url(&self.database.database));
+        for (index, origin) in self.cors_origins.iter().enumerate() {
+            check("cors_origins", "serve.cors_origins", Some(index), crate::api::check_origin(origin).map_err(|error| error.to_string()));
+        }
+        check("cache_mb", "serve.cache_mb", None, at_most(self.cache_mb, MAX_CACHE_MB));
+        let empty_token = self.metrics_token.as_deref().is_some_and(str::is_empty);
+        check("metrics_token", "serve.metrics_token", None, if empty_token { Err("is empty; leave it out to keep /metrics open".into()) } else { Ok(()) });
+        let w = &self.webhooks;
+        check("webhook_debounce_ms", "webhooks.debounce_ms", None, at_most(w.webhook_debounce_ms, MAX_WEBHOOK_WAIT_MS));
+        check("webhook_backoff_ms", "webhooks.backoff_ms", None, at_least_one(w.webhook_backoff_ms).and(at_most(w.webhook_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
+        check("webhook_max_backoff_ms", "webhooks.max_backoff_ms", None, at_least_one(w.webhook_max_backoff_ms).and(at_most(w.webhook_max_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
+        check("webhook_retry_hours", "webhooks.retry_hours", None, at_most(w.webhook_retry_hours, MAX_WEBHOOK_RETRY_HOURS));
+        check("partner_max_file_mb", "partner.max_file_mb", None, at_least_one(self.partner_fetch.partner_max_file_mb));
+        check("partner_sync_timeout_secs", "partner.sync_timeout_secs", None, at_least_one(self.partner_fetch.partner_sync_timeout_secs));
+        let r = &self.retention;
+        for (id, key, days) in [("keep_audit_days", "retention.audit_days", r.keep_audit_days), ("keep_revision_days", "retention.revision_days", r.keep_revision_days)] {
+            check(id, key, None, if days == Some(0) { Err("0 would delete all of it; leave the setting out to keep everything".into()) } else { Ok(()) });
+        }
+        found
+    }
+}
+
+/// `HOST:PORT` as `serve` binds it (the host is resolved only then).
+fn check_addr(addr: &str) -> Result<(), String> {
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("`{addr}` is not HOST:PORT"))?;
+    if host.is_empty() {
+        return Err(format!("`{addr}` names no host"));
+    }
+    port.parse::<u16>().map(drop).map_err(|_| format!("`{port}` in `{addr}` is not a port (0 to 65535)"))
+}
+
+fn check_database_url(url: &str) -> Result<(), String> {
+    if !crate::store::is_supported_url(url) {
+        return Err(format!("`{}` is not sqlite://PATH or postgres://…", redact(url)));
+    }
+    if !url.starts_with("sqlite:") {
+        reqwest::Url::parse(url).map_err(|error| format!("`{}` is not a URL: {error}", redact(url)))?;
+    }
+    Ok(())
+}
+
+fn at_least_one(value: u64) -> Result<(), String> {
+    if value == 0 { Err("must be at least 1".into()) } else { Ok(()) }
+}
+
+fn at_most(value: u64, max: u64) -> Result<(), String> {
+    if value > max { Err(format!("{value} is more than the largest allowed, {max}")) } else { Ok(()) }
+}
+
+/// Refuses settings `serve` cannot use, naming for each value the file,
+/// line and column it was set at, or its flag or environment variable.
+/// `config check` and `serve` both ask this, `serve` before it opens
+/// anything.
+fn check_settings(args: &ServeArgs, loaded: Option<&crate::config::Loaded>, matches: &ArgMatches) -> Result<(), crate::config::ConfigError> {
+    let unusable = args.unusable();
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    let arguments = <ServeArgs as Args>::augment_args(clap::Command::new("serve"));
+    let lines = unusable
+        .iter()
+        .map(|problem| {
+            let argument = arguments.get_arguments().find(|argument| argument.get_id() == problem.id);
+            let given = match matches.value_source(problem.id) {
+                Some(ValueSource::CommandLine) => argument.and_then(clap::Arg::get_long).map(|long| format!("--{long}")),
+                Some(ValueSource::EnvVariable) => argument.and_then(clap::Arg::get_env).map(|name| name.to_string_lossy().into_owned()),
+                _ => None,
+            };
+            match (given, loaded.and_then(|file| file.locate(problem.key, problem.element))) {
+                (Some(given), _) => format!("{given}: {}", problem.message),
+                (None, Some(at)) => format!("{at}: {}: {}", problem.key, problem.message),
+                (None, None) => format!("{} (default): {}", problem.key, problem.message),
+            }
+        })
+        .collect();
+    Err(crate::config::ConfigError::Unusable(lines))
+}
+
 impl RetentionArgs {
     fn fill_from(&mut self, file: &FileConfig, given: &Given) {
         let r = &file.retention;
@@ -597,8 +703,12 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         fill_from_file(&mut command, &loaded.config, &Given(innermost(matches)));
     }
     match command {
-        Command::Serve(args) => serve(args).await,
-        Command::Config(ConfigCommand::Check) => {
+        Command::Serve(args) => {
+            check_settings(&args, loaded.as_ref(), innermost(matches))?;
+            serve(args).await
+        }
+        Command::Config(ConfigCommand::Check(args)) => {
+            check_settings(&args, loaded.as_ref(), innermost(matches))?;
             match &loaded {
                 Some(loaded) => println!("{}: valid", loaded.path.display()),
                 None => println!("no configuration file ({} not found): flags, environment and defaults apply", crate::config::DEFAULT_FILE),
@@ -946,7 +1056,12 @@ const RETENTION_BEAT: std::time::Duration = std::time::Duration::from_secs(3600)
 const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(15);
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Everything read from folders is read before the database is opened:
+    // a mistake there stops the start before anything is written.
     let registry = load_registry(&args.schemas)?;
+    let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
+    let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
+    let site = crate::channels::live::LiveSite::new(&settings)?;
     let store = open_store(&args.database).await?;
     store.migrate().await?;
     if store.count_entries().await?.is_empty() {
@@ -962,9 +1077,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if search.catch_up(&store, true).await? {
         tracing::info!("search index built");
     }
-    let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
-    let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
-    let site = crate::channels::live::LiveSite::new(&settings)?;
     let bundle = crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
     let settings = crate::api::Settings {
         cache_bytes: args.cache_mb * 1024 * 1024,
