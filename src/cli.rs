@@ -44,7 +44,7 @@ pub enum Command {
     Prune(PruneArgs),
     /// Write a consistent snapshot of the database to FILE while katalog keeps serving.
     Backup(BackupArgs),
-    /// Load a backup into an empty database (SQLite or PostgreSQL, whichever the backup came from).
+    /// Load a backup into an empty database, all or nothing. Backups are portable between databases: a SQLite backup restores into PostgreSQL.
     Restore(BackupArgs),
     /// Write deterministic synthetic content for benchmarks.
     Generate(GenerateArgs),
@@ -60,6 +60,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Search the published content and print the top hits with scores.
     Search {
+        /// What a visitor would type.
         query: String,
         /// de, en or de-x-ls.
         #[arg(long, default_value = "de")]
@@ -67,6 +68,7 @@ pub enum Command {
         /// Only entries of this content type.
         #[arg(long = "type")]
         content_type: Option<String>,
+        /// How many hits to print.
         #[arg(long, default_value_t = 10)]
         limit: usize,
         #[command(flatten)]
@@ -74,7 +76,9 @@ pub enum Command {
     },
     /// Score a relevance test set (Recall@3, MRR) and list every miss; fails below --min-recall.
     SearchEval {
+        /// A TOML file of [[query]] cases, each a query and the entries expected among the top hits.
         file: PathBuf,
+        /// The lowest Recall@3 (0 to 1) that passes.
         #[arg(long, default_value_t = 0.95)]
         min_recall: f64,
         #[command(flatten)]
@@ -148,6 +152,7 @@ pub enum TokenCommand {
     },
     /// Revoke a token by its id (the part after `kat_` up to the next `_`).
     Revoke {
+        /// The token's id, as `token create` reported it.
         id: String,
         #[command(flatten)]
         database: DatabaseArgs,
@@ -160,6 +165,7 @@ pub enum PartnerCommand {
     Add {
         /// Lower-case letters and digits joined by hyphens; revisions it brings are authored `partner:NAME`.
         name: String,
+        /// The partner's bundle: a folder, or the http(s) URL it is published at.
         #[arg(long)]
         source: String,
         /// Syncs publish what arrives and unpublish what upstream withdrew,
@@ -173,6 +179,7 @@ pub enum PartnerCommand {
     },
     /// Verify the partner's bundle and apply what changed, all or nothing.
     Sync {
+        /// The partner, as named by `partner add`.
         name: String,
         /// Publish what arrives and unpublish what upstream withdrew; without
         /// it (and without `add --auto-publish`), changes wait as drafts for
@@ -188,11 +195,13 @@ pub enum PartnerCommand {
     },
     /// Decide a conflict: take upstream's value of the module, or keep ours.
     Resolve {
+        /// The partner, as named by `partner add`.
         name: String,
         /// The entry as TYPE/SLUG.
         entry: String,
         /// The module (top-level field) in conflict.
         module: String,
+        /// The locale of the conflict: de, en or de-x-ls.
         #[arg(long, default_value = "de")]
         locale: String,
         /// A new draft revision with upstream's value.
@@ -1276,6 +1285,37 @@ fn rows_progress(doing: &str) -> indicatif::ProgressBar {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every argument of every command, with where it sits, that `--help` leaves unexplained.
+    fn unexplained(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        if command.get_about().is_none() {
+            found.push(format!("`{path}` itself"));
+        }
+        for argument in command.get_arguments().filter(|argument| argument.get_help().is_none()) {
+            found.push(format!("`{path}` {}", argument.get_id()));
+        }
+        for sub in command.get_subcommands() {
+            unexplained(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help() {
+        let mut command = super::Cli::command();
+        command.build();
+        let mut found = Vec::new();
+        unexplained(&command, "katalog", &mut found);
+        assert!(found.is_empty(), "without help text:\n{}", found.join("\n"));
+    }
+
+    #[test]
+    fn restore_help_says_backups_move_between_databases() {
+        let mut command = super::Cli::command();
+        let help = command.find_subcommand_mut("restore").unwrap().render_long_help().to_string();
+        assert!(help.contains("SQLite backup restores into PostgreSQL"), "{help}");
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
