@@ -526,7 +526,7 @@ const MAX_WEBHOOK_WAIT_MS: u64 = 24 * 3600 * 1000;
 /// The longest time failed webhook deliveries are retried, in hours: a year.
 const MAX_WEBHOOK_RETRY_HOURS: u64 = 366 * 24;
 
-/// A value `serve` cannot use.
+/// A value a command cannot use.
 struct Unusable {
     /// clap's id of the argument, which names its flag and environment variable.
     id: &'static str,
@@ -537,35 +537,93 @@ struct Unusable {
     message: String,
 }
 
-impl ServeArgs {
-    /// Every value `serve` cannot use, found before anything is opened.
+/// The values a command cannot use, as they are found.
+#[derive(Default)]
+struct Verdicts(Vec<Unusable>);
+
+impl Verdicts {
+    fn check(&mut self, id: &'static str, key: &'static str, element: Option<usize>, verdict: Result<(), String>) {
+        if let Err(message) = verdict {
+            self.0.push(Unusable { id, key, element, message });
+        }
+    }
+}
+
+impl Command {
+    /// Every value the command cannot use, found before it opens anything.
     fn unusable(&self) -> Vec<Unusable> {
-        let mut found = Vec::new();
-        let mut check = |id, key, element, verdict: Result<(), String>| {
-            if let Err(message) = verdict {
-                found.push(Unusable { id, key, element, message });
+        let mut verdicts = Verdicts::default();
+        let v = &mut verdicts;
+        match self {
+            Command::Serve(args) | Command::Config(ConfigCommand::Check(args)) => args.check(v),
+            // Shown as they are, unusable or not.
+            Command::Config(ConfigCommand::Show(_)) | Command::Generate(_) | Command::Validate(_) => {}
+            Command::Prune(args) => {
+                args.retention.check(v);
+                args.database.check(v);
             }
-        };
-        check("addr", "serve.addr", None, check_addr(&self.addr));
-        check("database", "database", None, check_database_url(&self.database.database));
+            Command::Partner(PartnerCommand::Sync { database, fetch, .. }) => {
+                fetch.check(v);
+                database.check(v);
+            }
+            Command::Import(ImportArgs { database, .. })
+            | Command::Migrate(database)
+            | Command::Backup(BackupArgs { database, .. })
+            | Command::Restore(BackupArgs { database, .. })
+            | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
+            | Command::Partner(PartnerCommand::Add { database, .. } | PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. })
+            | Command::Reindex(SearchArgs { database, .. })
+            | Command::Search { search: SearchArgs { database, .. }, .. }
+            | Command::SearchEval { search: SearchArgs { database, .. }, .. }
+            | Command::Export(ExportArgs { database, .. }) => database.check(v),
+        }
+        verdicts.0
+    }
+}
+
+impl ServeArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("addr", "serve.addr", None, check_addr(&self.addr));
         for (index, origin) in self.cors_origins.iter().enumerate() {
-            check("cors_origins", "serve.cors_origins", Some(index), crate::api::check_origin(origin).map_err(|error| error.to_string()));
+            v.check("cors_origins", "serve.cors_origins", Some(index), crate::api::check_origin(origin).map_err(|error| error.to_string()));
         }
-        check("cache_mb", "serve.cache_mb", None, at_most(self.cache_mb, MAX_CACHE_MB));
+        v.check("cache_mb", "serve.cache_mb", None, at_most(self.cache_mb, MAX_CACHE_MB));
         let empty_token = self.metrics_token.as_deref().is_some_and(str::is_empty);
-        check("metrics_token", "serve.metrics_token", None, if empty_token { Err("is empty; leave it out to keep /metrics open".into()) } else { Ok(()) });
-        let w = &self.webhooks;
-        check("webhook_debounce_ms", "webhooks.debounce_ms", None, at_most(w.webhook_debounce_ms, MAX_WEBHOOK_WAIT_MS));
-        check("webhook_backoff_ms", "webhooks.backoff_ms", None, at_least_one(w.webhook_backoff_ms).and(at_most(w.webhook_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
-        check("webhook_max_backoff_ms", "webhooks.max_backoff_ms", None, at_least_one(w.webhook_max_backoff_ms).and(at_most(w.webhook_max_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
-        check("webhook_retry_hours", "webhooks.retry_hours", None, at_most(w.webhook_retry_hours, MAX_WEBHOOK_RETRY_HOURS));
-        check("partner_max_file_mb", "partner.max_file_mb", None, at_least_one(self.partner_fetch.partner_max_file_mb));
-        check("partner_sync_timeout_secs", "partner.sync_timeout_secs", None, at_least_one(self.partner_fetch.partner_sync_timeout_secs));
-        let r = &self.retention;
-        for (id, key, days) in [("keep_audit_days", "retention.audit_days", r.keep_audit_days), ("keep_revision_days", "retention.revision_days", r.keep_revision_days)] {
-            check(id, key, None, if days == Some(0) { Err("0 would delete all of it; leave the setting out to keep everything".into()) } else { Ok(()) });
+        v.check("metrics_token", "serve.metrics_token", None, if empty_token { Err("is empty; leave it out to keep /metrics open".into()) } else { Ok(()) });
+        self.webhooks.check(v);
+        self.partner_fetch.check(v);
+        self.retention.check(v);
+        self.database.check(v);
+    }
+}
+
+impl WebhookArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("webhook_debounce_ms", "webhooks.debounce_ms", None, at_most(self.webhook_debounce_ms, MAX_WEBHOOK_WAIT_MS));
+        v.check("webhook_backoff_ms", "webhooks.backoff_ms", None, at_least_one(self.webhook_backoff_ms).and(at_most(self.webhook_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
+        v.check("webhook_max_backoff_ms", "webhooks.max_backoff_ms", None, at_least_one(self.webhook_max_backoff_ms).and(at_most(self.webhook_max_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
+        v.check("webhook_retry_hours", "webhooks.retry_hours", None, at_most(self.webhook_retry_hours, MAX_WEBHOOK_RETRY_HOURS));
+    }
+}
+
+impl PartnerFetchArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("partner_max_file_mb", "partner.max_file_mb", None, at_least_one(self.partner_max_file_mb));
+        v.check("partner_sync_timeout_secs", "partner.sync_timeout_secs", None, at_least_one(self.partner_sync_timeout_secs));
+    }
+}
+
+impl RetentionArgs {
+    fn check(&self, v: &mut Verdicts) {
+        for (id, key, days) in [("keep_audit_days", "retention.audit_days", self.keep_audit_days), ("keep_revision_days", "retention.revision_days", self.keep_revision_days)] {
+            v.check(id, key, None, if days == Some(0) { Err("0 would delete all of it; leave the setting out to keep everything".into()) } else { Ok(()) });
         }
-        found
+    }
+}
+
+impl DatabaseArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("database", "database", None, check_database_url(&self.database));
     }
 }
 
@@ -596,20 +654,20 @@ fn at_most(value: u64, max: u64) -> Result<(), String> {
     if value > max { Err(format!("{value} is more than the largest allowed, {max}")) } else { Ok(()) }
 }
 
-/// Refuses settings `serve` cannot use, naming for each value the file,
-/// line and column it was set at, or its flag or environment variable.
-/// `config check` and `serve` both ask this, `serve` before it opens
-/// anything.
-fn check_settings(args: &ServeArgs, loaded: Option<&crate::config::Loaded>, matches: &ArgMatches) -> Result<(), crate::config::ConfigError> {
-    let unusable = args.unusable();
+/// Refuses settings the command cannot use, naming for each value the
+/// file, line and column it was set at, or its flag or environment
+/// variable. Every command asks this before it opens anything; `config
+/// check` asks it for the settings of `serve`.
+fn check_settings(command: &Command, loaded: Option<&crate::config::Loaded>, matches: &ArgMatches) -> Result<(), crate::config::ConfigError> {
+    let unusable = command.unusable();
     if unusable.is_empty() {
         return Ok(());
     }
-    let arguments = <ServeArgs as Args>::augment_args(clap::Command::new("serve"));
+    let cli = <Cli as clap::CommandFactory>::command();
     let lines = unusable
         .iter()
         .map(|problem| {
-            let argument = arguments.get_arguments().find(|argument| argument.get_id() == problem.id);
+            let argument = find_argument(&cli, problem.id);
             let given = match matches.value_source(problem.id) {
                 Some(ValueSource::CommandLine) => argument.and_then(clap::Arg::get_long).map(|long| format!("--{long}")),
                 Some(ValueSource::EnvVariable) => argument.and_then(clap::Arg::get_env).map(|name| name.to_string_lossy().into_owned()),
@@ -623,6 +681,12 @@ fn check_settings(args: &ServeArgs, loaded: Option<&crate::config::Loaded>, matc
         })
         .collect();
     Err(crate::config::ConfigError::Unusable(lines))
+}
+
+/// The argument of that id in any command: a setting is spelt the same
+/// in every command that takes it.
+fn find_argument<'a>(command: &'a clap::Command, id: &str) -> Option<&'a clap::Arg> {
+    command.get_arguments().find(|argument| argument.get_id() == id).or_else(|| command.get_subcommands().find_map(|sub| find_argument(sub, id)))
 }
 
 impl RetentionArgs {
@@ -711,13 +775,10 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     if let Some(loaded) = &loaded {
         fill_from_file(&mut command, &loaded.config, &Given(innermost(matches)));
     }
+    check_settings(&command, loaded.as_ref(), innermost(matches))?;
     match command {
-        Command::Serve(args) => {
-            check_settings(&args, loaded.as_ref(), innermost(matches))?;
-            serve(args).await
-        }
-        Command::Config(ConfigCommand::Check(args)) => {
-            check_settings(&args, loaded.as_ref(), innermost(matches))?;
+        Command::Serve(args) => serve(args).await,
+        Command::Config(ConfigCommand::Check(_)) => {
             match &loaded {
                 Some(loaded) => println!("{}: valid", loaded.path.display()),
                 None => println!("no configuration file ({} not found): flags, environment and defaults apply", crate::config::DEFAULT_FILE),

@@ -171,6 +171,20 @@ fn unusable_values_from_flags_and_the_environment_are_named_by_them() {
     assert!(names_in(dir.path()).is_empty(), "serve must write nothing: {:?}", names_in(dir.path()));
 }
 
+#[test]
+fn every_command_refuses_an_unusable_value_from_the_file_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("katalog.toml"), "database = \"postgres://katalog@db.internal:99999/katalog\"\n\n[retention]\naudit_days = 0\n").unwrap();
+    for args in [&["migrate"][..], &["prune"], &["token", "create", "--role", "admin", "--name", "Erste Admin"], &["reindex"]] {
+        let output = katalog_in(dir.path(), args, &[]);
+        assert!(!output.status.success(), "{args:?} must refuse the file");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("katalog.toml:1:12: database: `postgres://katalog@db.internal:99999/katalog` is not a URL"), "{args:?}: {stderr}");
+    }
+    let prune = text(&katalog_in(dir.path(), &["prune"], &[]).stderr);
+    assert!(prune.contains("katalog.toml:4:14: retention.audit_days: 0 would delete all of it"), "{prune}");
+}
+
 on_both_databases!(reindex_refuses_while_a_server_holds_the_index);
 async fn reindex_refuses_while_a_server_holds_the_index(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
