@@ -1362,6 +1362,37 @@ mod tests {
     }
 
     #[test]
+    fn listen_addresses_are_a_host_and_a_port() {
+        for good in ["127.0.0.1:8080", "0.0.0.0:0", "[::1]:65535", "localhost:80"] {
+            assert!(super::check_addr(good).is_ok(), "{good}");
+        }
+        for bad in ["127.0.0.1:80800", "127.0.0.1", ":8080", "127.0.0.1:-1", "127.0.0.1:http", ""] {
+            assert!(super::check_addr(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_port_is_taken_and_no_address_panics(port: u16, host in "[a-z0-9.]{1,20}", text in "\\PC*") {
+            let addr = format!("{host}:{port}");
+            proptest::prop_assert!(super::check_addr(&addr).is_ok(), "{}", addr);
+            let _ = super::check_addr(&text);
+        }
+    }
+
+    #[test]
+    fn database_urls_are_sqlite_or_well_formed_postgres() {
+        for good in ["sqlite://data/katalog.db", "sqlite::memory:", "postgres://postgres@127.0.0.1:5432/katalog", "postgresql://u:p@db/k?sslmode=require"] {
+            assert!(super::check_database_url(good).is_ok(), "{good}");
+        }
+        for bad in ["mysql://db", "postgres://u@db:99999/k", "postgres://u@[db/k", "data/katalog.db"] {
+            assert!(super::check_database_url(bad).is_err(), "{bad}");
+        }
+        let message = super::check_database_url("postgres://u:secret@db:99999/k").unwrap_err();
+        assert!(!message.contains("secret"), "the password is not repeated: {message}");
+    }
+
+    #[test]
     fn every_argument_has_help() {
         let mut command = super::Cli::command();
         command.build();

@@ -207,3 +207,35 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(text: &str) -> Loaded {
+        Loaded { path: PathBuf::from("k.toml"), config: parse(text, Path::new("k.toml")).unwrap(), text: text.to_owned() }
+    }
+
+    #[test]
+    fn values_are_located_however_their_table_is_written() {
+        assert_eq!(loaded("[serve]\naddr = \"x:1\"\n").locate("serve.addr", None).as_deref(), Some("k.toml:2:8"));
+        assert_eq!(loaded("serve.addr = \"x:1\"\n").locate("serve.addr", None).as_deref(), Some("k.toml:1:14"));
+        assert_eq!(loaded("serve = { cache_mb = 1, addr = \"x:1\" }\n").locate("serve.addr", None).as_deref(), Some("k.toml:1:32"));
+        assert_eq!(loaded("database = \"sqlite://k.db\"\n").locate("database", None).as_deref(), Some("k.toml:1:12"));
+    }
+
+    #[test]
+    fn list_elements_are_located_one_by_one() {
+        let file = loaded("[serve]\ncors_origins = [\n  \"https://a.example\",\n  \"b.example\",\n]\n");
+        assert_eq!(file.locate("serve.cors_origins", Some(1)).as_deref(), Some("k.toml:4:3"));
+        assert_eq!(file.locate("serve.cors_origins", Some(2)), None);
+    }
+
+    #[test]
+    fn what_the_file_leaves_out_is_not_located() {
+        let file = loaded("[serve]\ncache_mb = 1\n");
+        assert_eq!(file.locate("serve.addr", None), None);
+        assert_eq!(file.locate("serve.cache_mb.deeper", None), None);
+        assert_eq!(file.locate("database", None), None);
+    }
+}
