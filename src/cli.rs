@@ -44,7 +44,7 @@ pub enum Command {
     Prune(PruneArgs),
     /// Write a consistent snapshot of the database to FILE while katalog keeps serving.
     Backup(BackupArgs),
-    /// Load a backup into an empty database (SQLite or PostgreSQL, whichever the backup came from).
+    /// Load a backup into an empty database, all or nothing. Backups are portable between databases: a SQLite backup restores into PostgreSQL.
     Restore(BackupArgs),
     /// Write deterministic synthetic content for benchmarks.
     Generate(GenerateArgs),
@@ -60,6 +60,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Search the published content and print the top hits with scores.
     Search {
+        /// What a visitor would type.
         query: String,
         /// de, en or de-x-ls.
         #[arg(long, default_value = "de")]
@@ -67,6 +68,7 @@ pub enum Command {
         /// Only entries of this content type.
         #[arg(long = "type")]
         content_type: Option<String>,
+        /// How many hits to print.
         #[arg(long, default_value_t = 10)]
         limit: usize,
         #[command(flatten)]
@@ -74,7 +76,9 @@ pub enum Command {
     },
     /// Score a relevance test set (Recall@3, MRR) and list every miss; fails below --min-recall.
     SearchEval {
+        /// A TOML file of [[query]] cases, each a query and the entries expected among the top hits.
         file: PathBuf,
+        /// The lowest Recall@3 (0 to 1) that passes.
         #[arg(long, default_value_t = 0.95)]
         min_recall: f64,
         #[command(flatten)]
@@ -86,8 +90,8 @@ pub enum Command {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
-    /// Report unknown keys and unusable values with their file and line; exits non-zero on any.
-    Check,
+    /// Check the settings exactly as `serve` does before it starts: unknown keys and unusable values are reported with their file, line and column (or their flag or environment variable); exits non-zero on any.
+    Check(ServeArgs),
     /// Print the settings `serve` would use (flags > environment > file > defaults) as a configuration file.
     Show(ServeArgs),
 }
@@ -148,6 +152,7 @@ pub enum TokenCommand {
     },
     /// Revoke a token by its id (the part after `kat_` up to the next `_`).
     Revoke {
+        /// The token's id, as `token create` reported it.
         id: String,
         #[command(flatten)]
         database: DatabaseArgs,
@@ -160,6 +165,7 @@ pub enum PartnerCommand {
     Add {
         /// Lower-case letters and digits joined by hyphens; revisions it brings are authored `partner:NAME`.
         name: String,
+        /// The partner's bundle: a folder, or the http(s) URL it is published at.
         #[arg(long)]
         source: String,
         /// Syncs publish what arrives and unpublish what upstream withdrew,
@@ -173,6 +179,7 @@ pub enum PartnerCommand {
     },
     /// Verify the partner's bundle and apply what changed, all or nothing.
     Sync {
+        /// The partner, as named by `partner add`.
         name: String,
         /// Publish what arrives and unpublish what upstream withdrew; without
         /// it (and without `add --auto-publish`), changes wait as drafts for
@@ -188,11 +195,13 @@ pub enum PartnerCommand {
     },
     /// Decide a conflict: take upstream's value of the module, or keep ours.
     Resolve {
+        /// The partner, as named by `partner add`.
         name: String,
         /// The entry as TYPE/SLUG.
         entry: String,
         /// The module (top-level field) in conflict.
         module: String,
+        /// The locale of the conflict: de, en or de-x-ls.
         #[arg(long, default_value = "de")]
         locale: String,
         /// A new draft revision with upstream's value.
@@ -217,10 +226,10 @@ pub enum PartnerCommand {
 #[derive(Args, Debug)]
 pub struct RetentionArgs {
     /// Delete audit events older than this many days.
-    #[arg(long, env = "KATALOG_KEEP_AUDIT_DAYS")]
+    #[arg(long, env = "KATALOG_KEEP_AUDIT_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_audit_days: Option<u32>,
     /// Delete revisions superseded more than this many days ago; published, scheduled and newest revisions, and those translations or partner bookkeeping refer to, stay.
-    #[arg(long, env = "KATALOG_KEEP_REVISION_DAYS")]
+    #[arg(long, env = "KATALOG_KEEP_REVISION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_revision_days: Option<u32>,
 }
 
@@ -395,8 +404,8 @@ fn innermost(matches: &ArgMatches) -> &ArgMatches {
 
 fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
     match command {
-        Command::Serve(args) | Command::Config(ConfigCommand::Show(args)) => args.fill_from(file, given),
-        Command::Config(ConfigCommand::Check) | Command::Generate(_) => {}
+        Command::Serve(args) | Command::Config(ConfigCommand::Show(args) | ConfigCommand::Check(args)) => args.fill_from(file, given),
+        Command::Generate(_) => {}
         Command::Import(args) => {
             args.database.fill_from(file, given);
             args.schemas.fill_from(file, given);
@@ -510,6 +519,176 @@ impl ServeArgs {
     }
 }
 
+/// The largest response cache, in MiB (a TiB): a larger number is a slip.
+const MAX_CACHE_MB: u64 = 1 << 20;
+/// The longest webhook wait (debounce, backoff), in ms: a day.
+const MAX_WEBHOOK_WAIT_MS: u64 = 24 * 3600 * 1000;
+/// The longest time failed webhook deliveries are retried, in hours: a year.
+const MAX_WEBHOOK_RETRY_HOURS: u64 = 366 * 24;
+
+/// A value a command cannot use.
+struct Unusable {
+    /// clap's id of the argument, which names its flag and environment variable.
+    id: &'static str,
+    /// Its key in the configuration file.
+    key: &'static str,
+    /// Which element of a list.
+    element: Option<usize>,
+    message: String,
+}
+
+/// The values a command cannot use, as they are found.
+#[derive(Default)]
+struct Verdicts(Vec<Unusable>);
+
+impl Verdicts {
+    fn check(&mut self, id: &'static str, key: &'static str, element: Option<usize>, verdict: Result<(), String>) {
+        if let Err(message) = verdict {
+            self.0.push(Unusable { id, key, element, message });
+        }
+    }
+}
+
+impl Command {
+    /// Every value the command cannot use, found before it opens anything.
+    fn unusable(&self) -> Vec<Unusable> {
+        let mut verdicts = Verdicts::default();
+        let v = &mut verdicts;
+        match self {
+            Command::Serve(args) | Command::Config(ConfigCommand::Check(args)) => args.check(v),
+            // Shown as they are, unusable or not.
+            Command::Config(ConfigCommand::Show(_)) | Command::Generate(_) | Command::Validate(_) => {}
+            Command::Prune(args) => {
+                args.retention.check(v);
+                args.database.check(v);
+            }
+            Command::Partner(PartnerCommand::Sync { database, fetch, .. }) => {
+                fetch.check(v);
+                database.check(v);
+            }
+            Command::Import(ImportArgs { database, .. })
+            | Command::Migrate(database)
+            | Command::Backup(BackupArgs { database, .. })
+            | Command::Restore(BackupArgs { database, .. })
+            | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
+            | Command::Partner(PartnerCommand::Add { database, .. } | PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. })
+            | Command::Reindex(SearchArgs { database, .. })
+            | Command::Search { search: SearchArgs { database, .. }, .. }
+            | Command::SearchEval { search: SearchArgs { database, .. }, .. }
+            | Command::Export(ExportArgs { database, .. }) => database.check(v),
+        }
+        verdicts.0
+    }
+}
+
+impl ServeArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("addr", "serve.addr", None, check_addr(&self.addr));
+        for (index, origin) in self.cors_origins.iter().enumerate() {
+            v.check("cors_origins", "serve.cors_origins", Some(index), crate::api::check_origin(origin).map_err(|error| error.to_string()));
+        }
+        v.check("cache_mb", "serve.cache_mb", None, at_most(self.cache_mb, MAX_CACHE_MB));
+        let empty_token = self.metrics_token.as_deref().is_some_and(str::is_empty);
+        v.check("metrics_token", "serve.metrics_token", None, if empty_token { Err("is empty; leave it out to keep /metrics open".into()) } else { Ok(()) });
+        self.webhooks.check(v);
+        self.partner_fetch.check(v);
+        self.retention.check(v);
+        self.database.check(v);
+    }
+}
+
+impl WebhookArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("webhook_debounce_ms", "webhooks.debounce_ms", None, at_most(self.webhook_debounce_ms, MAX_WEBHOOK_WAIT_MS));
+        v.check("webhook_backoff_ms", "webhooks.backoff_ms", None, at_least_one(self.webhook_backoff_ms).and(at_most(self.webhook_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
+        v.check("webhook_max_backoff_ms", "webhooks.max_backoff_ms", None, at_least_one(self.webhook_max_backoff_ms).and(at_most(self.webhook_max_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
+        v.check("webhook_retry_hours", "webhooks.retry_hours", None, at_most(self.webhook_retry_hours, MAX_WEBHOOK_RETRY_HOURS));
+    }
+}
+
+impl PartnerFetchArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("partner_max_file_mb", "partner.max_file_mb", None, at_least_one(self.partner_max_file_mb));
+        v.check("partner_sync_timeout_secs", "partner.sync_timeout_secs", None, at_least_one(self.partner_sync_timeout_secs));
+    }
+}
+
+impl RetentionArgs {
+    fn check(&self, v: &mut Verdicts) {
+        for (id, key, days) in [("keep_audit_days", "retention.audit_days", self.keep_audit_days), ("keep_revision_days", "retention.revision_days", self.keep_revision_days)] {
+            v.check(id, key, None, if days == Some(0) { Err("0 would delete all of it; leave the setting out to keep everything".into()) } else { Ok(()) });
+        }
+    }
+}
+
+impl DatabaseArgs {
+    fn check(&self, v: &mut Verdicts) {
+        v.check("database", "database", None, check_database_url(&self.database));
+    }
+}
+
+/// `HOST:PORT` as `serve` binds it (the host is resolved only then).
+fn check_addr(addr: &str) -> Result<(), String> {
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("`{addr}` is not HOST:PORT"))?;
+    if host.is_empty() {
+        return Err(format!("`{addr}` names no host"));
+    }
+    port.parse::<u16>().map(drop).map_err(|_| format!("`{port}` in `{addr}` is not a port (0 to 65535)"))
+}
+
+fn check_database_url(url: &str) -> Result<(), String> {
+    if !crate::store::is_supported_url(url) {
+        return Err(format!("`{}` is not sqlite://PATH or postgres://…", redact(url)));
+    }
+    if !url.starts_with("sqlite:") {
+        reqwest::Url::parse(url).map_err(|error| format!("`{}` is not a URL: {error}", redact(url)))?;
+    }
+    Ok(())
+}
+
+fn at_least_one(value: u64) -> Result<(), String> {
+    if value == 0 { Err("must be at least 1".into()) } else { Ok(()) }
+}
+
+fn at_most(value: u64, max: u64) -> Result<(), String> {
+    if value > max { Err(format!("{value} is more than the largest allowed, {max}")) } else { Ok(()) }
+}
+
+/// Refuses settings the command cannot use, naming for each value the
+/// file, line and column it was set at, or its flag or environment
+/// variable. Every command asks this before it opens anything; `config
+/// check` asks it for the settings of `serve`.
+fn check_settings(command: &Command, loaded: Option<&crate::config::Loaded>, matches: &ArgMatches) -> Result<(), crate::config::ConfigError> {
+    let unusable = command.unusable();
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    let cli = <Cli as clap::CommandFactory>::command();
+    let lines = unusable
+        .iter()
+        .map(|problem| {
+            let argument = find_argument(&cli, problem.id);
+            let given = match matches.value_source(problem.id) {
+                Some(ValueSource::CommandLine) => argument.and_then(clap::Arg::get_long).map(|long| format!("--{long}")),
+                Some(ValueSource::EnvVariable) => argument.and_then(clap::Arg::get_env).map(|name| name.to_string_lossy().into_owned()),
+                _ => None,
+            };
+            match (given, loaded.and_then(|file| file.locate(problem.key, problem.element))) {
+                (Some(given), _) => format!("{given}: {}", problem.message),
+                (None, Some(at)) => format!("{at}: {}: {}", problem.key, problem.message),
+                (None, None) => format!("{} (default): {}", problem.key, problem.message),
+            }
+        })
+        .collect();
+    Err(crate::config::ConfigError::Unusable(lines))
+}
+
+/// The argument of that id in any command: a setting is spelt the same
+/// in every command that takes it.
+fn find_argument<'a>(command: &'a clap::Command, id: &str) -> Option<&'a clap::Arg> {
+    command.get_arguments().find(|argument| argument.get_id() == id).or_else(|| command.get_subcommands().find_map(|sub| find_argument(sub, id)))
+}
+
 impl RetentionArgs {
     fn fill_from(&mut self, file: &FileConfig, given: &Given) {
         let r = &file.retention;
@@ -596,9 +775,10 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     if let Some(loaded) = &loaded {
         fill_from_file(&mut command, &loaded.config, &Given(innermost(matches)));
     }
+    check_settings(&command, loaded.as_ref(), innermost(matches))?;
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Config(ConfigCommand::Check) => {
+        Command::Config(ConfigCommand::Check(_)) => {
             match &loaded {
                 Some(loaded) => println!("{}: valid", loaded.path.display()),
                 None => println!("no configuration file ({} not found): flags, environment and defaults apply", crate::config::DEFAULT_FILE),
@@ -651,7 +831,8 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex(args) => {
-            let (store, index, _) = open_search_command(&args).await?;
+            // An index rebuilt in memory would be thrown away: refuse instead.
+            let (store, index, _) = open_search_command(&args, WhenHeld::Refuse).await?;
             let started = std::time::Instant::now();
             let documents = index.rebuild(&store, true).await?;
             let peak = peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default();
@@ -721,12 +902,21 @@ fn folder_for_database(given: Option<&Path>, database: &str, name: &str) -> Path
     }
 }
 
-/// Opens the index in its folder; when another process holds that
-/// folder, an index in memory (built from the database) serves instead.
-fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>) -> anyhow::Result<SearchIndex> {
+/// Whether a command that finds the index folder unavailable (another
+/// process holds it) reads an index in memory, built from the database.
+#[derive(Clone, Copy, PartialEq)]
+enum WhenHeld {
+    InMemory,
+    Refuse,
+}
+
+/// Opens the index in its folder, or in memory when the folder is
+/// unavailable and the command may do with that.
+fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>, when_held: WhenHeld) -> anyhow::Result<SearchIndex> {
     let folder = folder_for_database(given, database, "search");
     match SearchIndex::open(Some(&folder), registry.clone()) {
         Ok(index) => Ok(index),
+        Err(error) if when_held == WhenHeld::Refuse => Err(error.into()),
         Err(error) => {
             tracing::warn!(%error, folder = %folder.display(), "search index folder unavailable; keeping the index in memory");
             Ok(SearchIndex::open(None, registry)?)
@@ -734,18 +924,18 @@ fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registr
     }
 }
 
-async fn open_search_command(args: &SearchArgs) -> anyhow::Result<(Store, SearchIndex, Synonyms)> {
+async fn open_search_command(args: &SearchArgs, when_held: WhenHeld) -> anyhow::Result<(Store, SearchIndex, Synonyms)> {
     let registry = load_registry(&args.schemas)?;
     let store = open_store(&args.database).await?;
     store.migrate().await?;
-    let index = open_search_index(args.search_index.as_deref(), &args.database.database, registry)?;
+    let index = open_search_index(args.search_index.as_deref(), &args.database.database, registry, when_held)?;
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     Ok((store, index, synonyms))
 }
 
 /// The index of a search command, caught up with the change log.
 async fn caught_up_search(args: &SearchArgs) -> anyhow::Result<(Arc<SearchIndex>, Synonyms)> {
-    let (store, index, synonyms) = open_search_command(args).await?;
+    let (store, index, synonyms) = open_search_command(args, WhenHeld::InMemory).await?;
     let index = Arc::new(index);
     crate::feed::ChangeFeed::new(store, vec![index.clone()]).catch_up(crate::feed::Needs::Latest).await?;
     Ok((index, synonyms))
@@ -942,7 +1132,12 @@ const RETENTION_BEAT: std::time::Duration = std::time::Duration::from_secs(3600)
 const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(15);
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Everything read from folders is read before the database is opened:
+    // a mistake there stops the start before anything is written.
     let registry = load_registry(&args.schemas)?;
+    let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
+    let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
+    let site = crate::channels::live::LiveSite::new(&settings)?;
     let store = open_store(&args.database).await?;
     store.migrate().await?;
     if store.count_entries().await?.is_empty() {
@@ -954,10 +1149,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::FAILURE),
         }
     }
-    let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone())?;
-    let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
-    let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
-    let site = crate::channels::live::LiveSite::new(&settings)?;
+    let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone(), WhenHeld::InMemory)?;
     let bundle = crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
     let settings = crate::api::Settings {
         cache_bytes: args.cache_mb * 1024 * 1024,
@@ -1156,6 +1348,68 @@ fn rows_progress(doing: &str) -> indicatif::ProgressBar {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every argument of every command, with where it sits, that `--help` leaves unexplained.
+    fn unexplained(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        if command.get_about().is_none() {
+            found.push(format!("`{path}` itself"));
+        }
+        for argument in command.get_arguments().filter(|argument| argument.get_help().is_none()) {
+            found.push(format!("`{path}` {}", argument.get_id()));
+        }
+        for sub in command.get_subcommands() {
+            unexplained(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn listen_addresses_are_a_host_and_a_port() {
+        for good in ["127.0.0.1:8080", "0.0.0.0:0", "[::1]:65535", "localhost:80"] {
+            assert!(super::check_addr(good).is_ok(), "{good}");
+        }
+        for bad in ["127.0.0.1:80800", "127.0.0.1", ":8080", "127.0.0.1:-1", "127.0.0.1:http", ""] {
+            assert!(super::check_addr(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_port_is_taken_and_no_address_panics(port: u16, host in "[a-z0-9.]{1,20}", text in "\\PC*") {
+            let addr = format!("{host}:{port}");
+            proptest::prop_assert!(super::check_addr(&addr).is_ok(), "{}", addr);
+            let _ = super::check_addr(&text);
+        }
+    }
+
+    #[test]
+    fn database_urls_are_sqlite_or_well_formed_postgres() {
+        for good in ["sqlite://data/katalog.db", "sqlite::memory:", "postgres://postgres@127.0.0.1:5432/katalog", "postgresql://u:p@db/k?sslmode=require"] {
+            assert!(super::check_database_url(good).is_ok(), "{good}");
+        }
+        for bad in ["mysql://db", "postgres://u@db:99999/k", "postgres://u@[db/k", "data/katalog.db"] {
+            assert!(super::check_database_url(bad).is_err(), "{bad}");
+        }
+        let message = super::check_database_url("postgres://u:secret@db:99999/k").unwrap_err();
+        assert!(!message.contains("secret"), "the password is not repeated: {message}");
+    }
+
+    #[test]
+    fn every_argument_has_help() {
+        let mut command = super::Cli::command();
+        command.build();
+        let mut found = Vec::new();
+        unexplained(&command, "katalog", &mut found);
+        assert!(found.is_empty(), "without help text:\n{}", found.join("\n"));
+    }
+
+    #[test]
+    fn restore_help_says_backups_move_between_databases() {
+        let mut command = super::Cli::command();
+        let help = command.find_subcommand_mut("restore").unwrap().render_long_help().to_string();
+        assert!(help.contains("SQLite backup restores into PostgreSQL"), "{help}");
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");

@@ -133,6 +133,9 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("{path}:{line}:{column}: {message}")]
     Invalid { path: String, line: usize, column: usize, message: String },
+    /// Values `serve` cannot use, one line each, named where they were set.
+    #[error("{}", .0.join("\n"))]
+    Unusable(Vec<String>),
 }
 
 /// A configuration file that was found and read.
@@ -140,6 +143,7 @@ pub enum ConfigError {
 pub struct Loaded {
     pub path: PathBuf,
     pub config: FileConfig,
+    text: String,
 }
 
 /// Reads the file named by `--config`/`KATALOG_CONFIG`, or `katalog.toml`
@@ -152,40 +156,48 @@ pub fn load(named: Option<&Path>) -> Result<Option<Loaded>, ConfigError> {
     };
     let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
     let config = parse(&text, &path)?;
-    Ok(Some(Loaded { path, config }))
+    Ok(Some(Loaded { path, config, text }))
 }
 
-/// Parses and checks the file's text; errors name the file, line and column.
+/// Parses the file's text; errors name the file, line and column. Values
+/// of the right type are checked once merged with flags and environment
+/// (`cli::check_settings`), where [`Loaded::locate`] finds them.
 pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
-    let invalid = |offset: usize, message: String| {
-        let (line, column) = line_and_column(text, offset);
-        ConfigError::Invalid { path: path.display().to_string(), line, column, message }
-    };
-    let config: FileConfig = toml::from_str(text).map_err(|error| invalid(error.span().map_or(0, |span| span.start), error.message().trim().to_owned()))?;
-    // A value of the right type can still be unusable: refuse it here,
-    // where its line is known, rather than when the server starts.
-    #[derive(Deserialize)]
-    struct Positions {
-        database: Option<toml::Spanned<String>>,
-        #[serde(default)]
-        serve: ServePositions,
-    }
-    #[derive(Deserialize, Default)]
-    struct ServePositions {
-        cors_origins: Option<Vec<toml::Spanned<String>>>,
-    }
-    let Ok(positions) = toml::from_str::<Positions>(text) else { return Ok(config) };
-    if let Some(database) = positions.database
-        && !crate::store::is_supported_url(database.get_ref())
-    {
-        return Err(invalid(database.span().start, format!("database: `{}` is not sqlite://PATH or postgres://…", database.get_ref())));
-    }
-    for origin in positions.serve.cors_origins.into_iter().flatten() {
-        if let Err(error) = crate::api::check_origin(origin.get_ref()) {
-            return Err(invalid(origin.span().start, format!("serve.cors_origins: {error}")));
+    toml::from_str(text).map_err(|error| {
+        let (line, column) = line_and_column(text, error.span().map_or(0, |span| span.start));
+        ConfigError::Invalid { path: path.display().to_string(), line, column, message: error.message().trim().to_owned() }
+    })
+}
+
+impl Loaded {
+    /// Line and column of the value of `key` (dotted, as `serve.addr`), or
+    /// of one `element` of a list; `None` when the file does not set it.
+    fn position(&self, key: &str, element: Option<usize>) -> Option<(usize, usize)> {
+        let root = toml::de::DeTable::parse(&self.text).ok()?;
+        let mut table = root.get_ref();
+        let mut parts = key.split('.').peekable();
+        let mut value = None;
+        while let Some(part) = parts.next() {
+            let (_, found) = table.iter().find(|(name, _)| name.get_ref() == part)?;
+            match (found.get_ref(), parts.peek()) {
+                (toml::de::DeValue::Table(inner), Some(_)) => table = inner,
+                (_, None) => value = Some(found),
+                (_, Some(_)) => return None,
+            }
         }
+        let value = value?;
+        let span = match (value.get_ref(), element) {
+            (toml::de::DeValue::Array(items), Some(index)) => items.get(index)?.span(),
+            _ => value.span(),
+        };
+        Some(line_and_column(&self.text, span.start))
     }
-    Ok(config)
+
+    /// `file:line:column` of the value of `key`, when the file sets it.
+    pub fn locate(&self, key: &str, element: Option<usize>) -> Option<String> {
+        let (line, column) = self.position(key, element)?;
+        Some(format!("{}:{line}:{column}", self.path.display()))
+    }
 }
 
 /// 1-based line and column of a byte offset.
@@ -194,4 +206,36 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(text: &str) -> Loaded {
+        Loaded { path: PathBuf::from("k.toml"), config: parse(text, Path::new("k.toml")).unwrap(), text: text.to_owned() }
+    }
+
+    #[test]
+    fn values_are_located_however_their_table_is_written() {
+        assert_eq!(loaded("[serve]\naddr = \"x:1\"\n").locate("serve.addr", None).as_deref(), Some("k.toml:2:8"));
+        assert_eq!(loaded("serve.addr = \"x:1\"\n").locate("serve.addr", None).as_deref(), Some("k.toml:1:14"));
+        assert_eq!(loaded("serve = { cache_mb = 1, addr = \"x:1\" }\n").locate("serve.addr", None).as_deref(), Some("k.toml:1:32"));
+        assert_eq!(loaded("database = \"sqlite://k.db\"\n").locate("database", None).as_deref(), Some("k.toml:1:12"));
+    }
+
+    #[test]
+    fn list_elements_are_located_one_by_one() {
+        let file = loaded("[serve]\ncors_origins = [\n  \"https://a.example\",\n  \"b.example\",\n]\n");
+        assert_eq!(file.locate("serve.cors_origins", Some(1)).as_deref(), Some("k.toml:4:3"));
+        assert_eq!(file.locate("serve.cors_origins", Some(2)), None);
+    }
+
+    #[test]
+    fn what_the_file_leaves_out_is_not_located() {
+        let file = loaded("[serve]\ncache_mb = 1\n");
+        assert_eq!(file.locate("serve.addr", None), None);
+        assert_eq!(file.locate("serve.cache_mb.deeper", None), None);
+        assert_eq!(file.locate("database", None), None);
+    }
 }

@@ -58,6 +58,13 @@ impl SearchIndex {
             Some(directory) => {
                 std::fs::create_dir_all(directory).map_err(|source| SearchError::Folder { path: directory.display().to_string(), source })?;
                 let mmap = tantivy::directory::MmapDirectory::open(directory)?;
+                // A process that writes the index (a running `serve`) holds
+                // this lock: its folder is neither replaced nor written here.
+                match tantivy::Directory::acquire_lock(&mmap, &tantivy::directory::INDEX_WRITER_LOCK) {
+                    Ok(probe) => drop(probe),
+                    Err(tantivy::directory::error::LockError::LockBusy) => return Err(SearchError::Busy { path: directory.display().to_string() }),
+                    Err(error) => return Err(tantivy::TantivyError::from(error).into()),
+                }
                 let existing = Index::exists(&mmap).map_err(tantivy::TantivyError::from)?;
                 let reusable = existing && Index::open(mmap.clone()).is_ok_and(|index| index.schema() == fields.schema);
                 if reusable {

@@ -27,4 +27,6 @@ pub enum SearchError {
     Folder { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Synonyms { path: String, message: String },
+    #[error("the search index {path} is in use by another process, such as a running `katalog serve` (which keeps its index up to date itself)")]
+    Busy { path: String },
 }

@@ -88,7 +88,7 @@ pub struct Server {
     child: Child,
     pub client: reqwest::Client,
     /// The server's own search index folder.
-    _search_index: tempfile::TempDir,
+    search_index: tempfile::TempDir,
     /// The folder the server keeps its partner bundle in.
     pub partner_bundle: tempfile::TempDir,
     /// What it logged, when started with [`Server::start_logging`].
@@ -157,7 +157,12 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client(), _search_index: search_index, partner_bundle, logs }
+        Server { base, child, client: http_client(), search_index, partner_bundle, logs }
+    }
+
+    /// The folder of the server's search index.
+    pub fn search_index(&self) -> &Path {
+        self.search_index.path()
     }
 
     /// What the server logged so far (empty unless started logging).

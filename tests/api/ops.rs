@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{BIN, Backend, Client, Server, TestDb, repo_path, text, token};
+use crate::helpers::{BIN, Backend, Client, Server, TestDb, katalog, repo_path, text, token};
 use crate::webhooks::rename_and_publish;
 use crate::on_both_databases;
 
@@ -110,6 +110,93 @@ fn a_named_configuration_file_must_exist_and_serve_refuses_a_bad_one() {
     let serve = katalog_in(dir.path(), &["serve"], &[]);
     assert!(!serve.status.success(), "serve must not start with a bad configuration file");
     assert!(text(&serve.stderr).contains("katalog.toml:2:"), "{}", text(&serve.stderr));
+}
+
+/// `serve` from `dir` as it would start there, on the repository's schemas and content.
+fn serve_in(dir: &Path, env: &[(&str, &str)]) -> Output {
+    let (schemas, content) = (repo_path("schemas"), repo_path("content"));
+    katalog_in(dir, &["serve", "--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap()], env)
+}
+
+/// The names in `dir`, to see that nothing was written.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn config_check_and_serve_refuse_the_same_unusable_values_before_writing_anything() {
+    for (content, line, says) in [
+        ("database = \"sqlite://k.db\"\n[serve]\naddr = \"127.0.0.1:80800\"\n", 3, "serve.addr: `80800` in `127.0.0.1:80800` is not a port"),
+        ("database = \"postgres://katalog@db.internal:99999/katalog\"\n", 1, "database: `postgres://katalog@db.internal:99999/katalog` is not a URL"),
+        ("database = \"sqlite://k.db\"\n[serve]\ncache_mb = 99999999\n", 3, "serve.cache_mb: 99999999 is more than the largest allowed"),
+        ("database = \"sqlite://k.db\"\n[serve]\nmetrics_token = \"\"\n", 3, "serve.metrics_token: is empty"),
+        ("database = \"sqlite://k.db\"\n[serve]\ncors_origins = [\"https://ok.example\", \"portal.example\"]\n", 3, "portal.example"),
+        ("database = \"sqlite://k.db\"\n[partner]\nmax_file_mb = 0\n", 3, "partner.max_file_mb: must be at least 1"),
+        ("database = \"sqlite://k.db\"\n[partner]\nsync_timeout_secs = 0\n", 3, "partner.sync_timeout_secs: must be at least 1"),
+        ("database = \"sqlite://k.db\"\n[webhooks]\nbackoff_ms = 0\n", 3, "webhooks.backoff_ms: must be at least 1"),
+        ("database = \"sqlite://k.db\"\n[webhooks]\nretry_hours = 9999999999999999\n", 3, "webhooks.retry_hours: 9999999999999999 is more than"),
+        ("database = \"sqlite://k.db\"\n[retention]\naudit_days = 0\n", 3, "retention.audit_days: 0 would delete all of it"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("katalog.toml"), content).unwrap();
+        let check = katalog_in(dir.path(), &["config", "check"], &[]);
+        assert!(!check.status.success(), "{content:?} must fail the check");
+        let message = text(&check.stderr).trim().to_owned();
+        assert!(message.contains(&format!("katalog.toml:{line}:")), "line {line} of {content:?} expected: {message}");
+        assert!(message.contains(says), "{says:?} expected for {content:?}: {message}");
+
+        let serve = serve_in(dir.path(), &[]);
+        assert!(!serve.status.success(), "serve must refuse {content:?}");
+        assert!(text(&serve.stderr).contains(&message), "serve must say what the check said ({message}): {}", text(&serve.stderr));
+        assert_eq!(names_in(dir.path()), ["katalog.toml"], "serve must write nothing for {content:?}");
+    }
+}
+
+#[test]
+fn unusable_values_from_flags_and_the_environment_are_named_by_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = katalog_in(dir.path(), &["config", "check", "--addr", "localhost:80800"], &[]);
+    assert!(!flag.status.success(), "a bad port in a flag must fail the check");
+    assert!(text(&flag.stderr).contains("--addr: `80800` in `localhost:80800` is not a port"), "{}", text(&flag.stderr));
+
+    let env = [("KATALOG_WEBHOOK_BACKOFF_MS", "0"), ("DATABASE_URL", "sqlite://k.db")];
+    let check = katalog_in(dir.path(), &["config", "check"], &env);
+    assert!(!check.status.success(), "a zero backoff in the environment must fail the check");
+    let message = text(&check.stderr).trim().to_owned();
+    assert!(message.contains("KATALOG_WEBHOOK_BACKOFF_MS: must be at least 1"), "{message}");
+    let serve = serve_in(dir.path(), &env);
+    assert!(!serve.status.success());
+    assert!(text(&serve.stderr).contains(&message), "serve must say what the check said ({message}): {}", text(&serve.stderr));
+    assert!(names_in(dir.path()).is_empty(), "serve must write nothing: {:?}", names_in(dir.path()));
+}
+
+#[test]
+fn every_command_refuses_an_unusable_value_from_the_file_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("katalog.toml"), "database = \"postgres://katalog@db.internal:99999/katalog\"\n\n[retention]\naudit_days = 0\n").unwrap();
+    for args in [&["migrate"][..], &["prune"], &["token", "create", "--role", "admin", "--name", "Erste Admin"], &["reindex"]] {
+        let output = katalog_in(dir.path(), args, &[]);
+        assert!(!output.status.success(), "{args:?} must refuse the file");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("katalog.toml:1:12: database: `postgres://katalog@db.internal:99999/katalog` is not a URL"), "{args:?}: {stderr}");
+    }
+    let prune = text(&katalog_in(dir.path(), &["prune"], &[]).stderr);
+    assert!(prune.contains("katalog.toml:4:14: retention.audit_days: 0 would delete all of it"), "{prune}");
+}
+
+on_both_databases!(reindex_refuses_while_a_server_holds_the_index);
+async fn reindex_refuses_while_a_server_holds_the_index(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let (schemas, content) = (repo_path("schemas"), repo_path("content"));
+    let index = server.search_index().to_str().unwrap();
+    let output = katalog(&["reindex", "--database", &db.url, "--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap(), "--search-index", index]);
+    assert!(!output.status.success(), "reindex must not report success for an index nobody uses: {}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(index) && stderr.contains("running `katalog serve`"), "the folder and the server expected: {stderr}");
+    let hits = server.get_json("/api/v1/search?q=personalausweis").await;
+    assert!(hits["total"].as_u64().is_some_and(|total| total > 0), "the server's index still answers: {hits}");
 }
 
 on_both_databases!(ready_when_healthy);
