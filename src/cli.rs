@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
-use crate::api::AppState;
+use crate::http::AppState;
 use crate::config::{FileConfig, LimitsSection, OutboundSection, PartnerSection, RetentionSection, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
@@ -585,7 +585,7 @@ impl ServeArgs {
     fn check(&self, v: &mut Verdicts) {
         v.check("addr", "serve.addr", None, check_addr(&self.addr));
         for (index, origin) in self.cors_origins.iter().enumerate() {
-            v.check("cors_origins", "serve.cors_origins", Some(index), crate::api::check_origin(origin).map_err(|error| error.to_string()));
+            v.check("cors_origins", "serve.cors_origins", Some(index), crate::http::check_origin(origin).map_err(|error| error.to_string()));
         }
         v.check("cache_mb", "serve.cache_mb", None, at_most(self.cache_mb, MAX_CACHE_MB));
         let empty_token = self.metrics_token.as_deref().is_some_and(str::is_empty);
@@ -1151,10 +1151,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone(), WhenHeld::InMemory)?;
     let bundle = crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
-    let settings = crate::api::Settings {
+    let settings = crate::http::Settings {
         cache_bytes: args.cache_mb * 1024 * 1024,
         ready_max_lag: args.ready_max_lag,
-        rate_limits: crate::api::RateLimits {
+        rate_limits: crate::http::RateLimits {
             manage_per_minute: args.rate_limit_manage,
             search_per_minute: args.rate_limit_search,
             read_per_minute: args.rate_limit_read,

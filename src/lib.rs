@@ -6,6 +6,7 @@ pub mod store;
 pub mod import;
 pub mod admin;
 pub mod api;
+pub mod http;
 pub mod cli;
 pub mod config;
 pub mod generate;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpListener};
 
-use crate::api::{self, AppState};
+use crate::http::{AppState, routes};
 
 /// Binds (port 0 picks a free port), then serves until `shutdown` resolves.
 /// `on_bound` receives the real address before the first request.
@@ -22,7 +22,7 @@ pub async fn serve(
         .find_map(|a| a.as_socket_addr().copied())
         .ok_or_else(|| std::io::Error::other("the listener has no socket address"))?;
     on_bound(bound);
-    let app = api::app(state).await;
+    let app = routes::app(state).await;
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(5)))
         .await

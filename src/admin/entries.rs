@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use super::form::{self, Choice, FormContext, Posted, ReferenceChoices};
 use super::session::{Editor, encode_component, redirect};
 use super::{Lang, error_page, pages};
-use crate::api::AppState;
-use crate::api::params;
-use crate::api::problem::Problem;
+use crate::http::AppState;
+use crate::http::params;
+use crate::http::problem::Problem;
 use crate::content::diff::{ChangeKind, diff};
 use crate::content::{ContentType, Locale, Violation};
 use crate::render::template_value;
@@ -810,7 +810,7 @@ pub(super) fn entry_href(content_type: &str, slug: &str, locale: Locale) -> Stri
 }
 
 fn actor(request: &Request, editor: &Editor) -> Actor {
-    Actor { author: editor.principal.author(), request_id: crate::api::request_id::of(request) }
+    Actor { author: editor.principal.author(), request_id: crate::http::request_id::of(request) }
 }
 
 pub(super) fn page_response(status: StatusCode, template: &str, editor: &Editor, view: minijinja::Value) -> Response {

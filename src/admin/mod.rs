@@ -19,7 +19,6 @@ use poem::{EndpointExt, IntoEndpoint, Request, Response, Route, get, handler};
 
 use crate::workflow::Role;
 use session::Needs;
-pub use session::signed_in;
 
 /// The interface language.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -40,7 +39,7 @@ impl Lang {
     }
 
     fn of(request: &Request) -> Lang {
-        match session::cookie(request.headers(), LANG_COOKIE) {
+        match crate::http::session::cookie(request.headers(), LANG_COOKIE) {
             Some("en") => Lang::En,
             _ => Lang::De,
         }

@@ -8,7 +8,7 @@ use poem::{Response, handler};
 use super::entries::{entry_href, page_response};
 use super::error_page;
 use super::session::Editor;
-use crate::api::AppState;
+use crate::http::AppState;
 use crate::content::Locale;
 use crate::quality::{self, Finding};
 use crate::render::template_value;

@@ -8,17 +8,17 @@
 //! ([`Needs`]); the check runs before the handler reads the request.
 
 use chrono::{Duration, Utc};
-use poem::http::{HeaderMap, StatusCode, header};
+use poem::http::{StatusCode, header};
 use poem::{Endpoint, FromRequest, IntoResponse, Middleware, Request, RequestBody, Response};
 
 use super::{Lang, error_page, pages};
-use crate::api::AppState;
+use crate::http::AppState;
+use crate::http::session::{self, SESSION_COOKIE, cookie};
 use crate::auth::{self, Principal, Refused, random_secret};
 use crate::digest::sha256_hex;
 use crate::store::{EditorSession, StoreError};
 use crate::workflow::Role;
 
-pub const SESSION_COOKIE: &str = "katalog_session";
 /// Proves that a sign-in form was sent by our own page (the session's CSRF
 /// token does not exist yet).
 pub const SIGN_IN_COOKIE: &str = "katalog_signin";
@@ -115,14 +115,8 @@ impl<'a> FromRequest<'a> for Editor {
 
 /// The editor whose session cookie came with the request, if it is valid.
 pub async fn signed_in(request: &Request, state: &AppState) -> Result<Option<Editor>, SessionError> {
-    let Some(secret) = cookie(request.headers(), SESSION_COOKIE) else { return Ok(None) };
-    let Some(session) = state.store.find_session(&sha256_hex(secret)).await? else { return Ok(None) };
-    match auth::principal_of_token(&state.store, &session.token_id).await {
-        Ok(principal) => Ok(Some(Editor { principal, csrf: session.csrf, lang: Lang::of(request) })),
-        Err(auth::AuthError::Store(error)) => Err(error.into()),
-        // A revoked or expired token ends its sessions.
-        Err(_) => Ok(None),
-    }
+    let session = session::of(request, &state.store).await?;
+    Ok(session.map(|session| Editor { principal: session.principal, csrf: session.csrf, lang: Lang::of(request) }))
 }
 
 /// Signs in with a token: a new session, and the cookie that carries it.
@@ -149,17 +143,6 @@ pub fn set_cookie(request: &Request, name: &str, value: &str, max_age_seconds: i
     format!("{name}={value}; Path=/; Max-Age={max_age_seconds}; HttpOnly; SameSite=Strict{}", if tls { "; Secure" } else { "" })
 }
 
-/// The value of one cookie of the request's `Cookie` headers.
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find_map(|(key, value)| (key == name).then_some(value))
-}
-
 /// 303 See Other: after a post, the browser fetches the page with GET.
 pub fn redirect(to: &str) -> Response {
     Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
@@ -181,16 +164,6 @@ pub fn encode_component(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_a_cookie_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.append(header::COOKIE, "a=1; katalog_session=abc; b=2".parse().unwrap());
-        headers.append(header::COOKIE, "c=3".parse().unwrap());
-        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
-        assert_eq!(cookie(&headers, "c"), Some("3"));
-        assert_eq!(cookie(&headers, "katalog"), None);
-    }
 
     #[test]
     fn encodes_a_return_path() {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::session::{self, Editor, SIGN_IN_COOKIE, SessionError, redirect, set_cookie};
 use super::{LANG_COOKIE, Lang, error_page, pages};
-use crate::api::AppState;
+use crate::http::AppState;
 
 #[derive(Deserialize)]
 pub struct Back {
@@ -31,7 +31,7 @@ pub async fn sign_in_form(request: &Request, Query(back): Query<Back>) -> Respon
 #[handler]
 pub async fn sign_in(request: &Request, state: Data<&AppState>, Form(form): Form<SignIn>) -> Response {
     let lang = Lang::of(request);
-    let expected = session::cookie(request.headers(), SIGN_IN_COOKIE);
+    let expected = crate::http::session::cookie(request.headers(), SIGN_IN_COOKIE);
     if !expected.is_some_and(|expected| crate::auth::constant_time_eq(expected.as_bytes(), form.form_check.as_bytes())) {
         return sign_in_page(request, StatusCode::FORBIDDEN, form.back.as_deref(), Some(SessionError::Forged.to_string()));
     }

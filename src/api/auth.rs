@@ -5,8 +5,8 @@ use poem::http::StatusCode;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
-use super::AppState;
-use super::problem::{self, ApiError};
+use crate::http::AppState;
+use crate::http::problem::{self, ApiError};
 use crate::auth::{self, Principal};
 use crate::workflow::Role;
 

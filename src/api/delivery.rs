@@ -7,10 +7,11 @@ use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::caching::SerializedJson;
-use super::params::{self, Limit, decode_cursor, encode_cursor};
-use super::problem::{ApiError, ProblemKind, ReadError};
+use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, ProblemKind, ReadError};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
-use super::{ApiTags, AppState, caching};
+use super::{ApiTags, caching};
+use crate::http::AppState;
 use crate::content::{Audience, ContentType, Locale, document};
 use crate::store::{ListFilter, Localised, PublishedEntry, localise};
 use std::collections::BTreeMap;

@@ -5,10 +5,11 @@ use poem_openapi::param::Header;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::metrics;
-use super::problem::{HealthError, Problem, ProblemKind};
+use crate::http::metrics;
+use crate::http::problem::{HealthError, Problem, ProblemKind};
 use crate::feed;
-use super::{ApiTags, AppState};
+use super::ApiTags;
+use crate::http::AppState;
 
 #[derive(Object)]
 pub struct Health {

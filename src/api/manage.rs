@@ -9,9 +9,10 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
 use super::auth::TokenAuth;
-use super::params::{self, Limit, decode_cursor, encode_cursor};
-use super::problem::{ApiError, FieldProblem, ProblemKind, field_problems};
-use super::{ApiTags, AppState};
+use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, FieldProblem, ProblemKind, field_problems};
+use super::ApiTags;
+use crate::http::AppState;
 use crate::content::diff::ChangeKind;
 use crate::content::{ContentType, Locale};
 use crate::auth::Principal;
@@ -539,7 +540,7 @@ impl ManageApi {
 }
 
 fn actor(request: &poem::Request, principal: &Principal) -> Actor {
-    Actor { author: principal.author(), request_id: super::request_id::of(request) }
+    Actor { author: principal.author(), request_id: crate::http::request_id::of(request) }
 }
 
 /// Audit events a page: 50 unless asked, at most 500.

@@ -58,7 +58,7 @@ pub fn with_content_types(generated: &str, registry: &Registry) -> Value {
 }
 
 /// Operations that take a body also answer 413 (over
-/// [`super::MAX_BODY_BYTES`], refused before any handler) and 415 (not
+/// [`crate::http::body::MAX_BODY_BYTES`], refused before any handler) and 415 (not
 /// JSON, refused by the framework); the generated document knows neither.
 fn document_body_refusals(operation: &mut Value) {
     if operation.get("requestBody").is_none() {
@@ -67,7 +67,7 @@ fn document_body_refusals(operation: &mut Value) {
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
     let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
     let refusals = [
-        ("413", format!("The body is larger than {} bytes.", super::MAX_BODY_BYTES)),
+        ("413", format!("The body is larger than {} bytes.", crate::http::body::MAX_BODY_BYTES)),
         ("415", "The body is not `application/json`.".to_owned()),
     ];
     for (status, description) in refusals {

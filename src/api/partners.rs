@@ -12,9 +12,10 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
 use super::auth::TokenAuth;
-use super::params;
-use super::problem::{ApiError, FieldProblem};
-use super::{ApiTags, AppState};
+use crate::http::params;
+use crate::http::problem::{ApiError, FieldProblem};
+use super::ApiTags;
+use crate::http::AppState;
 use crate::partner::{self, BundleSource, ConflictKey, Decider, PartnerStatus, Resolution, SyncError, SyncOptions, SyncReport};
 use crate::workflow::Role;
 
@@ -275,7 +276,7 @@ impl PartnersApi {
             ResolutionChoice::TakeUpstream => Resolution::TakeUpstream,
             ResolutionChoice::KeepMine => Resolution::KeepMine,
         };
-        let decider = Decider { actor: principal.author(), request_id: super::request_id::of(request) };
+        let decider = Decider { actor: principal.author(), request_id: crate::http::request_id::of(request) };
         let revision = partner::resolve(&state.store, &name, &key, resolution, &decider).await?;
         Ok(ResolvedResponse::Ok(Json(ConflictResolved { revision })))
     }

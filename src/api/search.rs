@@ -5,9 +5,10 @@ use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::params::{self, Limit, ParamError, decode_cursor, encode_cursor};
-use super::problem::{ApiError, ProblemKind, ReadError};
-use super::{ApiTags, AppState};
+use crate::http::params::{self, Limit, ParamError, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, ProblemKind, ReadError};
+use super::ApiTags;
+use crate::http::AppState;
 use crate::search::{FACETS, Hit, SearchRequest};
 
 #[derive(Object, Debug)]

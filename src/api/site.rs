@@ -11,9 +11,9 @@ use poem::http::{Method, StatusCode, header};
 use poem::web::Data;
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 
-use super::AppState;
+use crate::http::AppState;
 use super::caching::{CACHE_CONTROL, etag_of};
-use super::problem::{self, Problem, ProblemKind};
+use crate::http::problem::{self, Problem, ProblemKind};
 use crate::channels::live::SiteFile;
 use crate::content::Locale;
 use crate::feed::Needs;
@@ -68,7 +68,7 @@ pub async fn preview(request: &Request, state: Data<&AppState>) -> Response {
             }
         }
         // Signed-in editors preview from the editor UI with their session.
-        None => match crate::admin::signed_in(request, &state).await {
+        None => match crate::http::session::of(request, &state.store).await {
             Ok(Some(_)) => {}
             Ok(None) => {
                 return Problem::new(ProblemKind::Unauthorized, "previews need a token (`Authorization: Bearer …` or `?token=…`) or an editor session")

@@ -10,10 +10,11 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::caching::{self, SerializedJson};
 use super::delivery::{EntryBody, entry_body};
-use super::params::{self, Limit, decode_cursor, encode_cursor};
-use super::problem::{ApiError, ReadError};
+use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, ReadError};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
-use super::{ApiTags, AppState};
+use super::ApiTags;
+use crate::http::AppState;
 use crate::content::{ContentType, Locale, Registry};
 use crate::store::{ChangeRow, PublishedEntry};
 

@@ -8,8 +8,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::auth::TokenAuth;
-use super::problem::{ApiError, FieldProblem};
-use super::{ApiTags, AppState};
+use crate::http::problem::{ApiError, FieldProblem};
+use super::ApiTags;
+use crate::http::AppState;
 use crate::auth;
 use crate::store::{AuditEvent, TokenInfo};
 use crate::workflow::Role;
@@ -111,7 +112,7 @@ fn token_body(info: TokenInfo) -> TokenBody {
 }
 
 async fn audit(state: &AppState, request: &poem::Request, principal: &auth::Principal, action: &str, detail: serde_json::Value) -> Result<(), ApiError> {
-    let event = AuditEvent { request_id: super::request_id::of(request), actor: principal.author(), action: action.into(), locale: None, detail };
+    let event = AuditEvent { request_id: crate::http::request_id::of(request), actor: principal.author(), action: action.into(), locale: None, detail };
     state.store.record_audit_event(&event).await?;
     Ok(())
 }

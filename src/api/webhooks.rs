@@ -7,9 +7,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::auth::TokenAuth;
-use super::params::{Limit, decode_cursor, encode_cursor};
-use super::problem::{ApiError, FieldProblem};
-use super::{ApiTags, AppState};
+use crate::http::params::{Limit, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, FieldProblem};
+use super::ApiTags;
+use crate::http::AppState;
 use crate::store::{AuditEvent, Delivery, Subscription, WEBHOOK_EVENTS};
 use crate::workflow::Role;
 
@@ -178,7 +179,7 @@ impl WebhooksApi {
         };
         let stored = state.store.insert_subscription(&subscription).await?;
         let event = AuditEvent {
-            request_id: super::request_id::of(request),
+            request_id: crate::http::request_id::of(request),
             actor: principal.author(),
             action: "webhook.create".into(),
             locale: None,
@@ -214,7 +215,7 @@ impl WebhooksApi {
             return Err(not_found(&id));
         }
         let event = AuditEvent {
-            request_id: super::request_id::of(request),
+            request_id: crate::http::request_id::of(request),
             actor: principal.author(),
             action: "webhook.delete".into(),
             locale: None,

@@ -173,7 +173,7 @@ on_both_databases!(errors_are_problem_json);
 async fn every_problem_type_explains_itself() {
     let db = TestDb::new(Backend::Sqlite).await;
     let server = Server::start(&db, &repo_path("content"));
-    for kind in katalog::api::problem::ProblemKind::ALL {
+    for kind in katalog::http::problem::ProblemKind::ALL {
         let response = server.get(&format!("/problems/{}", kind.slug())).await;
         assert_eq!(response.status(), 200, "{kind:?}");
         assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "{kind:?}");
