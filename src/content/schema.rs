@@ -430,6 +430,7 @@ impl Registry {
         }
         let registry = Registry { types };
         registry.check_reference_targets(dir)?;
+        super::known_fields::check(&registry, dir)?;
         Ok(registry)
     }
 
