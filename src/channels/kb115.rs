@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::snapshot::{Snapshot, SnapshotEntry};
 use super::{Aggregates, ChannelError, EntryOutput, Projection, Sources, views};
+use crate::content::known_fields::{article, service};
 use crate::content::{Locale, document};
 
 const CHANNEL: &str = "kb115";
@@ -64,7 +65,7 @@ impl Projection for Kb115 {
 
     fn entry_files(&self, entry: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
         let mut output = EntryOutput::default();
-        if !["service", "article"].contains(&entry.content_type.name.as_str()) {
+        if ![service::TYPE, article::TYPE].contains(&entry.content_type.name.as_str()) {
             return Ok(output);
         }
         let included = match included(sources.snapshot, entry) {
@@ -75,7 +76,7 @@ impl Projection for Kb115 {
             }
         };
         let record = Record { id: &entry.id, slug: &entry.slug, revision: entry.source.number, fields: &entry.source.document, html: entry.html(Locale::SOURCE), included };
-        let (folder, page) = if entry.content_type.name == "service" {
+        let (folder, page) = if entry.content_type.name == service::TYPE {
             let sheet = views::service_view(sources, entry, Locale::SOURCE);
             output.digest = Some(Value::from(overview_row(entry, &sheet).to_vec()));
             ("", self.templates.get_template(SERVICE_TEMPLATE)?.render(minijinja::value::Serde(&sheet))?)
@@ -90,8 +91,8 @@ impl Projection for Kb115 {
 
     fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError> {
         let mut overview = vec![OVERVIEW_COLUMNS.map(str::to_owned).to_vec()];
-        for service in all.catalogue.of_type("service") {
-            let Some(Value::Array(row)) = all.entries.get(&service.id).and_then(|record| record.digest.as_ref()) else { continue };
+        for entry in all.catalogue.of_type(service::TYPE) {
+            let Some(Value::Array(row)) = all.entries.get(&entry.id).and_then(|record| record.digest.as_ref()) else { continue };
             overview.push(row.iter().map(|cell| cell.as_str().unwrap_or_default().to_owned()).collect());
         }
         Ok(vec![("services.csv".to_owned(), super::csv(&overview))])

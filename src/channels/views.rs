@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::Sources;
 use super::snapshot::SnapshotEntry;
 use crate::content::Locale;
+use crate::content::known_fields::{address, article, deadline, exception, fee, hours, office, online_service, responsibility, service, service_document, slot, topic};
 use crate::render::facts::{self, Words};
 
 /// A titled block of rendered Markdown.
@@ -145,101 +146,101 @@ pub fn sections(entry: &SnapshotEntry, locale: Locale) -> Vec<Section> {
 
 pub fn office_view(entry: &SnapshotEntry, locale: Locale) -> OfficeView {
     let words = Words::of(locale);
-    let office = entry.fields(locale);
+    let fields = entry.fields(locale);
     OfficeView {
-        href: href(entry.shown_locale(locale), "office", &entry.slug),
-        name: name_of(entry, office),
-        description: entry.html(locale).get("description").cloned().unwrap_or_default(),
-        address: office.get("address").map(facts::address).unwrap_or_default(),
-        building: office.get("address").map(|a| text(a, "building")).unwrap_or_default(),
-        phone: text(office, "phone"),
-        email: text(office, "email"),
-        web: text(office, "web"),
-        appointment_url: text(office, "appointment_url"),
-        hours: list(office, "opening_hours")
+        href: href(entry.shown_locale(locale), office::TYPE, &entry.slug),
+        name: name_of(entry, fields),
+        description: entry.html(locale).get(office::DESCRIPTION).cloned().unwrap_or_default(),
+        address: fields.get(office::ADDRESS).map(facts::address).unwrap_or_default(),
+        building: fields.get(office::ADDRESS).map(|a| text(a, address::BUILDING)).unwrap_or_default(),
+        phone: text(fields, office::PHONE),
+        email: text(fields, office::EMAIL),
+        web: text(fields, office::WEB),
+        appointment_url: text(fields, office::APPOINTMENT_URL),
+        hours: list(fields, office::OPENING_HOURS)
             .iter()
-            .map(|hours| Hours { kind: facts::hours_kind(words, &text(hours, "kind")), note: text(hours, "note"), lines: facts::hour_lines(words, hours) })
+            .map(|block| Hours { kind: facts::hours_kind(words, &text(block, hours::KIND)), note: text(block, hours::NOTE), lines: facts::hour_lines(words, block) })
             .collect(),
-        exceptions: list(office, "exceptions").iter().map(|e| facts::exception(words, e)).collect(),
-        schedule: schedule(office),
+        exceptions: list(fields, office::EXCEPTIONS).iter().map(|e| facts::exception(words, e)).collect(),
+        schedule: schedule(fields),
     }
 }
 
-fn schedule(office: &Value) -> String {
-    let Some(general) = list(office, "opening_hours").iter().find(|hours| text(hours, "kind") == "general") else { return String::new() };
-    let slots: Vec<Value> = list(general, "slots").iter().map(|s| serde_json::json!({ "days": s["days"], "opens": s["opens"], "closes": s["closes"] })).collect();
-    let exceptions: Vec<Value> = list(office, "exceptions")
+fn schedule(fields: &Value) -> String {
+    let Some(general) = list(fields, office::OPENING_HOURS).iter().find(|block| text(block, hours::KIND) == "general") else { return String::new() };
+    let slots: Vec<Value> = list(general, hours::SLOTS).iter().map(|s| serde_json::json!({ "days": s[slot::DAYS], "opens": s[slot::OPENS], "closes": s[slot::CLOSES] })).collect();
+    let exceptions: Vec<Value> = list(fields, office::EXCEPTIONS)
         .iter()
         .map(|e| {
             serde_json::json!({
-                "from": e["from"],
-                "until": e.get("until").unwrap_or(&Value::Null),
-                "closed": e.get("closed").and_then(Value::as_bool).unwrap_or(false),
-                "slots": list(e, "slots").iter().map(|s| serde_json::json!({ "opens": s["opens"], "closes": s["closes"] })).collect::<Vec<_>>(),
+                "from": e[exception::FROM],
+                "until": e.get(exception::UNTIL).unwrap_or(&Value::Null),
+                "closed": e.get(exception::CLOSED).and_then(Value::as_bool).unwrap_or(false),
+                "slots": list(e, exception::SLOTS).iter().map(|s| serde_json::json!({ "opens": s[slot::OPENS], "closes": s[slot::CLOSES] })).collect::<Vec<_>>(),
             })
         })
         .collect();
     serde_json::json!({ "slots": slots, "exceptions": exceptions }).to_string()
 }
 
-pub fn article_view(sources: &Sources<'_>, article: &SnapshotEntry, locale: Locale) -> ArticleView {
-    let fields = article.fields(locale);
+pub fn article_view(sources: &Sources<'_>, entry: &SnapshotEntry, locale: Locale) -> ArticleView {
+    let fields = entry.fields(locale);
     ArticleView {
-        name: name_of(article, fields),
-        summary: text(fields, "summary"),
-        sections: sections(article, locale),
-        offices: list(fields, "related_offices")
+        name: name_of(entry, fields),
+        summary: text(fields, article::SUMMARY),
+        sections: sections(entry, locale),
+        offices: list(fields, article::RELATED_OFFICES)
             .iter()
-            .filter_map(|slug| Some(sources.snapshot.get("office", slug.as_str()?)?.office_view(locale)))
+            .filter_map(|slug| Some(sources.snapshot.get(office::TYPE, slug.as_str()?)?.office_view(locale)))
             .collect(),
-        related: list(fields, "related_services").iter().filter_map(|slug| sources.catalogue.link(locale, "service", slug.as_str()?)).collect(),
+        related: list(fields, article::RELATED_SERVICES).iter().filter_map(|slug| sources.catalogue.link(locale, service::TYPE, slug.as_str()?)).collect(),
     }
 }
 
-pub fn service_view(sources: &Sources<'_>, service: &SnapshotEntry, locale: Locale) -> ServiceView {
+pub fn service_view(sources: &Sources<'_>, entry: &SnapshotEntry, locale: Locale) -> ServiceView {
     let words = Words::of(locale);
-    let fields = service.fields(locale);
-    let offices = list(fields, "responsible_offices")
+    let fields = entry.fields(locale);
+    let offices = list(fields, service::RESPONSIBLE_OFFICES)
         .iter()
-        .filter_map(|responsibility| {
-            let office = sources.snapshot.get("office", &text(responsibility, "office"))?;
-            Some(ResponsibleOffice { role: facts::role(words, &text(responsibility, "role")), note: text(responsibility, "note"), office: office.office_view(locale) })
+        .filter_map(|duty| {
+            let office = sources.snapshot.get(office::TYPE, &text(duty, responsibility::OFFICE))?;
+            Some(ResponsibleOffice { role: facts::role(words, &text(duty, responsibility::ROLE)), note: text(duty, responsibility::NOTE), office: office.office_view(locale) })
         })
         .collect();
     let links = |key: &str, content_type: &str| -> Vec<EntryLink> {
         list(fields, key).iter().filter_map(|slug| sources.catalogue.link(locale, content_type, slug.as_str()?)).collect()
     };
     ServiceView {
-        name: name_of(service, fields),
-        leika: text(fields, "leika"),
-        teaser: text(fields, "teaser"),
-        sections: sections(service, locale),
-        fees: list(fields, "fees")
+        name: name_of(entry, fields),
+        leika: entry.content_type.leika(fields).unwrap_or_default().to_owned(),
+        teaser: text(fields, service::TEASER),
+        sections: sections(entry, locale),
+        fees: list(fields, service::FEES)
             .iter()
-            .map(|fee| Fact { label: text(fee, "label"), value: facts::fee_amount(words, fee), note: text(fee, "note") })
+            .map(|cost| Fact { label: text(cost, fee::LABEL), value: facts::fee_amount(words, cost), note: text(cost, fee::NOTE) })
             .collect(),
-        documents: list(fields, "documents")
+        documents: list(fields, service::DOCUMENTS)
             .iter()
-            .filter(|d| text(d, "direction") == "incoming")
+            .filter(|d| text(d, service_document::DIRECTION) == "incoming")
             .map(|d| {
-                let mandatory = d.get("mandatory").and_then(Value::as_bool).unwrap_or(true);
+                let mandatory = d.get(service_document::MANDATORY).and_then(Value::as_bool).unwrap_or(true);
                 let value = match (mandatory, words) {
                     (true, Words::German) => "erforderlich",
                     (false, Words::German) => "falls zutreffend",
                     (true, Words::English) => "required",
                     (false, Words::English) => "if applicable",
                 };
-                Fact { label: text(d, "name"), value: value.to_owned(), note: text(d, "description") }
+                Fact { label: text(d, service_document::NAME), value: value.to_owned(), note: text(d, service_document::DESCRIPTION) }
             })
             .collect(),
-        deadlines: list(fields, "deadlines")
+        deadlines: list(fields, service::DEADLINES)
             .iter()
-            .map(|d| Fact { label: text(d, "label"), value: facts::time_span(words, d), note: String::new() })
+            .map(|d| Fact { label: text(d, deadline::LABEL), value: facts::time_span(words, d), note: String::new() })
             .collect(),
-        processing_time: fields.get("processing_time").map(|t| facts::time_span(words, t)).unwrap_or_default(),
-        online_service: fields.get("online_service").map(|o| ExternalLink { url: text(o, "url"), title: text(o, "title") }),
+        processing_time: fields.get(service::PROCESSING_TIME).map(|t| facts::time_span(words, t)).unwrap_or_default(),
+        online_service: fields.get(service::ONLINE_SERVICE).map(|o| ExternalLink { url: text(o, online_service::URL), title: text(o, online_service::TITLE) }),
         offices,
-        topics: links("topics", "topic"),
-        related: links("related_services", "service"),
+        topics: links(service::TOPICS, topic::TYPE),
+        related: links(service::RELATED_SERVICES, service::TYPE),
     }
 }

@@ -19,6 +19,7 @@ use super::snapshot::SnapshotEntry;
 use super::views::{self, EntryLink, href, lang, name_of};
 use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources};
 use crate::content::Locale;
+use crate::content::known_fields::{address, article, exception, geo, hours, office, online_service, responsibility, service, slot, time_span, topic};
 use crate::render::escape::{escape, json_for_script};
 use crate::render::facts::{self, SCHEMA_ORG_DAYS};
 
@@ -159,7 +160,7 @@ impl Projection for Web {
         for &locale in &site_locales {
             let ui = self.ui.get(locale.code()).cloned().unwrap_or_default();
             let word = |key: &str| ui.get(key).cloned().unwrap_or_else(|| key.to_owned());
-            let topics: Vec<EntryLink> = catalogue.of_type("topic").filter_map(|t| catalogue.link(locale, "topic", &t.slug)).collect();
+            let topics: Vec<EntryLink> = catalogue.of_type(topic::TYPE).filter_map(|t| catalogue.link(locale, topic::TYPE, &t.slug)).collect();
             let start = alternates(site_locales.iter().copied(), &self.ui, |l| format!("/{}/", l.code()));
             let a_z = alternates(site_locales.iter().copied(), &self.ui, |l| format!("/{}/a-z/", l.code()));
             for page in [
@@ -205,23 +206,23 @@ impl Web {
                     .collect()
             };
             let page = match type_name {
-                "service" => {
+                service::TYPE => {
                     let view = views::service_view(sources, entry, locale);
                     let ld = service_json_ld(sources, &self.site, entry, locale);
                     self.page("service.html", locale, title, page_alternates, Some(ld), minijinja::context! { service => template_value(&view) })?
                 }
-                "office" => {
+                office::TYPE => {
                     let view = entry.office_view(locale);
                     let ld = office_json_ld(&self.site, entry, locale);
-                    self.page("office.html", locale, title, page_alternates, Some(ld), minijinja::context! { office => template_value(&view), services => template_value(&referring(&["service"])) })?
+                    self.page("office.html", locale, title, page_alternates, Some(ld), minijinja::context! { office => template_value(&view), services => template_value(&referring(&[service::TYPE])) })?
                 }
                 _ => {
-                    let teaser = ["teaser", "summary"].map(|key| views::text(fields, key)).into_iter().find(|t| !t.is_empty());
+                    let teaser = [topic::TEASER, article::SUMMARY].map(|key| views::text(fields, key)).into_iter().find(|t| !t.is_empty());
                     let content = minijinja::context! {
                         name => title.clone(),
                         teaser => teaser,
                         sections => template_value(&views::sections(entry, locale)),
-                        entries => template_value(&referring(&["topic", "service", "article"])),
+                        entries => template_value(&referring(&[topic::TYPE, service::TYPE, article::TYPE])),
                     };
                     self.page("entry.html", locale, title, page_alternates, None, content)?
                 }
@@ -242,8 +243,8 @@ struct LetterGroup {
 /// Services by the first letter of their name in the locale (Ä with A).
 fn letter_groups(catalogue: &Catalogue, locale: Locale) -> Vec<LetterGroup> {
     let mut services: Vec<(String, EntryLink)> = catalogue
-        .of_type("service")
-        .filter_map(|s: &Summary| catalogue.link(locale, "service", &s.slug))
+        .of_type(service::TYPE)
+        .filter_map(|s: &Summary| catalogue.link(locale, service::TYPE, &s.slug))
         .map(|l| (crate::search::analysis::german_normalize(&l.name.to_lowercase()), l))
         .collect();
     services.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.href.cmp(&b.1.href)));
@@ -264,59 +265,59 @@ fn office_json_ld(site: &Site, office: &SnapshotEntry, locale: Locale) -> Value 
     let mut ld = json!({
         "@context": "https://schema.org",
         "@type": "GovernmentOffice",
-        "@id": format!("{}{}", site.url, href(Locale::SOURCE, "office", &office.slug)),
-        "url": format!("{}{}", site.url, href(locale, "office", &office.slug)),
+        "@id": format!("{}{}", site.url, href(Locale::SOURCE, office::TYPE, &office.slug)),
+        "url": format!("{}{}", site.url, href(locale, office::TYPE, &office.slug)),
         "name": name_of(office, fields),
     });
-    if let Some(address) = fields.get("address") {
+    if let Some(place) = fields.get(office::ADDRESS) {
         ld["address"] = json!({
             "@type": "PostalAddress",
-            "streetAddress": format!("{} {}", views::text(address, "street"), views::text(address, "house_number")),
-            "postalCode": views::text(address, "postal_code"),
-            "addressLocality": views::text(address, "city"),
+            "streetAddress": format!("{} {}", views::text(place, address::STREET), views::text(place, address::HOUSE_NUMBER)),
+            "postalCode": views::text(place, address::POSTAL_CODE),
+            "addressLocality": views::text(place, address::CITY),
             "addressCountry": "DE",
         });
     }
-    for (key, property) in [("phone", "telephone"), ("email", "email"), ("fax", "faxNumber")] {
+    for (key, property) in [(office::PHONE, "telephone"), (office::EMAIL, "email"), (office::FAX, "faxNumber")] {
         if let Some(value) = text(key) {
             ld[property] = json!(value);
         }
     }
-    if let (Some(lat), Some(lon)) = (fields.pointer("/geo/lat"), fields.pointer("/geo/lon")) {
+    if let Some((lat, lon)) = fields.get(office::GEO).and_then(|geo| Some((geo.get(geo::LAT)?, geo.get(geo::LON)?))) {
         ld["geo"] = json!({ "@type": "GeoCoordinates", "latitude": lat, "longitude": lon });
     }
     let general: Vec<Value> = fields
-        .get("opening_hours")
+        .get(office::OPENING_HOURS)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|hours| matches!(hours.get("kind").and_then(Value::as_str), Some("general" | "visiting")))
-        .flat_map(|hours| hours.get("slots").and_then(Value::as_array).cloned().unwrap_or_default())
-        .map(|slot| {
-            let days: Vec<String> = slot["days"]
+        .filter(|block| matches!(block.get(hours::KIND).and_then(Value::as_str), Some("general" | "visiting")))
+        .flat_map(|block| block.get(hours::SLOTS).and_then(Value::as_array).cloned().unwrap_or_default())
+        .map(|times| {
+            let days: Vec<String> = times[slot::DAYS]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(|d| SCHEMA_ORG_DAYS.iter().find(|(code, _)| Some(*code) == d.as_str()).map(|(_, day)| format!("https://schema.org/{day}")))
                 .collect();
-            json!({ "@type": "OpeningHoursSpecification", "dayOfWeek": days, "opens": slot["opens"], "closes": slot["closes"] })
+            json!({ "@type": "OpeningHoursSpecification", "dayOfWeek": days, "opens": times[slot::OPENS], "closes": times[slot::CLOSES] })
         })
         .collect();
     if !general.is_empty() {
         ld["openingHoursSpecification"] = json!(general);
     }
     let special: Vec<Value> = fields
-        .get("exceptions")
+        .get(office::EXCEPTIONS)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .flat_map(|exception| {
-            let from = exception["from"].clone();
-            let until = exception.get("until").cloned().unwrap_or_else(|| from.clone());
-            let closed = exception.get("closed").and_then(Value::as_bool).unwrap_or(false);
-            let slots = if closed { vec![json!({ "opens": "00:00", "closes": "00:00" })] } else { exception.get("slots").and_then(Value::as_array).cloned().unwrap_or_default() };
-            slots.into_iter().map(move |slot| {
-                json!({ "@type": "OpeningHoursSpecification", "validFrom": from, "validThrough": until, "opens": slot["opens"], "closes": slot["closes"] })
+        .flat_map(|change| {
+            let from = change[exception::FROM].clone();
+            let until = change.get(exception::UNTIL).cloned().unwrap_or_else(|| from.clone());
+            let closed = change.get(exception::CLOSED).and_then(Value::as_bool).unwrap_or(false);
+            let slots = if closed { vec![json!({ (slot::OPENS): "00:00", (slot::CLOSES): "00:00" })] } else { change.get(exception::SLOTS).and_then(Value::as_array).cloned().unwrap_or_default() };
+            slots.into_iter().map(move |times| {
+                json!({ "@type": "OpeningHoursSpecification", "validFrom": from, "validThrough": until, "opens": times[slot::OPENS], "closes": times[slot::CLOSES] })
             })
         })
         .collect();
@@ -332,26 +333,26 @@ fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, 
     let mut ld = json!({
         "@context": "https://schema.org",
         "@type": "GovernmentService",
-        "@id": format!("{}{}", site.url, href(Locale::SOURCE, "service", &service.slug)),
-        "url": format!("{}{}", site.url, href(locale, "service", &service.slug)),
+        "@id": format!("{}{}", site.url, href(Locale::SOURCE, service::TYPE, &service.slug)),
+        "url": format!("{}{}", site.url, href(locale, service::TYPE, &service.slug)),
         "name": name_of(service, fields),
         "inLanguage": lang(service.shown_locale(locale)),
         "areaServed": { "@type": "AdministrativeArea", "name": site.municipality },
     });
-    let description = if text("teaser").is_empty() { text("short_text") } else { text("teaser") };
+    let description = if text(service::TEASER).is_empty() { text(service::SHORT_TEXT) } else { text(service::TEASER) };
     if !description.is_empty() {
         ld["description"] = json!(description);
     }
-    if !text("leika").is_empty() {
-        ld["identifier"] = json!([{ "@type": "PropertyValue", "propertyID": "LeiKa", "value": text("leika") }]);
+    if let Some(leika) = service.content_type.leika(fields).filter(|leika| !leika.is_empty()) {
+        ld["identifier"] = json!([{ "@type": "PropertyValue", "propertyID": "LeiKa", "value": leika }]);
     }
     let offices: Vec<Value> = fields
-        .get("responsible_offices")
+        .get(service::RESPONSIBLE_OFFICES)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|r| r.get("role").and_then(Value::as_str) == Some("responsible"))
-        .filter_map(|r| sources.snapshot.get("office", r.get("office")?.as_str()?))
+        .filter(|r| r.get(responsibility::ROLE).and_then(Value::as_str) == Some("responsible"))
+        .filter_map(|r| sources.snapshot.get(office::TYPE, r.get(responsibility::OFFICE)?.as_str()?))
         .map(|office| {
             let mut ld = office_json_ld(site, office, locale);
             if let Some(object) = ld.as_object_mut() {
@@ -364,17 +365,17 @@ fn service_json_ld(sources: &Sources<'_>, site: &Site, service: &SnapshotEntry, 
         ld["provider"] = json!(offices);
     }
     let mut channels = Vec::new();
-    if let Some(url) = fields.pointer("/online_service/url") {
+    if let Some(url) = fields.get(service::ONLINE_SERVICE).and_then(|online| online.get(online_service::URL)) {
         channels.push(json!({ "@type": "ServiceChannel", "serviceUrl": url }));
     }
     channels.push(json!({ "@type": "ServiceChannel", "servicePhone": { "@type": "ContactPoint", "telephone": "115" } }));
-    if let Some(duration) = fields.pointer("/processing_time/duration").and_then(facts::iso_duration) {
+    if let Some(duration) = fields.get(service::PROCESSING_TIME).and_then(|time| time.get(time_span::DURATION)).and_then(facts::iso_duration) {
         for channel in &mut channels {
             channel["processingTime"] = json!(duration);
         }
     }
     ld["availableChannel"] = json!(channels);
-    let keywords: Vec<&str> = fields.get("keywords").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let keywords: Vec<&str> = fields.get(service::KEYWORDS).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     if !keywords.is_empty() {
         ld["keywords"] = json!(keywords.join(", "));
     }

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod document;
 pub mod file_format;
 pub mod key_order;
+pub mod known_fields;
 mod locale;
 pub mod schema;
 pub mod slug;

@@ -62,6 +62,9 @@ impl Section {
     }
 }
 
+/// The external key (`x-external-key`) that holds a service's LeiKa key.
+const LEIKA_KEY: &str = "leika";
+
 /// A content type loaded from its schema file.
 pub struct ContentType {
     pub name: String,
@@ -209,6 +212,12 @@ impl ContentType {
 
     pub fn is_section_field(&self, field: &str) -> bool {
         self.sections.iter().any(|s| s.field == field)
+    }
+
+    /// The LeiKa key of a document: the value of the field marked
+    /// `x-external-key: leika`.
+    pub fn leika<'d>(&self, document: &'d Value) -> Option<&'d str> {
+        document.get(self.external_keys.get(LEIKA_KEY)?)?.as_str()
     }
 
     /// The field that names an entry (`x-title-field`, else `name`).
@@ -421,6 +430,7 @@ impl Registry {
         }
         let registry = Registry { types };
         registry.check_reference_targets(dir)?;
+        super::known_fields::check(&registry, dir)?;
         Ok(registry)
     }
 

@@ -94,11 +94,7 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs, 
         documents.insert(0, (Locale::SOURCE, source.document));
     }
     if problems.is_empty() {
-        let leika = content_type
-            .external_keys
-            .get("leika")
-            .and_then(|field| documents.first()?.1.get(field)?.as_str())
-            .map(str::to_owned);
+        let leika = documents.first().and_then(|(_, source)| content_type.leika(source)).map(str::to_owned);
         Ok(CheckedEntry { content_type: files.content_type.clone(), slug: files.slug.clone(), documents, leika, publishable })
     } else {
         Err(problems)

@@ -508,7 +508,7 @@ fn check_entry(indexed: &IndexedEntry, bytes: &[u8], registry: &Registry) -> Res
         return Err(problems);
     }
     locales.sort_by_key(|l| !l.locale.is_source());
-    let leika = content_type.external_keys.get("leika").and_then(|field| source.fields.get(field)?.as_str()).map(str::to_owned);
+    let leika = content_type.leika(&source.fields).map(str::to_owned);
     Ok(BundleEntry {
         file: indexed.path.clone(),
         references,

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::content::Locale;
+use crate::content::known_fields as field;
 
 /// The language facts are written in: English, or German (also for
 /// Leichte Sprache).
@@ -61,10 +62,10 @@ pub fn money(amount: f64, currency: &str) -> String {
 
 /// A fee: its amount (fixed, range or free), without the label.
 pub fn fee_amount(words: Words, fee: &Value) -> String {
-    let currency = text(fee, "currency");
+    let currency = text(fee, field::fee::CURRENCY);
     let number = |key| fee.get(key).and_then(Value::as_f64);
     let money = |amount| money_in(words, amount, currency);
-    match (text(fee, "kind"), number("amount"), number("min"), number("max")) {
+    match (text(fee, field::fee::KIND), number(field::fee::AMOUNT), number(field::fee::MIN), number(field::fee::MAX)) {
         ("free", ..) => words.pick("kostenlos", "free of charge").to_owned(),
         (_, Some(amount), _, _) => money(amount),
         (_, None, Some(min), Some(max)) => format!("{} {} {}", money(min), words.pick("bis", "to"), money(max)),
@@ -76,10 +77,10 @@ pub fn fee_amount(words: Words, fee: &Value) -> String {
 
 /// `3 bis 4 Wochen`, `1 day`.
 pub fn duration(words: Words, duration: &Value) -> String {
-    let value = duration.get("value").and_then(Value::as_i64).unwrap_or_default();
-    let up_to = duration.get("up_to").and_then(Value::as_i64);
+    let value = duration.get(field::duration::VALUE).and_then(Value::as_i64).unwrap_or_default();
+    let up_to = duration.get(field::duration::UP_TO).and_then(Value::as_i64);
     let plural = up_to.unwrap_or(value) != 1;
-    let (one, many) = match (text(duration, "unit"), words) {
+    let (one, many) = match (text(duration, field::duration::UNIT), words) {
         ("minutes", Words::German) => ("Minute", "Minuten"),
         ("hours", Words::German) => ("Stunde", "Stunden"),
         ("days", Words::German) => ("Tag", "Tage"),
@@ -104,11 +105,11 @@ pub fn duration(words: Words, duration: &Value) -> String {
 
 /// An ISO 8601 duration for a single value (`P3W`); ranges have none.
 pub fn iso_duration(duration: &Value) -> Option<String> {
-    if duration.get("up_to").is_some() {
+    if duration.get(field::duration::UP_TO).is_some() {
         return None;
     }
-    let value = duration.get("value")?.as_i64()?;
-    Some(match duration.get("unit")?.as_str()? {
+    let value = duration.get(field::duration::VALUE)?.as_i64()?;
+    Some(match duration.get(field::duration::UNIT)?.as_str()? {
         "minutes" => format!("PT{value}M"),
         "hours" => format!("PT{value}H"),
         "days" | "working_days" => format!("P{value}D"),
@@ -129,19 +130,19 @@ pub fn date(words: Words, iso: &str) -> String {
 /// A time span (processing time, deadline): duration, dates, note.
 pub fn time_span(words: Words, span: &Value) -> String {
     let mut parts = Vec::new();
-    if let Some(d) = span.get("duration") {
+    if let Some(d) = span.get(field::time_span::DURATION) {
         parts.push(duration(words, d));
     }
-    if let Some(period) = span.get("dates") {
+    if let Some(period) = span.get(field::time_span::DATES) {
         let day = |key| period.get(key).and_then(Value::as_str).map(|d| date(words, d));
-        match (day("from"), day("until")) {
+        match (day(field::dates::FROM), day(field::dates::UNTIL)) {
             (Some(from), Some(until)) => parts.push(format!("{from} {} {until}", words.pick("bis", "to"))),
             (Some(from), None) => parts.push(format!("{} {from}", words.pick("ab", "from"))),
             (None, Some(until)) => parts.push(format!("{} {until}", words.pick("bis", "until"))),
             (None, None) => {}
         }
     }
-    let note = text(span, "note");
+    let note = text(span, field::time_span::NOTE);
     if !note.is_empty() {
         parts.push(note.to_owned());
     }
@@ -150,8 +151,8 @@ pub fn time_span(words: Words, span: &Value) -> String {
 
 /// `Eberhardstraße 39, 70173 Stuttgart`.
 pub fn address(address: &Value) -> String {
-    let street = format!("{} {}", text(address, "street"), text(address, "house_number"));
-    let city = format!("{} {}", text(address, "postal_code"), text(address, "city"));
+    let street = format!("{} {}", text(address, field::address::STREET), text(address, field::address::HOUSE_NUMBER));
+    let city = format!("{} {}", text(address, field::address::POSTAL_CODE), text(address, field::address::CITY));
     [street.trim(), city.trim()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
 }
 
@@ -210,34 +211,34 @@ pub fn role(words: Words, role: &str) -> &'static str {
 /// Weekly hours as lines: `Mo–Mi 08:30–15:30`.
 pub fn hour_lines(words: Words, hours: &Value) -> Vec<String> {
     hours
-        .get("slots")
+        .get(field::hours::SLOTS)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|slot| format!("{} {}–{}", days(words, &slot["days"]), text(slot, "opens"), text(slot, "closes")))
+        .map(|slot| format!("{} {}–{}", days(words, &slot[field::slot::DAYS]), text(slot, field::slot::OPENS), text(slot, field::slot::CLOSES)))
         .collect()
 }
 
 /// A closure or special hours: `24.12.2026–26.12.2026: geschlossen`.
 pub fn exception(words: Words, exception: &Value) -> String {
-    let from = date(words, text(exception, "from"));
-    let when = match exception.get("until").and_then(Value::as_str) {
+    let from = date(words, text(exception, field::exception::FROM));
+    let when = match exception.get(field::exception::UNTIL).and_then(Value::as_str) {
         Some(until) => format!("{from}–{}", date(words, until)),
         None => from,
     };
-    let what = if exception.get("closed").and_then(Value::as_bool).unwrap_or(false) {
+    let what = if exception.get(field::exception::CLOSED).and_then(Value::as_bool).unwrap_or(false) {
         words.pick("geschlossen", "closed").to_owned()
     } else {
         exception
-            .get("slots")
+            .get(field::exception::SLOTS)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .map(|slot| format!("{}–{}", text(slot, "opens"), text(slot, "closes")))
+            .map(|slot| format!("{}–{}", text(slot, field::slot::OPENS), text(slot, field::slot::CLOSES)))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let note = text(exception, "note");
+    let note = text(exception, field::exception::NOTE);
     if note.is_empty() { format!("{when}: {what}") } else { format!("{when}: {what} ({note})") }
 }
 

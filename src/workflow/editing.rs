@@ -60,7 +60,7 @@ pub async fn create(store: &Store, content_type: &ContentType, slug: &str, field
     let message = message.unwrap_or("created");
     let revision = NewRevision { locale: Locale::SOURCE, document: fields, source_number: None, author: &actor.author, message };
     let event = actor.audit("entry.create", Some(Locale::SOURCE), json!({"message": message}));
-    Ok(store.create_entry(&content_type.name, slug, external_leika(content_type, fields).as_deref(), revision, &event).await?)
+    Ok(store.create_entry(&content_type.name, slug, content_type.leika(fields), revision, &event).await?)
 }
 
 /// A new draft revision of one locale, if the entry is still at
@@ -88,9 +88,9 @@ pub async fn save(
     };
     let message = message.unwrap_or("updated");
     let revision = NewRevision { locale, document: fields, source_number, author: &actor.author, message };
-    let leika = if locale.is_source() { external_leika(content_type, fields) } else { None };
+    let leika = if locale.is_source() { content_type.leika(fields) } else { None };
     let event = actor.audit("entry.update", Some(locale), json!({"from_version": expected_version, "message": message}));
-    Ok(store.save_revision(entry, expected_version, leika.as_deref(), revision, &event).await?)
+    Ok(store.save_revision(entry, expected_version, leika, revision, &event).await?)
 }
 
 /// A workflow step on one locale. Publishing checks the whole document
@@ -170,9 +170,9 @@ pub async fn restore_revision(
     let source_number = if locale.is_source() { None } else { entry.locale(Locale::SOURCE).map(|l| l.latest_number) };
     let message = format!("restored revision {}", old.number);
     let new = NewRevision { locale, document: &old.document, source_number, author: &actor.author, message: &message };
-    let leika = if locale.is_source() { external_leika(content_type, &old.document) } else { None };
+    let leika = if locale.is_source() { content_type.leika(&old.document) } else { None };
     let event = actor.audit("revision.restore", Some(locale), json!({"from_version": expected_version, "restored": old.number}));
-    let (entry, number) = store.save_revision(entry, expected_version, leika.as_deref(), new, &event).await?;
+    let (entry, number) = store.save_revision(entry, expected_version, leika, new, &event).await?;
     Ok((entry, number, old.document))
 }
 
@@ -230,7 +230,3 @@ fn reject(violations: Vec<Violation>) -> Result<(), EditingError> {
     if violations.is_empty() { Ok(()) } else { Err(EditingError::Invalid { what: "the document does not match its schema", violations }) }
 }
 
-fn external_leika(content_type: &ContentType, fields: &Value) -> Option<String> {
-    let field = content_type.external_keys.get("leika")?;
-    fields.get(field)?.as_str().map(str::to_owned)
-}

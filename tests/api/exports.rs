@@ -307,3 +307,23 @@ async fn a_killed_export_leaves_the_previous_one_intact(db: TestDb) {
     assert!(!marker.exists());
 }
 on_both_databases!(a_killed_export_leaves_the_previous_one_intact);
+
+/// A schema that renames a field the channels read stops the export
+/// before anything is written, naming the file and the field, instead of
+/// printing pages without it.
+async fn an_export_refuses_schemas_that_rename_a_field_the_channels_read(db: TestDb) {
+    assert!(import(&db, &repo_path("content")).status.success());
+    let schemas = tempfile::tempdir().unwrap();
+    crate::helpers::copy_dir(&repo_path("schemas"), schemas.path());
+    let office = schemas.path().join("office.schema.json");
+    std::fs::write(&office, std::fs::read_to_string(&office).unwrap().replace("\"opening_hours\"", "\"hours\"")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let content = repo_path("content");
+    let args = ["export", "--all", "--out", out.path().to_str().unwrap(), "--database", &db.url, "--schemas", schemas.path().to_str().unwrap(), "--content", content.to_str().unwrap()];
+    let output = katalog(&args);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "the export must not run: {stderr}");
+    assert!(stderr.contains("office.schema.json") && stderr.contains("`opening_hours`"), "{stderr}");
+    assert!(std::fs::read_dir(out.path()).unwrap().next().is_none(), "nothing is written");
+}
+on_both_databases!(an_export_refuses_schemas_that_rename_a_field_the_channels_read);

@@ -22,6 +22,7 @@ use crate::channels::Site;
 use crate::channels::snapshot::SnapshotEntry;
 use crate::channels::views;
 use crate::content::Locale;
+use crate::content::known_fields as field;
 use crate::render::facts::{self, Words};
 use crate::render::markdown::to_plain_text;
 
@@ -117,7 +118,7 @@ fn set(node: &mut Value, key: &str, values: Vec<Value>) {
 /// channel. `included(type, slug)` tells whether the bundle describes that
 /// entry too: links lead only to resources described beside them.
 pub fn service(site: &Site, service: &SnapshotEntry, included: &dyn Fn(&str, &str) -> bool) -> Value {
-    let id = iri(site, "service", &service.slug);
+    let id = iri(site, field::service::TYPE, &service.slug);
     let fields = &service.source.document;
     let area = area(site);
     let languages = languages(service);
@@ -127,43 +128,44 @@ pub fn service(site: &Site, service: &SnapshotEntry, included: &dyn Fn(&str, &st
         "dct:identifier": service.id,
         "dct:spatial": reference(area["@id"].as_str().unwrap_or_default()),
     });
-    set(&mut node, "dct:title", texts(service, |_, d| text_at(d, "/name")));
-    set(&mut node, "dct:description", texts(service, |_, d| markdown_at(d, "/short_text")));
+    let title = format!("/{}", service.content_type.title_field());
+    set(&mut node, "dct:title", texts(service, |_, d| text_at(d, &title)));
+    set(&mut node, "dct:description", texts(service, |_, d| markdown_at(d, &format!("/{}", field::service::SHORT_TEXT))));
     set(&mut node, "dct:language", languages.iter().map(|l| reference(l["@id"].as_str().unwrap_or_default())).collect());
     let keywords = service
         .locales()
         .filter_map(|locale| Some((locale, own_document(service, locale)?)))
-        .flat_map(|(locale, document)| list(document, "keywords").iter().filter_map(Value::as_str).map(move |k| json!({ "@language": locale.code(), "@value": k })))
+        .flat_map(|(locale, document)| list(document, field::service::KEYWORDS).iter().filter_map(Value::as_str).map(move |k| json!({ "@language": locale.code(), "@value": k })))
         .collect();
     set(&mut node, "dcat:keyword", keywords);
 
     // The offices named as responsible are the competent authority; when
     // none is, every office the service names is.
-    let offices: Vec<(&str, &str)> = list(fields, "responsible_offices")
+    let offices: Vec<(&str, &str)> = list(fields, field::service::RESPONSIBLE_OFFICES)
         .iter()
-        .filter_map(|r| Some((r.get("office")?.as_str()?, r.get("role")?.as_str()?)))
-        .filter(|(office, _)| included("office", office))
+        .filter_map(|r| Some((r.get(field::responsibility::OFFICE)?.as_str()?, r.get(field::responsibility::ROLE)?.as_str()?)))
+        .filter(|(office, _)| included(field::office::TYPE, office))
         .collect();
     let responsible: Vec<&str> = offices.iter().filter(|(_, role)| *role == "responsible").map(|(office, _)| *office).collect();
     let competent = if responsible.is_empty() { offices.iter().map(|(office, _)| *office).collect() } else { responsible };
-    set(&mut node, "cv:hasCompetentAuthority", competent.iter().map(|office| reference(iri(site, "office", office))).collect());
+    set(&mut node, "cv:hasCompetentAuthority", competent.iter().map(|office| reference(iri(site, field::office::TYPE, office))).collect());
     let mut contact_points: Vec<String> = Vec::new();
     for (office, _) in &offices {
-        let contact_point = format!("{}#contact-point", iri(site, "office", office));
+        let contact_point = format!("{}#contact-point", iri(site, field::office::TYPE, office));
         if !contact_points.contains(&contact_point) {
             contact_points.push(contact_point);
         }
     }
     set(&mut node, "cv:contactPoint", contact_points.into_iter().map(reference).collect());
-    let related = list(fields, "related_services").iter().filter_map(Value::as_str).filter(|slug| included("service", slug));
-    set(&mut node, "cv:relatedService", related.map(|slug| reference(iri(site, "service", slug))).collect());
-    if let Some(duration) = fields.pointer("/processing_time/duration").and_then(xsd_duration) {
+    let related = list(fields, field::service::RELATED_SERVICES).iter().filter_map(Value::as_str).filter(|slug| included(field::service::TYPE, slug));
+    set(&mut node, "cv:relatedService", related.map(|slug| reference(iri(site, field::service::TYPE, slug))).collect());
+    let processing_time = fields.get(field::service::PROCESSING_TIME).and_then(|time| time.get(field::time_span::DURATION));
+    if let Some(duration) = processing_time.and_then(xsd_duration) {
         node["cv:processingTime"] = json!({ "@type": "xsd:duration", "@value": duration });
     }
 
     let mut graph = Vec::new();
-    let leika = views::text(fields, "leika");
-    if !leika.is_empty() {
+    if let Some(leika) = service.content_type.leika(fields).filter(|leika| !leika.is_empty()) {
         let concept = format!("urn:de:fim:leika:leistung:{leika}");
         node["cv:isClassifiedBy"] = reference(&concept);
         graph.push(json!({ "@id": concept, "@type": "skos:Concept", "skos:notation": leika }));
@@ -177,16 +179,16 @@ pub fn service(site: &Site, service: &SnapshotEntry, included: &dyn Fn(&str, &st
         node["cv:holdsRequirement"] = reference(requirement["@id"].as_str().unwrap_or_default());
         graph.push(requirement);
     }
-    if let Some(url) = fields.pointer("/online_service/url").and_then(Value::as_str) {
+    if let Some(url) = fields.get(field::service::ONLINE_SERVICE).and_then(|online| online.get(field::online_service::URL)?.as_str()) {
         let channel = format!("{id}#online-service");
         node["cv:hasChannel"] = reference(&channel);
         let mut online = json!({
             "@id": channel,
             "@type": "cv:Channel",
-            "dct:identifier": format!("{}/online_service", service.id),
+            "dct:identifier": format!("{}/{}", service.id, field::service::ONLINE_SERVICE),
             "foaf:page": reference(url),
         });
-        set(&mut online, "dct:description", texts(service, |_, d| text_at(d, "/online_service/title")));
+        set(&mut online, "dct:description", texts(service, |_, d| text_at(d, &format!("/{}/{}", field::service::ONLINE_SERVICE, field::online_service::TITLE))));
         graph.push(online);
     }
     graph.insert(0, node);
@@ -209,17 +211,17 @@ fn xsd_duration(duration: &Value) -> Option<String> {
 fn costs(service: &SnapshotEntry, id: &str, graph: &mut Vec<Value>) -> Vec<Value> {
     let mut currencies: Vec<String> = Vec::new();
     let mut costs = Vec::new();
-    for (i, fee) in list(&service.source.document, "fees").iter().enumerate() {
+    for (i, fee) in list(&service.source.document, field::service::FEES).iter().enumerate() {
         let cost_id = format!("{id}#fee-{}", i + 1);
-        let currency = fee.get("currency").and_then(Value::as_str).unwrap_or("EUR").to_owned();
+        let currency = fee.get(field::fee::CURRENCY).and_then(Value::as_str).unwrap_or("EUR").to_owned();
         let mut cost = json!({
             "@id": cost_id,
             "@type": "cv:Cost",
-            "dct:identifier": format!("{}/fees/{i}", service.id),
+            "dct:identifier": format!("{}/{}/{i}", service.id, field::service::FEES),
         });
-        let value = match views::text(fee, "kind").as_str() {
+        let value = match views::text(fee, field::fee::KIND).as_str() {
             "free" => Some(0.0),
-            "fixed" => fee.get("amount").and_then(Value::as_f64),
+            "fixed" => fee.get(field::fee::AMOUNT).and_then(Value::as_f64),
             _ => None,
         };
         if let Some(value) = value {
@@ -230,9 +232,9 @@ fn costs(service: &SnapshotEntry, id: &str, graph: &mut Vec<Value>) -> Vec<Value
             }
         }
         let descriptions = texts(service, |locale, document| {
-            let label = text_at(document, &format!("/fees/{i}/label"))?;
+            let label = text_at(document, &format!("/{}/{i}/{}", field::service::FEES, field::fee::LABEL))?;
             let words = Words::of(locale);
-            let note = text_at(document, &format!("/fees/{i}/note")).map(|note| format!(" ({note})")).unwrap_or_default();
+            let note = text_at(document, &format!("/{}/{i}/{}", field::service::FEES, field::fee::NOTE)).map(|note| format!(" ({note})")).unwrap_or_default();
             Some(format!("{label}: {}{note}", facts::fee_amount(words, fee)))
         });
         set(&mut cost, "dct:description", descriptions);
@@ -246,17 +248,18 @@ fn costs(service: &SnapshotEntry, id: &str, graph: &mut Vec<Value>) -> Vec<Value
 /// Documents brought (`cv:Evidence`) and documents received (`cv:Output`).
 fn documents(service: &SnapshotEntry, id: &str, graph: &mut Vec<Value>) -> (Vec<Value>, Vec<Value>) {
     let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
-    for (i, item) in list(&service.source.document, "documents").iter().enumerate() {
-        let incoming = views::text(item, "direction") == "incoming";
+    for (i, item) in list(&service.source.document, field::service::DOCUMENTS).iter().enumerate() {
+        let incoming = views::text(item, field::service_document::DIRECTION) == "incoming";
         let node_id = format!("{id}#document-{}", i + 1);
         let mut node = json!({
             "@id": node_id,
             "@type": if incoming { "cv:Evidence" } else { "cv:Output" },
-            "dct:identifier": format!("{}/documents/{i}", service.id),
+            "dct:identifier": format!("{}/{}/{i}", service.id, field::service::DOCUMENTS),
         });
-        set(&mut node, "dct:title", texts(service, |_, d| text_at(d, &format!("/documents/{i}/name"))));
-        set(&mut node, "dct:description", texts(service, |_, d| text_at(d, &format!("/documents/{i}/description"))));
-        if let Some(form) = item.get("form_url").and_then(Value::as_str).filter(|_| incoming) {
+        let at = |key| format!("/{}/{i}/{key}", field::service::DOCUMENTS);
+        set(&mut node, "dct:title", texts(service, |_, d| text_at(d, &at(field::service_document::NAME))));
+        set(&mut node, "dct:description", texts(service, |_, d| text_at(d, &at(field::service_document::DESCRIPTION))));
+        if let Some(form) = item.get(field::service_document::FORM_URL).and_then(Value::as_str).filter(|_| incoming) {
             node["foaf:page"] = reference(form);
             graph.push(json!({ "@id": form, "@type": "foaf:Document" }));
         }
@@ -269,7 +272,7 @@ fn documents(service: &SnapshotEntry, id: &str, graph: &mut Vec<Value>) -> (Vec<
 /// The prerequisites module as one `cv:Requirement`, titled with its
 /// section heading in each locale.
 fn prerequisites(service: &SnapshotEntry, id: &str) -> Option<Value> {
-    const FIELD: &str = "prerequisites";
+    const FIELD: &str = field::service::PREREQUISITES;
     service.source.document.get(FIELD)?;
     let section = service.content_type.sections.iter().find(|s| s.field == FIELD)?;
     let mut requirement = json!({
@@ -290,7 +293,7 @@ fn prerequisites(service: &SnapshotEntry, id: &str) -> Option<Value> {
 /// An office as the public organisation it is, with its address and a
 /// contact point for phone, e-mail, web page and opening hours.
 pub fn office(site: &Site, office: &SnapshotEntry) -> Value {
-    let id = iri(site, "office", &office.slug);
+    let id = iri(site, field::office::TYPE, &office.slug);
     let fields = &office.source.document;
     let area = area(site);
     let mut graph = Vec::new();
@@ -301,47 +304,48 @@ pub fn office(site: &Site, office: &SnapshotEntry) -> Value {
         "dct:spatial": reference(area["@id"].as_str().unwrap_or_default()),
         "cv:contactPoint": reference(format!("{id}#contact-point")),
     });
-    set(&mut node, "skos:prefLabel", texts(office, |_, d| text_at(d, "/name")));
-    if let Some(address) = fields.get("address") {
+    let title = format!("/{}", office.content_type.title_field());
+    set(&mut node, "skos:prefLabel", texts(office, |_, d| text_at(d, &title)));
+    if let Some(address) = fields.get(field::office::ADDRESS) {
         let german = |value: String| json!({ "@language": Locale::SOURCE.code(), "@value": value });
-        let street = format!("{} {}", views::text(address, "street"), views::text(address, "house_number")).trim().to_owned();
+        let street = format!("{} {}", views::text(address, field::address::STREET), views::text(address, field::address::HOUSE_NUMBER)).trim().to_owned();
         node["locn:address"] = reference(format!("{id}#address"));
         graph.push(json!({
             "@id": format!("{id}#address"),
             "@type": "locn:Address",
             "locn:thoroughfare": german(street),
-            "locn:postCode": views::text(address, "postal_code"),
-            "locn:postName": german(views::text(address, "city")),
+            "locn:postCode": views::text(address, field::address::POSTAL_CODE),
+            "locn:postName": german(views::text(address, field::address::CITY)),
             "locn:fullAddress": german(facts::address(address)),
         }));
     }
 
     let mut contact = json!({ "@id": format!("{id}#contact-point"), "@type": "cv:ContactPoint" });
-    for (key, property) in [("phone", "cv:telephone"), ("email", "cv:email")] {
+    for (key, property) in [(field::office::PHONE, "cv:telephone"), (field::office::EMAIL, "cv:email")] {
         if let Some(value) = fields.get(key).and_then(Value::as_str) {
             contact[property] = json!(value);
         }
     }
-    if let Some(web) = fields.get("web").and_then(Value::as_str) {
+    if let Some(web) = fields.get(field::office::WEB).and_then(Value::as_str) {
         contact["cv:contactPage"] = reference(web);
         graph.push(json!({ "@id": web, "@type": "foaf:Document" }));
     }
     let mut hours = Vec::new();
-    for (i, block) in list(fields, "opening_hours").iter().enumerate() {
+    for (i, block) in list(fields, field::office::OPENING_HOURS).iter().enumerate() {
         let hours_id = format!("{id}#hours-{}", i + 1);
         let descriptions = described_per_locale(office, |words, document| {
-            let note = text_at(document, &format!("/opening_hours/{i}/note")).map(|note| format!(" ({note})")).unwrap_or_default();
-            format!("{}: {}{note}", facts::hours_kind(words, &views::text(block, "kind")), facts::hour_lines(words, block).join(", "))
+            let note = text_at(document, &format!("/{}/{i}/{}", field::office::OPENING_HOURS, field::hours::NOTE)).map(|note| format!(" ({note})")).unwrap_or_default();
+            format!("{}: {}{note}", facts::hours_kind(words, &views::text(block, field::hours::KIND)), facts::hour_lines(words, block).join(", "))
         });
         hours.push(reference(&hours_id));
         graph.push(json!({ "@id": hours_id, "@type": "time:TemporalEntity", "dct:description": descriptions }));
     }
     set(&mut contact, "cv:openingHours", hours);
     let mut special = Vec::new();
-    for (i, exception) in list(fields, "exceptions").iter().enumerate() {
+    for (i, exception) in list(fields, field::office::EXCEPTIONS).iter().enumerate() {
         let special_id = format!("{id}#exception-{}", i + 1);
         let descriptions = described_per_locale(office, |words, document| {
-            facts::exception(words, document.pointer(&format!("/exceptions/{i}")).unwrap_or(exception))
+            facts::exception(words, document.pointer(&format!("/{}/{i}", field::office::EXCEPTIONS)).unwrap_or(exception))
         });
         special.push(reference(&special_id));
         graph.push(json!({ "@id": special_id, "@type": "time:TemporalEntity", "dct:description": descriptions }));
