@@ -109,8 +109,14 @@ fn service_files(dir: &Path) -> Vec<std::path::PathBuf> {
 /// The generated services as a Hugo site with two languages and a minimal template.
 fn hugo_site(content: &Path, site: &Path) {
     for (folder, layout) in [
-        ("layouts/_default/single.html", "<!DOCTYPE html>\n<html lang=\"{{ .Language.Lang }}\"><head><meta charset=\"utf-8\"><title>{{ .Title }}</title></head>\n<body><main><h1>{{ .Title }}</h1>\n{{ .Content }}\n</main></body></html>\n"),
-        ("layouts/_default/list.html", "<!DOCTYPE html>\n<html lang=\"{{ .Language.Lang }}\"><head><meta charset=\"utf-8\"><title>{{ .Title }}</title></head>\n<body><main><h1>{{ .Title }}</h1><ul>{{ range .Pages }}<li><a href=\"{{ .RelPermalink }}\">{{ .Title }}</a></li>{{ end }}</ul></main></body></html>\n"),
+        (
+            "layouts/_default/single.html",
+            "<!DOCTYPE html>\n<html lang=\"{{ .Language.Lang }}\"><head><meta charset=\"utf-8\"><title>{{ .Title }}</title></head>\n<body><main><h1>{{ .Title }}</h1>\n{{ .Content }}\n</main></body></html>\n",
+        ),
+        (
+            "layouts/_default/list.html",
+            "<!DOCTYPE html>\n<html lang=\"{{ .Language.Lang }}\"><head><meta charset=\"utf-8\"><title>{{ .Title }}</title></head>\n<body><main><h1>{{ .Title }}</h1><ul>{{ range .Pages }}<li><a href=\"{{ .RelPermalink }}\">{{ .Title }}</a></li>{{ end }}</ul></main></body></html>\n",
+        ),
     ] {
         let path = site.join(folder);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -139,11 +145,8 @@ fn hugo_site(content: &Path, site: &Path) {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("KATALOG_BENCH_SIZES")
-        .unwrap_or_else(|_| "10000,50000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes: Vec<usize> =
+        std::env::var("KATALOG_BENCH_SIZES").unwrap_or_else(|_| "10000,50000".into()).split(',').filter_map(|s| s.trim().parse().ok()).collect();
     // Deleted only at the end, so that no run pays for the deletions of another.
     let mut folders = Vec::new();
     for services in sizes {

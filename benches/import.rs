@@ -25,11 +25,8 @@ fn peak_memory(summary: &str) -> String {
 
 #[tokio::main]
 async fn main() {
-    let sizes: Vec<usize> = std::env::var("KATALOG_BENCH_SIZES")
-        .unwrap_or_else(|_| "10000,50000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes: Vec<usize> =
+        std::env::var("KATALOG_BENCH_SIZES").unwrap_or_else(|_| "10000,50000".into()).split(',').filter_map(|s| s.trim().parse().ok()).collect();
     let postgres = std::env::var("KATALOG_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
 
@@ -52,11 +49,7 @@ async fn main() {
             let started = Instant::now();
             let summary = katalog(&["import", content.to_str().unwrap(), "--publish", "--database", url, "--schemas", schemas]);
             let seconds = started.elapsed().as_secs_f64();
-            println!(
-                "{size:>8} {name:>10} {files:>8} {seconds:>10.2} {:>12.0} {:>10}",
-                files as f64 / seconds,
-                peak_memory(&summary)
-            );
+            println!("{size:>8} {name:>10} {files:>8} {seconds:>10.2} {:>12.0} {:>10}", files as f64 / seconds, peak_memory(&summary));
         }
         admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await.unwrap();
     }

@@ -55,7 +55,19 @@ fn main() {
         let city = format!("sqlite://{}", dir.path().join("city.db").display());
         let town = format!("sqlite://{}", dir.path().join("town.db").display());
         let export = || {
-            katalog(&["export", "--channel", "partner", "--out", out.to_str().unwrap(), "--database", &city, "--schemas", schemas, "--content", content.to_str().unwrap()]);
+            katalog(&[
+                "export",
+                "--channel",
+                "partner",
+                "--out",
+                out.to_str().unwrap(),
+                "--database",
+                &city,
+                "--schemas",
+                schemas,
+                "--content",
+                content.to_str().unwrap(),
+            ]);
         };
         katalog(&["import", content.to_str().unwrap(), "--publish", "--database", &city, "--schemas", schemas]);
         export();

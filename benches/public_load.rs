@@ -190,9 +190,8 @@ fn main() {
         let cpu_before = cpu_seconds(pid, ticks);
         let started = Instant::now();
         let (answered, failed, mut health) = runtime.block_on(async {
-            let clients: Vec<_> = (0..CLIENTS)
-                .map(|n| tokio::spawn(client(http.clone(), base.clone(), scenario, n as u64 + 1, newest_seq.max(1), running.clone())))
-                .collect();
+            let clients: Vec<_> =
+                (0..CLIENTS).map(|n| tokio::spawn(client(http.clone(), base.clone(), scenario, n as u64 + 1, newest_seq.max(1), running.clone()))).collect();
             let probe = {
                 let (base, running, failures) = (base.clone(), running.clone(), health_failures.clone());
                 std::thread::spawn(move || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(probe(base, running, failures)))

@@ -54,7 +54,8 @@ fn main() {
     let seconds: u64 = std::env::var("KATALOG_SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
     let dir = tempfile::tempdir().unwrap();
     let (database, content) = generated_site(dir.path(), "soak", SERVICES);
-    let created = Command::new(BIN).args(["token", "create", "--role", "publisher", "--name", "soak", "--database", &database]).stderr(Stdio::null()).output().unwrap();
+    let created =
+        Command::new(BIN).args(["token", "create", "--role", "publisher", "--name", "soak", "--database", &database]).stderr(Stdio::null()).output().unwrap();
     assert!(created.status.success(), "katalog token create");
     let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     // The load comes from one address: rate limits would answer it with 429.

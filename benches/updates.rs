@@ -35,14 +35,7 @@ async fn client(base: String, token: String, slug: &str, until: Instant) -> (u64
     let (mut ok, mut failed) = (0, 0);
     while Instant::now() < until {
         fields["teaser"] = json!(format!("Fassung {ok}"));
-        let response = http
-            .put(&url)
-            .bearer_auth(&token)
-            .header("If-Match", format!("\"{version}\""))
-            .json(&json!({"fields": fields}))
-            .send()
-            .await
-            .unwrap();
+        let response = http.put(&url).bearer_auth(&token).header("If-Match", format!("\"{version}\"")).json(&json!({"fields": fields})).send().await.unwrap();
         if response.status() == 200 {
             let body: Value = response.json().await.unwrap();
             version = body["version"].as_i64().unwrap();

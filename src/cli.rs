@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
-use crate::http::AppState;
 use crate::config::{FileConfig, LimitsSection, OutboundSection, PartnerSection, RetentionSection, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
+use crate::http::AppState;
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
 use crate::store::{AuditEvent, DEFAULT_DATABASE_URL, Pruned, Retention, Store};
@@ -514,7 +514,10 @@ impl ServeArgs {
             },
             retention: RetentionSection { audit_days: self.retention.keep_audit_days, revision_days: self.retention.keep_revision_days },
             outbound: OutboundSection { allow_hosts: Some(self.partner_fetch.fence.outbound_allow_hosts.clone()) },
-            partner: PartnerSection { max_file_mb: Some(self.partner_fetch.partner_max_file_mb), sync_timeout_secs: Some(self.partner_fetch.partner_sync_timeout_secs) },
+            partner: PartnerSection {
+                max_file_mb: Some(self.partner_fetch.partner_max_file_mb),
+                sync_timeout_secs: Some(self.partner_fetch.partner_sync_timeout_secs),
+            },
         }
     }
 }
@@ -600,8 +603,18 @@ impl ServeArgs {
 impl WebhookArgs {
     fn check(&self, v: &mut Verdicts) {
         v.check("webhook_debounce_ms", "webhooks.debounce_ms", None, at_most(self.webhook_debounce_ms, MAX_WEBHOOK_WAIT_MS));
-        v.check("webhook_backoff_ms", "webhooks.backoff_ms", None, at_least_one(self.webhook_backoff_ms).and(at_most(self.webhook_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
-        v.check("webhook_max_backoff_ms", "webhooks.max_backoff_ms", None, at_least_one(self.webhook_max_backoff_ms).and(at_most(self.webhook_max_backoff_ms, MAX_WEBHOOK_WAIT_MS)));
+        v.check(
+            "webhook_backoff_ms",
+            "webhooks.backoff_ms",
+            None,
+            at_least_one(self.webhook_backoff_ms).and(at_most(self.webhook_backoff_ms, MAX_WEBHOOK_WAIT_MS)),
+        );
+        v.check(
+            "webhook_max_backoff_ms",
+            "webhooks.max_backoff_ms",
+            None,
+            at_least_one(self.webhook_max_backoff_ms).and(at_most(self.webhook_max_backoff_ms, MAX_WEBHOOK_WAIT_MS)),
+        );
         v.check("webhook_retry_hours", "webhooks.retry_hours", None, at_most(self.webhook_retry_hours, MAX_WEBHOOK_RETRY_HOURS));
     }
 }
@@ -615,7 +628,9 @@ impl PartnerFetchArgs {
 
 impl RetentionArgs {
     fn check(&self, v: &mut Verdicts) {
-        for (id, key, days) in [("keep_audit_days", "retention.audit_days", self.keep_audit_days), ("keep_revision_days", "retention.revision_days", self.keep_revision_days)] {
+        for (id, key, days) in
+            [("keep_audit_days", "retention.audit_days", self.keep_audit_days), ("keep_revision_days", "retention.revision_days", self.keep_revision_days)]
+        {
             v.check(id, key, None, if days == Some(0) { Err("0 would delete all of it; leave the setting out to keep everything".into()) } else { Ok(()) });
         }
     }
@@ -870,7 +885,8 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         Command::Search { query, locale, content_type, limit, search } => {
             let (index, synonyms) = caught_up_search(&search).await?;
             let locale = Locale::parse(&locale).with_context(|| format!("unknown locale `{locale}`"))?;
-            let request = crate::search::SearchRequest { text: &query, locale, content_type: content_type.as_deref(), topic: None, office: None, limit, offset: 0 };
+            let request =
+                crate::search::SearchRequest { text: &query, locale, content_type: content_type.as_deref(), topic: None, office: None, limit, offset: 0 };
             let results = index.search(&request, &synonyms)?;
             println!("{} matching entries", results.total);
             for hit in results.hits {
@@ -1015,7 +1031,14 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
                 report.elapsed.as_secs_f64(),
                 peak_memory_mb().map(|mb| format!(", peak memory {mb:.0} MB")).unwrap_or_default()
             );
-            for (label, entries) in [("new", &report.new), ("changed", &report.changed), ("withdrawn upstream", &report.withdrawn), ("kept as a draft", &report.held_back), ("in conflict", &report.conflicts), ("refers to an entry not received", &report.unresolved)] {
+            for (label, entries) in [
+                ("new", &report.new),
+                ("changed", &report.changed),
+                ("withdrawn upstream", &report.withdrawn),
+                ("kept as a draft", &report.held_back),
+                ("in conflict", &report.conflicts),
+                ("refers to an entry not received", &report.unresolved),
+            ] {
                 for entry in entries {
                     println!("  {label}: {entry}");
                 }
@@ -1028,7 +1051,8 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
             let store = open_store(&database).await?;
             store.migrate().await?;
             let resolution = if take_upstream { partner::Resolution::TakeUpstream } else { partner::Resolution::KeepMine };
-            let decider = partner::Decider { actor: format!("partner:{name}"), request_id: format!("partner-resolve-{}", chrono::Utc::now().timestamp_millis()) };
+            let decider =
+                partner::Decider { actor: format!("partner:{name}"), request_id: format!("partner-resolve-{}", chrono::Utc::now().timestamp_millis()) };
             let key = partner::ConflictKey { content_type, slug, module: &module, locale };
             match partner::resolve(&store, &name, &key, resolution, &decider).await? {
                 Some(number) => println!("{entry}: {module} ({}) taken from upstream as draft revision {number}", locale.code()),
@@ -1150,7 +1174,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone(), WhenHeld::InMemory)?;
-    let bundle = crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
+    let bundle =
+        crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
     let settings = crate::http::Settings {
         cache_bytes: args.cache_mb * 1024 * 1024,
         ready_max_lag: args.ready_max_lag,
@@ -1165,7 +1190,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics_token: args.metrics_token.clone(),
         webhooks: args.webhooks.timing(),
     };
-    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings).context("--cors-origin / KATALOG_CORS_ORIGINS")?;
+    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings)
+        .context("--cors-origin / KATALOG_CORS_ORIGINS")?;
     state.feed.start().await?;
     let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing(), &state.partner_fetch.fence)?;
     let mut beats = crate::background::Beats::default();
@@ -1341,7 +1367,9 @@ fn peak_memory_mb() -> Option<f64> {
 /// A progress bar over rows, on the terminal only.
 fn rows_progress(doing: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} rows, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} rows, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     bar.set_message(doing.to_owned());
     bar
 }

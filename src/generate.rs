@@ -7,29 +7,102 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-const TOPICS: [&str; 12] = [
-    "ausweise", "umzug", "familie", "fahrzeuge", "gewerbe", "bauen", "soziales", "migration", "abfall", "wahlen", "gesundheit",
-    "bildung",
-];
+const TOPICS: [&str; 12] =
+    ["ausweise", "umzug", "familie", "fahrzeuge", "gewerbe", "bauen", "soziales", "migration", "abfall", "wahlen", "gesundheit", "bildung"];
 
 pub const SUBJECTS: [&str; 24] = [
-    "Personalausweis", "Meldebescheinigung", "Bewohnerparkausweis", "Gewerbeanzeige", "Baugenehmigung", "Hundesteuer",
-    "Wohngeld", "Kitaplatz", "Fahrzeugzulassung", "Sondernutzung", "Gaststättenerlaubnis", "Fischereischein",
-    "Anwohnerparken", "Sperrmüllabholung", "Geburtsurkunde", "Eheschließung", "Einbürgerung", "Aufenthaltstitel",
-    "Führungszeugnis", "Wunschkennzeichen", "Briefwahlunterlagen", "Grundsteuer", "Schwerbehindertenparkausweis",
+    "Personalausweis",
+    "Meldebescheinigung",
+    "Bewohnerparkausweis",
+    "Gewerbeanzeige",
+    "Baugenehmigung",
+    "Hundesteuer",
+    "Wohngeld",
+    "Kitaplatz",
+    "Fahrzeugzulassung",
+    "Sondernutzung",
+    "Gaststättenerlaubnis",
+    "Fischereischein",
+    "Anwohnerparken",
+    "Sperrmüllabholung",
+    "Geburtsurkunde",
+    "Eheschließung",
+    "Einbürgerung",
+    "Aufenthaltstitel",
+    "Führungszeugnis",
+    "Wunschkennzeichen",
+    "Briefwahlunterlagen",
+    "Grundsteuer",
+    "Schwerbehindertenparkausweis",
     "Lebensmittelkontrolle",
 ];
 
 pub const ACTIONS: [&str; 8] = ["beantragen", "verlängern", "ändern", "abmelden", "anzeigen", "ersetzen", "prüfen lassen", "zurückgeben"];
 
 const WORDS: [&str; 64] = [
-    "Antrag", "Verwaltung", "Bürgerbüro", "Unterlagen", "Gebühr", "Nachweis", "Termin", "Behörde", "Frist", "Bescheid",
-    "Stadt", "Anschrift", "Wohnsitz", "Verfahren", "Vorlage", "Bearbeitung", "Sachbearbeitung", "Voraussetzung", "Formular",
-    "Unterschrift", "Vollmacht", "Zahlung", "Ausweis", "Dokument", "Auskunft", "Erlaubnis", "Genehmigung", "Prüfung",
-    "Entscheidung", "Zuständigkeit", "Mitteilung", "Bestätigung", "Online", "persönlich", "schriftlich", "rechtzeitig",
-    "vollständig", "gültig", "zuständige", "erforderliche", "kostenpflichtig", "gebührenfrei", "unverzüglich", "innerhalb",
-    "spätestens", "gemeinsam", "zusätzlich", "jeweils", "bitte", "bringen", "beantragen", "erhalten", "vorlegen", "prüfen",
-    "ausstellen", "einreichen", "melden", "zahlen", "beachten", "vereinbaren", "Öffnungszeiten", "Wartezeit", "Straße",
+    "Antrag",
+    "Verwaltung",
+    "Bürgerbüro",
+    "Unterlagen",
+    "Gebühr",
+    "Nachweis",
+    "Termin",
+    "Behörde",
+    "Frist",
+    "Bescheid",
+    "Stadt",
+    "Anschrift",
+    "Wohnsitz",
+    "Verfahren",
+    "Vorlage",
+    "Bearbeitung",
+    "Sachbearbeitung",
+    "Voraussetzung",
+    "Formular",
+    "Unterschrift",
+    "Vollmacht",
+    "Zahlung",
+    "Ausweis",
+    "Dokument",
+    "Auskunft",
+    "Erlaubnis",
+    "Genehmigung",
+    "Prüfung",
+    "Entscheidung",
+    "Zuständigkeit",
+    "Mitteilung",
+    "Bestätigung",
+    "Online",
+    "persönlich",
+    "schriftlich",
+    "rechtzeitig",
+    "vollständig",
+    "gültig",
+    "zuständige",
+    "erforderliche",
+    "kostenpflichtig",
+    "gebührenfrei",
+    "unverzüglich",
+    "innerhalb",
+    "spätestens",
+    "gemeinsam",
+    "zusätzlich",
+    "jeweils",
+    "bitte",
+    "bringen",
+    "beantragen",
+    "erhalten",
+    "vorlegen",
+    "prüfen",
+    "ausstellen",
+    "einreichen",
+    "melden",
+    "zahlen",
+    "beachten",
+    "vereinbaren",
+    "Öffnungszeiten",
+    "Wartezeit",
+    "Straße",
     "Änderung",
 ];
 
@@ -78,10 +151,7 @@ pub fn write(out: &Path, services: usize, seed: u64, english: bool) -> anyhow::R
     let mut english_random = Random(seed ^ 0x656e_676c_6973_6800);
     let mut written = 0;
     for (index, topic) in TOPICS.iter().enumerate() {
-        let text = format!(
-            "+++\nname = \"Thema {topic}\"\nposition = {index}\nkeywords = [\"{topic}\"]\n+++\n{}\n",
-            random.paragraph(4)
-        );
+        let text = format!("+++\nname = \"Thema {topic}\"\nposition = {index}\nkeywords = [\"{topic}\"]\n+++\n{}\n", random.paragraph(4));
         write_file(&out.join("topic").join(format!("{topic}.md")), &text)?;
         written += 1;
     }
@@ -168,11 +238,7 @@ fn service(index: usize, offices: usize, services: usize, random: &mut Random) -
 
 /// A partial translation: name, teaser and lead text; the rest falls back.
 fn english_service(index: usize, random: &mut Random) -> String {
-    format!(
-        "+++\nname = \"Service number {index}\"\nteaser = \"{}\"\n+++\n{}\n",
-        random.sentence(),
-        random.paragraph(3)
-    )
+    format!("+++\nname = \"Service number {index}\"\nteaser = \"{}\"\n+++\n{}\n", random.sentence(), random.paragraph(3))
 }
 
 #[cfg(test)]

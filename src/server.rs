@@ -23,9 +23,7 @@ pub async fn serve(
         .ok_or_else(|| std::io::Error::other("the listener has no socket address"))?;
     on_bound(bound);
     let app = routes::app(state).await;
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(5)))
-        .await
+    poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(5))).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 use super::form::{self, Choice, FormContext, Posted, ReferenceChoices};
 use super::session::{Editor, encode_component, redirect};
 use super::{Lang, error_page, pages};
+use crate::content::diff::{ChangeKind, diff};
+use crate::content::{ContentType, Locale, Violation};
 use crate::http::AppState;
 use crate::http::params;
 use crate::http::problem::Problem;
-use crate::content::diff::{ChangeKind, diff};
-use crate::content::{ContentType, Locale, Violation};
 use crate::render::template_value;
 use crate::store::{EditError, EntryRecord, WorkListFilter, WorkListSort};
 use crate::workflow::editing::{self, Actor, EditingError, TrashStep};
@@ -71,7 +71,15 @@ pub async fn list(request: &Request, state: Data<&AppState>, editor: Editor, Que
     let content_type = query.content_type.clone().filter(|t| state.registry.get(t).is_some());
     let found_by_search = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         Some(text) => {
-            let request = crate::search::SearchRequest { text, locale: Locale::SOURCE, content_type: content_type.as_deref(), topic: None, office: None, limit: SEARCH_MATCHES, offset: 0 };
+            let request = crate::search::SearchRequest {
+                text,
+                locale: Locale::SOURCE,
+                content_type: content_type.as_deref(),
+                topic: None,
+                office: None,
+                limit: SEARCH_MATCHES,
+                offset: 0,
+            };
             match state.search.search(&request, &state.synonyms) {
                 Ok(results) => results.hits.into_iter().map(|hit| hit.entry_id).collect(),
                 Err(error) => {
@@ -123,7 +131,8 @@ pub async fn list(request: &Request, state: Data<&AppState>, editor: Editor, Que
         })
         .collect();
     let pages = found.total.div_ceil(PAGE_SIZE).max(1);
-    let query_without_page = request.original_uri().query().unwrap_or_default().split('&').filter(|p| !p.starts_with("page=") && !p.is_empty()).collect::<Vec<_>>().join("&");
+    let query_without_page =
+        request.original_uri().query().unwrap_or_default().split('&').filter(|p| !p.starts_with("page=") && !p.is_empty()).collect::<Vec<_>>().join("&");
     let page_href = |number: u64| format!("/admin/entries?{query_without_page}{}page={number}", if query_without_page.is_empty() { "" } else { "&" });
     let view = context! {
         here => request.original_uri().to_string(),
@@ -200,7 +209,15 @@ pub async fn create(request: &Request, state: Data<&AppState>, editor: Editor, Q
     }
 }
 
-async fn new_entry_page(state: &AppState, editor: &Editor, content_type: &ContentType, slug: &str, document: &Value, errors: &[Violation], status: StatusCode) -> Response {
+async fn new_entry_page(
+    state: &AppState,
+    editor: &Editor,
+    content_type: &ContentType,
+    slug: &str,
+    document: &Value,
+    errors: &[Violation],
+    status: StatusCode,
+) -> Response {
     let references = match all_reference_choices(state, content_type).await {
         Ok(references) => references,
         Err(error) => return failed(editor.lang, error),
@@ -269,7 +286,8 @@ pub async fn save(
         return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &[], version), StatusCode::OK).await;
     }
     if !unreadable.is_empty() {
-        return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &unreadable, version), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &unreadable, version), StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
     }
     form::without_empty_items(&mut document, translating);
     let message = posted.control("_message").map(str::trim).filter(|m| !m.is_empty());
@@ -329,7 +347,9 @@ pub async fn workflow(
         return editor.refused(&refused);
     }
     let result = match step {
-        WorkflowStep::Transition(action) => editing::transition(&state.store, &content_type, &entry, locale, action, None, form.comment.as_deref(), &actor(request, &editor)).await,
+        WorkflowStep::Transition(action) => {
+            editing::transition(&state.store, &content_type, &entry, locale, action, None, form.comment.as_deref(), &actor(request, &editor)).await
+        }
         WorkflowStep::Trash(trash) => editing::trash(&state.store, &entry, trash, &actor(request, &editor)).await,
     };
     match result {
@@ -409,7 +429,11 @@ pub async fn schedule(
         Some(text) => match local_time(zone, text) {
             Some(at) => Some(at),
             None => {
-                errors.push(Violation { pointer: format!("/_{field}"), message: format!("`{text}` {}", pages::word(editor.lang, "not_a_time")), missing: false });
+                errors.push(Violation {
+                    pointer: format!("/_{field}"),
+                    message: format!("`{text}` {}", pages::word(editor.lang, "not_a_time")),
+                    missing: false,
+                });
                 None
             }
         },
@@ -469,7 +493,12 @@ struct RevisionRow {
 }
 
 #[handler]
-pub async fn history(state: Data<&AppState>, editor: Editor, Path((content_type, slug)): Path<(String, String)>, Query(query): Query<HistoryQuery>) -> Response {
+pub async fn history(
+    state: Data<&AppState>,
+    editor: Editor,
+    Path((content_type, slug)): Path<(String, String)>,
+    Query(query): Query<HistoryQuery>,
+) -> Response {
     let (content_type, entry, locale) = match resolve(&state, &editor, &content_type, &slug, query.locale.as_deref()).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -540,7 +569,9 @@ pub async fn restore(
     };
     match editing::restore_revision(&state.store, &content_type, &entry, locale, form.number, form.version, &actor(request, &editor)).await {
         Ok((entry, _, _)) => redirect(&format!("{}&done=restored", entry_href(&entry.content_type, &entry.slug, locale))),
-        Err(EditingError::Edit(EditError::VersionConflict { .. })) => error_page(StatusCode::CONFLICT, editor.lang, &pages::word(editor.lang, "changed_meanwhile")),
+        Err(EditingError::Edit(EditError::VersionConflict { .. })) => {
+            error_page(StatusCode::CONFLICT, editor.lang, &pages::word(editor.lang, "changed_meanwhile"))
+        }
         Err(error) => failed(editor.lang, error),
     }
 }
@@ -647,7 +678,15 @@ struct LocaleTab {
     outdated: bool,
 }
 
-async fn entry_page(state: &AppState, editor: &Editor, content_type: &ContentType, entry: &EntryRecord, locale: Locale, shown: Shown<'_>, status: StatusCode) -> Response {
+async fn entry_page(
+    state: &AppState,
+    editor: &Editor,
+    content_type: &ContentType,
+    entry: &EntryRecord,
+    locale: Locale,
+    shown: Shown<'_>,
+    status: StatusCode,
+) -> Response {
     let lang = editor.lang;
     let source = if locale.is_source() {
         None
@@ -678,7 +717,13 @@ async fn entry_page(state: &AppState, editor: &Editor, content_type: &ContentTyp
         .collect();
     let record = entry.locale(locale);
     let actions: Vec<&str> = if entry.trashed_at.is_some() {
-        if editor.may(Role::Admin) { vec!["untrash", "delete"] } else if editor.may(Role::Publisher) { vec!["untrash"] } else { vec![] }
+        if editor.may(Role::Admin) {
+            vec!["untrash", "delete"]
+        } else if editor.may(Role::Publisher) {
+            vec!["untrash"]
+        } else {
+            vec![]
+        }
     } else {
         let mut actions: Vec<&str> = record
             .map(|r| r.state.allowed(r.published_number.is_some()))
@@ -743,13 +788,23 @@ struct ErrorLink {
 fn error_summary(content_type: &ContentType, errors: &[Violation]) -> Vec<ErrorLink> {
     errors
         .iter()
-        .map(|v| ErrorLink { id: format!("f{}", v.pointer.replace(['/', '~'], "-")), field: form::label_of(content_type, &v.pointer), message: v.message.clone() })
+        .map(|v| ErrorLink {
+            id: format!("f{}", v.pointer.replace(['/', '~'], "-")),
+            field: form::label_of(content_type, &v.pointer),
+            message: v.message.clone(),
+        })
         .collect()
 }
 
 /// The type, entry and locale a request names; a page saying why not
 /// when one of them does not exist.
-async fn resolve(state: &AppState, editor: &Editor, content_type: &str, slug: &str, locale: Option<&str>) -> Result<(Arc<ContentType>, EntryRecord, Locale), Response> {
+async fn resolve(
+    state: &AppState,
+    editor: &Editor,
+    content_type: &str,
+    slug: &str,
+    locale: Option<&str>,
+) -> Result<(Arc<ContentType>, EntryRecord, Locale), Response> {
     let content_type = state.registry.get(content_type).cloned().ok_or_else(|| not_found(editor.lang))?;
     let locale = params::locale(locale).map_err(|error| failed(editor.lang, error))?;
     match state.store.entry_record(&content_type.name, slug).await {
@@ -779,7 +834,8 @@ async fn all_reference_choices(state: &AppState, content_type: &ContentType) -> 
 
 async fn reference_choices(state: &AppState, content_type: &str) -> Result<Vec<Choice>, EditingError> {
     let Some(target) = state.registry.get(content_type) else { return Ok(Vec::new()) };
-    let filter = WorkListFilter { content_type: Some(content_type.to_owned()), sort: WorkListSort::Slug, limit: REFERENCE_CHOICES, ..WorkListFilter::default() };
+    let filter =
+        WorkListFilter { content_type: Some(content_type.to_owned()), sort: WorkListSort::Slug, limit: REFERENCE_CHOICES, ..WorkListFilter::default() };
     let found = state.store.work_list(&filter).await?;
     Ok(found
         .items

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::content::schema::{SchemaWalker, escape_pointer};
 use crate::content::key_order::KeyOrder;
+use crate::content::schema::{SchemaWalker, escape_pointer};
 use crate::content::{ContentType, Violation};
 
 /// Most values one post may carry. The largest form the schemas make (an
@@ -204,7 +204,8 @@ impl<'a> Builder<'a> {
                         .map(|index| {
                             let item_pointer = format!("{pointer}/{index}");
                             let item_source = sources.and_then(|s| s.get(index));
-                            let mut item = self.field(declared_items.unwrap_or(items), &items_at, values.get(index).unwrap_or(&Value::Null), item_source, &item_pointer);
+                            let mut item =
+                                self.field(declared_items.unwrap_or(items), &items_at, values.get(index).unwrap_or(&Value::Null), item_source, &item_pointer);
                             item.label = format!("{} {}", field.label, index + 1);
                             item.removable = !translating;
                             item

@@ -83,7 +83,6 @@ fn asset(poem::web::Path(name): poem::web::Path<String>) -> Response {
 
 /// A page for a request that cannot be answered as asked.
 fn error_page(status: StatusCode, lang: Lang, message: &str) -> Response {
-    let body = pages::render("error.html", lang, None, minijinja::context! { message })
-        .unwrap_or_else(|_| Html(crate::render::escape::escape(message)));
+    let body = pages::render("error.html", lang, None, minijinja::context! { message }).unwrap_or_else(|_| Html(crate::render::escape::escape(message)));
     Response::builder().status(status).content_type("text/html; charset=utf-8").body(body.0)
 }

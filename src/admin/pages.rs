@@ -47,10 +47,8 @@ static PAGES: LazyLock<Pages> = LazyLock::new(|| {
         }
     }
     let table: HashMap<String, HashMap<String, String>> = toml::from_str(WORDS).unwrap_or_default();
-    let words = [Lang::De, Lang::En]
-        .into_iter()
-        .map(|lang| (lang, crate::render::template_value(&table.get(lang.code()).cloned().unwrap_or_default())))
-        .collect();
+    let words =
+        [Lang::De, Lang::En].into_iter().map(|lang| (lang, crate::render::template_value(&table.get(lang.code()).cloned().unwrap_or_default()))).collect();
     Pages { templates, words }
 });
 

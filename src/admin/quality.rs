@@ -8,8 +8,8 @@ use poem::{Response, handler};
 use super::entries::{entry_href, page_response};
 use super::error_page;
 use super::session::Editor;
-use crate::http::AppState;
 use crate::content::Locale;
+use crate::http::AppState;
 use crate::quality::{self, Finding};
 use crate::render::template_value;
 
@@ -27,7 +27,10 @@ struct ShownFinding<'r> {
 }
 
 fn shown<'r>(key: &'static str, findings: &'r [Finding]) -> Section<'r> {
-    Section { key, findings: findings.iter().map(|finding| ShownFinding { href: entry_href(&finding.content_type, &finding.slug, Locale::SOURCE), finding }).collect() }
+    Section {
+        key,
+        findings: findings.iter().map(|finding| ShownFinding { href: entry_href(&finding.content_type, &finding.slug, Locale::SOURCE), finding }).collect(),
+    }
 }
 
 #[handler]

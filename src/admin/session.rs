@@ -12,10 +12,10 @@ use poem::http::{StatusCode, header};
 use poem::{Endpoint, FromRequest, IntoResponse, Middleware, Request, RequestBody, Response};
 
 use super::{Lang, error_page, pages};
-use crate::http::AppState;
-use crate::http::session::{self, SESSION_COOKIE, cookie};
 use crate::auth::{self, Principal, Refused, random_secret};
 use crate::digest::sha256_hex;
+use crate::http::AppState;
+use crate::http::session::{self, SESSION_COOKIE, cookie};
 use crate::store::{EditorSession, StoreError};
 use crate::workflow::Role;
 
@@ -138,8 +138,8 @@ pub async fn sign_out(request: &Request, state: &AppState) -> Result<String, Ses
 /// A `Set-Cookie` value for the editor UI's path. `Secure` when the
 /// request came over TLS, directly or through a proxy that says so.
 pub fn set_cookie(request: &Request, name: &str, value: &str, max_age_seconds: i64) -> String {
-    let tls = request.scheme() == &poem::http::uri::Scheme::HTTPS
-        || request.header("X-Forwarded-Proto").is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+    let tls =
+        request.scheme() == &poem::http::uri::Scheme::HTTPS || request.header("X-Forwarded-Proto").is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
     format!("{name}={value}; Path=/; Max-Age={max_age_seconds}; HttpOnly; SameSite=Strict{}", if tls { "; Secure" } else { "" })
 }
 

@@ -5,9 +5,9 @@ use poem::http::StatusCode;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
+use crate::auth::{self, Principal};
 use crate::http::AppState;
 use crate::http::problem::{self, ApiError};
-use crate::auth::{self, Principal};
 use crate::workflow::Role;
 
 /// `Authorization: Bearer kat_…` — create tokens with `katalog token create`.

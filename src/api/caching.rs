@@ -4,9 +4,9 @@
 
 use std::marker::PhantomData;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use poem::http::HeaderValue;
-use bytes::Bytes;
 use poem::web::headers::{self, Header as _};
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
@@ -68,10 +68,8 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
     for item in header.split(',') {
         let mut parts = item.split(';');
         let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let quality = parts
-            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let quality =
+            parts.filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q="))).find_map(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
         match coding.as_str() {
             "gzip" | "x-gzip" => return quality > 0.0,
             "*" => wildcard = quality > 0.0,

@@ -7,12 +7,12 @@ use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::caching::SerializedJson;
-use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
-use crate::http::problem::{ApiError, ProblemKind, ReadError};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
 use super::{ApiTags, caching};
-use crate::http::AppState;
 use crate::content::{Audience, ContentType, Locale, document};
+use crate::http::AppState;
+use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, ProblemKind, ReadError};
 use crate::store::{ListFilter, Localised, PublishedEntry, localise};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -133,7 +133,8 @@ impl DeliveryApi {
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
         /// `gzip` gets bodies of a kilobyte or more gzipped.
-        #[oai(name = "Accept-Encoding")] accept_encoding: Header<Option<String>>,
+        #[oai(name = "Accept-Encoding")]
+        accept_encoding: Header<Option<String>>,
         /// References to include: field names (`responsible_offices`), type names (`offices`),
         /// `all`, and `referenced_by` for the entries that refer to this one.
         expand: Query<Option<String>>,
@@ -177,7 +178,8 @@ impl DeliveryApi {
         #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
         /// `gzip` gets bodies of a kilobyte or more gzipped.
-        #[oai(name = "Accept-Encoding")] accept_encoding: Header<Option<String>>,
+        #[oai(name = "Accept-Encoding")]
+        accept_encoding: Header<Option<String>>,
         /// References to include for all items (see the single-entry operation).
         expand: Query<Option<String>>,
         /// Only entries that refer to this topic (slug).
@@ -223,7 +225,8 @@ impl DeliveryApi {
             filter.leika.as_deref().unwrap_or_default(),
             since,
         );
-        let response = state.responses.get_or_build(key, |key| render_list(&state, &content_type, after.as_deref(), limit, locale, &filter, &expansion, key)).await?;
+        let response =
+            state.responses.get_or_build(key, |key| render_list(&state, &content_type, after.as_deref(), limit, locale, &filter, &expansion, key)).await?;
         let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
         if caching::not_modified(if_none_match.0.as_deref(), &representation.etag) {
             return Ok(ListEntriesResponse::NotModified(representation.etag, caching::CACHE_CONTROL.into(), VARY.into()));
@@ -434,10 +437,7 @@ async fn referenced_by(state: &AppState, content_type: &str, slug: &str, locale:
 /// An entry reduced to the fields its type shows when expanded.
 fn linked_entry(content_type: &ContentType, entry: PublishedEntry, locale: Locale, via: Option<String>) -> LinkedEntry {
     let full = entry_body(content_type, entry, locale);
-    let subset: serde_json::Map<String, serde_json::Value> = content_type
-        .expand_fields
-        .iter()
-        .filter_map(|field| full.fields.get(field).map(|value| (field.clone(), value.clone())))
-        .collect();
+    let subset: serde_json::Map<String, serde_json::Value> =
+        content_type.expand_fields.iter().filter_map(|field| full.fields.get(field).map(|value| (field.clone(), value.clone()))).collect();
     LinkedEntry { id: full.id, content_type: full.content_type, slug: full.slug, locale: full.locale, via, fields: serde_json::Value::Object(subset) }
 }

@@ -5,11 +5,11 @@ use poem_openapi::param::Header;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::ApiTags;
+use crate::feed;
+use crate::http::AppState;
 use crate::http::metrics;
 use crate::http::problem::{HealthError, Problem, ProblemKind};
-use crate::feed;
-use super::ApiTags;
-use crate::http::AppState;
 
 #[derive(Object)]
 pub struct Health {
@@ -122,7 +122,8 @@ impl HealthApi {
         authorization: Header<Option<String>>,
     ) -> Result<MetricsResponse, MetricsError> {
         if let Some(required) = &state.metrics_token {
-            let given = authorization.0.as_deref().and_then(|value| value.strip_prefix("Bearer ")).map(|token| crate::digest::sha256_hex(token.trim().as_bytes()));
+            let given =
+                authorization.0.as_deref().and_then(|value| value.strip_prefix("Bearer ")).map(|token| crate::digest::sha256_hex(token.trim().as_bytes()));
             // Digests are compared, so the time taken tells nothing about the token.
             if given.as_deref() != Some(&**required) {
                 let problem = Problem::new(ProblemKind::Unauthorized, "/metrics needs the metrics token as `Authorization: Bearer …`");

@@ -8,14 +8,14 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
-use super::auth::TokenAuth;
-use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
-use crate::http::problem::{ApiError, FieldProblem, ProblemKind, field_problems};
 use super::ApiTags;
-use crate::http::AppState;
+use super::auth::TokenAuth;
+use crate::auth::Principal;
 use crate::content::diff::ChangeKind;
 use crate::content::{ContentType, Locale};
-use crate::auth::Principal;
+use crate::http::AppState;
+use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, FieldProblem, ProblemKind, field_problems};
 use crate::store::{EntryRecord, RevisionRecord};
 use crate::workflow::editing::{self, Actor, TrashStep};
 use crate::workflow::{self, Action, Role};
@@ -297,7 +297,14 @@ pub struct ManageApi;
 impl ManageApi {
     /// Create an entry (its German source, as a draft).
     #[oai(path = "/:content_type", method = "post", operation_id = "createEntry")]
-    async fn create_entry(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, body: Json<EntryCreate>) -> Result<CreatedResponse, ApiError> {
+    async fn create_entry(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        body: Json<EntryCreate>,
+    ) -> Result<CreatedResponse, ApiError> {
         let principal = auth.require(Role::Editor, "creating entries")?;
         let content_type = state.content_type(&content_type)?;
         let fields = object_fields(&body.fields)?;
@@ -309,7 +316,14 @@ impl ManageApi {
 
     /// The newest revision of one locale of an entry, with every locale's workflow state.
     #[oai(path = "/:content_type/:id_or_slug", method = "get", operation_id = "getManagedEntry")]
-    async fn get_entry(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, locale: Query<Option<String>>) -> Result<EntryResponse, ApiError> {
+    async fn get_entry(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        locale: Query<Option<String>>,
+    ) -> Result<EntryResponse, ApiError> {
         auth.require(Role::Reader, "reading drafts")?;
         let content_type = state.content_type(&content_type)?;
         let locale = params::locale(locale.0.as_deref())?;
@@ -340,14 +354,22 @@ impl ManageApi {
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let expected = parse_if_match(if_match.0.as_deref())?;
         let fields = object_fields(&body.fields)?;
-        let (entry, number) = editing::save(&state.store, &content_type, &entry, locale, expected, fields, body.message.as_deref(), &actor(request, principal)).await?;
+        let (entry, number) =
+            editing::save(&state.store, &content_type, &entry, locale, expected, fields, body.message.as_deref(), &actor(request, principal)).await?;
         let managed = managed_view(&entry, locale, number, fields.clone());
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
 
     /// Check a document without saving it: as a draft, or for publishing.
     #[oai(path = "/:content_type/validate", method = "post", operation_id = "validateDocument")]
-    async fn validate(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, mode: Query<Option<CheckMode>>, body: Json<DocumentCheck>) -> Result<CheckResponse, ApiError> {
+    async fn validate(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        mode: Query<Option<CheckMode>>,
+        body: Json<DocumentCheck>,
+    ) -> Result<CheckResponse, ApiError> {
         auth.require(Role::Reader, "validating")?;
         let content_type = state.content_type(&content_type)?;
         let fields = object_fields(&body.fields)?;
@@ -360,7 +382,14 @@ impl ManageApi {
 
     /// Revisions of one locale, newest first.
     #[oai(path = "/:content_type/:id_or_slug/revisions", method = "get", operation_id = "listRevisions")]
-    async fn list_revisions(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, locale: Query<Option<String>>) -> Result<RevisionsResponse, ApiError> {
+    async fn list_revisions(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        locale: Query<Option<String>>,
+    ) -> Result<RevisionsResponse, ApiError> {
         auth.require(Role::Reader, "reading revisions")?;
         let content_type = state.content_type(&content_type)?;
         let locale = params::locale(locale.0.as_deref())?;
@@ -371,7 +400,15 @@ impl ManageApi {
 
     /// One revision with its document.
     #[oai(path = "/:content_type/:id_or_slug/revisions/:number", method = "get", operation_id = "getRevision")]
-    async fn get_revision(&self, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, number: Path<i32>, locale: Query<Option<String>>) -> Result<RevisionResponse, ApiError> {
+    async fn get_revision(
+        &self,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        number: Path<i32>,
+        locale: Query<Option<String>>,
+    ) -> Result<RevisionResponse, ApiError> {
         auth.require(Role::Reader, "reading revisions")?;
         let content_type = state.content_type(&content_type)?;
         let locale = params::locale(locale.0.as_deref())?;
@@ -442,14 +479,22 @@ impl ManageApi {
         let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let expected = parse_if_match(if_match.0.as_deref())?;
-        let (entry, number, document) = editing::restore_revision(&state.store, &content_type, &entry, locale, *number, expected, &actor(request, principal)).await?;
+        let (entry, number, document) =
+            editing::restore_revision(&state.store, &content_type, &entry, locale, *number, expected, &actor(request, principal)).await?;
         let managed = managed_view(&entry, locale, number, document);
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
 
     /// Move an entry to the trash: every live locale is withdrawn.
     #[oai(path = "/:content_type/:id_or_slug/trash", method = "post", operation_id = "trashEntry")]
-    async fn trash_entry(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
+    async fn trash_entry(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+    ) -> Result<EntryResponse, ApiError> {
         let principal = auth.require(Role::Publisher, "moving entries to the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
@@ -459,7 +504,14 @@ impl ManageApi {
 
     /// Take an entry out of the trash; its locales come back as drafts.
     #[oai(path = "/:content_type/:id_or_slug/trash", method = "delete", operation_id = "restoreFromTrash")]
-    async fn restore_from_trash(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<EntryResponse, ApiError> {
+    async fn restore_from_trash(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+    ) -> Result<EntryResponse, ApiError> {
         let principal = auth.require(Role::Publisher, "restoring entries from the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
@@ -469,7 +521,14 @@ impl ManageApi {
 
     /// Delete an entry in the trash for good, with all its revisions (admin only).
     #[oai(path = "/:content_type/:id_or_slug", method = "delete", operation_id = "deleteEntry")]
-    async fn delete_entry(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>) -> Result<DeletedResponse, ApiError> {
+    async fn delete_entry(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+    ) -> Result<DeletedResponse, ApiError> {
         let principal = auth.require(Role::Admin, "deleting entries for good")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
@@ -480,7 +539,15 @@ impl ManageApi {
     /// Schedule publishing and/or withdrawal of one locale. The document is
     /// checked now (422 if it could not be published) and again when due.
     #[oai(path = "/:content_type/:id_or_slug/schedule", method = "put", operation_id = "scheduleEntry")]
-    async fn schedule(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, body: Json<ScheduleRequest>) -> Result<EntryResponse, ApiError> {
+    async fn schedule(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        body: Json<ScheduleRequest>,
+    ) -> Result<EntryResponse, ApiError> {
         let principal = auth.require(Role::Publisher, "scheduling")?;
         let content_type = state.content_type(&content_type)?;
         let locale = params::locale(body.locale.as_deref())?;
@@ -528,7 +595,15 @@ impl ManageApi {
     /// publish, unpublish, archive. Refused transitions get 409 naming the
     /// allowed ones; publishing an incomplete document gets 422.
     #[oai(path = "/:content_type/:id_or_slug/transitions", method = "post", operation_id = "transitionEntry")]
-    async fn transition(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, content_type: Path<String>, id_or_slug: Path<String>, body: Json<TransitionRequest>) -> Result<EntryResponse, ApiError> {
+    async fn transition(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        content_type: Path<String>,
+        id_or_slug: Path<String>,
+        body: Json<TransitionRequest>,
+    ) -> Result<EntryResponse, ApiError> {
         let action: Action = body.action.into();
         let principal = auth.require(action.required_role(), &format!("`{action}`"))?;
         let content_type = state.content_type(&content_type)?;
@@ -583,13 +658,16 @@ fn etag(version: i64) -> String {
 /// The version in `If-Match`: `"7"` (as sent in `ETag`) or `7`.
 fn parse_if_match(header: Option<&str>) -> Result<i64, ApiError> {
     let required = |detail: &str| ApiError::new(ProblemKind::IfMatchRequired, detail);
-    let raw = header.map(str::trim).filter(|h| !h.is_empty()).ok_or_else(|| {
-        required("send If-Match with the entry's current version (its ETag) so that no one's edit is overwritten")
-    })?;
+    let raw = header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| required("send If-Match with the entry's current version (its ETag) so that no one's edit is overwritten"))?;
     if raw == "*" {
         return Err(required("If-Match: * would overwrite blindly; send the entry's current version"));
     }
-    raw.trim_matches('"').parse::<i64>().map_err(|_| ApiError::new(ProblemKind::InvalidIfMatch, format!("If-Match `{raw}` is not a version this API handed out")))
+    raw.trim_matches('"')
+        .parse::<i64>()
+        .map_err(|_| ApiError::new(ProblemKind::InvalidIfMatch, format!("If-Match `{raw}` is not a version this API handed out")))
 }
 
 fn object_fields(fields: &Value) -> Result<&Value, ApiError> {

@@ -12,14 +12,14 @@ mod caching;
 mod delivery;
 mod health;
 mod manage;
+mod openapi;
+mod partners;
+pub mod response_cache;
 mod search;
 pub mod site;
-pub mod response_cache;
 mod sync;
 mod tokens;
 mod webhooks;
-mod partners;
-mod openapi;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
@@ -40,10 +40,28 @@ pub enum ApiTags {
     Operations,
 }
 
-type Apis = (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, partners::PartnersApi, health::HealthApi);
+type Apis = (
+    delivery::DeliveryApi,
+    search::SearchApi,
+    sync::SyncApi,
+    manage::ManageApi,
+    tokens::TokensApi,
+    webhooks::WebhooksApi,
+    partners::PartnersApi,
+    health::HealthApi,
+);
 
 fn apis() -> Apis {
-    (delivery::DeliveryApi, search::SearchApi, sync::SyncApi, manage::ManageApi, tokens::TokensApi, webhooks::WebhooksApi, partners::PartnersApi, health::HealthApi)
+    (
+        delivery::DeliveryApi,
+        search::SearchApi,
+        sync::SyncApi,
+        manage::ManageApi,
+        tokens::TokensApi,
+        webhooks::WebhooksApi,
+        partners::PartnersApi,
+        health::HealthApi,
+    )
 }
 
 /// Adds the API to `routes`, with its OpenAPI document (`/openapi.json`,
@@ -59,10 +77,7 @@ pub async fn mount(routes: Route, registry: &Registry) -> Route {
 
     let spec_json = merged.to_string();
     routes
-        .at(
-            "/openapi.json",
-            make_sync(move |_| Response::builder().content_type("application/json").body(spec_json.clone())),
-        )
+        .at("/openapi.json", make_sync(move |_| Response::builder().content_type("application/json").body(spec_json.clone())))
         .at("/docs", make_sync(move |_| Html(docs_html.clone()).with_header(poem::http::header::CONTENT_SECURITY_POLICY, docs_policy.clone())))
         .nest("/", service)
 }

@@ -66,10 +66,8 @@ fn document_body_refusals(operation: &mut Value) {
     }
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
     let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
-    let refusals = [
-        ("413", format!("The body is larger than {} bytes.", crate::http::body::MAX_BODY_BYTES)),
-        ("415", "The body is not `application/json`.".to_owned()),
-    ];
+    let refusals =
+        [("413", format!("The body is larger than {} bytes.", crate::http::body::MAX_BODY_BYTES)), ("415", "The body is not `application/json`.".to_owned())];
     for (status, description) in refusals {
         responses.entry(status).or_insert_with(|| json!({"description": description, "content": problem.clone()}));
     }
@@ -120,4 +118,3 @@ fn rewrite_refs(value: &mut Value, prefix: &str) {
         _ => {}
     }
 }
-

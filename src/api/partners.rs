@@ -11,11 +11,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
+use super::ApiTags;
 use super::auth::TokenAuth;
+use crate::http::AppState;
 use crate::http::params;
 use crate::http::problem::{ApiError, FieldProblem};
-use super::ApiTags;
-use crate::http::AppState;
 use crate::partner::{self, BundleSource, ConflictKey, Decider, PartnerStatus, Resolution, SyncError, SyncOptions, SyncReport};
 use crate::workflow::Role;
 
@@ -233,7 +233,10 @@ impl PartnersApi {
     async fn add(&self, state: Data<&AppState>, auth: TokenAuth, body: Json<PartnerCreate>) -> Result<CreatedResponse, ApiError> {
         auth.require(Role::Admin, "subscribing to partners")?;
         let BundleSource::Http(source) = BundleSource::parse(&body.source) else {
-            let problem = FieldProblem { pointer: "/source".into(), detail: format!("`{}` is not an http(s) URL; bundle folders are named on the command line", body.source) };
+            let problem = FieldProblem {
+                pointer: "/source".into(),
+                detail: format!("`{}` is not an http(s) URL; bundle folders are named on the command line", body.source),
+            };
             return Err(ApiError::unprocessable("the source is not an http(s) URL", vec![problem]));
         };
         partner::add(&state.store, &body.name, &source, body.auto_publish, &state.partner_fetch.fence).await?;
@@ -268,7 +271,14 @@ impl PartnersApi {
     /// Decide a conflict: take upstream's value of the module (as a new
     /// draft revision) or keep the one here.
     #[oai(path = "/:name/conflicts/resolve", method = "post", operation_id = "resolvePartnerConflict")]
-    async fn resolve(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, name: Path<String>, body: Json<ConflictResolution>) -> Result<ResolvedResponse, ApiError> {
+    async fn resolve(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        name: Path<String>,
+        body: Json<ConflictResolution>,
+    ) -> Result<ResolvedResponse, ApiError> {
         let principal = auth.require(Role::Editor, "resolving partner conflicts")?;
         let locale = params::locale(body.locale.as_deref())?;
         let key = ConflictKey { content_type: &body.content_type, slug: &body.slug, module: &body.module, locale };

@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -62,13 +62,7 @@ pub struct Representation {
 
 impl Rendered {
     pub fn json(json: String, last_modified: Option<String>, content_language: Option<String>) -> Rendered {
-        Rendered {
-            etag: super::caching::etag_of(json.as_bytes()),
-            body: Bytes::from(json),
-            last_modified,
-            content_language,
-            gzipped: OnceLock::new(),
-        }
+        Rendered { etag: super::caching::etag_of(json.as_bytes()), body: Bytes::from(json), last_modified, content_language, gzipped: OnceLock::new() }
     }
 
     /// The body to send to a client that does or does not accept gzip.
@@ -292,13 +286,9 @@ impl ResponseCache {
             // include it. (Lists it left depended on the entry itself.)
             let targets = store.link_targets(&change.entry_id).await?;
             self.invalidate(
-                [
-                    Dependency::Entry(&change.entry_id),
-                    Dependency::Slug(&change.content_type, &change.slug),
-                    Dependency::Type(&change.content_type),
-                ]
-                .into_iter()
-                .chain(targets.iter().map(|(to_type, to_slug)| Dependency::ReferrersOf(to_type, to_slug))),
+                [Dependency::Entry(&change.entry_id), Dependency::Slug(&change.content_type, &change.slug), Dependency::Type(&change.content_type)]
+                    .into_iter()
+                    .chain(targets.iter().map(|(to_type, to_slug)| Dependency::ReferrersOf(to_type, to_slug))),
             );
         }
         self.invalidate([Dependency::ChangeLog]);

@@ -5,10 +5,10 @@ use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::http::params::{self, Limit, ParamError, decode_cursor, encode_cursor};
-use crate::http::problem::{ApiError, ProblemKind, ReadError};
 use super::ApiTags;
 use crate::http::AppState;
+use crate::http::params::{self, Limit, ParamError, decode_cursor, encode_cursor};
+use crate::http::problem::{ApiError, ProblemKind, ReadError};
 use crate::search::{FACETS, Hit, SearchRequest};
 
 #[derive(Object, Debug)]
@@ -135,11 +135,17 @@ impl SearchApi {
         let facets = FACETS
             .iter()
             .map(|name| {
-                let counts = results.facets.get(*name).map(|values| values.iter().map(|(value, count)| FacetCount { value: value.clone(), count: *count }).collect());
+                let counts =
+                    results.facets.get(*name).map(|values| values.iter().map(|(value, count)| FacetCount { value: value.clone(), count: *count }).collect());
                 (name.to_string(), counts.unwrap_or_default())
             })
             .collect();
-        Ok(SearchResponse::Ok(Json(SearchResponseBody { items: results.hits.into_iter().map(hit_body).collect(), total: results.total as u64, facets, next_cursor })))
+        Ok(SearchResponse::Ok(Json(SearchResponseBody {
+            items: results.hits.into_iter().map(hit_body).collect(),
+            total: results.total as u64,
+            facets,
+            next_cursor,
+        })))
     }
 
     /// Autocomplete: entries whose names complete what was typed so far.

@@ -11,12 +11,12 @@ use poem::http::{Method, StatusCode, header};
 use poem::web::Data;
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 
-use crate::http::AppState;
 use super::caching::{CACHE_CONTROL, etag_of};
-use crate::http::problem::{self, Problem, ProblemKind};
 use crate::channels::live::SiteFile;
 use crate::content::Locale;
 use crate::feed::Needs;
+use crate::http::AppState;
+use crate::http::problem::{self, Problem, ProblemKind};
 
 /// The paths the site answers besides `/` and its locale folders.
 pub const SITE_FILES: [&str; 3] = ["/style.css", "/open-now.js", "/sitemap.xml"];
@@ -88,11 +88,9 @@ pub async fn preview(request: &Request, state: Data<&AppState>) -> Response {
         return failed(&error);
     }
     match state.site.preview(&state.store, &state.registry, locale, content_type, slug).await {
-        Ok(Some(file)) => Response::builder()
-            .content_type(file.media_type)
-            .header(header::CACHE_CONTROL, "no-store")
-            .header("X-Robots-Tag", "noindex")
-            .body(file.body),
+        Ok(Some(file)) => {
+            Response::builder().content_type(file.media_type).header(header::CACHE_CONTROL, "no-store").header("X-Robots-Tag", "noindex").body(file.body)
+        }
         Ok(None) => not_found(path),
         Err(error) => failed(&error),
     }

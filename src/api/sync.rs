@@ -8,14 +8,14 @@ use poem_openapi::param::{Header, Query};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
+use super::ApiTags;
 use super::caching::{self, SerializedJson};
 use super::delivery::{EntryBody, entry_body};
+use super::response_cache::{CachedResponse, Dependency, Rendered};
+use crate::content::{ContentType, Locale, Registry};
+use crate::http::AppState;
 use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
 use crate::http::problem::{ApiError, ReadError};
-use super::response_cache::{CachedResponse, Dependency, Rendered};
-use super::ApiTags;
-use crate::http::AppState;
-use crate::content::{ContentType, Locale, Registry};
 use crate::store::{ChangeRow, PublishedEntry};
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,8 @@ impl SyncApi {
         /// Changes per page, at least 1 (default 100); more than 200 are served as 200.
         limit: Query<Option<u64>>,
         /// `gzip` gets bodies of a kilobyte or more gzipped.
-        #[oai(name = "Accept-Encoding")] accept_encoding: Header<Option<String>>,
+        #[oai(name = "Accept-Encoding")]
+        accept_encoding: Header<Option<String>>,
     ) -> Result<SyncResponse, ReadError> {
         let locale = params::locale(locale.0.as_deref())?;
         let content_type = match content_type.0.as_deref() {
@@ -108,7 +109,14 @@ impl SyncApi {
 /// changes that are written once and for all, in the current state of
 /// their entries: it lasts until one of them changes. The last page also
 /// grows with every new change.
-async fn render_page(state: &AppState, after: i64, content_type: Option<&ContentType>, locale: Locale, limit: u64, key: String) -> Result<Arc<CachedResponse>, ReadError> {
+async fn render_page(
+    state: &AppState,
+    after: i64,
+    content_type: Option<&ContentType>,
+    locale: Locale,
+    limit: u64,
+    key: String,
+) -> Result<Arc<CachedResponse>, ReadError> {
     let ticket = state.responses.ticket();
     // A change of the German source changes every locale's document.
     let locales: Vec<Locale> = if locale.is_source() { vec![Locale::SOURCE] } else { vec![Locale::SOURCE, locale] };

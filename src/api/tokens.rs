@@ -7,11 +7,11 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::auth::TokenAuth;
-use crate::http::problem::{ApiError, FieldProblem};
 use super::ApiTags;
-use crate::http::AppState;
+use super::auth::TokenAuth;
 use crate::auth;
+use crate::http::AppState;
+use crate::http::problem::{ApiError, FieldProblem};
 use crate::store::{AuditEvent, TokenInfo};
 use crate::workflow::Role;
 
@@ -76,9 +76,10 @@ impl TokensApi {
     #[oai(path = "/", method = "post", operation_id = "createToken")]
     async fn create(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, body: Json<TokenCreate>) -> Result<IssuedResponse, ApiError> {
         let principal = auth.require(Role::Admin, "creating tokens")?;
-        let role: Role = body.role.parse().map_err(|message: String| {
-            ApiError::unprocessable("unknown role", vec![FieldProblem { pointer: "/role".into(), detail: message }])
-        })?;
+        let role: Role = body
+            .role
+            .parse()
+            .map_err(|message: String| ApiError::unprocessable("unknown role", vec![FieldProblem { pointer: "/role".into(), detail: message }]))?;
         if body.name.trim().is_empty() {
             return Err(ApiError::unprocessable("the token needs a name", vec![FieldProblem { pointer: "/name".into(), detail: "say who uses it".into() }]));
         }

@@ -6,11 +6,11 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::ApiTags;
 use super::auth::TokenAuth;
+use crate::http::AppState;
 use crate::http::params::{Limit, decode_cursor, encode_cursor};
 use crate::http::problem::{ApiError, FieldProblem};
-use super::ApiTags;
-use crate::http::AppState;
 use crate::store::{AuditEvent, Delivery, Subscription, WEBHOOK_EVENTS};
 use crate::workflow::Role;
 
@@ -131,7 +131,13 @@ impl WebhooksApi {
     /// header (see the README for how to verify it). The secret is shown in
     /// this response only.
     #[oai(path = "/", method = "post", operation_id = "createWebhook")]
-    async fn create(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, body: Json<SubscriptionCreate>) -> Result<CreatedResponse, ApiError> {
+    async fn create(
+        &self,
+        request: &poem::Request,
+        state: Data<&AppState>,
+        auth: TokenAuth,
+        body: Json<SubscriptionCreate>,
+    ) -> Result<CreatedResponse, ApiError> {
         let principal = auth.require(Role::Admin, "managing webhooks")?;
         let mut problems = Vec::new();
         match reqwest::Url::parse(body.url.trim()) {

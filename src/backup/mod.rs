@@ -145,7 +145,10 @@ pub async fn backup(store: &Store, path: &Path, progress: &indicatif::ProgressBa
         drop(stream);
         // Inside one snapshot the count cannot change; if it did, the snapshot was not one.
         if written != rows {
-            return Err(BackupError::Truncated { path: partial.display().to_string(), detail: format!("{} had {rows} rows when counted and {written} when read", table.name) });
+            return Err(BackupError::Truncated {
+                path: partial.display().to_string(),
+                detail: format!("{} had {rows} rows when counted and {written} when read", table.name),
+            });
         }
         total += rows;
     }
@@ -174,7 +177,8 @@ pub async fn restore(store: &Store, path: &Path, progress: &indicatif::ProgressB
         }
     };
     let (_, first) = next_line("the header")?;
-    let header: Header = serde_json::from_str(&first).ok().filter(|h: &Header| h.format == FORMAT).ok_or_else(|| BackupError::NotABackup { path: shown.clone() })?;
+    let header: Header =
+        serde_json::from_str(&first).ok().filter(|h: &Header| h.format == FORMAT).ok_or_else(|| BackupError::NotABackup { path: shown.clone() })?;
     if header.format_version > FORMAT_VERSION {
         return Err(BackupError::NewerFormat { path: shown.clone(), found: header.format_version });
     }
@@ -201,7 +205,10 @@ pub async fn restore(store: &Store, path: &Path, progress: &indicatif::ProgressB
         let malformed = |message: String| BackupError::Malformed { path: shown.clone(), line: number, message };
         if let Ok(end) = serde_json::from_str::<End>(&line) {
             if !end.end || end.tables != restored.tables || end.rows != restored.rows {
-                return Err(malformed(format!("the end line counts {} tables and {} rows; the file held {} and {}", end.tables, end.rows, restored.tables, restored.rows)));
+                return Err(malformed(format!(
+                    "the end line counts {} tables and {} rows; the file held {} and {}",
+                    end.tables, end.rows, restored.tables, restored.rows
+                )));
             }
             break;
         }
@@ -211,7 +218,12 @@ pub async fn restore(store: &Store, path: &Path, progress: &indicatif::ProgressB
             .columns
             .iter()
             .map(|column| {
-                table.columns.iter().find(|(name, _)| name == column).map(|(_, kind)| *kind).ok_or_else(|| BackupError::UnknownColumn { table: table.name.clone(), column: column.clone() })
+                table
+                    .columns
+                    .iter()
+                    .find(|(name, _)| name == column)
+                    .map(|(_, kind)| *kind)
+                    .ok_or_else(|| BackupError::UnknownColumn { table: table.name.clone(), column: column.clone() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         // Statements stay well below both databases' limits on parameters.
@@ -219,11 +231,26 @@ pub async fn restore(store: &Store, path: &Path, progress: &indicatif::ProgressB
         let mut rows: Vec<Vec<SqlValue>> = Vec::with_capacity(batch);
         for _ in 0..section.rows {
             let (number, line) = next_line(&format!("{} rows of {}", section.rows, section.table))?;
-            let values: Vec<Value> = serde_json::from_str(&line).map_err(|e| BackupError::Malformed { path: shown.clone(), line: number, message: format!("expected a row of {}: {e}", section.table) })?;
+            let values: Vec<Value> = serde_json::from_str(&line).map_err(|e| BackupError::Malformed {
+                path: shown.clone(),
+                line: number,
+                message: format!("expected a row of {}: {e}", section.table),
+            })?;
             if values.len() != kinds.len() {
-                return Err(BackupError::Malformed { path: shown.clone(), line: number, message: format!("a row of {} has {} values for {} columns", section.table, values.len(), kinds.len()) });
+                return Err(BackupError::Malformed {
+                    path: shown.clone(),
+                    line: number,
+                    message: format!("a row of {} has {} values for {} columns", section.table, values.len(), kinds.len()),
+                });
             }
-            rows.push(values.iter().zip(&kinds).zip(&section.columns).map(|((value, kind), column)| kind.bind(value, &table.name, column)).collect::<Result<_, _>>()?);
+            rows.push(
+                values
+                    .iter()
+                    .zip(&kinds)
+                    .zip(&section.columns)
+                    .map(|((value, kind), column)| kind.bind(value, &table.name, column))
+                    .collect::<Result<_, _>>()?,
+            );
             if rows.len() == batch {
                 insert(&txn, table, &section.columns, std::mem::take(&mut rows)).await?;
             }
@@ -237,7 +264,8 @@ pub async fn restore(store: &Store, path: &Path, progress: &indicatif::ProgressB
         for table in &tables {
             if let Some(column) = &table.serial {
                 // The next row numbers on from the restored ones.
-                let sql = format!("SELECT setval(pg_get_serial_sequence('{0}', '{1}'), COALESCE(MAX({1}), 1), MAX({1}) IS NOT NULL) FROM {0}", table.name, column);
+                let sql =
+                    format!("SELECT setval(pg_get_serial_sequence('{0}', '{1}'), COALESCE(MAX({1}), 1), MAX({1}) IS NOT NULL) FROM {0}", table.name, column);
                 txn.execute_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
             }
         }
@@ -257,9 +285,8 @@ async fn insert(txn: &sea_orm::DatabaseTransaction, table: &Table, columns: &[St
         if index > 0 {
             sql.push_str(", ");
         }
-        let placeholders: Vec<String> = (0..row.len())
-            .map(|i| if backend == DbBackend::Postgres { format!("${}", values.len() + i + 1) } else { "?".to_owned() })
-            .collect();
+        let placeholders: Vec<String> =
+            (0..row.len()).map(|i| if backend == DbBackend::Postgres { format!("${}", values.len() + i + 1) } else { "?".to_owned() }).collect();
         sql.push_str(&format!("({})", placeholders.join(", ")));
         values.extend(row);
     }

@@ -92,7 +92,10 @@ pub struct Table {
 pub async fn tables(db: &impl ConnectionTrait) -> Result<Vec<Table>, BackupError> {
     let backend = db.get_database_backend();
     let names: Vec<String> = match backend {
-        DbBackend::Postgres => strings(db, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'", "name").await?,
+        DbBackend::Postgres => {
+            strings(db, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'", "name")
+                .await?
+        }
         _ => strings(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", "name").await?,
     };
     let names: BTreeSet<String> = names.into_iter().filter(|n| n != "seaql_migrations").collect();
@@ -118,11 +121,8 @@ pub async fn tables(db: &impl ConnectionTrait) -> Result<Vec<Table>, BackupError
     let mut ordered = Vec::new();
     let mut placed = BTreeSet::new();
     while placed.len() < names.len() {
-        let ready: Vec<String> = names
-            .iter()
-            .filter(|n| !placed.contains(*n) && parents[*n].iter().all(|p| placed.contains(p) || !names.contains(p)))
-            .cloned()
-            .collect();
+        let ready: Vec<String> =
+            names.iter().filter(|n| !placed.contains(*n) && parents[*n].iter().all(|p| placed.contains(p) || !names.contains(p))).cloned().collect();
         if ready.is_empty() {
             return Err(BackupError::Cycle(names.difference(&placed).cloned().collect()));
         }

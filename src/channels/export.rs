@@ -169,7 +169,9 @@ impl ExportRun<'_> {
         tracing::debug!(channel = channel.name(), seconds = reading.elapsed().as_secs_f64(), "state read");
         let known_files = state.as_mut().map(|state| std::mem::take(&mut state.files));
         let state = match state {
-            Some(state) if state.fingerprint == fingerprint && state.change_seq > 0 && store.change_time(state.change_seq).await? == state.change_time => Some(state),
+            Some(state) if state.fingerprint == fingerprint && state.change_seq > 0 && store.change_time(state.change_seq).await? == state.change_time => {
+                Some(state)
+            }
             _ => None,
         };
         let mut plan = match state {
@@ -177,7 +179,12 @@ impl ExportRun<'_> {
                 let changed = changed_since(store, state.change_seq).await?;
                 if changed.is_empty() {
                     let unchanged = known_files.map_or(0, |files| files.len());
-                    return Ok(ChannelReport { channel, summary: WriteSummary { unchanged, ..WriteSummary::default() }, problems: problems(&state.entries), rendered: 0 });
+                    return Ok(ChannelReport {
+                        channel,
+                        summary: WriteSummary { unchanged, ..WriteSummary::default() },
+                        problems: problems(&state.entries),
+                        rendered: 0,
+                    });
                 }
                 let saved = catalogue_reading.join().ok().flatten().filter(|saved| saved.seq == state.catalogue_seq);
                 tracing::debug!(channel = channel.name(), seconds = reading.elapsed().as_secs_f64(), "catalogue file read");
@@ -307,7 +314,16 @@ impl Plan {
         let catalogue = full_catalogue.clone().unwrap_or_default();
         let mut render: Vec<String> = catalogue.all().map(|s| s.id.clone()).collect();
         render.sort();
-        Ok(Plan { full: true, catalogue, entries: BTreeMap::new(), aggregates: Vec::new(), render, removed: Vec::new(), summaries_changed: true, catalogue_seq: 0 })
+        Ok(Plan {
+            full: true,
+            catalogue,
+            entries: BTreeMap::new(),
+            aggregates: Vec::new(),
+            render,
+            removed: Vec::new(),
+            summaries_changed: true,
+            catalogue_seq: 0,
+        })
     }
 
     async fn incremental(store: &Store, registry: &Registry, state: State, summaries: Vec<Summary>, changed: &[String]) -> Result<Plan, ChannelError> {
@@ -324,14 +340,28 @@ impl Plan {
         }
         let removed: Vec<String> = changed.iter().filter(|id| catalogue.by_id(id).is_none()).cloned().collect();
         let render: Vec<String> = affected.into_iter().filter(|id| catalogue.by_id(id).is_some()).collect();
-        Ok(Plan { full: false, catalogue, entries: state.entries, aggregates: state.aggregates, render, removed, summaries_changed, catalogue_seq: state.catalogue_seq })
+        Ok(Plan {
+            full: false,
+            catalogue,
+            entries: state.entries,
+            aggregates: state.aggregates,
+            render,
+            removed,
+            summaries_changed,
+            catalogue_seq: state.catalogue_seq,
+        })
     }
 }
 
 /// Brings the catalogue up to date with the entries `changed`; returns
 /// their summaries before and after. The catalogue is shared by every
 /// channel, so it summarises what the public sees.
-pub(super) async fn apply_changes(store: &Store, registry: &Registry, catalogue: &mut Catalogue, changed: &[String]) -> Result<(Vec<Summary>, Vec<Summary>), ChannelError> {
+pub(super) async fn apply_changes(
+    store: &Store,
+    registry: &Registry,
+    catalogue: &mut Catalogue,
+    changed: &[String],
+) -> Result<(Vec<Summary>, Vec<Summary>), ChannelError> {
     let before: Vec<Summary> = changed.iter().filter_map(|id| catalogue.remove(id)).collect();
     let after: Vec<Summary> = Snapshot::read(store, registry, changed, Audience::Public).await?.iter().map(Summary::of).collect();
     for summary in &after {

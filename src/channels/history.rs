@@ -61,7 +61,9 @@ impl History {
             revisions.sort_by_key(|r| r.number);
             let entry_history: &mut EntryHistory = history.entries.entry(id.clone()).or_default();
             entry_history.version = versions.get(&id).copied().unwrap_or(0);
-            entry_history.locales.insert(locale, LocaleHistory { translated_from: revisions.last().and_then(|r| r.source_number), modules: module_origins(&revisions) });
+            entry_history
+                .locales
+                .insert(locale, LocaleHistory { translated_from: revisions.last().and_then(|r| r.source_number), modules: module_origins(&revisions) });
         }
         Ok(history)
     }

@@ -75,7 +75,14 @@ impl Projection for Kb115 {
                 return Ok(output);
             }
         };
-        let record = Record { id: &entry.id, slug: &entry.slug, revision: entry.source.number, fields: &entry.source.document, html: entry.html(Locale::SOURCE), included };
+        let record = Record {
+            id: &entry.id,
+            slug: &entry.slug,
+            revision: entry.source.number,
+            fields: &entry.source.document,
+            html: entry.html(Locale::SOURCE),
+            included,
+        };
         let (folder, page) = if entry.content_type.name == service::TYPE {
             let sheet = views::service_view(sources, entry, Locale::SOURCE);
             output.digest = Some(Value::from(overview_row(entry, &sheet).to_vec()));
@@ -130,12 +137,8 @@ fn included(snapshot: &Snapshot, entry: &SnapshotEntry) -> Result<BTreeMap<Strin
         if !missing.is_empty() {
             return Err(format!("{key} is missing {} (required for {CHANNEL})", missing.join(", ")));
         }
-        let expanded: serde_json::Map<String, Value> = target
-            .content_type
-            .expand_fields
-            .iter()
-            .filter_map(|field| Some((field.clone(), target.source.document.get(field)?.clone())))
-            .collect();
+        let expanded: serde_json::Map<String, Value> =
+            target.content_type.expand_fields.iter().filter_map(|field| Some((field.clone(), target.source.document.get(field)?.clone()))).collect();
         included.insert(key, Value::Object(expanded));
     }
     Ok(included)

@@ -152,7 +152,11 @@ impl LiveSite {
     /// The published file at a site path (`/`, `/de/a-z/`,
     /// `/en/service/x/`, `/style.css`); none when there is no such file.
     pub async fn file(&self, store: &Store, registry: &Arc<Registry>, path: &str) -> Result<Option<SiteFile>, ChannelError> {
-        let file = if path.is_empty() || path.ends_with('/') { format!("{}index.html", path.trim_start_matches('/')) } else { path.trim_start_matches('/').to_owned() };
+        let file = if path.is_empty() || path.ends_with('/') {
+            format!("{}index.html", path.trim_start_matches('/'))
+        } else {
+            path.trim_start_matches('/').to_owned()
+        };
         let (catalogue, aggregates) = self.current(store, registry).await?;
         if let Some(body) = aggregates.get(&file) {
             return Ok(Some(SiteFile::new(&file, body.clone())));
@@ -164,7 +168,14 @@ impl LiveSite {
     }
 
     /// The page of an entry's newest revisions (drafts included) in `locale`.
-    pub async fn preview(&self, store: &Store, registry: &Arc<Registry>, locale: Locale, content_type: &str, slug: &str) -> Result<Option<SiteFile>, ChannelError> {
+    pub async fn preview(
+        &self,
+        store: &Store,
+        registry: &Arc<Registry>,
+        locale: Locale,
+        content_type: &str,
+        slug: &str,
+    ) -> Result<Option<SiteFile>, ChannelError> {
         let (catalogue, _) = self.current(store, registry).await?;
         let (Some(record), Some(schema)) = (store.entry_record(content_type, slug).await?, registry.get(content_type)) else { return Ok(None) };
         if record.trashed_at.is_some() {
@@ -173,7 +184,10 @@ impl LiveSite {
         let mut newest = BTreeMap::new();
         for state in &record.locales {
             if let Some(revision) = store.revision(&record.id, state.locale, state.latest_number).await? {
-                newest.insert(state.locale, PublishedRevision { locale: state.locale, number: revision.number, document: revision.document, published_at: state.published_at });
+                newest.insert(
+                    state.locale,
+                    PublishedRevision { locale: state.locale, number: revision.number, document: revision.document, published_at: state.published_at },
+                );
             }
         }
         let Some(source) = newest.remove(&Locale::SOURCE) else { return Ok(None) };
@@ -182,7 +196,14 @@ impl LiveSite {
         self.page_of(store, registry, &catalogue, Some(entry), &file).await
     }
 
-    async fn page_of(&self, store: &Store, registry: &Arc<Registry>, catalogue: &Catalogue, entry: Option<SnapshotEntry>, file: &str) -> Result<Option<SiteFile>, ChannelError> {
+    async fn page_of(
+        &self,
+        store: &Store,
+        registry: &Arc<Registry>,
+        catalogue: &Catalogue,
+        entry: Option<SnapshotEntry>,
+        file: &str,
+    ) -> Result<Option<SiteFile>, ChannelError> {
         let Some(entry) = entry.map(Arc::new) else { return Ok(None) };
         let snapshot = with_shown_entries(store, registry, catalogue, std::slice::from_ref(&entry), &mut Snapshot::default(), AUDIENCE).await?;
         let output = self.web.entry_files(&entry, &Sources { catalogue, snapshot: &snapshot, history: None })?;
@@ -223,15 +244,22 @@ impl LiveBundle {
                 builder.prefix("katalog-partner-bundle-");
                 #[cfg(unix)]
                 builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-                let own = builder
-                    .tempdir_in(&temp)
-                    .map_err(|source| ChannelError::Io { path: temp.display().to_string(), source })?;
+                let own = builder.tempdir_in(&temp).map_err(|source| ChannelError::Io { path: temp.display().to_string(), source })?;
                 tracing::warn!(folder = %folder.display(), instead = %own.path().display(), "another katalog serves the partner bundle from this folder; keeping one of this process");
-                let lock = lock_folder(own.path())?.ok_or_else(|| ChannelError::Io { path: own.path().display().to_string(), source: std::io::ErrorKind::WouldBlock.into() })?;
+                let lock = lock_folder(own.path())?
+                    .ok_or_else(|| ChannelError::Io { path: own.path().display().to_string(), source: std::io::ErrorKind::WouldBlock.into() })?;
                 (own.path().to_owned(), lock, Some(own))
             }
         };
-        Ok(LiveBundle { settings: settings.clone(), folder, _lock: lock, _private: private, exported: RwLock::default(), position: AtomicI64::new(0), received: AtomicI64::new(0) })
+        Ok(LiveBundle {
+            settings: settings.clone(),
+            folder,
+            _lock: lock,
+            _private: private,
+            exported: RwLock::default(),
+            position: AtomicI64::new(0),
+            received: AtomicI64::new(0),
+        })
     }
 
     /// The bundle as of the last change the feed handed over, locked
@@ -266,7 +294,9 @@ impl LiveBundle {
         let file = self.folder.join(Channel::Partner.name()).join(relative);
         match tokio::fs::read(&file).await {
             Ok(body) => Ok(Some(SiteFile::new(path, body))),
-            Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory | std::io::ErrorKind::NotADirectory) => Ok(None),
+            Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory | std::io::ErrorKind::NotADirectory) => {
+                Ok(None)
+            }
             Err(source) => Err(ChannelError::Io { path: file.display().to_string(), source }),
         }
     }

@@ -178,10 +178,8 @@ fn pretty_json(value: &impl Serialize) -> Result<Vec<u8>, ChannelError> {
 fn csv(rows: &[Vec<String>]) -> Vec<u8> {
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .map(|cell| if cell.contains([',', '"', '\n', '\r']) { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell.clone() })
-            .collect();
+        let cells: Vec<String> =
+            row.iter().map(|cell| if cell.contains([',', '"', '\n', '\r']) { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell.clone() }).collect();
         out.push_str(&cells.join(","));
         out.push_str("\r\n");
     }

@@ -258,7 +258,9 @@ impl Writer {
         for path in &journal.delete {
             let target = self.folder.join(relative(path)?);
             match std::fs::remove_file(&target) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(ChannelError::Io { path: target.display().to_string(), source: error }),
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ChannelError::Io { path: target.display().to_string(), source: error });
+                }
                 _ => remove_empty_parents(&self.folder, &target),
             }
         }

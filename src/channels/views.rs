@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::Sources;
 use super::snapshot::SnapshotEntry;
 use crate::content::Locale;
-use crate::content::known_fields::{address, article, deadline, exception, fee, hours, office, online_service, responsibility, service, service_document, slot, topic};
+use crate::content::known_fields::{
+    address, article, deadline, exception, fee, hours, office, online_service, responsibility, service, service_document, slot, topic,
+};
 use crate::render::facts::{self, Words};
 
 /// A titled block of rendered Markdown.
@@ -159,7 +161,11 @@ pub fn office_view(entry: &SnapshotEntry, locale: Locale) -> OfficeView {
         appointment_url: text(fields, office::APPOINTMENT_URL),
         hours: list(fields, office::OPENING_HOURS)
             .iter()
-            .map(|block| Hours { kind: facts::hours_kind(words, &text(block, hours::KIND)), note: text(block, hours::NOTE), lines: facts::hour_lines(words, block) })
+            .map(|block| Hours {
+                kind: facts::hours_kind(words, &text(block, hours::KIND)),
+                note: text(block, hours::NOTE),
+                lines: facts::hour_lines(words, block),
+            })
             .collect(),
         exceptions: list(fields, office::EXCEPTIONS).iter().map(|e| facts::exception(words, e)).collect(),
         schedule: schedule(fields),
@@ -168,7 +174,8 @@ pub fn office_view(entry: &SnapshotEntry, locale: Locale) -> OfficeView {
 
 fn schedule(fields: &Value) -> String {
     let Some(general) = list(fields, office::OPENING_HOURS).iter().find(|block| text(block, hours::KIND) == "general") else { return String::new() };
-    let slots: Vec<Value> = list(general, hours::SLOTS).iter().map(|s| serde_json::json!({ "days": s[slot::DAYS], "opens": s[slot::OPENS], "closes": s[slot::CLOSES] })).collect();
+    let slots: Vec<Value> =
+        list(general, hours::SLOTS).iter().map(|s| serde_json::json!({ "days": s[slot::DAYS], "opens": s[slot::OPENS], "closes": s[slot::CLOSES] })).collect();
     let exceptions: Vec<Value> = list(fields, office::EXCEPTIONS)
         .iter()
         .map(|e| {
@@ -204,7 +211,11 @@ pub fn service_view(sources: &Sources<'_>, entry: &SnapshotEntry, locale: Locale
         .iter()
         .filter_map(|duty| {
             let office = sources.snapshot.get(office::TYPE, &text(duty, responsibility::OFFICE))?;
-            Some(ResponsibleOffice { role: facts::role(words, &text(duty, responsibility::ROLE)), note: text(duty, responsibility::NOTE), office: office.office_view(locale) })
+            Some(ResponsibleOffice {
+                role: facts::role(words, &text(duty, responsibility::ROLE)),
+                note: text(duty, responsibility::NOTE),
+                office: office.office_view(locale),
+            })
         })
         .collect();
     let links = |key: &str, content_type: &str| -> Vec<EntryLink> {

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use crate::render::template_value;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::catalogue::{Catalogue, Summary};
@@ -111,7 +111,15 @@ impl Web {
         })
     }
 
-    fn page(&self, template: &str, locale: Locale, title: String, alternates: Vec<Alternate>, json_ld: Option<Value>, content: minijinja::Value) -> Result<RenderedPage, ChannelError> {
+    fn page(
+        &self,
+        template: &str,
+        locale: Locale,
+        title: String,
+        alternates: Vec<Alternate>,
+        json_ld: Option<Value>,
+        content: minijinja::Value,
+    ) -> Result<RenderedPage, ChannelError> {
         let ui = self.ui_values.get(locale.code()).or_else(|| self.ui_values.get(Locale::SOURCE.code())).cloned().unwrap_or_default();
         let own = alternates.iter().find(|a| a.hreflang == locale.code()).map(|a| a.href.clone()).unwrap_or_default();
         let context = minijinja::context! {
@@ -214,7 +222,14 @@ impl Web {
                 office::TYPE => {
                     let view = entry.office_view(locale);
                     let ld = office_json_ld(&self.site, entry, locale);
-                    self.page("office.html", locale, title, page_alternates, Some(ld), minijinja::context! { office => template_value(&view), services => template_value(&referring(&[service::TYPE])) })?
+                    self.page(
+                        "office.html",
+                        locale,
+                        title,
+                        page_alternates,
+                        Some(ld),
+                        minijinja::context! { office => template_value(&view), services => template_value(&referring(&[service::TYPE])) },
+                    )?
                 }
                 _ => {
                     let teaser = [topic::TEASER, article::SUMMARY].map(|key| views::text(fields, key)).into_iter().find(|t| !t.is_empty());
@@ -253,7 +268,11 @@ fn letter_groups(catalogue: &Catalogue, locale: Locale) -> Vec<LetterGroup> {
         let letter = key.chars().next().filter(char::is_ascii_alphabetic).map_or("#".to_owned(), |c| c.to_ascii_uppercase().to_string());
         match groups.last_mut() {
             Some(group) if group.letter == letter => group.services.push(service),
-            _ => groups.push(LetterGroup { anchor: format!("letter-{}", if letter == "#" { "other".to_owned() } else { letter.to_lowercase() }), letter, services: vec![service] }),
+            _ => groups.push(LetterGroup {
+                anchor: format!("letter-{}", if letter == "#" { "other".to_owned() } else { letter.to_lowercase() }),
+                letter,
+                services: vec![service],
+            }),
         }
     }
     groups
@@ -390,7 +409,9 @@ fn root_page(site: &Site) -> String {
 }
 
 fn sitemap(site: &Site, pages: &[(String, Vec<Alternate>)]) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n",
+    );
     let mut pages: Vec<&(String, Vec<Alternate>)> = pages.iter().collect();
     pages.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, alternates) in pages {
@@ -409,4 +430,3 @@ fn sitemap(site: &Site, pages: &[(String, Vec<Alternate>)]) -> String {
     xml.push_str("</urlset>\n");
     xml
 }
-

@@ -60,9 +60,9 @@ fn walk(before: &Value, after: &Value, at: String, out: &mut Vec<FieldChange>) {
         (a, b) if a == b => {}
         (a, b) => {
             let line_diff = match (a, b) {
-                (Value::String(x), Value::String(y)) if x.contains('\n') || y.contains('\n') => Some(
-                    similar::TextDiff::from_lines(x.as_str(), y.as_str()).unified_diff().context_radius(2).header("before", "after").to_string(),
-                ),
+                (Value::String(x), Value::String(y)) if x.contains('\n') || y.contains('\n') => {
+                    Some(similar::TextDiff::from_lines(x.as_str(), y.as_str()).unified_diff().context_radius(2).header("before", "after").to_string())
+                }
                 _ => None,
             };
             out.push(FieldChange { pointer: at, kind: ChangeKind::Changed, before: Some(a.clone()), after: Some(b.clone()), line_diff });

@@ -59,11 +59,7 @@ impl ParsedFile {
 
 /// The problem reported for a file over [`MAX_FILE_BYTES`].
 pub fn too_large(size: u64) -> FileProblem {
-    FileProblem {
-        line: None,
-        pointer: None,
-        message: format!("file is {:.1} MiB; the limit is 1 MiB per file", size as f64 / (1024.0 * 1024.0)),
-    }
+    FileProblem { line: None, pointer: None, message: format!("file is {:.1} MiB; the limit is 1 MiB per file", size as f64 / (1024.0 * 1024.0)) }
 }
 
 /// Parses one editorial file of the given type and locale.
@@ -101,10 +97,7 @@ pub fn parse(bytes: &[u8], content_type: &ContentType, locale: Locale) -> Result
             let pointer = format!("/{}", escape_pointer(field));
             problems.push(FileProblem {
                 line: lines.get(&pointer).copied(),
-                message: format!(
-                    "`{field}` is a Markdown section: write it in the body under `## {}`",
-                    section.heading(locale).unwrap_or(field)
-                ),
+                message: format!("`{field}` is a Markdown section: write it in the body under `## {}`", section.heading(locale).unwrap_or(field)),
                 pointer: Some(pointer),
             });
         }
@@ -142,20 +135,12 @@ fn split_front_matter(text: &str) -> Result<Split<'_>, Vec<FileProblem>> {
         match opening {
             None => {
                 if content.trim_end() != DELIMITER {
-                    return Err(vec![FileProblem::at_line(
-                        index + 1,
-                        "the file must start with a line `+++` that opens the TOML front matter",
-                    )]);
+                    return Err(vec![FileProblem::at_line(index + 1, "the file must start with a line `+++` that opens the TOML front matter")]);
                 }
                 opening = Some(offset + line.len());
             }
             Some(start) if content.trim_end() == DELIMITER => {
-                return Ok(Split {
-                    front_matter: &text[start..offset],
-                    front_matter_line: 2,
-                    body: &text[offset + line.len()..],
-                    body_line: index + 2,
-                });
+                return Ok(Split { front_matter: &text[start..offset], front_matter_line: 2, body: &text[offset + line.len()..], body_line: index + 2 });
             }
             Some(_) => {}
         }
@@ -213,20 +198,14 @@ fn toml_to_json(value: toml::Value, at: &str, lines: &BTreeMap<String, usize>, p
         toml::Value::Float(f) => match Number::from_f64(f) {
             Some(n) => Value::Number(n),
             None => {
-                problems.push(FileProblem {
-                    line: lines.get(at).copied(),
-                    pointer: Some(at.to_owned()),
-                    message: format!("{f} is not a finite number"),
-                });
+                problems.push(FileProblem { line: lines.get(at).copied(), pointer: Some(at.to_owned()), message: format!("{f} is not a finite number") });
                 Value::Null
             }
         },
         toml::Value::Boolean(b) => Value::Bool(b),
         // Dates are strings in JSON; an editor may write them bare in TOML.
         toml::Value::Datetime(d) => Value::String(d.to_string()),
-        toml::Value::Array(items) => Value::Array(
-            items.into_iter().enumerate().map(|(i, v)| toml_to_json(v, &format!("{at}/{i}"), lines, problems)).collect(),
-        ),
+        toml::Value::Array(items) => Value::Array(items.into_iter().enumerate().map(|(i, v)| toml_to_json(v, &format!("{at}/{i}"), lines, problems)).collect()),
         toml::Value::Table(table) => Value::Object(
             table
                 .into_iter()
@@ -247,7 +226,10 @@ fn toml_to_json(value: toml::Value, at: &str, lines: &BTreeMap<String, usize>, p
 fn body_sections(body: &str, first_line: usize, content_type: &ContentType, locale: Locale, problems: &mut Vec<FileProblem>) -> Vec<(String, usize, String)> {
     // Deeper nesting would cost the parser time quadratic in its depth.
     if let Some(index) = body.lines().position(|line| excess_marker(line).is_some()) {
-        problems.push(FileProblem::at_line(first_line + index, format!("this line opens more than {MAX_NESTING} nested block quotes or list items; write it flatter")));
+        problems.push(FileProblem::at_line(
+            first_line + index,
+            format!("this line opens more than {MAX_NESTING} nested block quotes or list items; write it flatter"),
+        ));
         return Vec::new();
     }
     let line_at = |offset: usize| first_line + body[..offset].matches('\n').count();
@@ -303,8 +285,7 @@ fn body_sections(body: &str, first_line: usize, content_type: &ContentType, loca
         let next = headings.get(index + 1).map_or(body.len(), |h| h.1);
         let line = line_at(*start);
         let Some(section) = content_type.section_for_heading(locale, title) else {
-            let known: Vec<String> =
-                content_type.sections.iter().filter_map(|s| s.heading(locale)).map(|h| format!("`{h}`")).collect();
+            let known: Vec<String> = content_type.sections.iter().filter_map(|s| s.heading(locale)).map(|h| format!("`{h}`")).collect();
             problems.push(FileProblem::at_line(
                 line,
                 format!("the heading `## {title}` is not a section of `{}` in locale {locale}; known sections: {}", content_type.name, known.join(", ")),

@@ -268,10 +268,7 @@ const NAMED: &[(&str, &[(FieldPath, Shape)])] = {
                 (&[office::EXCEPTIONS, exception::SLOTS, slot::CLOSES], Text),
             ],
         ),
-        (
-            article::TYPE,
-            &[(&[article::SUMMARY], Text), (&[article::RELATED_OFFICES], List), (&[article::RELATED_SERVICES], List)],
-        ),
+        (article::TYPE, &[(&[article::SUMMARY], Text), (&[article::RELATED_OFFICES], List), (&[article::RELATED_SERVICES], List)]),
         (topic::TYPE, &[(&[topic::TEASER], Text)]),
     ]
 };
@@ -287,7 +284,9 @@ pub fn check(registry: &Registry, dir: &Path) -> Result<(), SchemaError> {
             let field = path.join("/");
             let message = match find(walker, &content_type.schema, path) {
                 None => format!("the channels read the field `{field}`, which this schema does not declare"),
-                Some(node) if !has_shape(node, *shape) => format!("the channels read the field `{field}` as {}, which this schema does not allow", shape.described()),
+                Some(node) if !has_shape(node, *shape) => {
+                    format!("the channels read the field `{field}` as {}, which this schema does not allow", shape.described())
+                }
                 Some(_) => continue,
             };
             return Err(SchemaError::Annotation { path: dir.join(format!("{type_name}.schema.json")), message });

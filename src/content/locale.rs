@@ -27,9 +27,7 @@ impl Locale {
     /// Parses a locale code as written in file names, query strings and the
     /// database; matching is case-insensitive as in BCP 47.
     pub fn parse(code: &str) -> Option<Locale> {
-        Locale::ALL
-            .into_iter()
-            .find(|l| l.code().eq_ignore_ascii_case(code.trim()))
+        Locale::ALL.into_iter().find(|l| l.code().eq_ignore_ascii_case(code.trim()))
     }
 
     pub fn is_source(self) -> bool {
@@ -53,9 +51,7 @@ impl Locale {
             })
             .collect();
         ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
-        ranges.into_iter().find_map(|(_, tag)| {
-            Locale::parse(tag).or_else(|| Locale::parse(tag.split('-').next().unwrap_or(tag)))
-        })
+        ranges.into_iter().find_map(|(_, tag)| Locale::parse(tag).or_else(|| Locale::parse(tag.split('-').next().unwrap_or(tag))))
     }
 }
 

@@ -55,10 +55,7 @@ pub struct Section {
 impl Section {
     /// The heading in the given locale, falling back to German.
     pub fn heading(&self, locale: Locale) -> Option<&str> {
-        self.headings
-            .get(locale.code())
-            .or_else(|| self.headings.get(Locale::SOURCE.code()))
-            .map(String::as_str)
+        self.headings.get(locale.code()).or_else(|| self.headings.get(Locale::SOURCE.code())).map(String::as_str)
     }
 }
 
@@ -309,10 +306,7 @@ impl<'s> SchemaWalker<'s> {
     fn branches(&self, node: &'s Value) -> impl Iterator<Item = &'s Value> + use<'s> {
         let walker = *self;
         let node = walker.resolve(node);
-        let lists = BRANCH_KEYWORDS
-            .into_iter()
-            .filter_map(move |k| node.get(k).and_then(Value::as_array))
-            .flatten();
+        let lists = BRANCH_KEYWORDS.into_iter().filter_map(move |k| node.get(k).and_then(Value::as_array)).flatten();
         let conditionals = CONDITIONAL_KEYWORDS.into_iter().filter_map(move |k| node.get(k));
         lists.chain(conditionals).map(move |n| walker.resolve(n))
     }
@@ -322,10 +316,8 @@ impl<'s> SchemaWalker<'s> {
     pub fn properties(&self, node: &'s Value) -> impl Iterator<Item = (&'s String, &'s Value)> + use<'s> {
         let node = self.resolve(node);
         let own = node.get("properties").and_then(Value::as_object).into_iter().flatten();
-        let nested: Vec<(&'s String, &'s Value)> = self
-            .branches(node)
-            .flat_map(|b| b.get("properties").and_then(Value::as_object).into_iter().flatten())
-            .collect();
+        let nested: Vec<(&'s String, &'s Value)> =
+            self.branches(node).flat_map(|b| b.get("properties").and_then(Value::as_object).into_iter().flatten()).collect();
         own.chain(nested)
     }
 
@@ -335,9 +327,7 @@ impl<'s> SchemaWalker<'s> {
 
     pub fn items(&self, node: &'s Value) -> Option<&'s Value> {
         let node = self.resolve(node);
-        node.get("items")
-            .or_else(|| self.branches(node).find_map(|b| b.get("items")))
-            .map(|items| self.resolve(items))
+        node.get("items").or_else(|| self.branches(node).find_map(|b| b.get("items"))).map(|items| self.resolve(items))
     }
 
     /// Calls `visit` with every node reachable along document paths

@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn finds_paths_in_groups() {
-        assert_eq!(crate_paths("use crate::{api, http::AppState};\nlet x = crate::admin::routes();"), ["crate::api", "crate::http::AppState", "crate::admin::routes"]);
+        assert_eq!(
+            crate_paths("use crate::{api, http::AppState};\nlet x = crate::admin::routes();"),
+            ["crate::api", "crate::http::AppState", "crate::admin::routes"]
+        );
     }
 
     /// What both need lives here; neither reaches into the other.

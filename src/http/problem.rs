@@ -1,8 +1,8 @@
 //! RFC 9457 problem details: the one shape of every error response, and
 //! the one place where the typed errors of the other modules become one.
 
-use poem::http::StatusCode;
 use poem::Response;
+use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
@@ -175,10 +175,7 @@ impl Problem {
     pub fn into_response(self) -> Response {
         use poem_openapi::types::ToJSON;
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Response::builder()
-            .status(status)
-            .content_type("application/problem+json")
-            .body(self.to_json_string())
+        Response::builder().status(status).content_type("application/problem+json").body(self.to_json_string())
     }
 }
 
@@ -358,7 +355,9 @@ impl From<EditError> for Problem {
     fn from(error: EditError) -> Problem {
         match error {
             EditError::VersionConflict { expected, current } => {
-                let detail = format!("the entry changed since version {expected}: it is at version {current}; fetch it, merge your edit and send If-Match: \"{current}\"");
+                let detail = format!(
+                    "the entry changed since version {expected}: it is at version {current}; fetch it, merge your edit and send If-Match: \"{current}\""
+                );
                 Problem { current_version: Some(current), ..Problem::new(ProblemKind::VersionConflict, detail) }
             }
             EditError::SlugTaken(slug) => Problem::new(ProblemKind::SlugTaken, format!("an entry with the slug `{slug}` exists")),
@@ -378,13 +377,16 @@ impl From<EditError> for Problem {
 
 impl From<SyncError> for Problem {
     fn from(error: SyncError) -> Problem {
-        let at_field = |pointer: &str, error: &SyncError| Problem::invalid(error.to_string(), vec![FieldProblem { pointer: pointer.into(), detail: error.to_string() }]);
+        let at_field =
+            |pointer: &str, error: &SyncError| Problem::invalid(error.to_string(), vec![FieldProblem { pointer: pointer.into(), detail: error.to_string() }]);
         match error {
             error @ (SyncError::NoConflict { .. } | SyncError::UnknownPartner(_)) => Problem::new(ProblemKind::NotFound, error.to_string()),
             error @ SyncError::InvalidName(_) => at_field("/name", &error),
             error @ SyncError::Refused { .. } => at_field("/source", &error),
             error @ SyncError::Exists(_) => Problem::new(ProblemKind::PartnerExists, error.to_string()),
-            error @ (SyncError::Rejected(_) | SyncError::NewerFormat { .. } | SyncError::TooLarge { .. }) => Problem::new(ProblemKind::BundleRejected, error.to_string()),
+            error @ (SyncError::Rejected(_) | SyncError::NewerFormat { .. } | SyncError::TooLarge { .. }) => {
+                Problem::new(ProblemKind::BundleRejected, error.to_string())
+            }
             error @ (SyncError::OtherMunicipality { .. } | SyncError::Older { .. }) => Problem::new(ProblemKind::BundleRefused, error.to_string()),
             error @ (SyncError::Fetch { .. } | SyncError::Deadline { .. }) => Problem::new(ProblemKind::BadGateway, error.to_string()),
             SyncError::Edit(error) => error.into(),
@@ -478,6 +480,9 @@ mod tests {
         let slug = Problem::from(EditingError::InvalidSlug("Ä".into()));
         assert_eq!((slug.kind.as_str(), slug.status, slug.errors[0].pointer.as_str()), ("/problems/invalid-document", 422, "/slug"));
         assert!(matches!(ApiError::from(Problem::new(ProblemKind::InTrash, "x")), ApiError::Conflict(_)));
-        assert!(matches!(ApiError::from(Problem::new(ProblemKind::TooManyRequests, "x")), ApiError::Internal(_)), "a status no operation documents is ours to fix");
+        assert!(
+            matches!(ApiError::from(Problem::new(ProblemKind::TooManyRequests, "x")), ApiError::Internal(_)),
+            "a status no operation documents is ours to fix"
+        );
     }
 }

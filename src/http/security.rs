@@ -130,10 +130,7 @@ pub async fn cors<E: Endpoint>(next: E, request: Request) -> poem::Result<Respon
     let origin = request.headers().get(header::ORIGIN).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let preflight = request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if let (true, Some(origin)) = (preflight, &origin) {
-        let method_allowed = request
-            .headers()
-            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-            .is_some_and(|method| method == "GET" || method == "HEAD");
+        let method_allowed = request.headers().get(header::ACCESS_CONTROL_REQUEST_METHOD).is_some_and(|method| method == "GET" || method == "HEAD");
         let refusal = if !delivery {
             Some("only the delivery API may be read from other sites".to_owned())
         } else if !origins.allows(origin) {

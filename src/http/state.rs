@@ -55,7 +55,15 @@ pub struct Settings {
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: Arc<Registry>, search: Arc<SearchIndex>, synonyms: Arc<Synonyms>, site: Arc<LiveSite>, bundle: Arc<LiveBundle>, settings: &Settings) -> Result<AppState, BadOrigin> {
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        search: Arc<SearchIndex>,
+        synonyms: Arc<Synonyms>,
+        site: Arc<LiveSite>,
+        bundle: Arc<LiveBundle>,
+        settings: &Settings,
+    ) -> Result<AppState, BadOrigin> {
         let responses = Arc::new(ResponseCache::new(settings.cache_bytes));
         let consumers: Vec<Arc<dyn Consumer>> =
             vec![search.clone(), responses.clone(), Arc::new(crate::webhooks::Outbox::new(settings.webhooks)), site.clone(), bundle.clone()];
@@ -71,7 +79,11 @@ impl AppState {
             metrics: Arc::default(),
             ready_max_lag: settings.ready_max_lag,
             partner_fetch: Arc::new(settings.partner_fetch.clone()),
-            metrics_token: settings.metrics_token.as_deref().filter(|token| !token.is_empty()).map(|token| Arc::from(crate::digest::sha256_hex(token.as_bytes()))),
+            metrics_token: settings
+                .metrics_token
+                .as_deref()
+                .filter(|token| !token.is_empty())
+                .map(|token| Arc::from(crate::digest::sha256_hex(token.as_bytes()))),
             limiters: Arc::new(Limiters::new(settings.rate_limits)),
             cors: Arc::new(CorsOrigins::new(&settings.cors_origins)?),
         })

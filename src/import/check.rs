@@ -41,12 +41,7 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs, 
     let mut publishable = Vec::new();
     if let Some(source) = source {
         for violation in content_type.validate(&source.document) {
-            problems.push(Problem::new(
-                &files.source.relative,
-                Some(source.line_of(&violation.pointer)),
-                Some(violation.pointer),
-                violation.message,
-            ));
+            problems.push(Problem::new(&files.source.relative, Some(source.line_of(&violation.pointer)), Some(violation.pointer), violation.message));
         }
         for reference in document::references(content_type, &source.document) {
             if !known.contains(&(reference.target_type.clone(), reference.target_slug.clone())) {
@@ -71,7 +66,9 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs, 
                     if let (Some(live), true) = (live, checked) {
                         match publishing_check(content_type, file.locale, &merged, live) {
                             Ok(approval) => publishable.push(approval),
-                            Err(violations) => problems.extend(violations.into_iter().map(|v| Problem::new(&file.relative, at(&v.pointer), Some(v.pointer), v.message))),
+                            Err(violations) => {
+                                problems.extend(violations.into_iter().map(|v| Problem::new(&file.relative, at(&v.pointer), Some(v.pointer), v.message)))
+                            }
                         }
                     }
                 }
@@ -86,9 +83,8 @@ pub fn check_entry(files: &EntryFiles, registry: &Registry, known: &KnownSlugs, 
         if let (Some(live), true) = (live, problems.is_empty()) {
             match publishing_check(content_type, Locale::SOURCE, &source.document, live) {
                 Ok(approval) => publishable.insert(0, approval),
-                Err(violations) => problems.extend(
-                    violations.into_iter().map(|v| Problem::new(&files.source.relative, Some(source.line_of(&v.pointer)), Some(v.pointer), v.message)),
-                ),
+                Err(violations) => problems
+                    .extend(violations.into_iter().map(|v| Problem::new(&files.source.relative, Some(source.line_of(&v.pointer)), Some(v.pointer), v.message))),
             }
         }
         documents.insert(0, (Locale::SOURCE, source.document));
@@ -139,8 +135,6 @@ fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let mut bytes = Vec::new();
-    file.take(file_format::MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
+    file.take(file_format::MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the file: {e}"))?;
     Ok(bytes)
 }

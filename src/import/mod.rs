@@ -79,8 +79,7 @@ pub fn validate(root: &Path, registry: &Registry, drafts: bool) -> Result<Import
     let (entries, mut problems) = scan::scan(root, registry);
     let known = known_slugs(&entries, &ImportBaseline::default());
     let live = (!drafts).then_some(&known);
-    let results: Vec<Result<CheckedEntry, Vec<Problem>>> =
-        entries.par_iter().map(|files| check_entry(files, registry, &known, live)).collect();
+    let results: Vec<Result<CheckedEntry, Vec<Problem>>> = entries.par_iter().map(|files| check_entry(files, registry, &known, live)).collect();
     for result in results {
         if let Err(found) = result {
             problems.extend(found);
@@ -90,12 +89,7 @@ pub fn validate(root: &Path, registry: &Registry, drafts: bool) -> Result<Import
         problems.sort();
         return Err(problems);
     }
-    Ok(ImportReport {
-        entries: entries.len(),
-        files: entries.iter().map(|e| 1 + e.translations.len()).sum(),
-        elapsed: started.elapsed(),
-        ..Default::default()
-    })
+    Ok(ImportReport { entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), elapsed: started.elapsed(), ..Default::default() })
 }
 
 /// Imports a folder into the store and publishes what changed.
@@ -110,10 +104,16 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
     // Publishing needs live references: to entries live already, or to
     // entries of the folder going live with it (checked once the folder is
     // planned: an unchanged file does not go live again).
-    let live: Option<KnownSlugs> = options.publish.then(|| entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).chain(baseline.live.iter().cloned()).collect());
+    let live: Option<KnownSlugs> =
+        options.publish.then(|| entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).chain(baseline.live.iter().cloned()).collect());
     let progress = progress_bar(entries.len(), options.progress);
 
-    let mut report = ImportReport { published: options.publish, entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), ..Default::default() };
+    let mut report = ImportReport {
+        published: options.publish,
+        entries: entries.len(),
+        files: entries.iter().map(|e| 1 + e.translations.len()).sum(),
+        ..Default::default()
+    };
     let mut planner = Planner {
         baseline: &baseline,
         author: &options.author,
@@ -169,11 +169,7 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
 }
 
 fn known_slugs(entries: &[EntryFiles], baseline: &ImportBaseline) -> KnownSlugs {
-    entries
-        .iter()
-        .map(|e| (e.content_type.clone(), e.slug.clone()))
-        .chain(baseline.entries.keys().cloned())
-        .collect()
+    entries.iter().map(|e| (e.content_type.clone(), e.slug.clone())).chain(baseline.entries.keys().cloned()).collect()
 }
 
 fn progress_bar(len: usize, wanted: bool) -> indicatif::ProgressBar {
@@ -211,7 +207,10 @@ impl Planner<'_> {
                 !self.going_live.contains(&target) && !self.baseline.live.contains(&target)
             })
             .map(|(file, link)| {
-                let message = format!("cannot be published: refers to the {} `{}`, which is not published (its file is unchanged, so this import does not publish it)", link.to_type, link.to_slug);
+                let message = format!(
+                    "cannot be published: refers to the {} `{}`, which is not published (its file is unchanged, so this import does not publish it)",
+                    link.to_type, link.to_slug
+                );
                 Problem::new(file, None, Some(format!("/{}", link.field)), message)
             })
             .collect()

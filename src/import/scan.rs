@@ -65,10 +65,7 @@ pub fn scan(root: &Path, registry: &Registry) -> (Vec<EntryFiles>, Vec<Problem>)
         for path in files {
             let relative = path.strip_prefix(root).unwrap_or(&path).to_owned();
             match classify(&path) {
-                Ok((slug, locale)) => found
-                    .entry((name.clone(), slug))
-                    .or_default()
-                    .push(SourceFile { path: path.clone(), relative, locale }),
+                Ok((slug, locale)) => found.entry((name.clone(), slug)).or_default().push(SourceFile { path: path.clone(), relative, locale }),
                 Err(message) => problems.push(Problem::in_file(relative, message)),
             }
         }
@@ -97,10 +94,8 @@ pub fn scan(root: &Path, registry: &Registry) -> (Vec<EntryFiles>, Vec<Problem>)
             Some(source) => entries.push(EntryFiles { content_type, slug, source, translations }),
             None => {
                 for translation in translations {
-                    problems.push(Problem::in_file(
-                        &translation.relative,
-                        format!("translation without its German source: {content_type}/…/{slug}.md is missing"),
-                    ));
+                    problems
+                        .push(Problem::in_file(&translation.relative, format!("translation without its German source: {content_type}/…/{slug}.md is missing")));
                 }
             }
         }
@@ -152,9 +147,8 @@ fn kind_of(path: &Path) -> Kind {
 /// Slug and locale from `slug.md` or `slug.<locale>.md`.
 fn classify(path: &Path) -> Result<(String, Locale), String> {
     let name = path.file_name().and_then(|n| n.to_str()).ok_or("file name is not valid UTF-8")?;
-    let stem = name
-        .strip_suffix(".md")
-        .ok_or_else(|| format!("`{name}` is not a content file: entries are Markdown files named <slug>.md or <slug>.<locale>.md"))?;
+    let stem =
+        name.strip_suffix(".md").ok_or_else(|| format!("`{name}` is not a content file: entries are Markdown files named <slug>.md or <slug>.<locale>.md"))?;
     let (slug, locale) = match stem.split_once('.') {
         None => (stem, Locale::SOURCE),
         Some((slug, code)) => {

@@ -16,7 +16,10 @@ use super::{BundleProblem, FetchSettings, SyncError};
 use crate::content::{Locale, Registry, Violation};
 use crate::digest::sha256_hex;
 use crate::store::entity::{entry, publication, revision};
-use crate::store::{AuditEvent, ConflictRow, EntryRef, Going, ImportBaseline, LiveChange, Store, StoreError, Subject, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevisionRow, WriteBatch};
+use crate::store::{
+    AuditEvent, ConflictRow, EntryRef, Going, ImportBaseline, LiveChange, Store, StoreError, Subject, SyncRecord, UpstreamEntry, UpstreamEntryRow,
+    UpstreamRevisionRow, WriteBatch,
+};
 use crate::workflow::State;
 
 #[derive(Clone, Debug, Default)]
@@ -102,7 +105,14 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         renames: Vec::new(),
         withdrawals: Vec::new(),
         problems: Vec::new(),
-        report: SyncReport { partner: name.to_owned(), municipality: bundle.municipality.clone(), content_version: bundle.content_version, published: publish, files_read: bundle.changed_files.len(), ..Default::default() },
+        report: SyncReport {
+            partner: name.to_owned(),
+            municipality: bundle.municipality.clone(),
+            content_version: bundle.content_version,
+            published: publish,
+            files_read: bundle.changed_files.len(),
+            ..Default::default()
+        },
     };
     for entry in &bundle.entries {
         plan.entry(entry);
@@ -117,7 +127,8 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
 
     let Plan { batch, entry_rows, revision_rows, conflict_rows, renames, withdrawals, mut report, now, author, .. } = plan;
     for (id, slug) in &renames {
-        txn.execute_raw(store.statement("UPDATE entries SET slug = ?, updated_at = ? WHERE id = ?", [slug.clone().into(), now.into(), id.clone().into()])).await?;
+        txn.execute_raw(store.statement("UPDATE entries SET slug = ?, updated_at = ? WHERE id = ?", [slug.clone().into(), now.into(), id.clone().into()]))
+            .await?;
     }
     store.write_batch(&txn, batch).await?;
     if publish {
@@ -188,8 +199,11 @@ async fn overridden_documents(
             let local_text = store.revision_document_in(txn, &entry.id, locale.locale, *latest).await?;
             if let (Some(base_text), Some(local_text)) = (base_text, local_text) {
                 let parse = |text: &str| {
-                    serde_json::from_str::<Value>(text)
-                        .map_err(|source| StoreError::CorruptDocument { entry: entry.id.clone(), locale: locale.locale.code().to_owned(), source })
+                    serde_json::from_str::<Value>(text).map_err(|source| StoreError::CorruptDocument {
+                        entry: entry.id.clone(),
+                        locale: locale.locale.code().to_owned(),
+                        source,
+                    })
                 };
                 documents.insert((entry.id.clone(), locale.locale), (parse(&base_text)?, parse(&local_text)?));
             }
@@ -250,7 +264,10 @@ impl Plan<'_> {
         match previous {
             None => {
                 let clash = if self.baseline.entries.contains_key(&(entry.content_type.clone(), entry.slug.clone())) {
-                    Some(format!("the {} `{}` exists here as a local entry, which a sync never changes; rename or remove it to receive the upstream one", entry.content_type, entry.slug))
+                    Some(format!(
+                        "the {} `{}` exists here as a local entry, which a sync never changes; rename or remove it to receive the upstream one",
+                        entry.content_type, entry.slug
+                    ))
                 } else if self.local_ids.contains(&entry.id) {
                     Some(format!("its id {} is held here by another entry, which a sync never changes", entry.id))
                 } else {
@@ -297,12 +314,8 @@ impl Plan<'_> {
         }
 
         // Upstream German revision → local revision, for translations' origins.
-        let mut german: Vec<(i32, i32)> = previous
-            .into_iter()
-            .flat_map(|p| &p.revisions)
-            .filter(|r| r.locale.is_source())
-            .filter_map(|r| Some((r.upstream_revision, r.number?)))
-            .collect();
+        let mut german: Vec<(i32, i32)> =
+            previous.into_iter().flat_map(|p| &p.revisions).filter(|r| r.locale.is_source()).filter_map(|r| Some((r.upstream_revision, r.number?))).collect();
         let (mut made, mut received) = (0, 0);
         // What the German source says after this sync, for translations laid over it.
         let mut german_source: Option<Value> = entry.locales.iter().find(|l| l.locale.is_source()).map(|l| l.document.clone());
@@ -315,11 +328,7 @@ impl Plan<'_> {
             let merged = self.overridden.get(&(entry.id.clone(), locale.locale)).map(|(base, local)| self.merge_overrides(entry, locale, base, local));
             let text = merged.as_ref().map_or_else(|| locale.text.clone(), |document| serde_json::to_string(document).unwrap_or_default());
             let hash = if merged.is_some() { sha256_hex(&text) } else { locale.hash.clone() };
-            let number = if latest.is_some_and(|(_, latest_hash)| *latest_hash == hash) {
-                None
-            } else {
-                Some(latest.map_or(1, |(newest, _)| newest + 1))
-            };
+            let number = if latest.is_some_and(|(_, latest_hash)| *latest_hash == hash) { None } else { Some(latest.map_or(1, |(newest, _)| newest + 1)) };
             let source_number = if locale.locale.is_source() {
                 if let Some(holder) = number.or(latest.map(|(newest, _)| *newest)) {
                     german.push((locale.revision, holder));
@@ -438,7 +447,15 @@ impl Plan<'_> {
     /// Appends a revision with `document` (text and hash); with `--publish`
     /// it goes live when `served` (what readers would get: a translation
     /// laid over its source) passes the publishing check.
-    fn push_revision(&mut self, entry: &BundleEntry, locale: &BundleLocale, number: i32, source_number: Option<i32>, document: (String, String), served: Result<Value, Vec<Violation>>) {
+    fn push_revision(
+        &mut self,
+        entry: &BundleEntry,
+        locale: &BundleLocale,
+        number: i32,
+        source_number: Option<i32>,
+        document: (String, String),
+        served: Result<Value, Vec<Violation>>,
+    ) {
         let (text, hash) = document;
         let code = locale.locale.code();
         let revision = revision::Model {
@@ -456,7 +473,9 @@ impl Plan<'_> {
         let approval = match (self.publish && !held_back, self.registry.get(&entry.content_type)) {
             (true, Some(content_type)) => {
                 let live_keys = &self.live_keys;
-                let checked = served.and_then(|served| crate::workflow::approve(content_type, locale.locale, &served, |t, s| live_keys.contains(&(t.to_owned(), s.to_owned()))));
+                let checked = served.and_then(|served| {
+                    crate::workflow::approve(content_type, locale.locale, &served, |t, s| live_keys.contains(&(t.to_owned(), s.to_owned())))
+                });
                 match checked {
                     Ok(publishable) => Some(publishable.revision(&entry.id, number)),
                     Err(problems) => {
@@ -515,7 +534,8 @@ impl Plan<'_> {
                         .map(|l| format!("{}: refers to the {} `{}`, which stays unpublished", l.field, l.to_type, l.to_slug)),
                     Going::Live(approved) => {
                         let source = (approved.entry_id().to_owned(), Locale::SOURCE);
-                        (!going_live.contains(&source) && !self.baseline.published.contains_key(&source)).then(|| "its German source stays unpublished".to_owned())
+                        (!going_live.contains(&source) && !self.baseline.published.contains_key(&source))
+                            .then(|| "its German source stays unpublished".to_owned())
                     }
                     Going::Off { .. } => None,
                 }
@@ -565,7 +585,6 @@ impl Plan<'_> {
         }
     }
 }
-
 
 /// The entry and locale a change puts live.
 fn live_locale(change: &LiveChange) -> Option<(&str, Locale)> {

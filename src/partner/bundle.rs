@@ -296,7 +296,13 @@ pub struct BundleLocale {
 /// rejects the whole bundle. Reading it all takes no longer than the
 /// settings' deadline: a partner trickling bytes fails the sync instead of
 /// holding it (and the request that runs it).
-pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedFiles, held: &HashSet<String>, settings: &FetchSettings) -> Result<VerifiedBundle, SyncError> {
+pub async fn load(
+    source: &BundleSource,
+    registry: &Registry,
+    applied: &AppliedFiles,
+    held: &HashSet<String>,
+    settings: &FetchSettings,
+) -> Result<VerifiedBundle, SyncError> {
     let client = settings
         .fence
         .client(MAX_REDIRECTS, |builder| builder.connect_timeout(std::time::Duration::from_secs(10)).read_timeout(std::time::Duration::from_secs(60)))
@@ -307,7 +313,13 @@ pub async fn load(source: &BundleSource, registry: &Registry, applied: &AppliedF
         .map_err(|_| SyncError::Deadline { from: source.shown(), deadline: settings.deadline })?
 }
 
-async fn verify(source: &BundleSource, registry: &Registry, applied: &AppliedFiles, held: &HashSet<String>, reader: &Reader) -> Result<VerifiedBundle, SyncError> {
+async fn verify(
+    source: &BundleSource,
+    registry: &Registry,
+    applied: &AppliedFiles,
+    held: &HashSet<String>,
+    reader: &Reader,
+) -> Result<VerifiedBundle, SyncError> {
     let reject = |file: &str, message: String| SyncError::Rejected(vec![BundleProblem { file: file.to_owned(), message }]);
     let Some(bytes) = source.read(reader, MANIFEST).await? else {
         return Err(reject(MANIFEST, "missing: this is not a partner bundle".into()));
@@ -452,7 +464,12 @@ fn name_problems(indexed: &IndexedEntry, registry: &Registry) -> Vec<BundleProbl
     match slug::check(&indexed.slug) {
         Err(message) => problems.push(problem(message)),
         Ok(()) if indexed.path != entry_path(&indexed.content_type, &indexed.slug) => {
-            problems.push(problem(format!("the file of the {} `{}` is {}, not this", indexed.content_type.escape_debug(), indexed.slug, entry_path(&indexed.content_type, &indexed.slug).escape_debug())));
+            problems.push(problem(format!(
+                "the file of the {} `{}` is {}, not this",
+                indexed.content_type.escape_debug(),
+                indexed.slug,
+                entry_path(&indexed.content_type, &indexed.slug).escape_debug()
+            )));
         }
         Ok(()) => {}
     }

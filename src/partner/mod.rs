@@ -117,7 +117,9 @@ pub enum SyncError {
     TooLarge { file: String, limit: u64 },
     #[error("reading the bundle from {from} took longer than {} s; nothing was applied", .deadline.as_secs())]
     Deadline { from: String, deadline: Duration },
-    #[error("manifest.json: the bundle has format version {found}, newer than the {supported} this katalog reads; nothing was applied (update katalog to read it)")]
+    #[error(
+        "manifest.json: the bundle has format version {found}, newer than the {supported} this katalog reads; nothing was applied (update katalog to read it)"
+    )]
     NewerFormat { found: u64, supported: u32 },
     #[error("the bundle was rejected, nothing was applied: {}", problems_text(.0))]
     Rejected(Vec<BundleProblem>),

@@ -98,7 +98,13 @@ pub async fn report(store: &Store, registry: &Registry, now: DateTime<Utc>) -> R
     let score = |finding: &Finding| finding.score.unwrap_or_default();
     report.review_overdue.sort_by(|a, b| score(b).total_cmp(&score(a)));
     report.hardest_to_read.sort_by(|a, b| score(a).total_cmp(&score(b)));
-    for list in [&mut report.missing_for_kb115, &mut report.review_overdue, &mut report.broken_references, &mut report.outdated_translations, &mut report.hardest_to_read] {
+    for list in [
+        &mut report.missing_for_kb115,
+        &mut report.review_overdue,
+        &mut report.broken_references,
+        &mut report.outdated_translations,
+        &mut report.hardest_to_read,
+    ] {
         list.truncate(SHOWN);
     }
     Ok(report)
@@ -120,10 +126,7 @@ fn review_months(content_type: &ContentType) -> u32 {
 /// Per type, the publication time before which a published entry is due
 /// for review now: what the work list's "review overdue" filter asks for.
 pub fn review_cutoffs(registry: &Registry, now: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
-    registry
-        .iter()
-        .filter_map(|content_type| Some((content_type.name.clone(), now.checked_sub_months(Months::new(review_months(content_type)))?)))
-        .collect()
+    registry.iter().filter_map(|content_type| Some((content_type.name.clone(), now.checked_sub_months(Months::new(review_months(content_type)))?))).collect()
 }
 
 /// The German reading text of a document: its Markdown fields and the

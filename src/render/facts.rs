@@ -39,7 +39,14 @@ pub fn money_in(words: Words, amount: f64, currency: &str) -> String {
         Words::German => german,
         Words::English => {
             let (number, currency) = german.split_once(' ').unwrap_or((&german, "EUR"));
-            let swapped: String = number.chars().map(|c| match c { '.' => ',', ',' => '.', c => c }).collect();
+            let swapped: String = number
+                .chars()
+                .map(|c| match c {
+                    '.' => ',',
+                    ',' => '.',
+                    c => c,
+                })
+                .collect();
             format!("{currency} {swapped}")
         }
     }
@@ -166,8 +173,7 @@ pub const SCHEMA_ORG_DAYS: [(&str, &str); 7] =
 /// `Mo–Mi`, `Mon, Wed, Fri`: consecutive days as a range.
 pub fn days(words: Words, days: &Value) -> String {
     let name = |day: usize| words.pick(DAYS[day].1, DAYS[day].2);
-    let mut sorted: Vec<usize> =
-        days.as_array().into_iter().flatten().filter_map(|d| DAYS.iter().position(|(code, ..)| Some(*code) == d.as_str())).collect();
+    let mut sorted: Vec<usize> = days.as_array().into_iter().flatten().filter_map(|d| DAYS.iter().position(|(code, ..)| Some(*code) == d.as_str())).collect();
     sorted.sort_unstable();
     sorted.dedup();
     let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -265,6 +271,9 @@ mod tests {
         assert_eq!(days(German, &json!(["mon", "wed", "fri"])), "Mo, Mi, Fr");
         assert_eq!(days(English, &json!(["sat", "sun"])), "Sat, Sun");
         assert_eq!(exception(German, &json!({"from": "2026-12-24", "until": "2026-12-26", "closed": true})), "24.12.2026–26.12.2026: geschlossen");
-        assert_eq!(address(&json!({"street": "Eberhardstraße", "house_number": "39", "postal_code": "70173", "city": "Stuttgart"})), "Eberhardstraße 39, 70173 Stuttgart");
+        assert_eq!(
+            address(&json!({"street": "Eberhardstraße", "house_number": "39", "postal_code": "70173", "city": "Stuttgart"})),
+            "Eberhardstraße 39, 70173 Stuttgart"
+        );
     }
 }

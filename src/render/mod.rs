@@ -22,7 +22,6 @@ pub fn html_templates() -> minijinja::Environment<'static> {
     templates
 }
 
-
 /// Any serialisable value as a template value.
 pub fn template_value(value: &impl serde::Serialize) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))

@@ -83,7 +83,14 @@ impl std::fmt::Display for Report {
             writeln!(f, "  {kind:<16} {found:>3}/{total:<3} in the top three")?;
         }
         for miss in &self.misses {
-            writeln!(f, "miss [{}] {:?}: expected {} — got {}", miss.kind, miss.q, miss.expect.join(" or "), if miss.got.is_empty() { "nothing".into() } else { miss.got.join(", ") })?;
+            writeln!(
+                f,
+                "miss [{}] {:?}: expected {} — got {}",
+                miss.kind,
+                miss.q,
+                miss.expect.join(" or "),
+                if miss.got.is_empty() { "nothing".into() } else { miss.got.join(", ") }
+            )?;
         }
         Ok(())
     }

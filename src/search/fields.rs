@@ -105,7 +105,8 @@ impl Fields {
         let whole_words = TextOptions::default()
             .set_indexing_options(TextFieldIndexing::default().set_tokenizer(analysis::PLAIN).set_index_option(IndexRecordOption::WithFreqsAndPositions));
         let words = builder.add_text_field("words", whole_words);
-        let grams = TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer("whitespace").set_index_option(IndexRecordOption::WithFreqs));
+        let grams = TextOptions::default()
+            .set_indexing_options(TextFieldIndexing::default().set_tokenizer("whitespace").set_index_option(IndexRecordOption::WithFreqs));
         let trigrams = builder.add_text_field("trigrams", grams);
         let text = boosts
             .iter()

@@ -21,9 +21,9 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 use super::SearchError;
 use super::analysis;
+use super::fields::{Fields, Language, NAMING_BOOST};
 use super::query::FACETS;
 use super::tally::FacetNameCache;
-use super::fields::{Fields, Language, NAMING_BOOST};
 use crate::content::{Audience, ContentType, Locale, Registry, document};
 use crate::feed::{Consumer, Work};
 use crate::store::{ChangeRow, PublishedEntry, Store, links_of};
@@ -86,14 +86,7 @@ impl SearchIndex {
         tokenizers.register(analysis::PLAIN, analysis::plain());
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex {
-            index,
-            reader,
-            writer: Mutex::new(writer),
-            fields,
-            facet_names: FacetNameCache::default(),
-            registry,
-        })
+        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, facet_names: FacetNameCache::default(), registry })
     }
 
     /// Where the index stands in the database's change log: the position
@@ -134,7 +127,10 @@ impl SearchIndex {
         let seq = store.latest_change_seq().await?;
         let ids = store.published_entry_ids().await?;
         let bar = if progress { indicatif::ProgressBar::new(ids.len() as u64) } else { indicatif::ProgressBar::hidden() };
-        bar.set_style(indicatif::ProgressStyle::with_template("indexing {bar:40} {pos}/{len} entries, {per_sec}, {eta} left").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("indexing {bar:40} {pos}/{len} entries, {per_sec}, {eta} left")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         self.lock_writer().delete_all_documents()?;
         for batch in ids.chunks(BATCH) {
             self.add_entries(store, batch).await?;
@@ -178,8 +174,7 @@ impl SearchIndex {
         for mut entry in store.published_entries(ids, Locale::SOURCE).await? {
             let Some(content_type) = self.registry.get(&entry.content_type).cloned() else { continue };
             entry.hide_from(&content_type, Audience::Public);
-            let translated: Vec<Locale> =
-                translations.iter().filter(|t| t.id == entry.id).filter_map(|t| t.translation.as_ref().map(|r| r.locale)).collect();
+            let translated: Vec<Locale> = translations.iter().filter(|t| t.id == entry.id).filter_map(|t| t.translation.as_ref().map(|r| r.locale)).collect();
             documents.push(self.document(&content_type, &entry, Locale::SOURCE, &entry.source.document, &translated));
         }
         for entry in &translations {

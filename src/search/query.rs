@@ -20,12 +20,12 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{Language as StemLanguage, LowerCaser, SimpleTokenizer, TextAnalyzer};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
+use super::SearchError;
 use super::analysis;
 use super::fields::{Language, NAMING_BOOST};
 use super::index::SearchIndex;
 use super::synonyms::Synonyms;
 use super::tally::TallyCollector;
-use super::SearchError;
 use crate::content::Locale;
 
 const EXACT: f32 = 5.0;
@@ -115,7 +115,8 @@ impl SearchIndex {
         let (top, tally) = searcher.search(&query, &(top, TallyCollector::new("facets", &self.facet_names)))?;
         let mut facets = BTreeMap::new();
         for name in FACETS {
-            let mut values: Vec<(String, u64)> = tally.facets.get(name).map(|values| values.iter().map(|(value, count)| (value.to_string(), *count)).collect()).unwrap_or_default();
+            let mut values: Vec<(String, u64)> =
+                tally.facets.get(name).map(|values| values.iter().map(|(value, count)| (value.to_string(), *count)).collect()).unwrap_or_default();
             values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             values.truncate(FACET_VALUES);
             facets.insert(name.to_owned(), values);
@@ -276,7 +277,8 @@ impl SearchIndex {
             term(f.locale, Locale::SOURCE.code())
         } else {
             // The translation, or German for entries without one.
-            let fallback = BooleanQuery::new(vec![(Occur::Must, term(f.locale, Locale::SOURCE.code())), (Occur::MustNot, term(f.translated, request.locale.code()))]);
+            let fallback =
+                BooleanQuery::new(vec![(Occur::Must, term(f.locale, Locale::SOURCE.code())), (Occur::MustNot, term(f.translated, request.locale.code()))]);
             Box::new(BooleanQuery::new(vec![(Occur::Should, term(f.locale, request.locale.code())), (Occur::Should, Box::new(fallback))]))
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text), (Occur::Must, Box::new(ConstScoreQuery::new(locale, 0.0)))];
@@ -423,9 +425,7 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let length = (state % 80) as usize;
-            let text: String = (0..length)
-                .map(|i| alphabet[((state >> (i % 50)) as usize + i * 7) % alphabet.len()])
-                .collect();
+            let text: String = (0..length).map(|i| alphabet[((state >> (i % 50)) as usize + i * 7) % alphabet.len()]).collect();
             for locale in Locale::ALL {
                 let request = SearchRequest { text: &text, locale, content_type: Some("service"), topic: Some("x"), office: None, limit: 5, offset: 3 };
                 index.search(&request, &synonyms).unwrap_or_else(|e| panic!("{text:?}: {e}"));

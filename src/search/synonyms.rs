@@ -59,10 +59,8 @@ impl Synonyms {
     /// What the words starting at `position` expand to (keys of one to
     /// three words).
     pub fn expansions<'a>(&'a self, words: &[&str], position: usize) -> impl Iterator<Item = &'a str> + 'a {
-        let keys: Vec<Vec<String>> = (1..=LONGEST_KEY)
-            .filter(|n| position + n <= words.len())
-            .map(|n| words[position..position + n].iter().map(|w| w.to_string()).collect())
-            .collect();
+        let keys: Vec<Vec<String>> =
+            (1..=LONGEST_KEY).filter(|n| position + n <= words.len()).map(|n| words[position..position + n].iter().map(|w| w.to_string()).collect()).collect();
         keys.into_iter().filter_map(|key| self.expansions.get(&key)).flatten().map(String::as_str)
     }
 }

@@ -149,11 +149,20 @@ impl Store {
     }
 
     /// Creates an entry with its first (draft) revision.
-    pub async fn create_entry(&self, content_type: &str, slug: &str, leika: Option<&str>, revision: NewRevision<'_>, audit: &AuditEvent) -> Result<EntryRecord, EditError> {
+    pub async fn create_entry(
+        &self,
+        content_type: &str,
+        slug: &str,
+        leika: Option<&str>,
+        revision: NewRevision<'_>,
+        audit: &AuditEvent,
+    ) -> Result<EntryRecord, EditError> {
         let txn = self.begin_write().await?;
         let id = crate::content::slug::entry_id(content_type, slug).to_string();
         let exists = txn
-            .query_one_raw(self.statement("SELECT id FROM entries WHERE (content_type = ? AND slug = ?) OR id = ?", [content_type.into(), slug.into(), id.clone().into()]))
+            .query_one_raw(
+                self.statement("SELECT id FROM entries WHERE (content_type = ? AND slug = ?) OR id = ?", [content_type.into(), slug.into(), id.clone().into()]),
+            )
             .await?;
         if exists.is_some() {
             return Err(EditError::SlugTaken(slug.to_owned()));
@@ -161,10 +170,9 @@ impl Store {
         let now = Utc::now();
         let values: [SqlValue; 6] = [id.clone().into(), content_type.into(), slug.into(), leika.map(str::to_owned).into(), now.into(), now.into()];
         let inserted = txn
-            .execute_raw(self.statement(
-                "INSERT INTO entries (id, content_type, slug, leika, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
-                values,
-            ))
+            .execute_raw(
+                self.statement("INSERT INTO entries (id, content_type, slug, leika, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)", values),
+            )
             .await;
         if let Err(error) = inserted {
             // A concurrent create of the same slug won the unique index.
@@ -263,10 +271,9 @@ impl Store {
         let newest = match known_newest {
             Some(newest) => newest,
             None => txn
-                .query_one_raw(self.statement(
-                    "SELECT COALESCE(MAX(number), 0) AS n FROM revisions WHERE entry_id = ? AND locale = ?",
-                    [entry_id.into(), locale.into()],
-                ))
+                .query_one_raw(
+                    self.statement("SELECT COALESCE(MAX(number), 0) AS n FROM revisions WHERE entry_id = ? AND locale = ?", [entry_id.into(), locale.into()]),
+                )
                 .await?
                 .map(|r| r.try_get::<i32>("", "n"))
                 .transpose()?
@@ -312,8 +319,10 @@ impl Store {
         let txn = self.begin_write().await?;
         if self.backend() == DbBackend::Postgres {
             // Transitions of one locale are serialised by its publication row.
-            txn.execute_raw(self.statement("SELECT 1 FROM publications WHERE entry_id = ? AND locale = ? FOR UPDATE", [entry.id.clone().into(), locale.code().into()]))
-                .await?;
+            txn.execute_raw(
+                self.statement("SELECT 1 FROM publications WHERE entry_id = ? AND locale = ? FOR UPDATE", [entry.id.clone().into(), locale.code().into()]),
+            )
+            .await?;
         }
         let current = entry_record_in(self, &*txn, &entry.content_type, &entry.id).await?.ok_or(EditError::NotFound)?;
         if current.trashed_at.is_some() {
@@ -321,10 +330,7 @@ impl Store {
         }
         let record = current.locale(locale).ok_or(EditError::NotFound)?;
         let live = record.published_number.is_some();
-        let (state, effect) = record
-            .state
-            .apply(action, live)
-            .map_err(|allowed| EditError::NotAllowed { action, state: record.state, allowed })?;
+        let (state, effect) = record.state.apply(action, live).map_err(|allowed| EditError::NotAllowed { action, state: record.state, allowed })?;
         let now = Utc::now();
         let going = match effect {
             Effect::None => None,
@@ -354,7 +360,15 @@ impl Store {
     }
 
     /// Appends one change to the change log inside a write transaction.
-    pub async fn append_change(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>, locale: Locale, action: &str, number: Option<i32>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn append_change(
+        &self,
+        txn: &DatabaseTransaction,
+        entry: EntryRef<'_>,
+        locale: Locale,
+        action: &str,
+        number: Option<i32>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.append_changes(
             txn,
             vec![super::entity::change::Model {
@@ -412,9 +426,8 @@ impl Store {
     /// get a `delete` tombstone per locale.
     pub async fn delete_forever(&self, entry: &EntryRecord, audit: &AuditEvent) -> Result<(), EditError> {
         let txn = self.begin_write().await?;
-        let trashed = txn
-            .query_one_raw(self.statement("SELECT 1 AS t FROM entries WHERE id = ? AND trashed_at IS NOT NULL", [entry.id.clone().into()]))
-            .await?;
+        let trashed =
+            txn.query_one_raw(self.statement("SELECT 1 AS t FROM entries WHERE id = ? AND trashed_at IS NOT NULL", [entry.id.clone().into()])).await?;
         if trashed.is_none() {
             return Err(EditError::NotInTrash);
         }
@@ -461,8 +474,7 @@ const REVISION_COLUMNS: &str = "locale, number, document, source_number, author,
 fn revision_of(row: &QueryResult, entry_id: &str) -> Result<RevisionRecord, StoreError> {
     let locale: String = row.try_get("", "locale")?;
     let text: String = row.try_get("", "document")?;
-    let document = serde_json::from_str(&text)
-        .map_err(|source| StoreError::CorruptDocument { entry: entry_id.to_owned(), locale: locale.clone(), source })?;
+    let document = serde_json::from_str(&text).map_err(|source| StoreError::CorruptDocument { entry: entry_id.to_owned(), locale: locale.clone(), source })?;
     Ok(RevisionRecord {
         locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
         number: row.try_get("", "number")?,
@@ -479,12 +491,14 @@ async fn entry_record_in(store: &Store, db: &impl ConnectionTrait, content_type:
     let (key, value) = Store::entry_key(id_or_slug);
     let rows = db
         .query_all_raw(store.statement(
-            &format!("SELECT e.id, e.content_type, e.slug, e.version, e.created_at, e.updated_at, e.trashed_at, \
+            &format!(
+                "SELECT e.id, e.content_type, e.slug, e.version, e.created_at, e.updated_at, e.trashed_at, \
              p.locale, p.state, p.published_number, p.published_at, p.review_comment, p.publish_at, p.scheduled_number, p.unpublish_at, \
              (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest, \
              (SELECT source_number FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale ORDER BY number DESC LIMIT 1) AS source_number \
              FROM entries e LEFT JOIN publications p ON p.entry_id = e.id \
-             WHERE e.content_type = ? AND {key}"),
+             WHERE e.content_type = ? AND {key}"
+            ),
             [content_type.into(), value],
         ))
         .await?;

@@ -49,21 +49,18 @@ impl Store {
         let rows: Vec<(&String, &Link)> = entries.iter().flat_map(|(id, links)| links.iter().map(move |l| (id, l))).collect();
         for chunk in rows.chunks(super::write::rows_per_statement(4)) {
             let placeholders = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-            let values = chunk.iter().flat_map(|(id, link)| {
-                [SqlValue::from((*id).clone()), link.field.clone().into(), link.to_type.clone().into(), link.to_slug.clone().into()]
-            });
-            txn.execute_raw(self.statement(&format!("INSERT INTO entry_links (from_entry_id, field, to_type, to_slug) VALUES {placeholders}"), values))
-                .await?;
+            let values = chunk
+                .iter()
+                .flat_map(|(id, link)| [SqlValue::from((*id).clone()), link.field.clone().into(), link.to_type.clone().into(), link.to_slug.clone().into()]);
+            txn.execute_raw(self.statement(&format!("INSERT INTO entry_links (from_entry_id, field, to_type, to_slug) VALUES {placeholders}"), values)).await?;
         }
         Ok(())
     }
 
     /// The `type/slug` keys an entry refers to now.
     pub async fn link_targets(&self, entry_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = self
-            .db
-            .query_all_raw(self.statement("SELECT DISTINCT to_type, to_slug FROM entry_links WHERE from_entry_id = ?", [entry_id.into()]))
-            .await?;
+        let rows =
+            self.db.query_all_raw(self.statement("SELECT DISTINCT to_type, to_slug FROM entry_links WHERE from_entry_id = ?", [entry_id.into()])).await?;
         rows.iter().map(|r| Ok((r.try_get("", "to_type")?, r.try_get("", "to_slug")?))).collect()
     }
 

@@ -7,12 +7,12 @@
 //! subscriptions and the upstream identity of what they brought.
 //! Every difference between the two databases lives in this module.
 
-pub mod entity;
-pub mod migration;
 mod audit;
 mod editorial;
+pub mod entity;
 mod links;
 mod locks;
+pub mod migration;
 mod partners;
 mod publishing;
 mod read;
@@ -34,17 +34,17 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
-pub use links::{Link, links_of};
-pub use publishing::{Going, LiveChange, Subject, Withdrawal};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
+pub use links::{Link, links_of};
 pub use partners::{Conflict, ConflictRow, PartnerRecord, SyncRecord, UpstreamEntry, UpstreamEntryRow, UpstreamRevision, UpstreamRevisionRow};
-pub use retention::{Pruned, Retention};
+pub use publishing::{Going, LiveChange, Subject, Withdrawal};
 pub use read::{ChangeRow, ListFilter, ListPage, Localised, PublishedEntry, PublishedRevision, localise, translated_fields};
+pub use retention::{Pruned, Retention};
 pub use schedule::{DueSchedule, ScheduleCounts, ScheduleKind};
 pub use sessions::EditorSession;
-pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};
 pub use tokens::{StoredToken, TokenInfo};
 pub use webhooks::{AttemptOutcome, Delivery, EVENTS as WEBHOOK_EVENTS, Subscription};
+pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};
 pub use write::{ImportBaseline, KnownEntry, WriteBatch, WriteTransaction};
 
 /// The database used when none is configured: one file, zero set-up.
@@ -84,18 +84,14 @@ impl Store {
             let path = path.split('?').next().unwrap_or(path);
             let in_memory = path.is_empty() || path == ":memory:";
             if !in_memory && let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .map_err(|source| StoreError::Folder { path: parent.display().to_string(), source })?;
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder { path: parent.display().to_string(), source })?;
             }
             let mut options = ConnectOptions::new(if in_memory { "sqlite::memory:".to_owned() } else { format!("sqlite://{path}?mode=rwc") });
             // Every connection of an in-memory pool would see its own empty database.
             options.max_connections(if in_memory { 1 } else { 8 });
             options.map_sqlx_sqlite_opts(|o| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10))
+                o.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal).foreign_keys(true).busy_timeout(Duration::from_secs(10))
             });
             options
         } else if is_supported_url(url) {
@@ -128,7 +124,11 @@ impl Store {
                 // PostgreSQL DDL is transactional; the advisory lock is
                 // released with the transaction, whatever happens to it.
                 transaction
-                    .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_advisory_xact_lock($1)", [locks::AdvisoryLock::Migration.key().into()]))
+                    .execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT pg_advisory_xact_lock($1)",
+                        [locks::AdvisoryLock::Migration.key().into()],
+                    ))
                     .await?;
                 transaction
             }
@@ -158,10 +158,8 @@ impl Store {
 
     /// Number of entries per content type (for reports and health).
     pub async fn count_entries(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = self
-            .db
-            .query_all_raw(self.statement("SELECT content_type, COUNT(*) AS n FROM entries GROUP BY content_type ORDER BY content_type", []))
-            .await?;
+        let rows =
+            self.db.query_all_raw(self.statement("SELECT content_type, COUNT(*) AS n FROM entries GROUP BY content_type ORDER BY content_type", [])).await?;
         rows.iter().map(|row| Ok((row.try_get("", "content_type")?, row.try_get("", "n")?))).collect()
     }
 
@@ -177,11 +175,7 @@ impl Store {
     /// never shaped like ids, so the key says which it is, and each form
     /// uses its own index (an `OR` of both would scan the table).
     pub(crate) fn entry_key(id_or_slug: &str) -> (&'static str, SqlValue) {
-        if uuid::Uuid::try_parse(id_or_slug).is_ok() {
-            ("e.id = ?", id_or_slug.into())
-        } else {
-            ("e.slug = ?", id_or_slug.into())
-        }
+        if uuid::Uuid::try_parse(id_or_slug).is_ok() { ("e.id = ?", id_or_slug.into()) } else { ("e.slug = ?", id_or_slug.into()) }
     }
 
     /// `ORDER BY`/comparison suffix that makes slug order plain byte order

@@ -288,7 +288,9 @@ impl Store {
             let placeholders = vec!["(?, ?, ?)"; chunk.len()].join(", ");
             let values = chunk.iter().flat_map(|(path, sha256)| [SqlValue::from(partner), path.clone().into(), sha256.clone().into()]);
             txn.execute_raw(self.statement(
-                &format!("INSERT INTO partner_files (partner, path, sha256) VALUES {placeholders} ON CONFLICT (partner, path) DO UPDATE SET sha256 = excluded.sha256"),
+                &format!(
+                    "INSERT INTO partner_files (partner, path, sha256) VALUES {placeholders} ON CONFLICT (partner, path) DO UPDATE SET sha256 = excluded.sha256"
+                ),
                 values,
             ))
             .await?;
@@ -312,10 +314,12 @@ impl Store {
     /// caller's transaction, as `unpublish` does; revisions stay.
     pub async fn unpublish_in(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>) -> Result<(), StoreError> {
         let rows = txn
-            .query_all_raw(self.statement(
-                "SELECT locale, published_number FROM publications WHERE entry_id = ? AND published_number IS NOT NULL",
-                [entry.entry_id.into()],
-            ))
+            .query_all_raw(
+                self.statement(
+                    "SELECT locale, published_number FROM publications WHERE entry_id = ? AND published_number IS NOT NULL",
+                    [entry.entry_id.into()],
+                ),
+            )
             .await?;
         let mut changes = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -342,7 +346,13 @@ impl Store {
     }
 
     /// The upstream document received as `upstream_revision`, inside a sync.
-    pub async fn upstream_document_in(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, upstream_revision: i32) -> Result<Option<String>, StoreError> {
+    pub async fn upstream_document_in(
+        &self,
+        txn: &DatabaseTransaction,
+        entry_id: &str,
+        locale: Locale,
+        upstream_revision: i32,
+    ) -> Result<Option<String>, StoreError> {
         let row = txn
             .query_one_raw(self.statement(
                 "SELECT document FROM upstream_revisions WHERE entry_id = ? AND locale = ? AND upstream_revision = ?",
@@ -355,11 +365,10 @@ impl Store {
     /// A local revision's document, inside a sync.
     pub async fn revision_document_in(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, number: i32) -> Result<Option<String>, StoreError> {
         let row = txn
-            .query_one_raw(self.statement("SELECT document FROM revisions WHERE entry_id = ? AND locale = ? AND number = ?", [
-                entry_id.into(),
-                locale.code().into(),
-                number.into(),
-            ]))
+            .query_one_raw(self.statement(
+                "SELECT document FROM revisions WHERE entry_id = ? AND locale = ? AND number = ?",
+                [entry_id.into(), locale.code().into(), number.into()],
+            ))
             .await?;
         row.map(|row| row.try_get("", "document")).transpose().map_err(Into::into)
     }
@@ -434,11 +443,10 @@ impl Store {
     pub async fn remove_conflict(&self, entry_id: &str, locale: Locale, module: &str) -> Result<bool, StoreError> {
         let removed = self
             .db
-            .execute_raw(self.statement("DELETE FROM partner_conflicts WHERE entry_id = ? AND locale = ? AND module = ?", [
-                entry_id.into(),
-                locale.code().into(),
-                module.into(),
-            ]))
+            .execute_raw(self.statement(
+                "DELETE FROM partner_conflicts WHERE entry_id = ? AND locale = ? AND module = ?",
+                [entry_id.into(), locale.code().into(), module.into()],
+            ))
             .await?;
         Ok(removed.rows_affected() == 1)
     }

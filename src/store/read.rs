@@ -66,7 +66,13 @@ pub fn localise(content_type: &ContentType, source: &PublishedRevision, translat
             revision: translation.number,
             published_at: translation.published_at,
         },
-        None => Localised { locale: Locale::SOURCE, fields: source.document.clone(), fallback_fields: Vec::new(), revision: source.number, published_at: source.published_at },
+        None => Localised {
+            locale: Locale::SOURCE,
+            fields: source.document.clone(),
+            fallback_fields: Vec::new(),
+            revision: source.number,
+            published_at: source.published_at,
+        },
     }
 }
 
@@ -114,7 +120,14 @@ impl Store {
 
     /// One page of published entries of a type in slug order, after the
     /// given slug (keyset pagination: no offsets, no total count).
-    pub async fn list_published(&self, content_type: &str, after: Option<&str>, limit: u64, locale: Locale, filter: &ListFilter) -> Result<ListPage, StoreError> {
+    pub async fn list_published(
+        &self,
+        content_type: &str,
+        after: Option<&str>,
+        limit: u64,
+        locale: Locale,
+        filter: &ListFilter,
+    ) -> Result<ListPage, StoreError> {
         let order = self.byte_order();
         let mut conditions = String::new();
         let mut values: Vec<SqlValue> = vec![content_type.into(), Locale::SOURCE.code().into(), after.unwrap_or("").into()];
@@ -243,9 +256,10 @@ impl Store {
     pub async fn published_entry_ids(&self) -> Result<Vec<String>, StoreError> {
         let rows = self
             .db
-            .query_all_raw(self.statement("SELECT entry_id FROM publications WHERE locale = ? AND published_number IS NOT NULL ORDER BY entry_id", [
-                Locale::SOURCE.code().into(),
-            ]))
+            .query_all_raw(self.statement(
+                "SELECT entry_id FROM publications WHERE locale = ? AND published_number IS NOT NULL ORDER BY entry_id",
+                [Locale::SOURCE.code().into()],
+            ))
             .await?;
         rows.iter().map(|row| Ok(row.try_get("", "entry_id")?)).collect()
     }
@@ -299,9 +313,7 @@ impl Store {
         }
         let placeholders = vec!["?"; ids.len()].join(", ");
         let sql = format!("SELECT {PUBLISHED_COLUMNS} {PUBLISHED_JOIN} WHERE p.locale IN (?, ?) AND e.id IN ({placeholders})");
-        let values = [SqlValue::from(Locale::SOURCE.code()), SqlValue::from(locale.code())]
-            .into_iter()
-            .chain(ids.iter().map(|id| SqlValue::from(id.clone())));
+        let values = [SqlValue::from(Locale::SOURCE.code()), SqlValue::from(locale.code())].into_iter().chain(ids.iter().map(|id| SqlValue::from(id.clone())));
         let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
         assemble(&rows)
     }
@@ -361,8 +373,7 @@ fn change_row(row: &QueryResult) -> Result<ChangeRow, StoreError> {
 fn revision_of(row: &QueryResult, id: &str) -> Result<PublishedRevision, StoreError> {
     let locale: String = row.try_get("", "locale")?;
     let text: String = row.try_get("", "document")?;
-    let document = serde_json::from_str(&text)
-        .map_err(|source| StoreError::CorruptDocument { entry: id.to_owned(), locale: locale.clone(), source })?;
+    let document = serde_json::from_str(&text).map_err(|source| StoreError::CorruptDocument { entry: id.to_owned(), locale: locale.clone(), source })?;
     Ok(PublishedRevision {
         locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
         number: row.try_get("", "published_number")?,

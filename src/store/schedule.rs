@@ -53,14 +53,8 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<(), EditError> {
         let txn = self.begin_write().await?;
-        let values: [SqlValue; 6] = [
-            publish.map(|p| p.0).into(),
-            publish.map(|p| p.1).into(),
-            unpublish_at.into(),
-            Utc::now().into(),
-            entry.id.clone().into(),
-            locale.code().into(),
-        ];
+        let values: [SqlValue; 6] =
+            [publish.map(|p| p.0).into(), publish.map(|p| p.1).into(), unpublish_at.into(), Utc::now().into(), entry.id.clone().into(), locale.code().into()];
         let updated = txn
             .execute_raw(self.statement(
                 "UPDATE publications SET publish_at = ?, scheduled_number = ?, unpublish_at = ?, updated_at = ? WHERE entry_id = ? AND locale = ?",
@@ -151,7 +145,9 @@ impl Store {
         let now = Utc::now();
         let subject = Subject::of_ref(due.entry_ref());
         let change = match (due.kind, approved) {
-            (ScheduleKind::Publish { number }, Some(approved)) if approved.number() == number && approved.entry_id() == due.entry_id && approved.locale() == due.locale => {
+            (ScheduleKind::Publish { number }, Some(approved))
+                if approved.number() == number && approved.entry_id() == due.entry_id && approved.locale() == due.locale =>
+            {
                 // Publishing the newest revision ends its review; an older one leaves the newer draft as it is.
                 let state = if latest == Some(number) { State::Published } else { state };
                 Some(LiveChange { subject, state, going: Going::Live(approved) })
@@ -163,7 +159,10 @@ impl Store {
             }
         };
         txn.execute_raw(self.statement(
-            &format!("UPDATE publications SET {column} = NULL{}, updated_at = ? WHERE entry_id = ? AND locale = ?", if column == "publish_at" { ", scheduled_number = NULL" } else { "" }),
+            &format!(
+                "UPDATE publications SET {column} = NULL{}, updated_at = ? WHERE entry_id = ? AND locale = ?",
+                if column == "publish_at" { ", scheduled_number = NULL" } else { "" }
+            ),
             [now.into(), due.entry_id.clone().into(), due.locale.code().into()],
         ))
         .await?;

@@ -20,13 +20,7 @@ impl Store {
         self.db
             .execute_raw(self.statement(
                 "INSERT INTO editor_sessions (id, token_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                [
-                    secret_hash.into(),
-                    session.token_id.clone().into(),
-                    session.csrf.clone().into(),
-                    Utc::now().into(),
-                    session.expires_at.into(),
-                ],
+                [secret_hash.into(), session.token_id.clone().into(), session.csrf.clone().into(), Utc::now().into(), session.expires_at.into()],
             ))
             .await?;
         // Expired sessions are cleared as new ones begin: the table stays small without a sweeper.
@@ -36,13 +30,13 @@ impl Store {
 
     /// The session with this secret hash, if it has not expired.
     pub async fn find_session(&self, secret_hash: &str) -> Result<Option<EditorSession>, StoreError> {
-        let row = self
-            .db
-            .query_one_raw(self.statement(
-                "SELECT token_id, csrf, expires_at FROM editor_sessions WHERE id = ? AND expires_at > ?",
-                [secret_hash.into(), Utc::now().into()],
-            ))
-            .await?;
+        let row =
+            self.db
+                .query_one_raw(self.statement(
+                    "SELECT token_id, csrf, expires_at FROM editor_sessions WHERE id = ? AND expires_at > ?",
+                    [secret_hash.into(), Utc::now().into()],
+                ))
+                .await?;
         row.map(|row| Ok(EditorSession { token_id: row.try_get("", "token_id")?, csrf: row.try_get("", "csrf")?, expires_at: row.try_get("", "expires_at")? }))
             .transpose()
     }

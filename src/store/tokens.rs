@@ -36,22 +36,14 @@ impl Store {
             token.expires_at.into(),
         ];
         self.db
-            .execute_raw(self.statement(
-                "INSERT INTO tokens (id, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                values,
-            ))
+            .execute_raw(self.statement("INSERT INTO tokens (id, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)", values))
             .await?;
         Ok(())
     }
 
     pub async fn find_token(&self, id: &str) -> Result<Option<StoredToken>, StoreError> {
-        let row = self
-            .db
-            .query_one_raw(self.statement(
-                "SELECT id, name, role, secret_hash, expires_at, revoked_at FROM tokens WHERE id = ?",
-                [id.into()],
-            ))
-            .await?;
+        let row =
+            self.db.query_one_raw(self.statement("SELECT id, name, role, secret_hash, expires_at, revoked_at FROM tokens WHERE id = ?", [id.into()])).await?;
         row.map(|row| {
             Ok(StoredToken {
                 id: row.try_get("", "id")?,
@@ -87,10 +79,8 @@ impl Store {
 
     /// Marks a token revoked; returns whether it existed.
     pub async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
-        let result = self
-            .db
-            .execute_raw(self.statement("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [Utc::now().into(), id.into()]))
-            .await?;
+        let result =
+            self.db.execute_raw(self.statement("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [Utc::now().into(), id.into()])).await?;
         Ok(result.rows_affected() == 1)
     }
 }

@@ -60,9 +60,15 @@ pub struct Delivery {
 /// How an attempt ended.
 #[derive(Clone, Debug)]
 pub enum AttemptOutcome {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Try again at `retry_at`, or give up when it is `None`.
-    Failed { status: Option<u16>, error: String, retry_at: Option<DateTime<Utc>> },
+    Failed {
+        status: Option<u16>,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
 }
 
 const CURSOR: &str = "webhooks";
@@ -103,7 +109,8 @@ impl Store {
     }
 
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        let rows = self.db.query_all_raw(self.statement(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"), [])).await?;
+        let rows =
+            self.db.query_all_raw(self.statement(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"), [])).await?;
         rows.iter().map(subscription_of).collect()
     }
 

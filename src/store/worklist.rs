@@ -77,11 +77,8 @@ impl Store {
         }
         if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
-            let found = if filter.found_by_search.is_empty() {
-                String::new()
-            } else {
-                format!(" OR e.id IN ({})", vec!["?"; filter.found_by_search.len()].join(", "))
-            };
+            let found =
+                if filter.found_by_search.is_empty() { String::new() } else { format!(" OR e.id IN ({})", vec!["?"; filter.found_by_search.len()].join(", ")) };
             conditions.push(format!(
                 "(e.slug LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM revisions r WHERE r.entry_id = e.id AND r.locale = 'de' \
                  AND r.number = (SELECT MAX(number) FROM revisions m WHERE m.entry_id = e.id AND m.locale = 'de') \
@@ -119,10 +116,7 @@ impl Store {
             conditions.push("EXISTS (SELECT 1 FROM partner_conflicts c WHERE c.entry_id = e.id)".into());
         }
         let condition = conditions.join(" AND ");
-        let total_row = self
-            .db
-            .query_one_raw(self.statement(&format!("SELECT COUNT(*) AS total FROM entries e WHERE {condition}"), values.clone()))
-            .await?;
+        let total_row = self.db.query_one_raw(self.statement(&format!("SELECT COUNT(*) AS total FROM entries e WHERE {condition}"), values.clone())).await?;
         let total = match total_row {
             Some(row) => row.try_get::<i64>("", "total")?.max(0) as u64,
             None => 0,
@@ -149,8 +143,11 @@ impl Store {
             let id: String = row.try_get("", "id")?;
             let text: Option<String> = row.try_get("", "document")?;
             let source_document = match text {
-                Some(text) => serde_json::from_str(&text)
-                    .map_err(|source| StoreError::CorruptDocument { entry: id.clone(), locale: Locale::SOURCE.code().into(), source })?,
+                Some(text) => serde_json::from_str(&text).map_err(|source| StoreError::CorruptDocument {
+                    entry: id.clone(),
+                    locale: Locale::SOURCE.code().into(),
+                    source,
+                })?,
                 None => Value::Null,
             };
             items.push(WorkItem {
@@ -253,8 +250,11 @@ impl Store {
                 let id: String = row.try_get("", "id")?;
                 let text: Option<String> = row.try_get("", "document")?;
                 let source_document = match text {
-                    Some(text) => serde_json::from_str(&text)
-                        .map_err(|source| StoreError::CorruptDocument { entry: id.clone(), locale: Locale::SOURCE.code().into(), source })?,
+                    Some(text) => serde_json::from_str(&text).map_err(|source| StoreError::CorruptDocument {
+                        entry: id.clone(),
+                        locale: Locale::SOURCE.code().into(),
+                        source,
+                    })?,
                     None => Value::Null,
                 };
                 let state: Option<String> = row.try_get("", "state")?;

@@ -5,15 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Set, SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Set, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 
 use tokio::sync::watch;
 
 use super::entity::{change, entry, publication, revision};
-use super::publishing::LiveChange;
 use super::locks::AdvisoryLock;
+use super::publishing::LiveChange;
 use super::{Store, StoreError};
 use crate::content::Locale;
 
@@ -108,10 +106,7 @@ impl Store {
     pub async fn import_baseline(&self, txn: &DatabaseTransaction) -> Result<ImportBaseline, StoreError> {
         let mut baseline = ImportBaseline::default();
         for row in txn.query_all_raw(self.statement("SELECT id, content_type, slug FROM entries", [])).await? {
-            baseline.entries.insert(
-                (row.try_get("", "content_type")?, row.try_get("", "slug")?),
-                KnownEntry { id: row.try_get("", "id")? },
-            );
+            baseline.entries.insert((row.try_get("", "content_type")?, row.try_get("", "slug")?), KnownEntry { id: row.try_get("", "id")? });
         }
         let latest = "SELECT r.entry_id, r.locale, r.number, r.content_hash FROM revisions r \
             JOIN (SELECT entry_id, locale, MAX(number) AS number FROM revisions GROUP BY entry_id, locale) m \
@@ -119,9 +114,7 @@ impl Store {
         for row in txn.query_all_raw(self.statement(latest, [])).await? {
             let locale: String = row.try_get("", "locale")?;
             let Some(locale) = Locale::parse(&locale) else { continue };
-            baseline
-                .latest
-                .insert((row.try_get("", "entry_id")?, locale), (row.try_get("", "number")?, row.try_get("", "content_hash")?));
+            baseline.latest.insert((row.try_get("", "entry_id")?, locale), (row.try_get("", "number")?, row.try_get("", "content_hash")?));
         }
         let published = "SELECT e.id, e.content_type, e.slug, p.locale, p.published_number FROM publications p \
             JOIN entries e ON e.id = p.entry_id WHERE p.published_number IS NOT NULL";
@@ -177,11 +170,8 @@ impl Store {
             entry::Entity::insert_many(models).exec_without_returning(txn).await?;
         }
         for (id, added, at) in batch.version_updates {
-            txn.execute_raw(self.statement(
-                "UPDATE entries SET version = version + ?, updated_at = ? WHERE id = ?",
-                [added.into(), at.into(), id.into()],
-            ))
-            .await?;
+            txn.execute_raw(self.statement("UPDATE entries SET version = version + ?, updated_at = ? WHERE id = ?", [added.into(), at.into(), id.into()]))
+                .await?;
         }
         for rows in batch.revisions.chunks(REVISIONS_PER_STATEMENT) {
             let models = rows.iter().cloned().map(|m| revision::ActiveModel {

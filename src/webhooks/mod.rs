@@ -168,11 +168,7 @@ impl Dispatcher {
                 error: format!("the receiver answered {status}"),
                 retry_at: self.timing.retry_at(delivery.created_at, delivery.attempts + 1, attempted),
             },
-            Err(error) => AttemptOutcome::Failed {
-                status: None,
-                error,
-                retry_at: self.timing.retry_at(delivery.created_at, delivery.attempts + 1, attempted),
-            },
+            Err(error) => AttemptOutcome::Failed { status: None, error, retry_at: self.timing.retry_at(delivery.created_at, delivery.attempts + 1, attempted) },
         };
         if let AttemptOutcome::Failed { error, retry_at, .. } = &outcome {
             tracing::info!(delivery = id, url = %subscription.url, %error, ?retry_at, "webhook delivery failed");

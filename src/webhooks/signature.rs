@@ -68,9 +68,6 @@ mod tests {
     #[test]
     fn matches_an_independent_hmac_sha256() {
         // Python: hmac.new(b"Jefe", b"0.what do ya want for nothing?", hashlib.sha256).hexdigest()
-        assert_eq!(
-            sign("Jefe", 0, b"what do ya want for nothing?"),
-            "t=0,v1=37f471929915ccd2cbbe79feb84ffcff4f2bb25e15fc41c2506687331ae179cc"
-        );
+        assert_eq!(sign("Jefe", 0, b"what do ya want for nothing?"), "t=0,v1=37f471929915ccd2cbbe79feb84ffcff4f2bb25e15fc41c2506687331ae179cc");
     }
 }

@@ -52,7 +52,14 @@ impl Actor {
 }
 
 /// A new entry: its German source as a draft.
-pub async fn create(store: &Store, content_type: &ContentType, slug: &str, fields: &Value, message: Option<&str>, actor: &Actor) -> Result<EntryRecord, EditingError> {
+pub async fn create(
+    store: &Store,
+    content_type: &ContentType,
+    slug: &str,
+    fields: &Value,
+    message: Option<&str>,
+    actor: &Actor,
+) -> Result<EntryRecord, EditingError> {
     if !slug::is_valid(slug) {
         return Err(EditingError::InvalidSlug(slug.to_owned()));
     }
@@ -112,7 +119,8 @@ pub async fn transition(
     }
     let approved = if action == Action::Publish {
         // The revision named, else the newest; the store refuses it when it is no longer the newest.
-        let approved = publishing::check(store, content_type, entry, locale, revision).await.map_err(|e| publish_error(e, "the document is not ready to publish"))?;
+        let approved =
+            publishing::check(store, content_type, entry, locale, revision).await.map_err(|e| publish_error(e, "the document is not ready to publish"))?;
         Some(approved)
     } else {
         None
@@ -147,7 +155,8 @@ pub async fn schedule(
     let publish = match publish {
         None => None,
         Some((at, revision)) => {
-            let approved = publishing::check(store, content_type, entry, locale, revision).await.map_err(|e| publish_error(e, "the revision could not be published"))?;
+            let approved =
+                publishing::check(store, content_type, entry, locale, revision).await.map_err(|e| publish_error(e, "the revision could not be published"))?;
             Some((at, approved.number()))
         }
     };
@@ -208,18 +217,12 @@ fn publish_error(error: PublishError, what: &'static str) -> EditingError {
 
 /// The newest revision of one locale.
 pub async fn newest(store: &Store, entry: &EntryRecord, locale: Locale) -> Result<RevisionRecord, EditingError> {
-    let number = entry
-        .locale(locale)
-        .map(|l| l.latest_number)
-        .ok_or_else(|| EditingError::NoLocale { slug: entry.slug.clone(), locale })?;
+    let number = entry.locale(locale).map(|l| l.latest_number).ok_or_else(|| EditingError::NoLocale { slug: entry.slug.clone(), locale })?;
     revision(store, entry, locale, number).await
 }
 
 pub async fn revision(store: &Store, entry: &EntryRecord, locale: Locale, number: i32) -> Result<RevisionRecord, EditingError> {
-    store
-        .revision(&entry.id, locale, number)
-        .await?
-        .ok_or_else(|| EditingError::NoRevision { slug: entry.slug.clone(), locale, number })
+    store.revision(&entry.id, locale, number).await?.ok_or_else(|| EditingError::NoRevision { slug: entry.slug.clone(), locale, number })
 }
 
 fn overlay(content_type: &ContentType, source: &Value, translation: &Value) -> Result<Value, EditingError> {
@@ -229,4 +232,3 @@ fn overlay(content_type: &ContentType, source: &Value, translation: &Value) -> R
 fn reject(violations: Vec<Violation>) -> Result<(), EditingError> {
     if violations.is_empty() { Ok(()) } else { Err(EditingError::Invalid { what: "the document does not match its schema", violations }) }
 }
-

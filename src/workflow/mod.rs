@@ -3,8 +3,8 @@
 
 pub mod editing;
 pub mod publishing;
-pub mod scheduler;
 mod role;
+pub mod scheduler;
 mod state;
 
 pub use publishing::{Approved, PublishError, Publishable, approve, channel_gaps, check, draft_violations, publishing_problems, served_translation};

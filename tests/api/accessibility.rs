@@ -3,10 +3,10 @@
 //! loopback and checked in headless Chromium through chromedriver (Debian's
 //! `chromium` and `chromium-driver`, which `.ci/run` installs).
 
+use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use serde_json::json;
 
 use crate::browser::{Browser, WCAG_2_1_AA, axe_source, violations};
 use crate::helpers::{import_url, katalog, repo_path, text};
@@ -74,7 +74,11 @@ fn largest_page(site: &Path, dir: &Path) -> Option<String> {
 fn the_check_reports_known_violations() {
     let axe = axe_source();
     let site = tempfile::tempdir().unwrap();
-    std::fs::write(site.path().join("index.html"), "<!DOCTYPE html>\n<html><head><title>Fixture</title></head><body><main><img src=\"/photo.png\"></main></body></html>\n").unwrap();
+    std::fs::write(
+        site.path().join("index.html"),
+        "<!DOCTYPE html>\n<html><head><title>Fixture</title></head><body><main><img src=\"/photo.png\"></main></body></html>\n",
+    )
+    .unwrap();
     let base = serve(site.path().to_path_buf());
     let browser = Browser::start();
     browser.goto(&format!("{base}/"));
@@ -155,7 +159,11 @@ fn office_pages_say_whether_the_office_is_open_now() {
     let base = serve(exported_site(work.path()));
     let browser = Browser::start();
     browser.goto(&format!("{base}/de/office/fundbuero/"));
-    let shown = browser.call(reqwest::Method::POST, "/execute/sync", json!({"script": "const p = document.querySelector('.open-now'); return [p.hidden, p.textContent];", "args": []}));
+    let shown = browser.call(
+        reqwest::Method::POST,
+        "/execute/sync",
+        json!({"script": "const p = document.querySelector('.open-now'); return [p.hidden, p.textContent];", "args": []}),
+    );
     assert_eq!(shown[0], false, "the line is shown once the script ran: {shown}");
     let now = shown[1].as_str().unwrap();
     assert!(now.starts_with("Jetzt geöffnet bis ") || now.starts_with("Jetzt geschlossen – öffnet "), "{now}");

@@ -264,7 +264,10 @@ async fn errors_are_shown_at_their_field_and_lists_grow(db: TestDb) {
     assert_eq!(grown.input("/name"), "Hundesteuer", "what was typed stays");
 
     let invalid = anna
-        .post(path, &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer"), ("/leika", "123"), ("/fees/0/amount", "zwölf"), ("_action", "save")])
+        .post(
+            path,
+            &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer"), ("/leika", "123"), ("/fees/0/amount", "zwölf"), ("_action", "save")],
+        )
         .await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(invalid.body.contains("id=\"f-fees-0-amount-error\""), "{}", invalid.body);
@@ -280,7 +283,19 @@ async fn errors_are_shown_at_their_field_and_lists_grow(db: TestDb) {
     assert!(bad_slug.body.contains("id=\"f-_slug-error\""));
 
     let created = anna
-        .post(path, &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer"), ("/leika", "99010012345000"), ("/fees/0/label", "Erster Hund"), ("/fees/0/amount", "108"), ("/fees/0/kind", "fixed"), ("_action", "save")])
+        .post(
+            path,
+            &[
+                ("_csrf", &csrf),
+                ("_slug", "hundesteuer-zahlen"),
+                ("/name", "Hundesteuer"),
+                ("/leika", "99010012345000"),
+                ("/fees/0/label", "Erster Hund"),
+                ("/fees/0/amount", "108"),
+                ("/fees/0/kind", "fixed"),
+                ("_action", "save"),
+            ],
+        )
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     let entry = anna.get(created.location.as_deref().unwrap()).await;
@@ -313,7 +328,8 @@ async fn each_role_sees_only_the_steps_it_may_take(db: TestDb) {
     let workflow = format!("{ID_CARD}/workflow?locale=de");
     let without_comment = publisher.post(&workflow, &[("_csrf", &review.input("_csrf")), ("action", "request_changes")]).await;
     assert_eq!(without_comment.status, StatusCode::CONFLICT);
-    let requested = publisher.post(&workflow, &[("_csrf", &review.input("_csrf")), ("action", "request_changes"), ("comment", "Bitte die Gebühr prüfen.")]).await;
+    let requested =
+        publisher.post(&workflow, &[("_csrf", &review.input("_csrf")), ("action", "request_changes"), ("comment", "Bitte die Gebühr prüfen.")]).await;
     assert_eq!(requested.status, StatusCode::SEE_OTHER);
     assert!(editor.get(ID_CARD).await.body.contains("Bitte die Gebühr prüfen."));
 
@@ -488,7 +504,10 @@ async fn the_quality_dashboard_names_what_to_fix(db: TestDb) {
     let topic = anna.post("/admin/entries/new?type=topic", &[("_csrf", &csrf), ("_slug", "haustiere"), ("/name", "Haustiere"), ("_action", "save")]).await;
     assert_eq!(topic.status, StatusCode::SEE_OTHER, "{}", topic.body);
     let service = anna
-        .post("/admin/entries/new?type=service", &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer zahlen"), ("/topics", "haustiere"), ("_action", "save")])
+        .post(
+            "/admin/entries/new?type=service",
+            &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer zahlen"), ("/topics", "haustiere"), ("_action", "save")],
+        )
         .await;
     assert_eq!(service.status, StatusCode::SEE_OTHER, "{}", service.body);
     // The German ID card changes after its translations were made.
@@ -622,7 +641,8 @@ async fn opening_hours_are_edited_as_lists(db: TestDb) {
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let again = anna.get(office).await;
     let before: Vec<(String, String)> = form.into_iter().filter(|(name, _)| name.starts_with("/opening_hours") || name.starts_with("/exceptions")).collect();
-    let after: Vec<(String, String)> = again.entry_form(&[]).into_iter().filter(|(name, _)| name.starts_with("/opening_hours") || name.starts_with("/exceptions")).collect();
+    let after: Vec<(String, String)> =
+        again.entry_form(&[]).into_iter().filter(|(name, _)| name.starts_with("/opening_hours") || name.starts_with("/exceptions")).collect();
     assert_eq!(before, after);
 }
 on_both_databases!(opening_hours_are_edited_as_lists);
@@ -638,13 +658,22 @@ async fn a_reader_creates_and_changes_nothing(db: TestDb) {
     assert_eq!(entries.status, StatusCode::OK, "readers see the work list");
     let csrf = entries.input("_csrf");
 
-    let refused = rita.post("/admin/entries/new?type=service", &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer zahlen"), ("_action", "save")]).await;
+    let refused = rita
+        .post("/admin/entries/new?type=service", &[("_csrf", &csrf), ("_slug", "hundesteuer-zahlen"), ("/name", "Hundesteuer zahlen"), ("_action", "save")])
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert!(refused.body.contains("Rolle „editor“"), "{}", refused.body);
     let api = crate::helpers::Client { server: &server, token: reader_token };
     let (status, _, _) = api.send(reqwest::Method::GET, "/api/v1/manage/service/hundesteuer-zahlen", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
-    let (status, _, problem) = api.send(reqwest::Method::POST, "/api/v1/manage/service", None, Some(serde_json::json!({"slug": "hundesteuer-zahlen", "fields": {"name": "Hundesteuer zahlen"}}))).await;
+    let (status, _, problem) = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/manage/service",
+            None,
+            Some(serde_json::json!({"slug": "hundesteuer-zahlen", "fields": {"name": "Hundesteuer zahlen"}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the API refuses the same: {problem}");
 
     let page = rita.get(ID_CARD).await;

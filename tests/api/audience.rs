@@ -60,10 +60,8 @@ fn sample_slugs(content_type: &str) -> Vec<String> {
 
 async fn internal_fields_reach_only_the_115_centre_and_editors(db: TestDb) {
     let registry = Registry::load_dir(&repo_path("schemas")).unwrap();
-    let internal: Vec<(String, katalog::content::audience::RestrictedField)> = registry
-        .iter()
-        .flat_map(|t| t.restricted.iter().filter(|f| f.is_internal()).map(|f| (t.name.clone(), f.clone())))
-        .collect();
+    let internal: Vec<(String, katalog::content::audience::RestrictedField)> =
+        registry.iter().flat_map(|t| t.restricted.iter().filter(|f| f.is_internal()).map(|f| (t.name.clone(), f.clone()))).collect();
     assert!(!internal.is_empty(), "the schemas mark no field internal: nothing to check");
 
     let content = sample_content();
@@ -79,8 +77,13 @@ async fn internal_fields_reach_only_the_115_centre_and_editors(db: TestDb) {
             let path = format!("/api/v1/manage/{content_type}/{slug}");
             let mut markers = Vec::new();
             let (_, _, entry) = editor.send(Method::GET, &path, None, None).await;
-            let locales: Vec<Locale> =
-                entry["locales"].as_array().unwrap().iter().filter(|l| l["published_revision"].is_number()).filter_map(|l| Locale::parse(l["locale"].as_str()?)).collect();
+            let locales: Vec<Locale> = entry["locales"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["published_revision"].is_number())
+                .filter_map(|l| Locale::parse(l["locale"].as_str()?))
+                .collect();
             let mut all_filled = true;
             // A field that is not translated exists in the German source only.
             for locale in locales.iter().filter(|l| l.is_source() || localized) {
@@ -94,7 +97,8 @@ async fn internal_fields_reach_only_the_115_centre_and_editors(db: TestDb) {
                 }
                 let (status, _, saved) = editor.send(Method::PUT, &url, etag.as_deref(), Some(json!({"fields": fields}))).await;
                 assert_eq!(status, 200, "{content_type}/{slug} {locale}: {saved}");
-                let (status, _, published) = editor.send(Method::POST, &format!("{path}/transitions"), None, Some(json!({"action": "publish", "locale": locale.code()}))).await;
+                let (status, _, published) =
+                    editor.send(Method::POST, &format!("{path}/transitions"), None, Some(json!({"action": "publish", "locale": locale.code()}))).await;
                 assert_eq!(status, 200, "{content_type}/{slug} {locale}: {published}");
                 markers.push((*locale, marker));
             }
@@ -146,7 +150,12 @@ async fn internal_fields_reach_only_the_115_centre_and_editors(db: TestDb) {
         for (locale, marker) in &item.markers {
             // Search forgives typos, so other entries may come up; never the marked one.
             let found = server.get_json(&format!("/api/v1/search?q={marker}&locale={}", locale.code())).await;
-            assert!(!found["items"].as_array().unwrap().iter().any(|hit| hit["slug"] == item.slug.as_str()), "search finds {}/{} by {marker}: {found}", item.content_type, item.slug);
+            assert!(
+                !found["items"].as_array().unwrap().iter().any(|hit| hit["slug"] == item.slug.as_str()),
+                "search finds {}/{} by {marker}: {found}",
+                item.content_type,
+                item.slug
+            );
         }
     }
 
@@ -168,8 +177,20 @@ async fn internal_fields_reach_only_the_115_centre_and_editors(db: TestDb) {
     for item in &marked {
         let (_, german) = &item.markers[0];
         let records: Vec<&String> = kb115.iter().filter(|(_, bytes)| String::from_utf8_lossy(bytes).contains(german.as_str())).map(|(file, _)| file).collect();
-        assert!(records.iter().any(|f| f.ends_with(&format!("{}.json", item.slug))), "no kb115 record carries {}/{} {}", item.content_type, item.slug, item.pointer);
-        assert!(records.iter().any(|f| f.ends_with(&format!("{}.html", item.slug))), "no kb115 page carries {}/{} {}", item.content_type, item.slug, item.pointer);
+        assert!(
+            records.iter().any(|f| f.ends_with(&format!("{}.json", item.slug))),
+            "no kb115 record carries {}/{} {}",
+            item.content_type,
+            item.slug,
+            item.pointer
+        );
+        assert!(
+            records.iter().any(|f| f.ends_with(&format!("{}.html", item.slug))),
+            "no kb115 page carries {}/{} {}",
+            item.content_type,
+            item.slug,
+            item.pointer
+        );
     }
 
     // Editors see them in the management API and the editor UI.

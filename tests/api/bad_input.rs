@@ -30,12 +30,7 @@ async fn rejected(break_it: impl FnOnce(&Path), expected: &[String]) {
     }
     assert!(text(&output.stderr).contains("nothing was imported"));
     let store = Store::connect(&db.url).await.unwrap();
-    let row = store
-        .connection()
-        .query_one_raw(Statement::from_string(store.backend(), "SELECT COUNT(*) FROM revisions".to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
+    let row = store.connection().query_one_raw(Statement::from_string(store.backend(), "SELECT COUNT(*) FROM revisions".to_owned())).await.unwrap().unwrap();
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0, "nothing may be imported");
 }
 
@@ -177,11 +172,7 @@ async fn file_that_is_not_utf8() {
 
 #[tokio::test]
 async fn empty_file() {
-    rejected(
-        |root| std::fs::write(root.join("service/leer.md"), "").unwrap(),
-        &["service/leer.md:1: file is empty".into()],
-    )
-    .await;
+    rejected(|root| std::fs::write(root.join("service/leer.md"), "").unwrap(), &["service/leer.md:1: file is empty".into()]).await;
 }
 
 #[tokio::test]

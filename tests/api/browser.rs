@@ -235,7 +235,12 @@ pub fn violations(page: &str, results: &Value) -> Vec<String> {
             violation["helpUrl"].as_str().unwrap_or_default()
         );
         for node in violation["nodes"].as_array().unwrap() {
-            report += &format!("\n  at {}: {}\n    {}", node["target"], node["html"].as_str().unwrap(), node["failureSummary"].as_str().unwrap_or_default().replace('\n', "\n    "));
+            report += &format!(
+                "\n  at {}: {}\n    {}",
+                node["target"],
+                node["html"].as_str().unwrap(),
+                node["failureSummary"].as_str().unwrap_or_default().replace('\n', "\n    ")
+            );
         }
         found.push(report);
     }

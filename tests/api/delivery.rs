@@ -38,11 +38,7 @@ on_both_databases!(serves_the_id_card_service_with_every_field);
 async fn translations_fall_back_to_german(db: TestDb) {
     let content = sample_content();
     // A partial translation: only the name of an office is translated.
-    std::fs::write(
-        content.path().join("office/fundbuero.en.md"),
-        "+++\nname = \"Lost property office\"\n+++\n",
-    )
-    .unwrap();
+    std::fs::write(content.path().join("office/fundbuero.en.md"), "+++\nname = \"Lost property office\"\n+++\n").unwrap();
     let server = Server::start(&db, content.path());
 
     let english = server.get_json("/api/v1/service/personalausweis-beantragen?locale=en").await;
@@ -71,13 +67,7 @@ async fn translations_fall_back_to_german(db: TestDb) {
     let easy: Value = easy.json().await.unwrap();
     assert_eq!((easy["locale"].as_str(), easy["requested_locale"].as_str()), (Some("de"), Some("de-x-ls")));
 
-    let by_header = server
-        .client
-        .get(server.url("/api/v1/service/wohnsitz-anmelden"))
-        .header("Accept-Language", "de-x-ls, de;q=0.5")
-        .send()
-        .await
-        .unwrap();
+    let by_header = server.client.get(server.url("/api/v1/service/wohnsitz-anmelden")).header("Accept-Language", "de-x-ls, de;q=0.5").send().await.unwrap();
     let by_header: Value = by_header.json().await.unwrap();
     assert_eq!(by_header["locale"], "de-x-ls");
     assert_eq!(by_header["fields"]["name"], document_of("service/wohnsitz-anmelden.de-x-ls.md", Locale::DeEasy)["name"]);
@@ -148,12 +138,7 @@ on_both_databases!(lists_page_with_keyset_cursors);
 
 async fn errors_are_problem_json(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
-    for (path, status) in [
-        ("/api/v1/service/does-not-exist", 404),
-        ("/api/v1/unicorn/x", 404),
-        ("/api/v1/unicorn", 404),
-        ("/no/such/route/at/all", 404),
-    ] {
+    for (path, status) in [("/api/v1/service/does-not-exist", 404), ("/api/v1/unicorn/x", 404), ("/api/v1/unicorn", 404), ("/no/such/route/at/all", 404)] {
         let response = server.get(path).await;
         assert_eq!(response.status(), status, "{path}");
         assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
@@ -182,7 +167,13 @@ async fn every_problem_type_explains_itself() {
     }
     let wrong_method = server.client.delete(server.url("/api/v1/service")).send().await.unwrap();
     let mut answers = vec![wrong_method];
-    for path in ["/api/v1/service/does-not-exist", "/api/v1/service?locale=fr", "/api/v1/service?cursor=x", "/api/v1/service?limit=0", "/api/v1/search?q=a&type=unicorn"] {
+    for path in [
+        "/api/v1/service/does-not-exist",
+        "/api/v1/service?locale=fr",
+        "/api/v1/service?cursor=x",
+        "/api/v1/service?limit=0",
+        "/api/v1/search?q=a&type=unicorn",
+    ] {
         answers.push(server.get(path).await);
     }
     for answer in answers {
@@ -383,14 +374,8 @@ async fn a_publish_through_one_server_is_served_by_another(db: TestDb) {
     fields["name"] = serde_json::json!("Wohngeld beantragen (neu)");
     let saved = first.client.put(&manage).bearer_auth(&token).header("If-Match", etag).json(&serde_json::json!({"fields": fields})).send().await.unwrap();
     assert_eq!(saved.status(), 200);
-    let published = first
-        .client
-        .post(format!("{manage}/transitions"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"action": "publish"}))
-        .send()
-        .await
-        .unwrap();
+    let published =
+        first.client.post(format!("{manage}/transitions")).bearer_auth(&token).json(&serde_json::json!({"action": "publish"})).send().await.unwrap();
     assert_eq!(published.status(), 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     loop {

@@ -86,7 +86,10 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     let naming: Vec<String> = std::fs::read_dir(content.path().join("article"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.to_string_lossy().contains(".en.") && std::fs::read_to_string(p).unwrap().lines().any(|l| l.starts_with("related_offices") && l.contains("\"fundbuero\"")))
+        .filter(|p| {
+            !p.to_string_lossy().contains(".en.")
+                && std::fs::read_to_string(p).unwrap().lines().any(|l| l.starts_with("related_offices") && l.contains("\"fundbuero\""))
+        })
         .map(|p| p.file_name().unwrap().to_string_lossy().trim_end_matches(".md").to_owned())
         .collect();
     assert!(!naming.is_empty(), "the sample has an article naming the lost-property office");
@@ -94,7 +97,10 @@ async fn exports_rewrite_only_what_changed(db: TestDb) {
     // The web pages that show the office: its own, and those of the services it serves.
     for path in changed.iter().filter(|p| p.starts_with("web/")) {
         let page = path.split('/').nth(2).unwrap_or_default();
-        assert!(path.contains("/office/fundbuero/") || (page == "service" && served.iter().any(|slug| path.contains(&format!("/service/{slug}/")))), "{path} changed");
+        assert!(
+            path.contains("/office/fundbuero/") || (page == "service" && served.iter().any(|slug| path.contains(&format!("/service/{slug}/")))),
+            "{path} changed"
+        );
     }
     expected.extend(changed.iter().filter(|p| p.starts_with("web/")).cloned());
     expected.extend(["app/index.json".to_owned(), "app/office/fundbuero.de.json".to_owned()]);
@@ -201,7 +207,8 @@ async fn the_web_site_is_linked_described_and_safe(db: TestDb) {
 
     // A partner restyles with templates of its own; the rest stays built in.
     let templates = tempfile::tempdir().unwrap();
-    std::fs::write(templates.path().join("service.html"), "{% extends \"base.html\" %}{% block main %}<h1>Partner: {{ service.name }}</h1>{% endblock %}").unwrap();
+    std::fs::write(templates.path().join("service.html"), "{% extends \"base.html\" %}{% block main %}<h1>Partner: {{ service.name }}</h1>{% endblock %}")
+        .unwrap();
     std::fs::write(templates.path().join("style.css"), "body { color: #000; }\n").unwrap();
     let report = export_with(&db, out.path(), &["--templates", templates.path().to_str().unwrap()]);
     assert!(report.contains("web: "), "{report}");
@@ -319,7 +326,18 @@ async fn an_export_refuses_schemas_that_rename_a_field_the_channels_read(db: Tes
     std::fs::write(&office, std::fs::read_to_string(&office).unwrap().replace("\"opening_hours\"", "\"hours\"")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let content = repo_path("content");
-    let args = ["export", "--all", "--out", out.path().to_str().unwrap(), "--database", &db.url, "--schemas", schemas.path().to_str().unwrap(), "--content", content.to_str().unwrap()];
+    let args = [
+        "export",
+        "--all",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--database",
+        &db.url,
+        "--schemas",
+        schemas.path().to_str().unwrap(),
+        "--content",
+        content.to_str().unwrap(),
+    ];
     let output = katalog(&args);
     let stderr = text(&output.stderr);
     assert!(!output.status.success(), "the export must not run: {stderr}");

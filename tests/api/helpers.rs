@@ -339,10 +339,7 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 /// bookkeeping beside the channel folders (hidden files).
 pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let visible = |path: &Path| !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'));
-    paths_below(dir, visible)
-        .into_iter()
-        .map(|path| (path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()))
-        .collect()
+    paths_below(dir, visible).into_iter().map(|path| (path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())).collect()
 }
 
 /// The files below `dir` whose path, and every folder's on the way, `keep` accepts.
@@ -377,7 +374,8 @@ pub fn python_tool(folder: &str, requirement: &str, works: impl Fn(&Path) -> boo
     if !works(&root) {
         let _ = std::fs::remove_dir_all(&root);
         let python = std::env::var("KATALOG_PYTHON").unwrap_or_else(|_| "python3".into());
-        let venv = Command::new(&python).args(["-m", "venv"]).arg(&root).output().unwrap_or_else(|e| panic!("{python} is needed to install {requirement}: {e}"));
+        let venv =
+            Command::new(&python).args(["-m", "venv"]).arg(&root).output().unwrap_or_else(|e| panic!("{python} is needed to install {requirement}: {e}"));
         assert!(venv.status.success(), "{python} -m venv: {}", text(&venv.stderr));
         let pip = Command::new(root.join("bin/pip")).args(["install", "--quiet", requirement]).output().unwrap();
         assert!(pip.status.success(), "pip install {requirement}: {}", text(&pip.stderr));

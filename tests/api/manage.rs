@@ -186,9 +186,8 @@ async fn creating_and_publishing_checks_everything(db: TestDb) {
     let editor = Client { server: &server, token: token(&db, "editor", &[]) };
     let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
     let odd = "O'Brien; DROP TABLE entries;-- 🐕 \u{202e}مرحبا\u{202c} \"quoted\" \\ back";
-    let (status, etag, created) = editor
-        .send(Method::POST, "/api/v1/manage/service", None, Some(json!({"slug": "hausboot-anmelden", "fields": {"name": odd}})))
-        .await;
+    let (status, etag, created) =
+        editor.send(Method::POST, "/api/v1/manage/service", None, Some(json!({"slug": "hausboot-anmelden", "fields": {"name": odd}}))).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(etag.as_deref(), Some("\"1\""));
     assert_eq!(created["fields"]["name"], odd, "stored and returned byte for byte");
@@ -202,9 +201,8 @@ async fn creating_and_publishing_checks_everything(db: TestDb) {
         assert_eq!(status, 422, "{problem}");
         assert_eq!(problem["errors"][0]["pointer"], pointer, "{problem}");
     }
-    let (status, _, problem) = editor
-        .send(Method::POST, "/api/v1/manage/service/validate?mode=publish", None, Some(json!({"fields": {"name": "Hausboot"}})))
-        .await;
+    let (status, _, problem) =
+        editor.send(Method::POST, "/api/v1/manage/service/validate?mode=publish", None, Some(json!({"fields": {"name": "Hausboot"}}))).await;
     assert_eq!(status, 200);
     assert_eq!(problem["valid"], false);
     assert!(problem["errors"].as_array().unwrap().iter().any(|e| e["pointer"] == "/fields/leika"));
@@ -214,17 +212,14 @@ async fn creating_and_publishing_checks_everything(db: TestDb) {
         let reply = editor.send(Method::GET, "/api/v1/manage/service/personalausweis-beantragen", None, None).await;
         reply.2["fields"].clone()
     };
-    let (status, _, _) = editor
-        .send(Method::POST, "/api/v1/manage/office", None, Some(json!({"slug": "hafenamt", "fields": {"name": "Hafenamt"}})))
-        .await;
+    let (status, _, _) = editor.send(Method::POST, "/api/v1/manage/office", None, Some(json!({"slug": "hafenamt", "fields": {"name": "Hafenamt"}}))).await;
     assert_eq!(status, 201);
     complete["name"] = json!(odd);
     complete["responsible_offices"] = json!([{"office": "hafenamt", "role": "responsible"}]);
     let (status, _, saved) = editor.send(Method::PUT, "/api/v1/manage/service/hausboot-anmelden", Some("1"), Some(json!({"fields": complete}))).await;
     assert_eq!(status, 200, "{saved}");
-    let (status, _, problem) = publisher
-        .send(Method::POST, "/api/v1/manage/service/hausboot-anmelden/transitions", None, Some(json!({"action": "publish"})))
-        .await;
+    let (status, _, problem) =
+        publisher.send(Method::POST, "/api/v1/manage/service/hausboot-anmelden/transitions", None, Some(json!({"action": "publish"}))).await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["pointer"], "/fields/responsible_offices/0/office", "{problem}");
     assert!(problem["errors"][0]["detail"].as_str().unwrap().contains("not published"));
@@ -242,9 +237,8 @@ async fn creating_and_publishing_checks_everything(db: TestDb) {
     assert!(odd_fields.len() > 10);
     let (status, _, _) = editor.send(Method::PUT, "/api/v1/manage/service/hausboot-anmelden", Some("2"), Some(json!({"fields": complete}))).await;
     assert_eq!(status, 200);
-    let (status, _, published) = publisher
-        .send(Method::POST, "/api/v1/manage/service/hausboot-anmelden/transitions", None, Some(json!({"action": "publish"})))
-        .await;
+    let (status, _, published) =
+        publisher.send(Method::POST, "/api/v1/manage/service/hausboot-anmelden/transitions", None, Some(json!({"action": "publish"}))).await;
     assert_eq!(status, 200, "{published}");
     let delivered = server.get_json("/api/v1/service/hausboot-anmelden").await;
     for field in &odd_fields {
@@ -260,9 +254,8 @@ async fn translations_are_checked_and_marked_outdated(db: TestDb) {
     let (_, etag, english) = editor.send(Method::GET, &format!("{path}?locale=en"), None, None).await;
     assert_eq!(english["locale"], "en");
     assert!(english["fields"].get("leika").is_none(), "editors see the raw translation");
-    let (status, _, problem) = editor
-        .send(Method::PUT, &format!("{path}?locale=en"), etag.as_deref(), Some(json!({"fields": {"leika": "99999999999999"}})))
-        .await;
+    let (status, _, problem) =
+        editor.send(Method::PUT, &format!("{path}?locale=en"), etag.as_deref(), Some(json!({"fields": {"leika": "99999999999999"}}))).await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["pointer"], "/fields/leika");
 
@@ -444,7 +437,11 @@ async fn every_change_is_audited(db: TestDb) {
     let (_, _, older) = admin.send(Method::GET, &format!("/api/v1/manage/audit?limit=2&cursor={cursor}"), None, None).await;
     assert_eq!(older["items"][0]["action"], "import", "the first start's import is audited too");
     let (status, _, refused) = admin.send(Method::GET, &format!("{path}/audit?cursor={cursor}"), None, None).await;
-    assert_eq!((status.as_u16(), refused["type"].as_str()), (400, Some("/problems/invalid-cursor")), "the whole log's cursor is not one of an entry's log: {refused}");
+    assert_eq!(
+        (status.as_u16(), refused["type"].as_str()),
+        (400, Some("/problems/invalid-cursor")),
+        "the whole log's cursor is not one of an entry's log: {refused}"
+    );
 }
 on_both_databases!(every_change_is_audited);
 
@@ -462,19 +459,31 @@ async fn parameters_are_read_the_same_everywhere(db: TestDb) {
     assert_eq!(admin.send(Method::POST, &format!("{entry}/trash"), None, None).await.0, 200);
     assert_eq!(admin.send(Method::DELETE, &format!("{entry}/trash"), None, None).await.0, 200);
     let unknown_locale = "unknown locale `fr`; supported: de, en, de-x-ls";
-    for path in ["/api/v1/service?locale=fr", "/api/v1/service/personalausweis-beantragen?locale=fr", "/api/v1/search?q=pass&locale=fr", "/api/v1/suggest?q=pass&locale=fr", "/api/v1/sync?locale=fr", &format!("{entry}?locale=fr"), &format!("{entry}/revisions?locale=fr")] {
+    for path in [
+        "/api/v1/service?locale=fr",
+        "/api/v1/service/personalausweis-beantragen?locale=fr",
+        "/api/v1/search?q=pass&locale=fr",
+        "/api/v1/suggest?q=pass&locale=fr",
+        "/api/v1/sync?locale=fr",
+        &format!("{entry}?locale=fr"),
+        &format!("{entry}/revisions?locale=fr"),
+    ] {
         let (status, problem) = get(path).await;
         assert_eq!((status, &problem["type"], &problem["detail"]), (400, &json!("/problems/unknown-locale"), &json!(unknown_locale)), "{path}");
     }
     for (path, body) in [
         (format!("{entry}/transitions"), json!({"action": "submit", "locale": "fr"})),
-        ("/api/v1/manage/partners/nachbarstadt/conflicts/resolve".to_owned(), json!({"type": "service", "slug": "x", "module": "fees", "resolution": "keep_mine", "locale": "fr"})),
+        (
+            "/api/v1/manage/partners/nachbarstadt/conflicts/resolve".to_owned(),
+            json!({"type": "service", "slug": "x", "module": "fees", "resolution": "keep_mine", "locale": "fr"}),
+        ),
     ] {
         let (status, _, problem) = admin.send(Method::POST, &path, None, Some(body)).await;
         assert_eq!((status.as_u16(), &problem["type"], &problem["detail"]), (400, &json!("/problems/unknown-locale"), &json!(unknown_locale)), "{path}");
     }
 
-    let lists = [("/api/v1/service?", 100), ("/api/v1/search?q=pass&", 50), ("/api/v1/sync?", 200), ("/api/v1/manage/audit?", 500), (&format!("{entry}/audit?"), 500)];
+    let lists =
+        [("/api/v1/service?", 100), ("/api/v1/search?q=pass&", 50), ("/api/v1/sync?", 200), ("/api/v1/manage/audit?", 500), (&format!("{entry}/audit?"), 500)];
     for (list, max) in lists {
         let (status, problem) = get(&format!("{list}limit=0")).await;
         let expected = format!("limit must be at least 1; more than {max} are served as {max}");
@@ -534,11 +543,11 @@ async fn scheduled_publishing_happens_once(db: TestDb) {
     fields["name"] = json!("Gewerbe anmelden (ab 1. Januar)");
     let (status, _, _) = editor.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": fields}))).await;
     assert_eq!(status, 200);
-    let (status, _, problem) = publisher
-        .send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(2), "unpublish_at": in_seconds(1)})))
-        .await;
+    let (status, _, problem) =
+        publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(2), "unpublish_at": in_seconds(1)}))).await;
     assert_eq!(status, 422, "{problem}");
-    let (status, _, scheduled) = publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(1), "revision": 2}))).await;
+    let (status, _, scheduled) =
+        publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(1), "revision": 2}))).await;
     assert_eq!(status, 200, "{scheduled}");
     assert_eq!(scheduled["locales"][0]["scheduled_revision"], 2);
     assert!(scheduled["locales"][0]["publish_at"].is_string());

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::helpers::{BIN, Backend, Client, Server, TestDb, katalog, repo_path, text, token};
-use crate::webhooks::rename_and_publish;
 use crate::on_both_databases;
+use crate::webhooks::rename_and_publish;
 
 /// Runs `katalog` in `dir` with only the environment given (none of the
 /// test runner's own `KATALOG_*` or `DATABASE_URL`).
@@ -191,7 +191,8 @@ async fn reindex_refuses_while_a_server_holds_the_index(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
     let (schemas, content) = (repo_path("schemas"), repo_path("content"));
     let index = server.search_index().to_str().unwrap();
-    let output = katalog(&["reindex", "--database", &db.url, "--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap(), "--search-index", index]);
+    let output =
+        katalog(&["reindex", "--database", &db.url, "--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap(), "--search-index", index]);
     assert!(!output.status.success(), "reindex must not report success for an index nobody uses: {}", text(&output.stdout));
     let stderr = text(&output.stderr);
     assert!(stderr.contains(index) && stderr.contains("running `katalog serve`"), "the folder and the server expected: {stderr}");
@@ -358,7 +359,8 @@ async fn metrics_count_requests_per_route_template(db: TestDb) {
     let consumers: Vec<&str> = samples.iter().filter(|s| s.name == "katalog_change_log_lag").map(|s| s.labels["consumer"].as_str()).collect();
     assert_eq!(consumers, ["search", "response_cache", "webhooks", "web_site", "partner_bundle"]);
     // The exports serve keeps follow on request: asked for, they are current.
-    let lag = |samples: &[Sample], consumer: &str| samples.iter().find(|s| s.name == "katalog_change_log_lag" && s.labels["consumer"] == consumer).unwrap().value;
+    let lag =
+        |samples: &[Sample], consumer: &str| samples.iter().find(|s| s.name == "katalog_change_log_lag" && s.labels["consumer"] == consumer).unwrap().value;
     assert!(lag(&samples, "partner_bundle") > 0.0, "nothing asked for the bundle yet: {exposition}");
     assert_eq!(server.get("/").await.status(), 200);
     assert_eq!(server.get("/partner/manifest.json").await.status(), 200);
@@ -428,7 +430,9 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
             None => (series, BTreeMap::new()),
         };
         assert!(is_name(name), "bad metric name in {line:?}");
-        let family = ["_bucket", "_sum", "_count"].iter().find_map(|suffix| name.strip_suffix(suffix).filter(|base| families.get(*base).is_some_and(|kind| kind == "histogram")));
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix).filter(|base| families.get(*base).is_some_and(|kind| kind == "histogram")));
         let family = family.unwrap_or(name);
         assert!(families.contains_key(family), "sample {name} without a # TYPE line");
         samples.push(Sample { name: name.to_owned(), labels, value });

@@ -37,7 +37,9 @@ impl Hostile {
             match request.uri().path() {
                 "/to-localhost/manifest.json" => redirect(format!("http://localhost:{port}/other/manifest.json")),
                 "/to-private/manifest.json" => redirect("http://10.0.0.1/manifest.json".into()),
-                "/error/manifest.json" => Response::builder().status(poem::http::StatusCode::INTERNAL_SERVER_ERROR).body(format!("database password: {SECRET}")),
+                "/error/manifest.json" => {
+                    Response::builder().status(poem::http::StatusCode::INTERNAL_SERVER_ERROR).body(format!("database password: {SECRET}"))
+                }
                 "/other/manifest.json" => Response::builder().content_type("application/json").body(json!({"format": SECRET, "token": SECRET}).to_string()),
                 "/big/manifest.json" => {
                     let chunks = stream::iter((0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 32 * 1024])));

@@ -22,8 +22,17 @@ const PYSHACL: &str = "0.40.1";
 pub fn export_partner(db: &TestDb, out: &Path) -> String {
     let (schemas, content) = (repo_path("schemas"), repo_path("content"));
     let output = katalog(&[
-        "export", "--channel", "partner", "--out", out.to_str().unwrap(), "--database", &db.url,
-        "--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap(),
+        "export",
+        "--channel",
+        "partner",
+        "--out",
+        out.to_str().unwrap(),
+        "--database",
+        &db.url,
+        "--schemas",
+        schemas.to_str().unwrap(),
+        "--content",
+        content.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     text(&output.stdout)
@@ -133,8 +142,15 @@ async fn a_later_bundle_carries_changes_and_withdrawals(db: TestDb) {
     std::fs::write(&service, changed).unwrap();
     let schemas = repo_path("schemas");
     let imported = katalog(&[
-        "import", content.path().to_str().unwrap(), "--publish", "--author", "Sachgebiet Pass", "--database", &db.url,
-        "--schemas", schemas.to_str().unwrap(),
+        "import",
+        content.path().to_str().unwrap(),
+        "--publish",
+        "--author",
+        "Sachgebiet Pass",
+        "--database",
+        &db.url,
+        "--schemas",
+        schemas.to_str().unwrap(),
     ]);
     assert!(imported.status.success(), "{}", text(&imported.stderr));
 
@@ -181,7 +197,8 @@ async fn a_later_bundle_carries_changes_and_withdrawals(db: TestDb) {
     assert_eq!(listed, expected, "in change-log order");
     assert!(entry(&second, "service", "kirchenaustritt-erklaeren").is_none() && entry(&first, "service", "kirchenaustritt-erklaeren").is_some());
     assert!(entry(&second, "article", "oeffnungszeiten-feiertage").is_some());
-    for path in ["entries/service/kirchenaustritt-erklaeren.json", "cpsv-ap/service/kirchenaustritt-erklaeren.jsonld", "entries/article/frist-nach-umzug.json"] {
+    for path in ["entries/service/kirchenaustritt-erklaeren.json", "cpsv-ap/service/kirchenaustritt-erklaeren.jsonld", "entries/article/frist-nach-umzug.json"]
+    {
         assert!(!bundle.join(path).exists(), "{path} is gone: {report}");
     }
     assert!(report.contains("partner: ") && report.contains(" 3 deleted"), "{report}");
@@ -249,5 +266,8 @@ async fn the_cpsv_ap_documents_conform_to_the_shapes() {
     let checked = validate(&documents);
     let report = text(&checked.stdout);
     assert!(!checked.status.success(), "a broken service passed:\n{report}");
-    assert!(report.contains("Conforms: False") && report.contains("Results (2)") && report.contains("hasCompetentAuthority") && report.contains("title"), "{report}");
+    assert!(
+        report.contains("Conforms: False") && report.contains("Results (2)") && report.contains("hasCompetentAuthority") && report.contains("title"),
+        "{report}"
+    );
 }

@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Client, LOOPBACK, Server, TestDb, copy_dir, files, repo_path, token};
-use crate::partner::export_partner;
 use crate::on_both_databases;
+use crate::partner::export_partner;
 use crate::partner_sync::{StaticServer, refused_bundles, state};
 
 const PASSPORT: &str = "personalausweis-beantragen";
@@ -174,7 +174,10 @@ async fn two_katalogs_keep_a_partner_in_step_over_http(city: TestDb) {
     assert_eq!(status, 200, "{stuttgart}");
     let conflict = &stuttgart["conflicts"][0];
     assert_eq!((conflict["slug"].as_str(), conflict["module"].as_str(), conflict["locale"].as_str()), (Some(PASSPORT), Some("fees"), Some("de")));
-    assert_eq!((conflict["here"][0]["amount"].clone(), conflict["upstream"][0]["amount"].clone(), conflict["base"][0]["amount"].clone()), (json!(39.0), json!(48.0), old_fee));
+    assert_eq!(
+        (conflict["here"][0]["amount"].clone(), conflict["upstream"][0]["amount"].clone(), conflict["base"][0]["amount"].clone()),
+        (json!(39.0), json!(48.0), old_fee)
+    );
     assert_eq!(conflict["diff"], json!([{"pointer": "/0/amount", "here": 39.0, "upstream": 48.0}]));
 
     // The town takes the city's fee.

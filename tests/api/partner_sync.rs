@@ -225,11 +225,7 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
                 std::fs::write(bundle.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
             }),
         ),
-        (
-            "an unlisted file",
-            "notes.txt: not listed in the manifest",
-            Box::new(|bundle: &Path| std::fs::write(bundle.join("notes.txt"), "hello").unwrap()),
-        ),
+        ("an unlisted file", "notes.txt: not listed in the manifest", Box::new(|bundle: &Path| std::fs::write(bundle.join("notes.txt"), "hello").unwrap())),
     ]);
     for (what, message, tamper) in &tampers {
         std::fs::remove_dir_all(&bundle).unwrap();
@@ -272,10 +268,16 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     assert_eq!(listed, 200, "{partners}");
     let stuttgart = &partners["items"][0];
     assert_eq!((stuttgart["name"].as_str(), stuttgart["municipality"].as_str()), (Some("stuttgart"), Some("Stuttgart")));
-    assert_eq!(stuttgart["withdrawn"], json!([{"type": "service", "slug": "kirchenaustritt-erklaeren", "action": "delete", "content_version": stuttgart["content_version"]}]));
+    assert_eq!(
+        stuttgart["withdrawn"],
+        json!([{"type": "service", "slug": "kirchenaustritt-erklaeren", "action": "delete", "content_version": stuttgart["content_version"]}])
+    );
     let conflict = &stuttgart["conflicts"][0];
     assert_eq!((conflict["slug"].as_str(), conflict["module"].as_str(), conflict["locale"].as_str()), (Some(PASSPORT), Some("fees"), Some("de")));
-    assert_eq!((conflict["here"][0]["amount"].clone(), conflict["upstream"][0]["amount"].clone(), conflict["base"][0]["amount"].clone()), (json!(39.0), json!(48.0), json!(46.0)));
+    assert_eq!(
+        (conflict["here"][0]["amount"].clone(), conflict["upstream"][0]["amount"].clone(), conflict["base"][0]["amount"].clone()),
+        (json!(39.0), json!(48.0), json!(46.0))
+    );
     assert_eq!(conflict["diff"], json!([{"pointer": "/0/amount", "here": 39.0, "upstream": 48.0}]));
 
     let resolved = succeeded(&partner(&town, &["resolve", "stuttgart", &format!("service/{PASSPORT}"), "fees", "--take-upstream"]));
@@ -379,7 +381,10 @@ async fn a_local_entry_with_an_upstream_slug_stops_the_sync(town: TestDb) {
     let refused = partner(&town, &["sync", "stuttgart"]);
     let said = text(&refused.stderr);
     assert!(!refused.status.success(), "{}", text(&refused.stdout));
-    assert!(said.contains("entries/office/fundbuero.json: the office `fundbuero` exists here as a local entry") && said.contains("nothing was applied"), "{said}");
+    assert!(
+        said.contains("entries/office/fundbuero.json: the office `fundbuero` exists here as a local entry") && said.contains("nothing was applied"),
+        "{said}"
+    );
     assert_eq!(state(&town).await, before);
 }
 on_both_databases!(a_local_entry_with_an_upstream_slug_stops_the_sync);
@@ -526,10 +531,8 @@ async fn a_new_partner_syncs_after_referenced_entries_are_withdrawn(city: TestDb
     assert!(import(&city, content.path()).status.success());
     let server = Server::start(&city, content.path());
     let admin = Client { server: &server, token: token(&city, "admin", &[]) };
-    let withdraw: [(&str, &str, &str, Option<Value>); 2] = [
-        ("fundbuero", "fundsache-melden", "transitions", Some(json!({"action": "unpublish"}))),
-        ("wahlamt", "briefwahl-beantragen", "trash", None),
-    ];
+    let withdraw: [(&str, &str, &str, Option<Value>); 2] =
+        [("fundbuero", "fundsache-melden", "transitions", Some(json!({"action": "unpublish"}))), ("wahlamt", "briefwahl-beantragen", "trash", None)];
     for (step, (office, service, how, body)) in withdraw.iter().cloned().enumerate() {
         let (status, _, answer) = admin.send(Method::POST, &format!("/api/v1/manage/office/{office}/{how}"), None, body).await;
         assert_eq!(status, 200, "{office} {how}: {answer}");
@@ -547,7 +550,10 @@ async fn a_new_partner_syncs_after_referenced_entries_are_withdrawn(city: TestDb
         assert!(synced.contains(&format!("{entries} new, 0 changed")), "{office} {how}: {synced}");
         // What an earlier step withdrew is still withdrawn, and reported too.
         for (office, service, ..) in &withdraw[..=step] {
-            assert!(synced.contains(&format!("refers to an entry not received: service/{service} /responsible_offices/0/office → office/{office}")), "{synced}");
+            assert!(
+                synced.contains(&format!("refers to an entry not received: service/{service} /responsible_offices/0/office → office/{office}")),
+                "{synced}"
+            );
         }
         // It arrives, but nothing goes live that names an entry which is not:
         // the service waits as a draft until the reference is mended here.

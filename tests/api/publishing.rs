@@ -112,7 +112,10 @@ async fn a_partner_sync_publishes_only_what_passes_the_rule_here(city: TestDb) {
     let report = text(&synced.stdout);
     // Without topics: kept as a draft, saying why; the article naming it, too.
     assert!(report.contains("service/fundsache-melden (de): cannot be published") && report.contains("/topics"), "{report}");
-    assert!(report.contains("article/fundbuero-wo-finde-ich (de): cannot be published: related_services: refers to the service `fundsache-melden`"), "{report}");
+    assert!(
+        report.contains("article/fundbuero-wo-finde-ich (de): cannot be published: related_services: refers to the service `fundsache-melden`"),
+        "{report}"
+    );
 
     let server = Server::start(&town, &repo_path("content"));
     assert_eq!(server.get("/api/v1/service/fundsache-melden").await.status(), 404);

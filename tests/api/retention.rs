@@ -87,7 +87,8 @@ async fn old_history_goes_and_what_is_pointed_to_stays(db: TestDb) {
     .await;
     assert!(aged >= 10, "{aged}");
     let audit_events = count(&connection, "SELECT COUNT(*) FROM audit_events", vec![]).await;
-    let old_audit_events = execute(&connection, "UPDATE audit_events SET at = $1 WHERE entry_id = $2", vec![long_ago.into(), found_property.clone().into()]).await;
+    let old_audit_events =
+        execute(&connection, "UPDATE audit_events SET at = $1 WHERE entry_id = $2", vec![long_ago.into(), found_property.clone().into()]).await;
     assert!(old_audit_events > 0);
 
     // Unset, retention keeps everything.
@@ -115,7 +116,10 @@ async fn old_history_goes_and_what_is_pointed_to_stays(db: TestDb) {
     let no_import = tempfile::tempdir().unwrap();
     let pruning = Server::start_with(&db, no_import.path(), &["--keep-audit-days", "30"]);
     let cutoff = Utc::now() - Duration::days(30);
-    eventually("serve pruned the old audit events", async || count(&connection, "SELECT COUNT(*) FROM audit_events WHERE at < $1", vec![cutoff.into()]).await == 0).await;
+    eventually("serve pruned the old audit events", async || {
+        count(&connection, "SELECT COUNT(*) FROM audit_events WHERE at < $1", vec![cutoff.into()]).await == 0
+    })
+    .await;
     drop(pruning);
 }
 on_both_databases!(old_history_goes_and_what_is_pointed_to_stays);

@@ -78,7 +78,8 @@ on_both_databases!(search_answers_and_stays_current);
 async fn bad_search_input_never_fails(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
     let long = "ausweis ".repeat(1250);
-    for q in ["", "   ", "!!!???...", "\"personalausweis", "ausweis*", "title:ausweis", "(ausweis", "-ausweis", "a:b:(c\"*-", long.as_str(), "🦀 ausweis ß"] {
+    for q in ["", "   ", "!!!???...", "\"personalausweis", "ausweis*", "title:ausweis", "(ausweis", "-ausweis", "a:b:(c\"*-", long.as_str(), "🦀 ausweis ß"]
+    {
         let url = |path: &str| reqwest::Url::parse_with_params(&server.url(path), &[("q", q)]).unwrap();
         let response = server.client.get(url("/api/v1/search")).send().await.unwrap();
         assert_eq!(response.status(), 200, "q = {:?}", &q[..q.len().min(40)]);

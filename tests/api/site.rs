@@ -16,8 +16,17 @@ async fn the_served_site_is_the_exported_site(db: TestDb) {
     let out = tempfile::tempdir().unwrap();
     let (schemas, content) = (repo_path("schemas"), repo_path("content"));
     let export = katalog(&[
-        "export", "--channel", "web", "--out", out.path().to_str().unwrap(), "--database", &db.url,
-        "--schemas", schemas.to_str().unwrap(), "--content", content.to_str().unwrap(),
+        "export",
+        "--channel",
+        "web",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--database",
+        &db.url,
+        "--schemas",
+        schemas.to_str().unwrap(),
+        "--content",
+        content.to_str().unwrap(),
     ]);
     assert!(export.status.success(), "{}", text(&export.stderr));
     let pages = [
@@ -101,7 +110,8 @@ const SCRIPT_LIKE: &str = " <!--<script> Amt </script ";
 
 /// Free text of the schema (no choice, format or pattern), where `SCRIPT_LIKE` may go.
 fn is_free_text(node: &serde_json::Value) -> bool {
-    node.get("type").and_then(serde_json::Value::as_str) == Some("string") && ["enum", "const", "format", "pattern", "x-reference"].iter().all(|k| node.get(k).is_none())
+    node.get("type").and_then(serde_json::Value::as_str) == Some("string")
+        && ["enum", "const", "format", "pattern", "x-reference"].iter().all(|k| node.get(k).is_none())
 }
 
 /// `value` with `SCRIPT_LIKE` in every free text the schema declares: added
@@ -165,7 +175,10 @@ fn script_like_text_in_any_field_leaves_the_pages_readable() {
         let json_ld = html.split("<script type=\"application/ld+json\">").nth(1).unwrap_or_else(|| panic!("{page} has JSON-LD: {html}"));
         assert!(json_ld.split("</script>").next().unwrap().contains("Amt"), "{page}: the texts are in the JSON-LD");
         browser.goto(&format!("{}{page}", server.base));
-        let shown = browser.execute("const h1 = document.querySelector('main h1'); return [h1 !== null && h1.checkVisibility(), document.querySelector('main')?.innerText ?? ''];", json!([]));
+        let shown = browser.execute(
+            "const h1 = document.querySelector('main h1'); return [h1 !== null && h1.checkVisibility(), document.querySelector('main')?.innerText ?? ''];",
+            json!([]),
+        );
         assert_eq!(shown[0], true, "{page}: the heading is shown");
         let main = shown[1].as_str().unwrap();
         assert!(main.contains("<!--<script> Amt </script"), "{page}: the texts are shown as written: {main}");

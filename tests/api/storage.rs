@@ -9,12 +9,7 @@ use crate::helpers::{Server, TestDb, import, sample_content, text};
 use crate::on_both_databases;
 
 async fn scalar(store: &Store, sql: &str) -> i64 {
-    let row = store
-        .connection()
-        .query_one_raw(Statement::from_string(store.backend(), sql.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
+    let row = store.connection().query_one_raw(Statement::from_string(store.backend(), sql.to_owned())).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
@@ -117,10 +112,8 @@ async fn the_database_enforces_uniqueness(db: TestDb) {
         .unwrap()
         .try_get_by_index(0)
         .unwrap();
-    let second_publication = run(&format!(
-        "INSERT INTO publications (entry_id, locale, state, published_number, updated_at) VALUES ('{id}', 'de', 'published', 1, {now})"
-    ))
-    .await;
+    let second_publication =
+        run(&format!("INSERT INTO publications (entry_id, locale, state, published_number, updated_at) VALUES ('{id}', 'de', 'published', 1, {now})")).await;
     assert!(second_publication.is_err(), "one publication row (and so one published revision) per entry and locale");
     let duplicate_revision = run(&format!(
         "INSERT INTO revisions (entry_id, locale, number, document, content_hash, author, message, created_at) \
@@ -128,10 +121,7 @@ async fn the_database_enforces_uniqueness(db: TestDb) {
     ))
     .await;
     assert!(duplicate_revision.is_err(), "revision numbers are unique per entry and locale");
-    let dangling_publication = run(&format!(
-        "UPDATE publications SET published_number = 99 WHERE entry_id = '{id}' AND locale = 'de'"
-    ))
-    .await;
+    let dangling_publication = run(&format!("UPDATE publications SET published_number = 99 WHERE entry_id = '{id}' AND locale = 'de'")).await;
     assert!(dangling_publication.is_err(), "a publication must point at an existing revision");
 }
 on_both_databases!(the_database_enforces_uniqueness);
@@ -174,23 +164,25 @@ async fn concurrent_imports_are_serialised(db: TestDb) {
     let store = Store::connect(&db.url).await.unwrap();
     let version = "SELECT version FROM entries WHERE slug = 'personalausweis-beantragen'";
     let before = scalar(&store, version).await;
-    let revisions_of_entry =
-        "SELECT COUNT(*) FROM revisions r JOIN entries e ON e.id = r.entry_id WHERE e.slug = 'personalausweis-beantragen'";
+    let revisions_of_entry = "SELECT COUNT(*) FROM revisions r JOIN entries e ON e.id = r.entry_id WHERE e.slug = 'personalausweis-beantragen'";
     let revisions_before = scalar(&store, revisions_of_entry).await;
     // Two folders, each changing another locale of the same entry.
     let german = sample_content();
     replace_in(&german.path().join("service/personalausweis-beantragen.md"), "name = \"", "name = \"Neu: ");
     let english = sample_content();
     replace_in(&english.path().join("service/personalausweis-beantragen.en.md"), "name = \"", "name = \"New: ");
-    let (a, b) = (std::thread::spawn({
-        let url = db.url.clone();
-        let dir = german.path().to_owned();
-        move || crate::helpers::import_url(&url, &dir)
-    }), std::thread::spawn({
-        let url = db.url.clone();
-        let dir = english.path().to_owned();
-        move || crate::helpers::import_url(&url, &dir)
-    }));
+    let (a, b) = (
+        std::thread::spawn({
+            let url = db.url.clone();
+            let dir = german.path().to_owned();
+            move || crate::helpers::import_url(&url, &dir)
+        }),
+        std::thread::spawn({
+            let url = db.url.clone();
+            let dir = english.path().to_owned();
+            move || crate::helpers::import_url(&url, &dir)
+        }),
+    );
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert!(b.status.success(), "{}", text(&b.stderr));
@@ -225,11 +217,7 @@ async fn change_log_sequence_follows_commit_order(db: TestDb) {
     a.commit().await.unwrap();
     b.await.unwrap();
 
-    let rows = store
-        .connection()
-        .query_all_raw(Statement::from_string(store.backend(), "SELECT slug FROM changes ORDER BY seq".to_owned()))
-        .await
-        .unwrap();
+    let rows = store.connection().query_all_raw(Statement::from_string(store.backend(), "SELECT slug FROM changes ORDER BY seq".to_owned())).await.unwrap();
     let order: Vec<String> = rows.iter().map(|r| r.try_get("", "slug").unwrap()).collect();
     assert_eq!(order, ["first", "second"], "sequence numbers follow commit order");
 }

@@ -34,9 +34,8 @@ async fn count(db: &DatabaseConnection, table: &str) -> i64 {
 }
 
 async fn instances_migrating_at_once_do_not_race(db: TestDb) {
-    let migrations: Vec<_> = (0..3)
-        .map(|_| Command::new(BIN).args(["migrate", "--database", &db.url]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
-        .collect();
+    let migrations: Vec<_> =
+        (0..3).map(|_| Command::new(BIN).args(["migrate", "--database", &db.url]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
     for migration in migrations {
         let output = migration.wait_with_output().unwrap();
         assert!(output.status.success(), "every instance succeeds: {}", text(&output.stderr));

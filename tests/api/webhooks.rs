@@ -117,7 +117,12 @@ async fn subscriptions_are_managed_by_admins(db: TestDb) {
     assert_eq!(status, 403);
 
     let (status, _, problem) = admin
-        .send(Method::POST, url, None, Some(json!({"url": "ftp://example.org/", "events": ["entry.exploded"], "content_types": ["unicorn"], "secret": "short"})))
+        .send(
+            Method::POST,
+            url,
+            None,
+            Some(json!({"url": "ftp://example.org/", "events": ["entry.exploded"], "content_types": ["unicorn"], "secret": "short"})),
+        )
         .await;
     assert_eq!(status, 422, "{problem}");
     let pointers: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
@@ -165,9 +170,8 @@ async fn a_receiver_that_was_down_gets_every_event_in_order(db: TestDb) {
         .await;
         let log = delivery_log(&admin, &id).await;
         assert!(log[0]["last_error"].as_str().unwrap().to_lowercase().contains("connect"), "{}", log[0]);
-        let (status, _, _) = publisher
-            .send(Method::POST, "/api/v1/manage/service/wohngeld-beantragen/transitions", None, Some(json!({"action": "unpublish"})))
-            .await;
+        let (status, _, _) =
+            publisher.send(Method::POST, "/api/v1/manage/service/wohngeld-beantragen/transitions", None, Some(json!({"action": "unpublish"}))).await;
         assert_eq!(status, 200);
         rename_and_publish(&publisher, "fundsache-melden", "Fundsache melden (1)").await;
         // Not a service: the subscription does not want it.

@@ -65,8 +65,24 @@ fn the_corpus_is_read_within_bounds() {
 /// written and as no form writes them, and escapes.
 fn segment() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec!["fees", "label", "amount", "opening_hours", "slots", "days", "name", "keywords", "topics", "address", "street", "duration", "a"]).prop_map(str::to_owned),
-        prop::sample::select(vec!["0", "1", "2", "00", "01", "+1", "-1", " 1", "1 ", "1e3", "0x1", "", "~0", "~1", "~", "%2F", "..", "18446744073709551616"]).prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "fees",
+            "label",
+            "amount",
+            "opening_hours",
+            "slots",
+            "days",
+            "name",
+            "keywords",
+            "topics",
+            "address",
+            "street",
+            "duration",
+            "a"
+        ])
+        .prop_map(str::to_owned),
+        prop::sample::select(vec!["0", "1", "2", "00", "01", "+1", "-1", " 1", "1 ", "1e3", "0x1", "", "~0", "~1", "~", "%2F", "..", "18446744073709551616"])
+            .prop_map(str::to_owned),
         any::<u64>().prop_map(|n| n.to_string()),
         "\\PC{0,6}",
     ]
@@ -79,8 +95,18 @@ fn path() -> impl Strategy<Value = String> {
 /// Places the forms have, with small indices, so that many posts are read.
 fn place() -> impl Strategy<Value = String> {
     let places = vec![
-        "/name", "/fees/{i}/label", "/fees/{i}/amount", "/fees/{i}/kind", "/keywords", "/topics", "/address/street", "/deadlines/{i}/duration/value",
-        "/opening_hours/{i}/kind", "/opening_hours/{i}/slots/{j}/days", "/opening_hours/{i}/slots/{j}/opens", "/exceptions/{i}/closed",
+        "/name",
+        "/fees/{i}/label",
+        "/fees/{i}/amount",
+        "/fees/{i}/kind",
+        "/keywords",
+        "/topics",
+        "/address/street",
+        "/deadlines/{i}/duration/value",
+        "/opening_hours/{i}/kind",
+        "/opening_hours/{i}/slots/{j}/days",
+        "/opening_hours/{i}/slots/{j}/opens",
+        "/exceptions/{i}/closed",
     ];
     (prop::sample::select(places), 0..3usize, 0..3usize).prop_map(|(place, i, j)| place.replace("{i}", &i.to_string()).replace("{j}", &j.to_string()))
 }
@@ -98,7 +124,8 @@ fn value() -> impl Strategy<Value = String> {
     prop_oneof![
         "\\PC{0,20}",
         prop::sample::select(vec!["true", "false", "12,50", "1e308", "-0", "NaN", "99999999999999999999", "a\r\nb\nc", "fixed"]).prop_map(str::to_owned),
-        (prop::sample::select(vec!["add:", "remove:", "save", "drop:", "add", "add:add:"]), prop_oneof![place(), path()]).prop_map(|(action, path)| format!("{action}{path}")),
+        (prop::sample::select(vec!["add:", "remove:", "save", "drop:", "add", "add:add:"]), prop_oneof![place(), path()])
+            .prop_map(|(action, path)| format!("{action}{path}")),
     ]
 }
 
@@ -107,7 +134,8 @@ fn value() -> impl Strategy<Value = String> {
 fn service_form() -> impl Strategy<Value = Vec<(String, String)>> {
     let action = prop_oneof![Just("save".to_owned()), Just("add:/fees".to_owned()), "remove:/fees/[0-4]", value()];
     (0..4usize, prop::collection::vec(value(), 6), action).prop_map(|(fees, values, action)| {
-        let mut pairs: Vec<(String, String)> = [("/name", 0), ("/keywords", 1), ("/topics", 2)].iter().map(|(name, v)| ((*name).to_owned(), values[*v].clone())).collect();
+        let mut pairs: Vec<(String, String)> =
+            [("/name", 0), ("/keywords", 1), ("/topics", 2)].iter().map(|(name, v)| ((*name).to_owned(), values[*v].clone())).collect();
         for i in 0..fees {
             pairs.extend([("label", 3), ("amount", 4), ("kind", 5)].iter().map(|(field, v)| (format!("/fees/{i}/{field}"), values[*v].clone())));
         }
@@ -121,7 +149,8 @@ fn service_form() -> impl Strategy<Value = Vec<(String, String)>> {
 fn oddly_encoded() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
         prop::collection::vec((name(), value()), 0..6).prop_map(|pairs| body(&pairs)),
-        prop::sample::select(vec!["%", "%z", "%C3", "%FF", "%00", "+", "&", "=", "&&", "==", "%2F", "%252F", "\u{0}", "\u{feff}"]).prop_map(|s| s.as_bytes().to_vec()),
+        prop::sample::select(vec!["%", "%z", "%C3", "%FF", "%00", "+", "&", "=", "&&", "==", "%2F", "%252F", "\u{0}", "\u{feff}"])
+            .prop_map(|s| s.as_bytes().to_vec()),
         prop::collection::vec(any::<u8>(), 0..8),
     ];
     prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())

@@ -46,7 +46,10 @@ fn renders_safely(markdown: &str) {
         assert!(!name.starts_with("on"), "an event handler survived on <{tag}>: {html}");
         assert!(name != "style", "a style attribute survived on <{tag}>: {html}");
         let value: String = value.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_ascii_lowercase();
-        assert!(!value.contains("javascript:") && !value.contains("vbscript:") && !value.starts_with("data:"), "a script URL survived in <{tag} {name}>: {html}");
+        assert!(
+            !value.contains("javascript:") && !value.contains("vbscript:") && !value.starts_with("data:"),
+            "a script URL survived in <{tag} {name}>: {html}"
+        );
     }
 }
 

@@ -135,7 +135,9 @@ pub fn service(site: &Site, service: &SnapshotEntry, included: &dyn Fn(&str, &st
     let keywords = service
         .locales()
         .filter_map(|locale| Some((locale, own_document(service, locale)?)))
-        .flat_map(|(locale, document)| list(document, field::service::KEYWORDS).iter().filter_map(Value::as_str).map(move |k| json!({ "@language": locale.code(), "@value": k })))
+        .flat_map(|(locale, document)| {
+            list(document, field::service::KEYWORDS).iter().filter_map(Value::as_str).map(move |k| json!({ "@language": locale.code(), "@value": k }))
+        })
         .collect();
     set(&mut node, "dcat:keyword", keywords);
 
@@ -188,7 +190,11 @@ pub fn service(site: &Site, service: &SnapshotEntry, included: &dyn Fn(&str, &st
             "dct:identifier": format!("{}/{}", service.id, field::service::ONLINE_SERVICE),
             "foaf:page": reference(url),
         });
-        set(&mut online, "dct:description", texts(service, |_, d| text_at(d, &format!("/{}/{}", field::service::ONLINE_SERVICE, field::online_service::TITLE))));
+        set(
+            &mut online,
+            "dct:description",
+            texts(service, |_, d| text_at(d, &format!("/{}/{}", field::service::ONLINE_SERVICE, field::online_service::TITLE))),
+        );
         graph.push(online);
     }
     graph.insert(0, node);
@@ -263,7 +269,11 @@ fn documents(service: &SnapshotEntry, id: &str, graph: &mut Vec<Value>) -> (Vec<
             node["foaf:page"] = reference(form);
             graph.push(json!({ "@id": form, "@type": "foaf:Document" }));
         }
-        if incoming { inputs.push(reference(&node_id)) } else { outputs.push(reference(&node_id)) }
+        if incoming {
+            inputs.push(reference(&node_id))
+        } else {
+            outputs.push(reference(&node_id))
+        }
         graph.push(node);
     }
     (inputs, outputs)
@@ -334,7 +344,9 @@ pub fn office(site: &Site, office: &SnapshotEntry) -> Value {
     for (i, block) in list(fields, field::office::OPENING_HOURS).iter().enumerate() {
         let hours_id = format!("{id}#hours-{}", i + 1);
         let descriptions = described_per_locale(office, |words, document| {
-            let note = text_at(document, &format!("/{}/{i}/{}", field::office::OPENING_HOURS, field::hours::NOTE)).map(|note| format!(" ({note})")).unwrap_or_default();
+            let note = text_at(document, &format!("/{}/{i}/{}", field::office::OPENING_HOURS, field::hours::NOTE))
+                .map(|note| format!(" ({note})"))
+                .unwrap_or_default();
             format!("{}: {}{note}", facts::hours_kind(words, &views::text(block, field::hours::KIND)), facts::hour_lines(words, block).join(", "))
         });
         hours.push(reference(&hours_id));

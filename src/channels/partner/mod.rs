@@ -206,7 +206,13 @@ impl Projection for Partner {
         let deletions = all
             .withdrawn
             .iter()
-            .map(|change| Deletion { id: &change.entry_id, content_type: &change.content_type, slug: &change.slug, action: &change.action, version: change.seq })
+            .map(|change| Deletion {
+                id: &change.entry_id,
+                content_type: &change.content_type,
+                slug: &change.slug,
+                action: &change.action,
+                version: change.seq,
+            })
             .collect();
         files.push((DELETIONS.to_owned(), pretty_json(&Deletions { deletions })?));
 

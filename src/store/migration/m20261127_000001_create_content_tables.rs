@@ -81,18 +81,10 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("entries_type_slug_unique")
-                    .table(Entries::Table)
-                    .col(Entries::ContentType)
-                    .col(Entries::Slug)
-                    .unique()
-                    .to_owned(),
+                Index::create().name("entries_type_slug_unique").table(Entries::Table).col(Entries::ContentType).col(Entries::Slug).unique().to_owned(),
             )
             .await?;
-        manager
-            .create_index(Index::create().name("entries_leika").table(Entries::Table).col(Entries::Leika).to_owned())
-            .await?;
+        manager.create_index(Index::create().name("entries_leika").table(Entries::Table).col(Entries::Leika).to_owned()).await?;
 
         manager
             .create_table(
@@ -109,10 +101,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Revisions::CreatedAt))
                     .primary_key(Index::create().col(Revisions::EntryId).col(Revisions::Locale).col(Revisions::Number))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Revisions::Table, Revisions::EntryId)
-                            .to(Entries::Table, Entries::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
+                        ForeignKey::create().from(Revisions::Table, Revisions::EntryId).to(Entries::Table, Entries::Id).on_delete(ForeignKeyAction::Cascade),
                     )
                     .to_owned(),
             )
@@ -157,11 +146,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create().name("changes_type_seq").table(Changes::Table).col(Changes::ContentType).col(Changes::Seq).to_owned(),
-            )
-            .await
+        manager.create_index(Index::create().name("changes_type_seq").table(Changes::Table).col(Changes::ContentType).col(Changes::Seq).to_owned()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

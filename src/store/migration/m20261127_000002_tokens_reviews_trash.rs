@@ -48,27 +48,17 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // The reviewer's comment of the last transition ("request changes").
-        manager
-            .alter_table(Table::alter().table(Publications::Table).add_column(text_null(Publications::ReviewComment)).to_owned())
-            .await?;
+        manager.alter_table(Table::alter().table(Publications::Table).add_column(text_null(Publications::ReviewComment)).to_owned()).await?;
         // The revision a scheduled publish will publish (the one approved).
-        manager
-            .alter_table(Table::alter().table(Publications::Table).add_column(integer_null(Publications::ScheduledNumber)).to_owned())
-            .await?;
+        manager.alter_table(Table::alter().table(Publications::Table).add_column(integer_null(Publications::ScheduledNumber)).to_owned()).await?;
         // Entries in the trash: off every channel, restorable, deletable by admins.
-        manager
-            .alter_table(Table::alter().table(Entries::Table).add_column(timestamp_with_time_zone_null(Entries::TrashedAt)).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(Entries::Table).add_column(timestamp_with_time_zone_null(Entries::TrashedAt)).to_owned()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.alter_table(Table::alter().table(Entries::Table).drop_column(Entries::TrashedAt).to_owned()).await?;
-        manager
-            .alter_table(Table::alter().table(Publications::Table).drop_column(Publications::ScheduledNumber).to_owned())
-            .await?;
-        manager
-            .alter_table(Table::alter().table(Publications::Table).drop_column(Publications::ReviewComment).to_owned())
-            .await?;
+        manager.alter_table(Table::alter().table(Publications::Table).drop_column(Publications::ScheduledNumber).to_owned()).await?;
+        manager.alter_table(Table::alter().table(Publications::Table).drop_column(Publications::ReviewComment).to_owned()).await?;
         manager.drop_table(Table::drop().table(Tokens::Table).to_owned()).await
     }
 }

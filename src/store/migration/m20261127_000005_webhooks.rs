@@ -127,11 +127,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_table(
-                Table::create()
-                    .table(ChangeCursors::Table)
-                    .col(string(ChangeCursors::Name).primary_key())
-                    .col(big_integer(ChangeCursors::Seq))
-                    .to_owned(),
+                Table::create().table(ChangeCursors::Table).col(string(ChangeCursors::Name).primary_key()).col(big_integer(ChangeCursors::Seq)).to_owned(),
             )
             .await
     }

@@ -156,7 +156,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [PartnerConflicts::Table.into_iden(), UpstreamRevisions::Table.into_iden(), UpstreamEntries::Table.into_iden(), Partners::Table.into_iden()] {
+        for table in
+            [PartnerConflicts::Table.into_iden(), UpstreamRevisions::Table.into_iden(), UpstreamEntries::Table.into_iden(), Partners::Table.into_iden()]
+        {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

@@ -16,9 +16,7 @@ enum Partners {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(Table::alter().table(Partners::Table).add_column(boolean(Partners::AutoPublish).default(false)).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(Partners::Table).add_column(boolean(Partners::AutoPublish).default(false)).to_owned()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
