@@ -25,6 +25,12 @@ pub enum Audience {
 }
 
 impl Audience {
+    /// Whether a field annotated `"x-channels": listed` is shown to this audience.
+    pub fn sees_listed(self, listed: &Value) -> bool {
+        let channels: Vec<String> = listed.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+        self.sees(&channels)
+    }
+
     fn sees(self, channels: &[String]) -> bool {
         match self {
             Audience::Public => channels.iter().any(|c| PUBLIC_CHANNELS.contains(&c.as_str())),

@@ -50,3 +50,40 @@ async fn the_api_keeps_its_contract(db: TestDb) {
     assert!(stdout.contains("passed"), "schemathesis ran no test:\n{stdout}");
 }
 on_both_databases!(the_api_keeps_its_contract);
+
+const CLIENT_GENERATOR: &str = "openapi-python-client==0.29.1";
+
+/// A widely used client generator turns every operation and schema of the
+/// document into code: none is dropped as unreadable.
+#[tokio::test]
+async fn a_generated_client_covers_every_operation() {
+    let command = |root: &Path| root.join("bin/openapi-python-client");
+    let works = |root: &Path| Command::new(command(root)).arg("--version").output().is_ok_and(|o| o.status.success());
+    let generator = command(&python_tool("openapi-python-client-0.29.1", CLIENT_GENERATOR, works));
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await;
+    let server = Server::start(&db, &repo_path("content"));
+    let spec = server.get_json("/openapi.json").await;
+    let folder = tempfile::tempdir().unwrap();
+    let spec_file = folder.path().join("openapi.json");
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    let output = Command::new(&generator)
+        .arg("generate")
+        .arg("--path")
+        .arg(&spec_file)
+        .arg("--output-path")
+        .arg(folder.path().join("client"))
+        .current_dir(folder.path())
+        .output()
+        .unwrap();
+    let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{said}");
+    for dropped in ["will not be generated", "Unable to process schema", "Could not find reference"] {
+        assert!(!said.contains(dropped), "the generator dropped part of the document:\n{said}");
+    }
+    let operations = spec["paths"].as_object().unwrap().values().flat_map(|item| item.as_object().unwrap().values()).count();
+    let modules = crate::helpers::paths_below(&folder.path().join("client"), |_| true)
+        .into_iter()
+        .filter(|path| path.components().any(|c| c.as_os_str() == "api") && !path.ends_with("__init__.py"))
+        .count();
+    assert_eq!(modules, operations, "one module per operation:\n{said}");
+}

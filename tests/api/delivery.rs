@@ -199,6 +199,18 @@ async fn openapi_docs_and_health(db: TestDb) {
     assert_eq!(service_fields["properties"]["fees"]["items"]["$ref"], "#/components/schemas/Service_fee");
     assert!(spec["components"]["schemas"]["Service_fee"].is_object());
     assert!(spec["components"]["schemas"]["Problem"].is_object());
+    // The public reads no internal field, so its schema names none.
+    let article_fields = &spec["components"]["schemas"]["ArticleFields"];
+    assert!(article_fields["properties"].get("title").is_some() && article_fields["properties"].get("agent_notes").is_none(), "{article_fields}");
+    // Lists are typed per content type through named components.
+    let service_list = &spec["paths"]["/api/v1/service"]["get"]["responses"]["200"]["content"]["application/json; charset=utf-8"]["schema"];
+    assert_eq!(service_list["$ref"], "#/components/schemas/ServiceEntryList");
+    let list_items = &spec["components"]["schemas"]["ServiceEntryList"]["allOf"][1]["properties"]["items"]["items"];
+    assert_eq!(list_items["$ref"], "#/components/schemas/ServiceEntry");
+    // A described reference is a `$ref` with its description beside it, never wrapped in allOf.
+    let resolution = &spec["components"]["schemas"]["ConflictResolution"]["properties"]["resolution"];
+    assert_eq!(resolution["$ref"], "#/components/schemas/ResolutionChoice", "{resolution}");
+    assert!(resolution["description"].is_string() && resolution.get("allOf").is_none(), "{resolution}");
     let not_found = &spec["paths"]["/api/v1/service/{id_or_slug}"]["get"]["responses"]["404"]["content"];
     assert!(not_found.get("application/problem+json").is_some(), "{not_found}");
 
