@@ -23,7 +23,7 @@ use crate::http::params;
 use crate::http::problem::Problem;
 use crate::render::template_value;
 use crate::store::{EditError, EntryRecord, WorkListFilter, WorkListSort};
-use crate::workflow::editing::{self, Actor, EditingError, TrashStep};
+use crate::workflow::editing::{self, Actor, EditingError, Target, TrashStep};
 use crate::workflow::{Action, Role, State};
 
 const PAGE_SIZE: u64 = 50;
@@ -291,7 +291,9 @@ pub async fn save(
     }
     form::without_empty_items(&mut document, translating);
     let message = posted.control("_message").map(str::trim).filter(|m| !m.is_empty());
-    match editing::save(&state.store, &content_type, &entry, locale, version, &document, message, &actor(request, &editor)).await {
+    match editing::save(&state.store, Target { content_type: &content_type, entry: &entry, locale }, version, &document, message, &actor(request, &editor))
+        .await
+    {
         Ok((entry, _)) => redirect(&format!("{}&done=saved", entry_href(&entry.content_type, &entry.slug, locale))),
         Err(EditingError::Invalid { violations, .. }) => {
             entry_page(&state, &editor, &content_type, &entry, locale, Shown::form(&document, &violations, version), StatusCode::UNPROCESSABLE_ENTITY).await
@@ -348,7 +350,15 @@ pub async fn workflow(
     }
     let result = match step {
         WorkflowStep::Transition(action) => {
-            editing::transition(&state.store, &content_type, &entry, locale, action, None, form.comment.as_deref(), &actor(request, &editor)).await
+            editing::transition(
+                &state.store,
+                Target { content_type: &content_type, entry: &entry, locale },
+                action,
+                None,
+                form.comment.as_deref(),
+                &actor(request, &editor),
+            )
+            .await
         }
         WorkflowStep::Trash(trash) => editing::trash(&state.store, &entry, trash, &actor(request, &editor)).await,
     };
@@ -441,7 +451,14 @@ pub async fn schedule(
     let publish_at = moment("publish_at", form.publish_at.as_deref());
     let unpublish_at = moment("unpublish_at", form.unpublish_at.as_deref());
     let result = if errors.is_empty() {
-        editing::schedule(&state.store, &content_type, &entry, locale, publish_at.map(|at| (at, None)), unpublish_at, &actor(request, &editor)).await
+        editing::schedule(
+            &state.store,
+            Target { content_type: &content_type, entry: &entry, locale },
+            publish_at.map(|at| (at, None)),
+            unpublish_at,
+            &actor(request, &editor),
+        )
+        .await
     } else {
         Ok(())
     };
@@ -567,7 +584,15 @@ pub async fn restore(
         Ok(found) => found,
         Err(page) => return page,
     };
-    match editing::restore_revision(&state.store, &content_type, &entry, locale, form.number, form.version, &actor(request, &editor)).await {
+    match editing::restore_revision(
+        &state.store,
+        Target { content_type: &content_type, entry: &entry, locale },
+        form.number,
+        form.version,
+        &actor(request, &editor),
+    )
+    .await
+    {
         Ok((entry, _, _)) => redirect(&format!("{}&done=restored", entry_href(&entry.content_type, &entry.slug, locale))),
         Err(EditingError::Edit(EditError::VersionConflict { .. })) => {
             error_page(StatusCode::CONFLICT, editor.lang, &pages::word(editor.lang, "changed_meanwhile"))

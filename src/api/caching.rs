@@ -2,6 +2,8 @@
 //! body, `If-None-Match` → 304, `Last-Modified`, `Cache-Control`, and a
 //! gzip variant for clients that accept it.
 
+use crate::http::grouped::{Found, Member, ParamGroup};
+use crate::http::params::ParamError;
 use std::marker::PhantomData;
 
 use bytes::Bytes;
@@ -90,6 +92,26 @@ pub fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
 /// An HTTP date for `Last-Modified`.
 pub fn http_date(at: DateTime<Utc>) -> String {
     at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The conditional-request and encoding headers of a cached read.
+pub struct Conditional {
+    pub if_none_match: Option<String>,
+    /// Whether the body may come gzipped (bodies of a kilobyte or more are).
+    pub gzip: bool,
+}
+
+impl ParamGroup for Conditional {
+    fn members() -> Vec<Member> {
+        vec![
+            Member::header("If-None-Match", "ETags of representations the client holds: 304 when one is current."),
+            Member::header("Accept-Encoding", "`gzip` gets bodies of a kilobyte or more gzipped."),
+        ]
+    }
+
+    fn read(found: &Found<'_>) -> Result<Self, ParamError> {
+        Ok(Conditional { if_none_match: found.header("If-None-Match").map(str::to_owned), gzip: accepts_gzip(found.header("Accept-Encoding")) })
+    }
 }
 
 #[cfg(test)]

@@ -2,16 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::caching::SerializedJson;
+use super::caching::{Conditional, SerializedJson};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
 use super::{ApiTags, caching};
 use crate::content::{Audience, ContentType, Locale, document};
 use crate::http::AppState;
-use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::grouped::{Found, Grouped, Member, ParamGroup, date_time, string};
+use crate::http::params::{Page, ParamError, ReaderLocale, decode_cursor, encode_cursor};
 use crate::http::problem::{ApiError, ProblemKind, ReadError};
 use crate::store::{ListFilter, Localised, PublishedEntry, localise};
 use std::collections::BTreeMap;
@@ -109,7 +110,37 @@ pub enum ListEntriesResponse {
     NotModified(#[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String, #[oai(header = "Vary")] String),
 }
 
-pub const PAGE_SIZE: Limit = Limit { default: 20, max: 100 };
+/// Which entries a list page shows and what it includes of the entries they refer to.
+pub struct ListSelection {
+    topic: Option<String>,
+    office: Option<String>,
+    leika: Option<String>,
+    changed_since: Option<DateTime<Utc>>,
+    expand: Option<String>,
+}
+
+impl ParamGroup for ListSelection {
+    fn members() -> Vec<Member> {
+        vec![
+            Member::query("topic", string, "Only entries that refer to this topic (slug)."),
+            Member::query("office", string, "Only entries that refer to this office (slug)."),
+            Member::query("leika", string, "Only the entry with this LeiKa service key."),
+            Member::query("changed_since", date_time, "Only entries published at or after this time (RFC 3339)."),
+            Member::query("expand", string, "References to include for all items (see the single-entry operation)."),
+        ]
+    }
+
+    fn read(found: &Found<'_>) -> Result<Self, ParamError> {
+        let text = |name: &str| found.query(name).map(str::to_owned);
+        Ok(ListSelection {
+            topic: text("topic"),
+            office: text("office"),
+            leika: text("leika"),
+            changed_since: found.parsed("changed_since")?,
+            expand: text("expand"),
+        })
+    }
+}
 
 pub struct DeliveryApi;
 
@@ -120,7 +151,6 @@ impl DeliveryApi {
     /// A translation that is not published falls back to German; the
     /// response names the locale it served and the fields that fell back.
     #[oai(path = "/:content_type/:id_or_slug", method = "get", operation_id = "getEntry")]
-    #[allow(clippy::too_many_arguments)]
     async fn get_entry(
         &self,
         state: Data<&AppState>,
@@ -128,24 +158,19 @@ impl DeliveryApi {
         content_type: Path<String>,
         /// The entry's id or its slug.
         id_or_slug: Path<String>,
-        /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
-        locale: Query<Option<String>>,
-        #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
-        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
-        /// `gzip` gets bodies of a kilobyte or more gzipped.
-        #[oai(name = "Accept-Encoding")]
-        accept_encoding: Header<Option<String>>,
+        locale: Grouped<ReaderLocale>,
+        conditional: Grouped<Conditional>,
         /// References to include: field names (`responsible_offices`), type names (`offices`),
         /// `all`, and `referenced_by` for the entries that refer to this one.
         expand: Query<Option<String>>,
     ) -> Result<GetEntryResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
-        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let locale = locale.0.0;
         let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
         let key = format!("entry\n{}\n{}\n{}\n{}", content_type.name, id_or_slug.0, locale.code(), expansion.cache_key());
         let response = state.responses.get_or_build(key, |key| render_entry(&state, &content_type, &id_or_slug, locale, &expansion, key)).await?;
-        let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
-        if caching::not_modified(if_none_match.0.as_deref(), &representation.etag) {
+        let representation = response.representation(conditional.gzip);
+        if caching::not_modified(conditional.if_none_match.as_deref(), &representation.etag) {
             return Ok(GetEntryResponse::NotModified(representation.etag, caching::CACHE_CONTROL.into(), VARY.into()));
         }
         Ok(GetEntryResponse::Ok(
@@ -163,44 +188,26 @@ impl DeliveryApi {
     /// Pages are keyset-paginated: follow `next_cursor` until it is absent.
     /// There is deliberately no total count.
     #[oai(path = "/:content_type", method = "get", operation_id = "listEntries")]
-    #[allow(clippy::too_many_arguments)]
     async fn list_entries(
         &self,
         state: Data<&AppState>,
         /// Content type, e.g. `service`, `office`, `topic`, `article`.
         content_type: Path<String>,
-        /// Page size, 1 to 100 (default 20); more are served as 100.
-        limit: Query<Option<u64>>,
-        /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
-        /// Locale: `de`, `en` or `de-x-ls` (Leichte Sprache). Overrides `Accept-Language`.
-        locale: Query<Option<String>>,
-        #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
-        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
-        /// `gzip` gets bodies of a kilobyte or more gzipped.
-        #[oai(name = "Accept-Encoding")]
-        accept_encoding: Header<Option<String>>,
-        /// References to include for all items (see the single-entry operation).
-        expand: Query<Option<String>>,
-        /// Only entries that refer to this topic (slug).
-        topic: Query<Option<String>>,
-        /// Only entries that refer to this office (slug).
-        office: Query<Option<String>>,
-        /// Only the entry with this LeiKa service key.
-        leika: Query<Option<String>>,
-        /// Only entries published at or after this time (RFC 3339).
-        changed_since: Query<Option<DateTime<Utc>>>,
+        page: Grouped<Page<20, 100>>,
+        locale: Grouped<ReaderLocale>,
+        conditional: Grouped<Conditional>,
+        selection: Grouped<ListSelection>,
     ) -> Result<ListEntriesResponse, ReadError> {
         let content_type = state.content_type(&content_type)?;
-        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
-        let limit = PAGE_SIZE.of(limit.0)?;
-        let after: Option<String> = cursor.0.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
-        let expansion = Expansion::parse(&content_type, expand.0.as_deref())?;
+        let locale = locale.0.0;
+        let limit = page.limit;
+        let after: Option<String> = page.cursor.as_deref().map(|c| decode_cursor(&content_type.name, c)).transpose()?;
+        let expansion = Expansion::parse(&content_type, selection.expand.as_deref())?;
         if expansion.referenced_by {
             return Err(ApiError::new(ProblemKind::InvalidExpand, "referenced_by is available for single entries").into());
         }
-        let mut filter = ListFilter { leika: leika.0.clone(), published_since: changed_since.0, ..Default::default() };
-        for (to_type, slug) in [("topic", &topic.0), ("office", &office.0)] {
+        let mut filter = ListFilter { leika: selection.leika.clone(), published_since: selection.changed_since, ..Default::default() };
+        for (to_type, slug) in [("topic", &selection.topic), ("office", &selection.office)] {
             if let Some(slug) = slug {
                 filter.links_to.push((to_type.to_owned(), slug.clone()));
             }
@@ -225,10 +232,10 @@ impl DeliveryApi {
             filter.leika.as_deref().unwrap_or_default(),
             since,
         );
-        let response =
-            state.responses.get_or_build(key, |key| render_list(&state, &content_type, after.as_deref(), limit, locale, &filter, &expansion, key)).await?;
-        let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
-        if caching::not_modified(if_none_match.0.as_deref(), &representation.etag) {
+        let wanted = ListWanted { after: after.as_deref(), limit, locale, filter: &filter, expansion: &expansion };
+        let response = state.responses.get_or_build(key, |key| render_list(&state, &content_type, &wanted, key)).await?;
+        let representation = response.representation(conditional.gzip);
+        if caching::not_modified(conditional.if_none_match.as_deref(), &representation.etag) {
             return Ok(ListEntriesResponse::NotModified(representation.etag, caching::CACHE_CONTROL.into(), VARY.into()));
         }
         Ok(ListEntriesResponse::Ok(
@@ -271,18 +278,18 @@ async fn render_entry(
     Ok(state.responses.insert(key, ticket, rendered, &dependencies))
 }
 
-/// Builds a list page from the database and caches it.
-#[allow(clippy::too_many_arguments)]
-async fn render_list(
-    state: &AppState,
-    content_type: &ContentType,
-    after: Option<&str>,
+/// Which page of a list, in which locale, with what included.
+struct ListWanted<'a> {
+    after: Option<&'a str>,
     limit: u64,
     locale: Locale,
-    filter: &ListFilter,
-    expansion: &Expansion,
-    key: String,
-) -> Result<Arc<CachedResponse>, ReadError> {
+    filter: &'a ListFilter,
+    expansion: &'a Expansion,
+}
+
+/// Builds a list page from the database and caches it.
+async fn render_list(state: &AppState, content_type: &ContentType, wanted: &ListWanted<'_>, key: String) -> Result<Arc<CachedResponse>, ReadError> {
+    let ListWanted { after, limit, locale, filter, expansion } = *wanted;
     let ticket = state.responses.ticket();
     let page = state.store.list_published(&content_type.name, after, limit, locale, filter).await?;
     let items: Vec<EntryBody> = page.entries.into_iter().map(|e| entry_body(content_type, e, locale)).collect();

@@ -3,21 +3,21 @@
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 
 use super::ApiTags;
 use super::auth::TokenAuth;
-use crate::auth::Principal;
 use crate::content::diff::ChangeKind;
 use crate::content::{ContentType, Locale};
 use crate::http::AppState;
-use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::grouped::{Found, Grouped, Member, ParamGroup, integer, string};
+use crate::http::params::{self, Limit, ParamError, decode_cursor, encode_cursor};
 use crate::http::problem::{ApiError, FieldProblem, ProblemKind, field_problems};
 use crate::store::{EntryRecord, RevisionRecord};
-use crate::workflow::editing::{self, Actor, TrashStep};
+use crate::workflow::editing::{self, Target, TrashStep};
 use crate::workflow::{self, Action, Role};
 
 /// A new entry: its slug and the German source document.
@@ -299,16 +299,15 @@ impl ManageApi {
     #[oai(path = "/:content_type", method = "post", operation_id = "createEntry")]
     async fn create_entry(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         body: Json<EntryCreate>,
     ) -> Result<CreatedResponse, ApiError> {
-        let principal = auth.require(Role::Editor, "creating entries")?;
+        let actor = auth.require(Role::Editor, "creating entries")?;
         let content_type = state.content_type(&content_type)?;
         let fields = object_fields(&body.fields)?;
-        let entry = editing::create(&state.store, &content_type, &body.slug, fields, body.message.as_deref(), &actor(request, principal)).await?;
+        let entry = editing::create(&state.store, &content_type, &body.slug, fields, body.message.as_deref(), &actor).await?;
         let managed = managed_entry(&state, &entry, Locale::SOURCE).await?;
         let location = format!("/api/v1/manage/{}/{}", entry.content_type, entry.id);
         Ok(CreatedResponse::Created(Json(managed), etag(entry.version), location))
@@ -336,26 +335,24 @@ impl ManageApi {
     /// entry's current version: a stale one gets 412 with the current
     /// version, a missing one 428. The new revision is a draft.
     #[oai(path = "/:content_type/:id_or_slug", method = "put", operation_id = "updateEntry")]
-    #[allow(clippy::too_many_arguments)]
     async fn update_entry(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
-        locale: Query<Option<String>>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        version: Grouped<LocaleVersion>,
         body: Json<EntryUpdate>,
     ) -> Result<EntryResponse, ApiError> {
-        let principal = auth.require(Role::Editor, "editing entries")?;
+        let actor = auth.require(Role::Editor, "editing entries")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = params::locale(locale.0.as_deref())?;
+        let locale = params::locale(version.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        let expected = parse_if_match(if_match.0.as_deref())?;
+        let expected = parse_if_match(version.if_match.as_deref())?;
         let fields = object_fields(&body.fields)?;
         let (entry, number) =
-            editing::save(&state.store, &content_type, &entry, locale, expected, fields, body.message.as_deref(), &actor(request, principal)).await?;
+            editing::save(&state.store, Target { content_type: &content_type, entry: &entry, locale }, expected, fields, body.message.as_deref(), &actor)
+                .await?;
         let managed = managed_view(&entry, locale, number, fields.clone());
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
@@ -420,28 +417,24 @@ impl ManageApi {
     /// Field-by-field differences between two revisions of one locale,
     /// with a line diff inside Markdown text.
     #[oai(path = "/:content_type/:id_or_slug/diff", method = "get", operation_id = "diffRevisions")]
-    #[allow(clippy::too_many_arguments)]
     async fn diff_revisions(
         &self,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
-        /// The older revision.
-        from: Query<i32>,
-        /// The newer revision; the newest when absent.
-        to: Query<Option<i32>>,
+        compared: Grouped<ComparedRevisions>,
         locale: Query<Option<String>>,
     ) -> Result<DiffResponse, ApiError> {
         auth.require(Role::Reader, "reading revisions")?;
         let content_type = state.content_type(&content_type)?;
         let locale = params::locale(locale.0.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        let newer = match to.0 {
+        let newer = match compared.to {
             Some(number) => editing::revision(&state.store, &entry, locale, number).await?,
             None => editing::newest(&state.store, &entry, locale).await?,
         };
-        let older = editing::revision(&state.store, &entry, locale, from.0).await?;
+        let older = editing::revision(&state.store, &entry, locale, compared.from).await?;
         let changes = crate::content::diff::diff(&older.document, &newer.document)
             .into_iter()
             .map(|c| FieldChangeBody {
@@ -462,25 +455,22 @@ impl ManageApi {
     /// Restore an old revision: its document becomes a new draft revision
     /// (nothing is overwritten). Needs `If-Match` like an update.
     #[oai(path = "/:content_type/:id_or_slug/revisions/:number/restore", method = "post", operation_id = "restoreRevision")]
-    #[allow(clippy::too_many_arguments)]
     async fn restore_revision(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
         number: Path<i32>,
-        locale: Query<Option<String>>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        version: Grouped<LocaleVersion>,
     ) -> Result<EntryResponse, ApiError> {
-        let principal = auth.require(Role::Editor, "restoring revisions")?;
+        let actor = auth.require(Role::Editor, "restoring revisions")?;
         let content_type = state.content_type(&content_type)?;
-        let locale = params::locale(locale.0.as_deref())?;
+        let locale = params::locale(version.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        let expected = parse_if_match(if_match.0.as_deref())?;
+        let expected = parse_if_match(version.if_match.as_deref())?;
         let (entry, number, document) =
-            editing::restore_revision(&state.store, &content_type, &entry, locale, *number, expected, &actor(request, principal)).await?;
+            editing::restore_revision(&state.store, Target { content_type: &content_type, entry: &entry, locale }, *number, expected, &actor).await?;
         let managed = managed_view(&entry, locale, number, document);
         Ok(EntryResponse::Ok(Json(managed), etag(entry.version)))
     }
@@ -489,16 +479,15 @@ impl ManageApi {
     #[oai(path = "/:content_type/:id_or_slug/trash", method = "post", operation_id = "trashEntry")]
     async fn trash_entry(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
     ) -> Result<EntryResponse, ApiError> {
-        let principal = auth.require(Role::Publisher, "moving entries to the trash")?;
+        let actor = auth.require(Role::Publisher, "moving entries to the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        editing::trash(&state.store, &entry, TrashStep::Trash, &actor(request, principal)).await?;
+        editing::trash(&state.store, &entry, TrashStep::Trash, &actor).await?;
         current(&state, &content_type, &entry.id, Locale::SOURCE).await
     }
 
@@ -506,16 +495,15 @@ impl ManageApi {
     #[oai(path = "/:content_type/:id_or_slug/trash", method = "delete", operation_id = "restoreFromTrash")]
     async fn restore_from_trash(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
     ) -> Result<EntryResponse, ApiError> {
-        let principal = auth.require(Role::Publisher, "restoring entries from the trash")?;
+        let actor = auth.require(Role::Publisher, "restoring entries from the trash")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        editing::trash(&state.store, &entry, TrashStep::Restore, &actor(request, principal)).await?;
+        editing::trash(&state.store, &entry, TrashStep::Restore, &actor).await?;
         current(&state, &content_type, &entry.id, Locale::SOURCE).await
     }
 
@@ -523,16 +511,15 @@ impl ManageApi {
     #[oai(path = "/:content_type/:id_or_slug", method = "delete", operation_id = "deleteEntry")]
     async fn delete_entry(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
     ) -> Result<DeletedResponse, ApiError> {
-        let principal = auth.require(Role::Admin, "deleting entries for good")?;
+        let actor = auth.require(Role::Admin, "deleting entries for good")?;
         let content_type = state.content_type(&content_type)?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        editing::trash(&state.store, &entry, TrashStep::DeleteForever, &actor(request, principal)).await?;
+        editing::trash(&state.store, &entry, TrashStep::DeleteForever, &actor).await?;
         Ok(DeletedResponse::Deleted)
     }
 
@@ -541,19 +528,18 @@ impl ManageApi {
     #[oai(path = "/:content_type/:id_or_slug/schedule", method = "put", operation_id = "scheduleEntry")]
     async fn schedule(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
         id_or_slug: Path<String>,
         body: Json<ScheduleRequest>,
     ) -> Result<EntryResponse, ApiError> {
-        let principal = auth.require(Role::Publisher, "scheduling")?;
+        let actor = auth.require(Role::Publisher, "scheduling")?;
         let content_type = state.content_type(&content_type)?;
         let locale = params::locale(body.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
         let publish = body.publish_at.map(|at| (at, body.revision));
-        editing::schedule(&state.store, &content_type, &entry, locale, publish, body.unpublish_at, &actor(request, principal)).await?;
+        editing::schedule(&state.store, Target { content_type: &content_type, entry: &entry, locale }, publish, body.unpublish_at, &actor).await?;
         current(&state, &content_type, &entry.id, locale).await
     }
 
@@ -597,7 +583,6 @@ impl ManageApi {
     #[oai(path = "/:content_type/:id_or_slug/transitions", method = "post", operation_id = "transitionEntry")]
     async fn transition(
         &self,
-        request: &poem::Request,
         state: Data<&AppState>,
         auth: TokenAuth,
         content_type: Path<String>,
@@ -605,17 +590,21 @@ impl ManageApi {
         body: Json<TransitionRequest>,
     ) -> Result<EntryResponse, ApiError> {
         let action: Action = body.action.into();
-        let principal = auth.require(action.required_role(), &format!("`{action}`"))?;
+        let actor = auth.require(action.required_role(), &format!("`{action}`"))?;
         let content_type = state.content_type(&content_type)?;
         let locale = params::locale(body.locale.as_deref())?;
         let entry = find(&state, &content_type, &id_or_slug).await?;
-        editing::transition(&state.store, &content_type, &entry, locale, action, body.revision, body.comment.as_deref(), &actor(request, principal)).await?;
+        editing::transition(
+            &state.store,
+            Target { content_type: &content_type, entry: &entry, locale },
+            action,
+            body.revision,
+            body.comment.as_deref(),
+            &actor,
+        )
+        .await?;
         current(&state, &content_type, &entry.id, locale).await
     }
-}
-
-fn actor(request: &poem::Request, principal: &Principal) -> Actor {
-    Actor { author: principal.author(), request_id: crate::http::request_id::of(request) }
 }
 
 /// Audit events a page: 50 unless asked, at most 500.
@@ -656,6 +645,43 @@ fn etag(version: i64) -> String {
 }
 
 /// The version in `If-Match`: `"7"` (as sent in `ETag`) or `7`.
+/// The locale an edit changes and the version it was made on (`If-Match`),
+/// read as given: they are checked after the caller's role.
+struct LocaleVersion {
+    locale: Option<String>,
+    if_match: Option<String>,
+}
+
+impl ParamGroup for LocaleVersion {
+    fn members() -> Vec<Member> {
+        vec![
+            Member::query("locale", string, "`de`, `en` or `de-x-ls`; `de` when absent."),
+            Member::header("If-Match", "The entry's current version (its ETag): a stale one gets 412, a missing one 428."),
+        ]
+    }
+
+    fn read(found: &Found<'_>) -> Result<Self, ParamError> {
+        Ok(LocaleVersion { locale: found.query("locale").map(str::to_owned), if_match: found.header("If-Match").map(str::to_owned) })
+    }
+}
+
+/// The two revisions a diff compares.
+struct ComparedRevisions {
+    from: i32,
+    to: Option<i32>,
+}
+
+impl ParamGroup for ComparedRevisions {
+    fn members() -> Vec<Member> {
+        vec![Member::query("from", integer, "The older revision.").required(), Member::query("to", integer, "The newer revision; the newest when absent.")]
+    }
+
+    fn read(found: &Found<'_>) -> Result<Self, ParamError> {
+        let from = found.parsed("from")?.ok_or_else(|| ParamError::Malformed { name: "from".into(), reason: "is required".into() })?;
+        Ok(ComparedRevisions { from, to: found.parsed("to")? })
+    }
+}
+
 fn parse_if_match(header: Option<&str>) -> Result<i64, ApiError> {
     let required = |detail: &str| ApiError::new(ProblemKind::IfMatchRequired, detail);
     let raw = header

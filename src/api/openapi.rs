@@ -13,6 +13,7 @@ use crate::content::audience::Audience;
 pub fn with_content_types(generated: &str, registry: &Registry) -> Value {
     let mut spec: Value = serde_json::from_str(generated).unwrap_or_else(|_| json!({}));
     spec["openapi"] = json!("3.1.0");
+    crate::http::grouped::expand_placeholders(&mut spec);
     let mut schemas = spec.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
     let mut paths = spec.get("paths").and_then(Value::as_object).cloned().unwrap_or_default();
     let generic_get = paths.get("/api/v1/{content_type}/{id_or_slug}").cloned();

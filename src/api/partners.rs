@@ -271,22 +271,15 @@ impl PartnersApi {
     /// Decide a conflict: take upstream's value of the module (as a new
     /// draft revision) or keep the one here.
     #[oai(path = "/:name/conflicts/resolve", method = "post", operation_id = "resolvePartnerConflict")]
-    async fn resolve(
-        &self,
-        request: &poem::Request,
-        state: Data<&AppState>,
-        auth: TokenAuth,
-        name: Path<String>,
-        body: Json<ConflictResolution>,
-    ) -> Result<ResolvedResponse, ApiError> {
-        let principal = auth.require(Role::Editor, "resolving partner conflicts")?;
+    async fn resolve(&self, state: Data<&AppState>, auth: TokenAuth, name: Path<String>, body: Json<ConflictResolution>) -> Result<ResolvedResponse, ApiError> {
+        let actor = auth.require(Role::Editor, "resolving partner conflicts")?;
         let locale = params::locale(body.locale.as_deref())?;
         let key = ConflictKey { content_type: &body.content_type, slug: &body.slug, module: &body.module, locale };
         let resolution = match body.resolution {
             ResolutionChoice::TakeUpstream => Resolution::TakeUpstream,
             ResolutionChoice::KeepMine => Resolution::KeepMine,
         };
-        let decider = Decider { actor: principal.author(), request_id: crate::http::request_id::of(request) };
+        let decider = Decider { actor: actor.author.clone(), request_id: actor.request_id.clone() };
         let revision = partner::resolve(&state.store, &name, &key, resolution, &decider).await?;
         Ok(ResolvedResponse::Ok(Json(ConflictResolved { revision })))
     }

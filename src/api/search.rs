@@ -1,13 +1,14 @@
 //! Search and autocomplete over published content.
 
 use poem::web::Data;
-use poem_openapi::param::{Header, Query};
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
 use crate::http::AppState;
-use crate::http::params::{self, Limit, ParamError, decode_cursor, encode_cursor};
+use crate::http::grouped::{Found, Grouped, Member, ParamGroup, string};
+use crate::http::params::{Limit, Page, ParamError, ReaderLocale, decode_cursor, encode_cursor};
 use crate::http::problem::{ApiError, ProblemKind, ReadError};
 use crate::search::{FACETS, Hit, SearchRequest};
 
@@ -72,7 +73,6 @@ pub enum SuggestResponse {
     Ok(Json<SuggestResponseBody>),
 }
 
-const PAGE_SIZE: Limit = Limit { default: 10, max: 50 };
 const SUGGESTIONS: Limit = Limit { default: 8, max: 20 };
 /// The namespace of search cursors.
 const CURSORS: &str = "search";
@@ -89,33 +89,21 @@ impl SearchApi {
     /// with synonyms; results in the requested locale, falling back to
     /// German for entries without a translation.
     #[oai(path = "/search", method = "get", operation_id = "search")]
-    #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
         state: Data<&AppState>,
         /// What to look for.
         q: Query<String>,
-        /// Locale: `de`, `en` or `de-x-ls`. Overrides `Accept-Language`.
-        locale: Query<Option<String>>,
-        #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
-        /// Only entries of this content type.
-        #[oai(name = "type")]
-        content_type: Query<Option<String>>,
-        /// Only entries that refer to this topic (slug).
-        topic: Query<Option<String>>,
-        /// Only entries that refer to this office (slug).
-        office: Query<Option<String>>,
-        /// Page size, 1 to 50 (default 10); more are served as 50.
-        limit: Query<Option<u64>>,
-        /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        locale: Grouped<ReaderLocale>,
+        filters: Grouped<SearchFilters>,
+        page: Grouped<Page<10, 50>>,
     ) -> Result<SearchResponse, ReadError> {
-        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
-        if let Some(name) = content_type.0.as_deref() {
+        let locale = locale.0.0;
+        if let Some(name) = filters.content_type.as_deref() {
             state.content_type(name).map_err(|_| unknown_type(&state, name))?;
         }
-        let limit = PAGE_SIZE.of(limit.0)?;
-        let offset = match cursor.0.as_deref() {
+        let limit = page.limit;
+        let offset = match page.cursor.as_deref() {
             // A search hands out no cursor past MAX_OFFSET: such a one is made up.
             Some(cursor) => Some(decode_cursor::<usize>(CURSORS, cursor)?).filter(|offset| *offset < MAX_OFFSET).ok_or(ParamError::InvalidCursor)?,
             None => 0,
@@ -123,9 +111,9 @@ impl SearchApi {
         let request = SearchRequest {
             text: &q.0,
             locale,
-            content_type: content_type.0.as_deref(),
-            topic: topic.0.as_deref(),
-            office: office.0.as_deref(),
+            content_type: filters.content_type.as_deref(),
+            topic: filters.topic.as_deref(),
+            office: filters.office.as_deref(),
             limit: limit as usize,
             offset,
         };
@@ -155,17 +143,37 @@ impl SearchApi {
         state: Data<&AppState>,
         /// What was typed so far.
         q: Query<String>,
-        /// Locale: `de`, `en` or `de-x-ls`. Overrides `Accept-Language`.
-        locale: Query<Option<String>>,
-        #[oai(name = "Accept-Language")] accept_language: Header<Option<String>>,
+        locale: Grouped<ReaderLocale>,
         /// How many suggestions, 1 to 20 (default 8); more are served as 20.
         limit: Query<Option<u64>>,
     ) -> Result<SuggestResponse, ReadError> {
-        let locale = params::reader_locale(locale.0.as_deref(), accept_language.0.as_deref())?;
+        let locale = locale.0.0;
         let limit = SUGGESTIONS.of(limit.0)?;
         let hits = state.search.suggest(&q.0, locale, limit as usize, &state.synonyms).map_err(ApiError::internal)?;
         let items = hits.into_iter().map(|hit| Suggestion { title: hit.title, content_type: hit.content_type, slug: hit.slug, locale: hit.locale }).collect();
         Ok(SuggestResponse::Ok(Json(SuggestResponseBody { items })))
+    }
+}
+
+/// Which entries a search looks among.
+struct SearchFilters {
+    content_type: Option<String>,
+    topic: Option<String>,
+    office: Option<String>,
+}
+
+impl ParamGroup for SearchFilters {
+    fn members() -> Vec<Member> {
+        vec![
+            Member::query("type", string, "Only entries of this content type."),
+            Member::query("topic", string, "Only entries that refer to this topic (slug)."),
+            Member::query("office", string, "Only entries that refer to this office (slug)."),
+        ]
+    }
+
+    fn read(found: &Found<'_>) -> Result<Self, ParamError> {
+        let text = |name: &str| found.query(name).map(str::to_owned);
+        Ok(SearchFilters { content_type: text("type"), topic: text("topic"), office: text("office") })
     }
 }
 

@@ -14,6 +14,7 @@ use crate::http::AppState;
 use crate::http::problem::{ApiError, FieldProblem};
 use crate::store::{AuditEvent, TokenInfo};
 use crate::workflow::Role;
+use crate::workflow::editing::Actor;
 
 #[derive(Object, Debug)]
 pub struct TokenCreate {
@@ -74,8 +75,8 @@ pub struct TokensApi;
 impl TokensApi {
     /// Create a token; the secret is in the response and nowhere else.
     #[oai(path = "/", method = "post", operation_id = "createToken")]
-    async fn create(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, body: Json<TokenCreate>) -> Result<IssuedResponse, ApiError> {
-        let principal = auth.require(Role::Admin, "creating tokens")?;
+    async fn create(&self, state: Data<&AppState>, auth: TokenAuth, body: Json<TokenCreate>) -> Result<IssuedResponse, ApiError> {
+        let actor = auth.require(Role::Admin, "creating tokens")?;
         let role: Role = body
             .role
             .parse()
@@ -84,7 +85,7 @@ impl TokensApi {
             return Err(ApiError::unprocessable("the token needs a name", vec![FieldProblem { pointer: "/name".into(), detail: "say who uses it".into() }]));
         }
         let issued = auth::create_token(&state.store, body.name.trim(), role, body.expires_at).await.map_err(ApiError::internal)?;
-        audit(&state, request, principal, "token.create", serde_json::json!({"token": issued.id, "role": role.code(), "name": body.name})).await?;
+        audit(&state, &actor, "token.create", serde_json::json!({"token": issued.id, "role": role.code(), "name": body.name})).await?;
         Ok(IssuedResponse::Created(Json(IssuedTokenBody { id: issued.id, token: issued.token })))
     }
 
@@ -98,12 +99,12 @@ impl TokensApi {
 
     /// Revoke a token; it stops working at once.
     #[oai(path = "/:id", method = "delete", operation_id = "revokeToken")]
-    async fn revoke(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, id: Path<String>) -> Result<RevokedResponse, ApiError> {
-        let principal = auth.require(Role::Admin, "revoking tokens")?;
+    async fn revoke(&self, state: Data<&AppState>, auth: TokenAuth, id: Path<String>) -> Result<RevokedResponse, ApiError> {
+        let actor = auth.require(Role::Admin, "revoking tokens")?;
         if !state.store.revoke_token(&id).await? {
             return Err(ApiError::not_found(format!("no active token `{}`", id.0)));
         }
-        audit(&state, request, principal, "token.revoke", serde_json::json!({"token": id.0})).await?;
+        audit(&state, &actor, "token.revoke", serde_json::json!({"token": id.0})).await?;
         Ok(RevokedResponse::Revoked)
     }
 }
@@ -112,8 +113,8 @@ fn token_body(info: TokenInfo) -> TokenBody {
     TokenBody { id: info.id, name: info.name, role: info.role, created_at: info.created_at, expires_at: info.expires_at, revoked_at: info.revoked_at }
 }
 
-async fn audit(state: &AppState, request: &poem::Request, principal: &auth::Principal, action: &str, detail: serde_json::Value) -> Result<(), ApiError> {
-    let event = AuditEvent { request_id: crate::http::request_id::of(request), actor: principal.author(), action: action.into(), locale: None, detail };
+async fn audit(state: &AppState, actor: &Actor, action: &str, detail: serde_json::Value) -> Result<(), ApiError> {
+    let event = AuditEvent { request_id: actor.request_id.clone(), actor: actor.author.clone(), action: action.into(), locale: None, detail };
     state.store.record_audit_event(&event).await?;
     Ok(())
 }

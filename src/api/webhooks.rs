@@ -131,14 +131,8 @@ impl WebhooksApi {
     /// header (see the README for how to verify it). The secret is shown in
     /// this response only.
     #[oai(path = "/", method = "post", operation_id = "createWebhook")]
-    async fn create(
-        &self,
-        request: &poem::Request,
-        state: Data<&AppState>,
-        auth: TokenAuth,
-        body: Json<SubscriptionCreate>,
-    ) -> Result<CreatedResponse, ApiError> {
-        let principal = auth.require(Role::Admin, "managing webhooks")?;
+    async fn create(&self, state: Data<&AppState>, auth: TokenAuth, body: Json<SubscriptionCreate>) -> Result<CreatedResponse, ApiError> {
+        let actor = auth.require(Role::Admin, "managing webhooks")?;
         let mut problems = Vec::new();
         match reqwest::Url::parse(body.url.trim()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
@@ -181,12 +175,12 @@ impl WebhooksApi {
             events: body.events.clone(),
             from_seq: 0,
             created_at: Utc::now(),
-            created_by: principal.author(),
+            created_by: actor.author.clone(),
         };
         let stored = state.store.insert_subscription(&subscription).await?;
         let event = AuditEvent {
-            request_id: crate::http::request_id::of(request),
-            actor: principal.author(),
+            request_id: actor.request_id.clone(),
+            actor: actor.author.clone(),
             action: "webhook.create".into(),
             locale: None,
             detail: serde_json::json!({"webhook": stored.id, "url": stored.url}),
@@ -215,14 +209,14 @@ impl WebhooksApi {
 
     /// Remove a subscription; pending deliveries to it are dropped.
     #[oai(path = "/:id", method = "delete", operation_id = "deleteWebhook")]
-    async fn delete(&self, request: &poem::Request, state: Data<&AppState>, auth: TokenAuth, id: Path<String>) -> Result<DeletedResponse, ApiError> {
-        let principal = auth.require(Role::Admin, "managing webhooks")?;
+    async fn delete(&self, state: Data<&AppState>, auth: TokenAuth, id: Path<String>) -> Result<DeletedResponse, ApiError> {
+        let actor = auth.require(Role::Admin, "managing webhooks")?;
         if !state.store.delete_subscription(&id).await? {
             return Err(not_found(&id));
         }
         let event = AuditEvent {
-            request_id: crate::http::request_id::of(request),
-            actor: principal.author(),
+            request_id: actor.request_id.clone(),
+            actor: actor.author.clone(),
             action: "webhook.delete".into(),
             locale: None,
             detail: serde_json::json!({"webhook": id.0}),

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod body;
+pub mod grouped;
 pub mod limits;
 pub mod metrics;
 pub mod params;

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::fmt::Display;
 use std::str::FromStr;
 
+use super::grouped::{Found, Member, ParamGroup, integer, string};
 use crate::content::Locale;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +17,8 @@ pub enum ParamError {
     InvalidLimit { max: u64 },
     #[error("the cursor is not one this list handed out; pass next_cursor unchanged or start again without it")]
     InvalidCursor,
+    #[error("parameter `{name}`: {reason}")]
+    Malformed { name: String, reason: String },
 }
 
 fn supported_locales() -> String {
@@ -72,6 +75,45 @@ pub fn decode_cursor<T: FromStr>(namespace: &str, cursor: &str) -> Result<T, Par
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix(namespace)?.strip_prefix(':')?.parse().ok())
         .ok_or(ParamError::InvalidCursor)
+}
+
+/// The locale a reader asked for, by `locale` or `Accept-Language`
+/// (see [`reader_locale`]).
+pub struct ReaderLocale(pub Locale);
+
+impl ParamGroup for ReaderLocale {
+    fn members() -> Vec<Member> {
+        vec![
+            Member::query("locale", string, format!("Locale: {}. Overrides `Accept-Language`.", supported_locales())),
+            Member::header("Accept-Language", "The reader's languages; used when `locale` is absent."),
+        ]
+    }
+
+    fn read(found: &Found<'_>) -> Result<Self, ParamError> {
+        reader_locale(found.query("locale"), found.header("Accept-Language")).map(ReaderLocale)
+    }
+}
+
+/// One page of a list: its size, bounded by `DEFAULT` and `MAX` (see
+/// [`Limit`]), and the cursor where it starts, still encoded: each list
+/// decodes its own.
+pub struct Page<const DEFAULT: u64, const MAX: u64> {
+    pub limit: u64,
+    pub cursor: Option<String>,
+}
+
+impl<const DEFAULT: u64, const MAX: u64> ParamGroup for Page<DEFAULT, MAX> {
+    fn members() -> Vec<Member> {
+        vec![
+            Member::query("limit", integer, format!("Page size, 1 to {MAX} (default {DEFAULT}); more are served as {MAX}.")),
+            Member::query("cursor", string, "`next_cursor` of the previous page."),
+        ]
+    }
+
+    fn read(found: &Found<'_>) -> Result<Self, ParamError> {
+        let limit = Limit { default: DEFAULT, max: MAX }.of(found.parsed("limit")?)?;
+        Ok(Page { limit, cursor: found.query("cursor").map(str::to_owned) })
+    }
 }
 
 #[cfg(test)]

@@ -327,6 +327,7 @@ impl From<ParamError> for Problem {
             ParamError::UnknownLocale(_) => ProblemKind::UnknownLocale,
             ParamError::InvalidLimit { .. } => ProblemKind::InvalidLimit,
             ParamError::InvalidCursor => ProblemKind::InvalidCursor,
+            ParamError::Malformed { .. } => ProblemKind::BadRequest,
         };
         Problem::new(kind, error.to_string())
     }

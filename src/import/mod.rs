@@ -217,6 +217,16 @@ impl Planner<'_> {
     }
 }
 
+/// A new revision read from a file: its locale, its number, the document
+/// as stored and its hash, and the German revision a translation follows.
+struct FileRevision {
+    locale: Locale,
+    number: i32,
+    document: String,
+    hash: String,
+    source_number: Option<i32>,
+}
+
 impl Planner<'_> {
     fn plan(&mut self, checked: CheckedEntry, batch: &mut WriteBatch) {
         let key = (checked.content_type.clone(), checked.slug.clone());
@@ -245,7 +255,7 @@ impl Planner<'_> {
                 source_number = Some(number);
             }
             new_revisions += 1;
-            self.push_revision(batch, &id, &checked, *locale, number, text, hash, source_number);
+            self.push_revision(batch, &id, &checked, FileRevision { locale: *locale, number, document: text, hash, source_number });
             self.go_live(batch, &id, &checked, approval, number);
         }
         if new_revisions == 0 {
@@ -270,18 +280,8 @@ impl Planner<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push_revision(
-        &self,
-        batch: &mut WriteBatch,
-        id: &str,
-        checked: &CheckedEntry,
-        locale: Locale,
-        number: i32,
-        document: String,
-        hash: String,
-        source_number: Option<i32>,
-    ) {
+    fn push_revision(&self, batch: &mut WriteBatch, id: &str, checked: &CheckedEntry, revision: FileRevision) {
+        let FileRevision { locale, number, document, hash, source_number } = revision;
         let file = if locale.is_source() { format!("{}.md", checked.slug) } else { format!("{}.{locale}.md", checked.slug) };
         batch.revisions.push(revision::Model {
             entry_id: id.to_owned(),

@@ -32,6 +32,14 @@ pub enum EditingError {
     Store(#[from] StoreError),
 }
 
+/// One locale of one entry: what an editing step acts on.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub content_type: &'a ContentType,
+    pub entry: &'a EntryRecord,
+    pub locale: Locale,
+}
+
 /// Who makes a change, and in which request: what the revision and the
 /// audit log name.
 pub struct Actor {
@@ -73,17 +81,15 @@ pub async fn create(
 /// A new draft revision of one locale, if the entry is still at
 /// `expected_version`. A translation is checked together with the German
 /// source it overlays.
-#[allow(clippy::too_many_arguments)]
 pub async fn save(
     store: &Store,
-    content_type: &ContentType,
-    entry: &EntryRecord,
-    locale: Locale,
+    target: Target<'_>,
     expected_version: i64,
     fields: &Value,
     message: Option<&str>,
     actor: &Actor,
 ) -> Result<(EntryRecord, i32), EditingError> {
+    let Target { content_type, entry, locale } = target;
     let source_number = if locale.is_source() {
         reject(draft_violations(content_type, fields))?;
         None
@@ -102,17 +108,15 @@ pub async fn save(
 
 /// A workflow step on one locale. Publishing checks the whole document
 /// (with its German source, for a translation) and records its links.
-#[allow(clippy::too_many_arguments)]
 pub async fn transition(
     store: &Store,
-    content_type: &ContentType,
-    entry: &EntryRecord,
-    locale: Locale,
+    target: Target<'_>,
     action: Action,
     revision: Option<i32>,
     comment: Option<&str>,
     actor: &Actor,
 ) -> Result<(), EditingError> {
+    let Target { content_type, entry, locale } = target;
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     if action == Action::RequestChanges && comment.is_none() {
         return Err(EditingError::CommentRequired);
@@ -137,13 +141,12 @@ pub async fn transition(
 /// again when due.
 pub async fn schedule(
     store: &Store,
-    content_type: &ContentType,
-    entry: &EntryRecord,
-    locale: Locale,
+    target: Target<'_>,
     publish: Option<(DateTime<Utc>, Option<i32>)>,
     unpublish_at: Option<DateTime<Utc>>,
     actor: &Actor,
 ) -> Result<(), EditingError> {
+    let Target { content_type, entry, locale } = target;
     if entry.trashed_at.is_some() {
         return Err(EditError::InTrash.into());
     }
@@ -168,13 +171,12 @@ pub async fn schedule(
 /// An old revision's document as a new draft revision: nothing is overwritten.
 pub async fn restore_revision(
     store: &Store,
-    content_type: &ContentType,
-    entry: &EntryRecord,
-    locale: Locale,
+    target: Target<'_>,
     number: i32,
     expected_version: i64,
     actor: &Actor,
 ) -> Result<(EntryRecord, i32, Value), EditingError> {
+    let Target { content_type, entry, locale } = target;
     let old = revision(store, entry, locale, number).await?;
     let source_number = if locale.is_source() { None } else { entry.locale(Locale::SOURCE).map(|l| l.latest_number) };
     let message = format!("restored revision {}", old.number);
