@@ -207,6 +207,21 @@ async fn openapi_docs_and_health(db: TestDb) {
     assert_eq!(service_list["$ref"], "#/components/schemas/ServiceEntryList");
     let list_items = &spec["components"]["schemas"]["ServiceEntryList"]["allOf"][1]["properties"]["items"]["items"];
     assert_eq!(list_items["$ref"], "#/components/schemas/ServiceEntry");
+    // Parameters read together are still documented one by one.
+    let parameters = |path: &str, method: &str| -> Vec<String> {
+        spec["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {}", p["in"].as_str().unwrap(), p["name"].as_str().unwrap()))
+            .collect()
+    };
+    let listed = parameters("/api/v1/service", "get");
+    for expected in ["query limit", "query cursor", "query locale", "header Accept-Language", "header If-None-Match", "query topic", "query changed_since"] {
+        assert!(listed.iter().any(|p| p == expected), "{expected} missing from {listed:?}");
+    }
+    assert!(parameters("/api/v1/manage/{content_type}/{id_or_slug}/diff", "get").contains(&"query from".to_owned()));
+    assert!(!spec.to_string().contains("x-katalog-parameter-group"), "a parameter group was left unexpanded");
     // A described reference is a `$ref` with its description beside it, never wrapped in allOf.
     let resolution = &spec["components"]["schemas"]["ConflictResolution"]["properties"]["resolution"];
     assert_eq!(resolution["$ref"], "#/components/schemas/ResolutionChoice", "{resolution}");
