@@ -14,7 +14,7 @@ use super::delivery::{EntryBody, entry_body};
 use super::response_cache::{CachedResponse, Dependency, Rendered};
 use crate::content::{ContentType, Locale, Registry};
 use crate::http::AppState;
-use crate::http::params::{self, Limit, decode_cursor, encode_cursor};
+use crate::http::params::{self, Limit};
 use crate::http::problem::{ApiError, ReadError};
 use crate::store::{ChangeRow, PublishedEntry};
 
@@ -59,8 +59,6 @@ pub enum SyncResponse {
 /// At most 200 changes a page: building a page costs time in proportion
 /// to its size (each entry is rendered), and clients page anyway.
 pub const PAGE_SIZE: Limit = Limit { default: 100, max: 200 };
-/// The namespace of the feed's cursors.
-const CURSORS: &str = "seq";
 
 pub struct SyncApi;
 
@@ -97,7 +95,7 @@ impl SyncApi {
             Some(name) => Some(state.content_type(name)?),
         };
         let limit = PAGE_SIZE.of(limit.0)?;
-        let after = cursor.0.as_deref().map(|cursor| decode_cursor::<i64>(CURSORS, cursor)).transpose()?.unwrap_or(0);
+        let after = cursor.0.as_deref().map(|cursor| crate::feed::sync_position(cursor)).transpose()?.unwrap_or(0);
         let key = format!("sync\n{after}\n{}\n{}\n{limit}", content_type.as_ref().map_or("", |t| t.name.as_str()), locale.code());
         let response = state.responses.get_or_build(key, |key| render_page(&state, after, content_type.as_deref(), locale, limit, key)).await?;
         let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
@@ -140,7 +138,7 @@ async fn render_page(
     let rendered = state
         .responses
         .build(move || {
-            let page = SyncPage { items: items(&registry, latest, published, locale), next_cursor: encode_cursor(CURSORS, next), has_more };
+            let page = SyncPage { items: items(&registry, latest, published, locale), next_cursor: crate::feed::sync_cursor(next), has_more };
             Rendered::json(page.to_json_string(), None, None)
         })
         .await

@@ -12,8 +12,9 @@ use super::snapshot::SnapshotEntry;
 use super::{Aggregates, ChannelError, EntryOutput, Projection, Sources};
 use crate::content::Locale;
 
-/// Raised when the shape of the files changes incompatibly.
-const FORMAT: u32 = 1;
+/// Raised when the shape of the files changes (so that existing exports
+/// are made anew).
+const FORMAT: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -34,6 +35,13 @@ struct Document<'a> {
 #[derive(Serialize)]
 struct Index<'a> {
     format: u32,
+    /// The change-log position the files reflect (at least: entries may
+    /// show later changes too).
+    change_seq: i64,
+    /// Where an app continues with the sync feed (`/api/v1/sync?cursor=…`)
+    /// after taking these files. Changes the files already show may come
+    /// again; applying them again changes nothing.
+    sync_cursor: String,
     files: Vec<IndexItem<'a>>,
 }
 
@@ -84,7 +92,7 @@ impl Projection for App {
     }
 
     fn aggregate_files(&self, all: &Aggregates<'_>) -> Result<Vec<(String, Vec<u8>)>, ChannelError> {
-        let mut index = Index { format: FORMAT, files: Vec::new() };
+        let mut index = Index { format: FORMAT, change_seq: all.change_seq, sync_cursor: crate::feed::sync_cursor(all.change_seq), files: Vec::new() };
         for summary in all.catalogue.all() {
             for locale in summary.locales() {
                 let path = path(&summary.content_type, &summary.slug, locale);

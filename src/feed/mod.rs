@@ -22,12 +22,28 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::content::Locale;
+use crate::http::params::{ParamError, decode_cursor, encode_cursor};
 use crate::store::{ChangeRow, Store, StoreError};
 
 /// How often the log is read for the writes of other processes (imports,
 /// other `serve` processes on the same database): a change is applied
 /// everywhere well within a second.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The namespace of the sync feed's cursors.
+const SYNC_CURSORS: &str = "seq";
+
+/// The cursor of the public sync feed (`/api/v1/sync`) that continues
+/// after change-log position `position`: what the feed hands out and the
+/// app export's index names.
+pub fn sync_cursor(position: i64) -> String {
+    encode_cursor(SYNC_CURSORS, position)
+}
+
+/// The change-log position a sync cursor continues after.
+pub fn sync_position(cursor: &str) -> Result<i64, ParamError> {
+    decode_cursor(SYNC_CURSORS, cursor)
+}
 
 /// Changes read per round trip.
 const BATCH: u64 = 1000;

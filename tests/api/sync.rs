@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Server, TestDb, katalog, repo_path, response_cache_hits, text};
+use crate::helpers::{Server, TestDb, katalog, repo_path, response_cache_hits, sample_content, text};
 use crate::on_both_databases;
 
 /// Everything the delivery API publishes, by id, in one locale.
@@ -166,3 +166,63 @@ async fn a_page_asked_for_again_comes_from_the_cache(db: TestDb) {
     assert_eq!(after["items"][0]["op"], "delete", "{after}");
 }
 on_both_databases!(a_page_asked_for_again_comes_from_the_cache);
+
+/// An app that starts from the app export continues with the sync feed
+/// from the position the export's index names, and ends with the
+/// published state.
+async fn an_app_continues_from_its_export(db: TestDb) {
+    let content = sample_content();
+    let server = Server::start(&db, content.path());
+    let out = tempfile::tempdir().unwrap();
+    let schemas = repo_path("schemas");
+    let exported = katalog(&[
+        "export",
+        "--channel",
+        "app",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--database",
+        &db.url,
+        "--schemas",
+        schemas.to_str().unwrap(),
+        "--content",
+        content.path().to_str().unwrap(),
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported.stderr));
+    let app = out.path().join("app");
+    let index: Value = serde_json::from_slice(&std::fs::read(app.join("index.json")).unwrap()).unwrap();
+    assert!(index["change_seq"].as_i64().unwrap() > 0, "{}", index["change_seq"]);
+    let mut replica = Replica { documents: BTreeMap::new(), cursor: Some(index["sync_cursor"].as_str().unwrap().to_owned()) };
+    for file in index["files"].as_array().unwrap().iter().filter(|f| f["locale"] == "de") {
+        let document: Value = serde_json::from_slice(&std::fs::read(app.join(file["path"].as_str().unwrap())).unwrap()).unwrap();
+        replica.documents.insert(document["id"].as_str().unwrap().to_owned(), document["fields"].clone());
+    }
+    assert_eq!(replica.documents, published_state(&server, "de").await, "the export is the published state");
+
+    // Changes after the export: the app takes them from the feed.
+    let publisher = token(&db, "publisher");
+    let manage = |path: &str, body: Value| server.client.post(server.url(path)).bearer_auth(&publisher).json(&body).send();
+    assert!(manage("/api/v1/manage/service/wunschkennzeichen-reservieren/transitions", json!({"action": "unpublish"})).await.unwrap().status().is_success());
+    let entry = server.client.get(server.url("/api/v1/manage/service/reisepass-beantragen")).bearer_auth(&publisher).send().await.unwrap();
+    let etag = entry.headers()["etag"].to_str().unwrap().to_owned();
+    let mut fields = entry.json::<Value>().await.unwrap()["fields"].clone();
+    fields["name"] = json!("Reisepass beantragen (nach dem Export)");
+    let saved = server
+        .client
+        .put(server.url("/api/v1/manage/service/reisepass-beantragen"))
+        .bearer_auth(&publisher)
+        .header("If-Match", etag)
+        .json(&json!({"fields": fields}))
+        .send()
+        .await
+        .unwrap();
+    assert!(saved.status().is_success(), "{}", saved.status());
+    assert!(manage("/api/v1/manage/service/reisepass-beantragen/transitions", json!({"action": "publish"})).await.unwrap().status().is_success());
+
+    while replica.pull(&server, "de", 5).await {}
+    let published = published_state(&server, "de").await;
+    assert_eq!(replica.documents, published);
+    assert!(!published.values().any(|d| d["name"] == "Wunschkennzeichen reservieren"), "the withdrawn service is gone");
+    assert!(published.values().any(|d| d["name"] == "Reisepass beantragen (nach dem Export)"));
+}
+on_both_databases!(an_app_continues_from_its_export);
