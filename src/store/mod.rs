@@ -6,6 +6,8 @@
 //! outbox fed from it; `partners` and `upstream_*` hold partner
 //! subscriptions and the upstream identity of what they brought.
 //! Every difference between the two databases lives in this module.
+//! Each operation owns its transaction; work that composes several steps
+//! into one (an import, a partner sync) goes through [`Store::atomically`].
 
 mod atomic;
 mod audit;
