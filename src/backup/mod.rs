@@ -18,7 +18,9 @@
 //! * **Tables are found, not listed.** The tables, their columns and the
 //!   order that puts parents before children are read from the database
 //!   itself ([`tables`]), so new tables and columns are backed up without
-//!   a change here.
+//!   a change here. That is why backup and restore hold the store's
+//!   connection and their own transactions, where everything else goes
+//!   through the store's operations: they copy tables, not content.
 //! * **Restore is all or nothing** into an empty database migrated to this
 //!   katalog's schema; a backup from a newer schema is refused. Caches and
 //!   the search index rebuild themselves from the restored change log.

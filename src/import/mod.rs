@@ -23,7 +23,7 @@ pub use problem::Problem;
 use crate::content::{Locale, Registry};
 use crate::digest::sha256_hex;
 use crate::store::entity::{entry, publication, revision};
-use crate::store::{Going, ImportBaseline, Link, LiveChange, Store, StoreError, Subject, WriteBatch};
+use crate::store::{Atomic, Going, ImportBaseline, Link, LiveChange, Store, StoreError, Subject, WriteBatch};
 use crate::workflow::{Publishable, State};
 use check::{CheckedEntry, KnownSlugs, check_entry};
 use scan::EntryFiles;
@@ -95,11 +95,28 @@ pub fn validate(root: &Path, registry: &Registry, drafts: bool) -> Result<Import
 /// Imports a folder into the store and publishes what changed.
 pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
-    let (entries, mut problems) = scan::scan(root, registry);
-    // The baseline is read inside the import's transaction, which holds
-    // the import lock: a concurrent import waits instead of racing.
-    let txn = store.begin_import().await?;
-    let baseline = store.import_baseline(&txn).await?;
+    let (entries, problems) = scan::scan(root, registry);
+    // The baseline is read under the import lock: a concurrent import
+    // waits instead of racing.
+    let mut report = store
+        .atomically(async |import| {
+            import.exclude_other_imports().await?;
+            write_folder(import, registry, entries, problems, options).await
+        })
+        .await?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Checks and writes the scanned folder; any problem fails the whole import.
+async fn write_folder(
+    import: &Atomic<'_>,
+    registry: &Arc<Registry>,
+    entries: Vec<EntryFiles>,
+    mut problems: Vec<Problem>,
+    options: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let baseline = import.baseline().await?;
     let known = known_slugs(&entries, &baseline);
     // Publishing needs live references: to entries live already, or to
     // entries of the folder going live with it (checked once the folder is
@@ -149,7 +166,7 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
             }
         }
         if problems.is_empty() && !batch.is_empty() {
-            store.write_batch(&txn, batch).await?;
+            import.write(batch).await?;
         }
     }
     checker.await.map_err(|e| ImportError::Checker(e.to_string()))?;
@@ -159,12 +176,9 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
     }
 
     if !problems.is_empty() {
-        txn.rollback().await.map_err(StoreError::from)?;
         problems.sort();
         return Err(ImportError::Invalid(problems));
     }
-    txn.commit().await.map_err(StoreError::from)?;
-    report.elapsed = started.elapsed();
     Ok(report)
 }
 

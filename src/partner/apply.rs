@@ -6,8 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
-
 use serde_json::Value;
 
 use super::bundle::{self, BundleEntry, BundleLocale, BundleSource, VerifiedBundle};
@@ -17,7 +15,7 @@ use crate::content::{Locale, Registry, Violation};
 use crate::digest::sha256_hex;
 use crate::store::entity::{entry, publication, revision};
 use crate::store::{
-    AuditEvent, ConflictRow, EntryRef, Going, ImportBaseline, LiveChange, Store, StoreError, Subject, SyncRecord, UpstreamEntry, UpstreamEntryRow,
+    Atomic, AuditEvent, ConflictRow, EntryRef, Going, ImportBaseline, LiveChange, Store, StoreError, Subject, SyncRecord, UpstreamEntry, UpstreamEntryRow,
     UpstreamRevisionRow, WriteBatch,
 };
 use crate::workflow::State;
@@ -71,19 +69,34 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     let bundle = bundle::load(&BundleSource::parse(&partner.source), registry, &applied, &held, &options.fetch).await?;
 
     // Under the import lock: no other import or sync writes in between.
-    let txn = store.begin_import().await?;
-    let partner = store.partner_in(&txn, name).await?.ok_or_else(|| SyncError::UnknownPartner(name.to_owned()))?;
+    let mut report = store
+        .atomically(async |import| {
+            import.exclude_other_imports().await?;
+            apply(import, registry, name, bundle, options.publish).await
+        })
+        .await?;
+    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.held_back, &mut report.conflicts, &mut report.unresolved] {
+        list.sort();
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Applies the bundle: what it changed, what upstream withdrew, and the
+/// upstream identity and provenance of all of it.
+async fn apply(import: &Atomic<'_>, registry: &Registry, name: &str, bundle: VerifiedBundle, publish: bool) -> Result<SyncReport, SyncError> {
+    let partner = import.partner(name).await?.ok_or_else(|| SyncError::UnknownPartner(name.to_owned()))?;
     if let Some(expected) = partner.municipality.as_ref().filter(|m| **m != bundle.municipality) {
         return Err(SyncError::OtherMunicipality { partner: name.to_owned(), expected: expected.clone(), found: bundle.municipality });
     }
     if bundle.content_version < partner.content_version {
         return Err(SyncError::Older { bundle: bundle.content_version, applied: partner.content_version });
     }
-    let publish = options.publish || partner.auto_publish;
-    let upstream = store.upstream_entries(&*txn, name).await?;
-    let baseline = store.import_baseline(&txn).await?;
-    let overridden = overridden_documents(store, &txn, &bundle, &upstream, &baseline).await?;
-    let held_back = if publish { store.held_back_in(&txn, name).await? } else { HashSet::new() };
+    let publish = publish || partner.auto_publish;
+    let upstream = import.upstream_entries(name).await?;
+    let baseline = import.baseline().await?;
+    let overridden = overridden_documents(import, &bundle, &upstream, &baseline).await?;
+    let held_back = if publish { import.held_back(name).await? } else { HashSet::new() };
 
     let mut plan = Plan {
         bundle_keys: bundle.index.iter().map(|e| (e.content_type.clone(), e.slug.clone())).collect(),
@@ -125,16 +138,15 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
     plan.withdrawals(partner.content_version);
     plan.hold_back_dangling();
 
-    let Plan { batch, entry_rows, revision_rows, conflict_rows, renames, withdrawals, mut report, now, author, .. } = plan;
+    let Plan { batch, entry_rows, revision_rows, conflict_rows, renames, withdrawals, report, now, author, .. } = plan;
     for (id, slug) in &renames {
-        txn.execute_raw(store.statement("UPDATE entries SET slug = ?, updated_at = ? WHERE id = ?", [slug.clone().into(), now.into(), id.clone().into()]))
-            .await?;
+        import.rename(id, slug, now).await?;
     }
-    store.write_batch(&txn, batch).await?;
+    import.write(batch).await?;
     if publish {
         for withdrawn in &withdrawals {
             let subject = EntryRef { content_type: &withdrawn.content_type, entry_id: &withdrawn.entry_id, slug: &withdrawn.slug };
-            store.unpublish_in(&txn, subject).await?;
+            import.unpublish(subject).await?;
         }
     }
     let record = SyncRecord {
@@ -146,7 +158,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
         changed_files: bundle.changed_files.clone(),
         dropped_files: bundle.dropped_files.clone(),
     };
-    store.record_sync(&txn, name, &record).await?;
+    import.record_sync(name, &record).await?;
     if report.changes() > 0 {
         let event = AuditEvent {
             request_id: format!("partner-sync-{}", now.timestamp_millis()),
@@ -164,13 +176,8 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
                 "published": publish,
             }),
         };
-        store.record_audit(&*txn, &event, None).await?;
+        import.record_audit(&event).await?;
     }
-    txn.commit().await?;
-    for list in [&mut report.new, &mut report.changed, &mut report.withdrawn, &mut report.held_back, &mut report.conflicts, &mut report.unresolved] {
-        list.sort();
-    }
-    report.elapsed = started.elapsed();
     Ok(report)
 }
 
@@ -180,8 +187,7 @@ pub async fn sync(store: &Store, registry: &Registry, name: &str, options: SyncO
 type Overridden = HashMap<(String, Locale), (Value, Value)>;
 
 async fn overridden_documents(
-    store: &Store,
-    txn: &sea_orm::DatabaseTransaction,
+    import: &Atomic<'_>,
     bundle: &VerifiedBundle,
     upstream: &HashMap<String, UpstreamEntry>,
     baseline: &ImportBaseline,
@@ -195,8 +201,8 @@ async fn overridden_documents(
             if *latest_hash == base.content_hash {
                 continue;
             }
-            let base_text = store.upstream_document_in(txn, &entry.id, locale.locale, base.upstream_revision).await?;
-            let local_text = store.revision_document_in(txn, &entry.id, locale.locale, *latest).await?;
+            let base_text = import.upstream_document(&entry.id, locale.locale, base.upstream_revision).await?;
+            let local_text = import.revision_document(&entry.id, locale.locale, *latest).await?;
             if let (Some(base_text), Some(local_text)) = (base_text, local_text) {
                 let parse = |text: &str| {
                     serde_json::from_str::<Value>(text).map_err(|source| StoreError::CorruptDocument {

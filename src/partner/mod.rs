@@ -209,7 +209,7 @@ pub async fn status(store: &Store, name: Option<&str>) -> Result<Vec<PartnerStat
     }
     let mut statuses = Vec::new();
     for partner in partners.into_iter().filter(|p| name.is_none_or(|n| n == p.name)) {
-        let mut entries: Vec<UpstreamEntry> = store.upstream_entries(store.connection(), &partner.name).await?.into_values().collect();
+        let mut entries: Vec<UpstreamEntry> = store.upstream_entries(&partner.name).await?.into_values().collect();
         entries.sort_by(|a, b| (&a.content_type, &a.slug).cmp(&(&b.content_type, &b.slug)));
         let conflicts = store.conflicts(Some(&partner.name)).await?;
         statuses.push(PartnerStatus { partner, entries, conflicts });

@@ -2,9 +2,11 @@
 //! in the same transaction as the change they describe.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value as SqlValue};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
+use super::atomic::Atomic;
+use super::entity::audit_event;
 use super::{Store, StoreError};
 
 /// An event to record.
@@ -43,28 +45,26 @@ pub struct EntryRef<'a> {
 }
 
 impl Store {
-    pub(crate) async fn record_audit(&self, db: &impl ConnectionTrait, event: &AuditEvent, subject: Option<EntryRef<'_>>) -> Result<(), StoreError> {
-        let values: [SqlValue; 9] = [
-            event.request_id.clone().into(),
-            Utc::now().into(),
-            event.actor.clone().into(),
-            event.action.clone().into(),
-            subject.as_ref().map(|s| s.content_type.to_owned()).into(),
-            subject.as_ref().map(|s| s.entry_id.to_owned()).into(),
-            subject.as_ref().map(|s| s.slug.to_owned()).into(),
-            event.locale.clone().into(),
-            event.detail.to_string().into(),
-        ];
-        db.execute_raw(self.statement(
-            "INSERT INTO audit_events (request_id, at, actor, action, content_type, entry_id, slug, locale, detail) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values,
-        ))
-        .await?;
+    pub(super) async fn record_audit(&self, db: &impl ConnectionTrait, event: &AuditEvent, subject: Option<EntryRef<'_>>) -> Result<(), StoreError> {
+        let row = audit_event::Model {
+            id: 0,
+            request_id: event.request_id.clone(),
+            at: Utc::now(),
+            actor: event.actor.clone(),
+            action: event.action.clone(),
+            content_type: subject.as_ref().map(|s| s.content_type.to_owned()),
+            entry_id: subject.as_ref().map(|s| s.entry_id.to_owned()),
+            slug: subject.as_ref().map(|s| s.slug.to_owned()),
+            locale: event.locale.clone(),
+            detail: event.detail.to_string(),
+        };
+        let mut row = row.into_active_model();
+        row.id = NotSet;
+        audit_event::Entity::insert(row).exec_without_returning(db).await?;
         Ok(())
     }
 
-    /// Records an event that belongs to no transaction of its own (imports).
+    /// Records an event about no entry in particular.
     pub async fn record_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
         self.record_audit(&self.db, event, None).await
     }
@@ -72,31 +72,32 @@ impl Store {
     /// Events newest first, of one entry or of everything, before an id
     /// (keyset pagination).
     pub async fn audit_events(&self, entry_id: Option<&str>, before: Option<i64>, limit: u64) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut sql = String::from("SELECT id, request_id, at, actor, action, content_type, entry_id, slug, locale, detail FROM audit_events WHERE id < ?");
-        let mut values: Vec<SqlValue> = vec![before.unwrap_or(i64::MAX).into()];
+        let mut query = audit_event::Entity::find().filter(audit_event::Column::Id.lt(before.unwrap_or(i64::MAX)));
         if let Some(entry_id) = entry_id {
-            sql.push_str(" AND entry_id = ?");
-            values.push(entry_id.into());
+            query = query.filter(audit_event::Column::EntryId.eq(entry_id));
         }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
-        values.push((limit as i64).into());
-        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
-        rows.iter()
-            .map(|row| {
-                let detail: String = row.try_get("", "detail")?;
-                Ok(AuditRecord {
-                    id: row.try_get("", "id")?,
-                    request_id: row.try_get("", "request_id")?,
-                    at: row.try_get("", "at")?,
-                    actor: row.try_get("", "actor")?,
-                    action: row.try_get("", "action")?,
-                    content_type: row.try_get("", "content_type")?,
-                    entry_id: row.try_get("", "entry_id")?,
-                    slug: row.try_get("", "slug")?,
-                    locale: row.try_get("", "locale")?,
-                    detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
-                })
+        let rows = query.order_by_desc(audit_event::Column::Id).limit(limit).all(&self.db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AuditRecord {
+                detail: serde_json::from_str(&row.detail).unwrap_or(Value::String(row.detail)),
+                id: row.id,
+                request_id: row.request_id,
+                at: row.at,
+                actor: row.actor,
+                action: row.action,
+                content_type: row.content_type,
+                entry_id: row.entry_id,
+                slug: row.slug,
+                locale: row.locale,
             })
-            .collect()
+            .collect())
+    }
+}
+
+impl Atomic<'_> {
+    /// Records an event about the work as a whole.
+    pub async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.store.record_audit(self.txn, event, None).await
     }
 }

@@ -2,10 +2,12 @@
 //! precondition, and workflow transitions with the change log.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Value as SqlValue};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 use serde_json::Value;
 
 use super::audit::{AuditEvent, EntryRef};
+use super::entity::{entry, publication, revision};
 use super::publishing::{Going, LiveChange, Subject, Withdrawal};
 use super::{Store, StoreError};
 use crate::content::Locale;
@@ -108,26 +110,19 @@ impl Store {
     }
 
     pub async fn revision(&self, entry_id: &str, locale: Locale, number: i32) -> Result<Option<RevisionRecord>, StoreError> {
-        let row = self
-            .db
-            .query_one_raw(self.statement(
-                &format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE entry_id = ? AND locale = ? AND number = ?"),
-                [entry_id.into(), locale.code().into(), number.into()],
-            ))
-            .await?;
-        row.map(|r| revision_of(&r, entry_id)).transpose()
+        let row = revision::Entity::find_by_id((entry_id.to_owned(), locale.code().to_owned(), number)).one(&self.db).await?;
+        row.map(revision_of).transpose()
     }
 
-    /// Revisions of one locale, newest first, without documents unless asked.
+    /// Revisions of one locale, newest first.
     pub async fn revisions(&self, entry_id: &str, locale: Locale) -> Result<Vec<RevisionRecord>, StoreError> {
-        let rows = self
-            .db
-            .query_all_raw(self.statement(
-                &format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE entry_id = ? AND locale = ? ORDER BY number DESC"),
-                [entry_id.into(), locale.code().into()],
-            ))
+        let rows = revision::Entity::find()
+            .filter(revision::Column::EntryId.eq(entry_id))
+            .filter(revision::Column::Locale.eq(locale.code()))
+            .order_by_desc(revision::Column::Number)
+            .all(&self.db)
             .await?;
-        rows.iter().map(|r| revision_of(r, entry_id)).collect()
+        rows.into_iter().map(revision_of).collect()
     }
 
     /// Every revision of the given entries with its document, oldest first
@@ -136,16 +131,14 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders = vec!["?"; ids.len()].join(", ");
-        let sql = format!("SELECT entry_id, {REVISION_COLUMNS} FROM revisions WHERE entry_id IN ({placeholders}) ORDER BY entry_id, locale, number");
-        let rows = self.db.query_all_raw(self.statement(&sql, ids.iter().map(|id| SqlValue::from(id.clone())))).await?;
-        rows.iter()
-            .map(|row| {
-                let entry_id: String = row.try_get("", "entry_id")?;
-                let revision = revision_of(row, &entry_id)?;
-                Ok((entry_id, revision))
-            })
-            .collect()
+        let rows = revision::Entity::find()
+            .filter(revision::Column::EntryId.is_in(ids.iter().cloned()))
+            .order_by_asc(revision::Column::EntryId)
+            .order_by_asc(revision::Column::Locale)
+            .order_by_asc(revision::Column::Number)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(|row| Ok((row.entry_id.clone(), revision_of(row)?))).collect()
     }
 
     /// Creates an entry with its first (draft) revision.
@@ -168,12 +161,17 @@ impl Store {
             return Err(EditError::SlugTaken(slug.to_owned()));
         }
         let now = Utc::now();
-        let values: [SqlValue; 6] = [id.clone().into(), content_type.into(), slug.into(), leika.map(str::to_owned).into(), now.into(), now.into()];
-        let inserted = txn
-            .execute_raw(
-                self.statement("INSERT INTO entries (id, content_type, slug, leika, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)", values),
-            )
-            .await;
+        let row = entry::Model {
+            id: id.clone(),
+            content_type: content_type.to_owned(),
+            slug: slug.to_owned(),
+            leika: leika.map(str::to_owned),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            trashed_at: None,
+        };
+        let inserted = entry::Entity::insert(row.into_active_model()).exec_without_returning(&*txn).await;
         if let Err(error) = inserted {
             // A concurrent create of the same slug won the unique index.
             return Err(if is_unique_violation(&error) { EditError::SlugTaken(slug.to_owned()) } else { error.into() });
@@ -280,35 +278,39 @@ impl Store {
                 .unwrap_or(0),
         };
         let number = newest + 1;
-        let text = serde_json::to_string(revision.document).map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
-        let values: [SqlValue; 9] = [
-            entry_id.into(),
-            locale.into(),
-            number.into(),
-            sha256_hex(&text).into(),
-            text.into(),
-            revision.source_number.into(),
-            revision.author.into(),
-            revision.message.into(),
-            now.into(),
-        ];
-        txn.execute_raw(self.statement(
-            "INSERT INTO revisions (entry_id, locale, number, content_hash, document, source_number, author, message, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values,
-        ))
-        .await?;
+        let document = serde_json::to_string(revision.document).map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
+        let row = revision::Model {
+            entry_id: entry_id.to_owned(),
+            locale: locale.to_owned(),
+            number,
+            content_hash: sha256_hex(&document),
+            document,
+            source_number: revision.source_number,
+            author: revision.author.to_owned(),
+            message: revision.message.to_owned(),
+            created_at: now,
+        };
+        revision::Entity::insert(row.into_active_model()).exec_without_returning(txn).await?;
         Ok(number)
     }
 
     /// A new revision is a draft; what is published keeps being served.
     async fn mark_draft(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, now: DateTime<Utc>) -> Result<(), StoreError> {
-        txn.execute_raw(self.statement(
-            "INSERT INTO publications (entry_id, locale, state, updated_at) VALUES (?, ?, 'draft', ?) \
-             ON CONFLICT (entry_id, locale) DO UPDATE SET state = 'draft', updated_at = excluded.updated_at",
-            [entry_id.into(), locale.code().into(), now.into()],
-        ))
-        .await?;
+        let draft = publication::ActiveModel {
+            entry_id: Set(entry_id.to_owned()),
+            locale: Set(locale.code().to_owned()),
+            state: Set(State::Draft.code().to_owned()),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        publication::Entity::insert(draft)
+            .on_conflict(
+                OnConflict::columns([publication::Column::EntryId, publication::Column::Locale])
+                    .update_columns([publication::Column::State, publication::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
         Ok(())
     }
 
@@ -359,8 +361,8 @@ impl Store {
         Ok((state, effect))
     }
 
-    /// Appends one change to the change log inside a write transaction.
-    pub async fn append_change(
+    /// Appends one change to the change log inside `txn`.
+    async fn append_change(
         &self,
         txn: &DatabaseTransaction,
         entry: EntryRef<'_>,
@@ -465,24 +467,24 @@ impl Store {
     }
 }
 
-pub(crate) fn subject(entry: &EntryRecord) -> EntryRef<'_> {
+pub(super) fn subject(entry: &EntryRecord) -> EntryRef<'_> {
     EntryRef { content_type: &entry.content_type, entry_id: &entry.id, slug: &entry.slug }
 }
 
-const REVISION_COLUMNS: &str = "locale, number, document, source_number, author, message, created_at";
-
-fn revision_of(row: &QueryResult, entry_id: &str) -> Result<RevisionRecord, StoreError> {
-    let locale: String = row.try_get("", "locale")?;
-    let text: String = row.try_get("", "document")?;
-    let document = serde_json::from_str(&text).map_err(|source| StoreError::CorruptDocument { entry: entry_id.to_owned(), locale: locale.clone(), source })?;
+fn revision_of(row: revision::Model) -> Result<RevisionRecord, StoreError> {
+    let document = serde_json::from_str(&row.document).map_err(|source| StoreError::CorruptDocument {
+        entry: row.entry_id.clone(),
+        locale: row.locale.clone(),
+        source,
+    })?;
     Ok(RevisionRecord {
-        locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
-        number: row.try_get("", "number")?,
+        locale: Locale::parse(&row.locale).unwrap_or(Locale::SOURCE),
+        number: row.number,
         document,
-        source_number: row.try_get("", "source_number")?,
-        author: row.try_get("", "author")?,
-        message: row.try_get("", "message")?,
-        created_at: row.try_get("", "created_at")?,
+        source_number: row.source_number,
+        author: row.author,
+        message: row.message,
+        created_at: row.created_at,
     })
 }
 

@@ -3,9 +3,10 @@
 //! filters by a referenced entry, and which entries depend on a change.
 //! Maintained wherever a German source is published or withdrawn.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Value as SqlValue};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
 use serde_json::Value;
 
+use super::entity::entry_link;
 use super::{Store, StoreError};
 use crate::content::{ContentType, document};
 
@@ -34,25 +35,22 @@ pub fn links_of(content_type: &ContentType, document: &Value) -> Vec<Link> {
 }
 
 impl Store {
-    /// Replaces the links of an entry (`None`: it is no longer published).
-    pub async fn set_links(&self, txn: &DatabaseTransaction, entry_id: &str, links: Option<&[Link]>) -> Result<(), StoreError> {
-        self.set_links_many(txn, &[(entry_id.to_owned(), links.unwrap_or_default().to_vec())]).await
-    }
-
     /// Replaces the links of many entries at once (imports).
-    pub async fn set_links_many(&self, txn: &DatabaseTransaction, entries: &[(String, Vec<Link>)]) -> Result<(), StoreError> {
+    pub(super) async fn set_links_many(&self, txn: &DatabaseTransaction, entries: &[(String, Vec<Link>)]) -> Result<(), StoreError> {
         for chunk in entries.chunks(super::write::rows_per_statement(1)) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
-            let ids = chunk.iter().map(|(id, _)| SqlValue::from(id.clone()));
-            txn.execute_raw(self.statement(&format!("DELETE FROM entry_links WHERE from_entry_id IN ({placeholders})"), ids)).await?;
+            entry_link::Entity::delete_many().filter(entry_link::Column::FromEntryId.is_in(chunk.iter().map(|(id, _)| id.clone()))).exec(txn).await?;
         }
-        let rows: Vec<(&String, &Link)> = entries.iter().flat_map(|(id, links)| links.iter().map(move |l| (id, l))).collect();
-        for chunk in rows.chunks(super::write::rows_per_statement(4)) {
-            let placeholders = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-            let values = chunk
-                .iter()
-                .flat_map(|(id, link)| [SqlValue::from((*id).clone()), link.field.clone().into(), link.to_type.clone().into(), link.to_slug.clone().into()]);
-            txn.execute_raw(self.statement(&format!("INSERT INTO entry_links (from_entry_id, field, to_type, to_slug) VALUES {placeholders}"), values)).await?;
+        let rows: Vec<entry_link::ActiveModel> = entries
+            .iter()
+            .flat_map(|(id, links)| {
+                links.iter().map(move |link| {
+                    entry_link::Model { from_entry_id: id.clone(), field: link.field.clone(), to_type: link.to_type.clone(), to_slug: link.to_slug.clone() }
+                        .into_active_model()
+                })
+            })
+            .collect();
+        for chunk in rows.chunks(super::write::rows_per_insert::<entry_link::Entity>()) {
+            entry_link::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
         }
         Ok(())
     }
@@ -62,19 +60,6 @@ impl Store {
         let rows =
             self.db.query_all_raw(self.statement("SELECT DISTINCT to_type, to_slug FROM entry_links WHERE from_entry_id = ?", [entry_id.into()])).await?;
         rows.iter().map(|r| Ok((r.try_get("", "to_type")?, r.try_get("", "to_slug")?))).collect()
-    }
-
-    /// Ids of published entries of `from_type` that refer to `to_type/to_slug`.
-    pub async fn linking_entries(&self, from_type: &str, to_type: &str, to_slug: &str) -> Result<Vec<String>, StoreError> {
-        let rows = self
-            .db
-            .query_all_raw(self.statement(
-                "SELECT DISTINCT l.from_entry_id FROM entry_links l JOIN entries e ON e.id = l.from_entry_id \
-                 WHERE e.content_type = ? AND l.to_type = ? AND l.to_slug = ?",
-                [from_type.into(), to_type.into(), to_slug.into()],
-            ))
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("", "from_entry_id")?)).collect()
     }
 }
 

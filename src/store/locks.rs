@@ -6,7 +6,7 @@
 const BASE: i64 = 0x006b_6174_616c_6f67;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AdvisoryLock {
+pub(super) enum AdvisoryLock {
     /// Serialises appends to the change log, so that sequence numbers are
     /// handed out in commit order.
     ChangeLog,
@@ -23,7 +23,7 @@ impl AdvisoryLock {
     /// The change log and imports keep the keys they always had, so that
     /// servers of the previous release still exclude this one's writes;
     /// only migrations (which run before serving) moved to a key of their own.
-    pub(crate) fn key(self) -> i64 {
+    pub(super) fn key(self) -> i64 {
         match self {
             AdvisoryLock::ChangeLog => BASE,
             AdvisoryLock::Import => BASE + 1,

@@ -6,7 +6,10 @@
 //! outbox fed from it; `partners` and `upstream_*` hold partner
 //! subscriptions and the upstream identity of what they brought.
 //! Every difference between the two databases lives in this module.
+//! Each operation owns its transaction; work that composes several steps
+//! into one (an import, a partner sync) goes through [`Store::atomically`].
 
+mod atomic;
 mod audit;
 mod editorial;
 pub mod entity;
@@ -33,6 +36,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+pub use atomic::Atomic;
 pub use audit::{AuditEvent, AuditRecord, EntryRef};
 pub use editorial::{EditError, EntryRecord, LocaleRecord, NewRevision, RevisionRecord, Step};
 pub use links::{Link, links_of};
@@ -45,7 +49,7 @@ pub use sessions::EditorSession;
 pub use tokens::{StoredToken, TokenInfo};
 pub use webhooks::{AttemptOutcome, Delivery, EVENTS as WEBHOOK_EVENTS, Subscription};
 pub use worklist::{QualityRow, WorkItem, WorkList, WorkListFilter, WorkListSort};
-pub use write::{ImportBaseline, KnownEntry, WriteBatch, WriteTransaction};
+pub use write::{ImportBaseline, KnownEntry, WriteBatch};
 
 /// The database used when none is configured: one file, zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/katalog.db";
@@ -147,6 +151,9 @@ impl Store {
         self.db.get_database_backend()
     }
 
+    /// The connection itself, for backup and restore only: they copy every
+    /// table generically, whatever it holds. Everything else goes through
+    /// the store's operations.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
@@ -165,7 +172,7 @@ impl Store {
 
     /// A statement written with `?` placeholders (outside quoted literals),
     /// numbered `$1, $2, …` for PostgreSQL.
-    pub(crate) fn statement(&self, sql: &str, values: impl IntoIterator<Item = SqlValue>) -> Statement {
+    pub(super) fn statement(&self, sql: &str, values: impl IntoIterator<Item = SqlValue>) -> Statement {
         let backend = self.backend();
         let sql = if backend == DbBackend::Postgres { number_placeholders(sql) } else { sql.to_owned() };
         Statement::from_sql_and_values(backend, sql, values)
@@ -174,14 +181,14 @@ impl Store {
     /// The condition that finds an entry of `e` by id or slug. Slugs are
     /// never shaped like ids, so the key says which it is, and each form
     /// uses its own index (an `OR` of both would scan the table).
-    pub(crate) fn entry_key(id_or_slug: &str) -> (&'static str, SqlValue) {
+    pub(super) fn entry_key(id_or_slug: &str) -> (&'static str, SqlValue) {
         if uuid::Uuid::try_parse(id_or_slug).is_ok() { ("e.id = ?", id_or_slug.into()) } else { ("e.slug = ?", id_or_slug.into()) }
     }
 
     /// `ORDER BY`/comparison suffix that makes slug order plain byte order
     /// on both databases (PostgreSQL would otherwise use the locale's
     /// collation, which ignores hyphens).
-    pub(crate) fn byte_order(&self) -> &'static str {
+    pub(super) fn byte_order(&self) -> &'static str {
         if self.backend() == DbBackend::Postgres { " COLLATE \"C\"" } else { "" }
     }
 }

@@ -6,11 +6,14 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Value as SqlValue};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
 
+use super::atomic::Atomic;
 use super::audit::EntryRef;
+use super::entity::{entry, partner, partner_conflict, partner_file, publication, revision, upstream_entry, upstream_revision};
 use super::publishing::{Going, LiveChange, Subject, Withdrawal};
-use super::write::rows_per_statement;
+use super::write::{rows_per_insert, rows_per_statement};
 use super::{Store, StoreError};
 use crate::content::Locale;
 use crate::workflow::State;
@@ -129,256 +132,204 @@ pub struct Conflict {
     pub row: ConflictRow,
 }
 
+impl From<partner::Model> for PartnerRecord {
+    fn from(row: partner::Model) -> Self {
+        PartnerRecord {
+            name: row.name,
+            source: row.source,
+            municipality: row.municipality,
+            content_version: row.content_version,
+            synced_at: row.synced_at,
+            auto_publish: row.auto_publish,
+        }
+    }
+}
+
 impl Store {
     /// Subscribes to a partner; false when the name is taken.
     pub async fn add_partner(&self, name: &str, source: &str, auto_publish: bool) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
-        let taken = txn.query_one_raw(self.statement("SELECT 1 AS taken FROM partners WHERE name = ?", [name.into()])).await?;
-        if taken.is_some() {
+        if partner::Entity::find_by_id(name).one(&*txn).await?.is_some() {
             return Ok(false);
         }
-        txn.execute_raw(self.statement(
-            "INSERT INTO partners (name, source, auto_publish, content_version, created_at) VALUES (?, ?, ?, 0, ?)",
-            [name.into(), source.into(), auto_publish.into(), Utc::now().into()],
-        ))
-        .await?;
+        let row = partner::Model {
+            name: name.to_owned(),
+            source: source.to_owned(),
+            municipality: None,
+            content_version: 0,
+            synced_at: None,
+            created_at: Utc::now(),
+            auto_publish,
+        };
+        partner::Entity::insert(row.into_active_model()).exec_without_returning(&*txn).await?;
         txn.commit().await?;
         Ok(true)
     }
 
     pub async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
-        let rows = self.db.query_all_raw(self.statement(&format!("SELECT {PARTNER_COLUMNS} FROM partners ORDER BY name"), [])).await?;
-        rows.iter().map(partner_of).collect()
-    }
-
-    /// A partner, read inside a sync's transaction.
-    pub async fn partner_in(&self, txn: &DatabaseTransaction, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
-        let row = txn.query_one_raw(self.statement(&format!("SELECT {PARTNER_COLUMNS} FROM partners WHERE name = ?"), [name.into()])).await?;
-        row.as_ref().map(partner_of).transpose()
+        let rows = partner::Entity::find().order_by_asc(partner::Column::Name).all(&self.db).await?;
+        Ok(rows.into_iter().map(PartnerRecord::from).collect())
     }
 
     /// Every entry that came from `partner`, by upstream id.
-    pub async fn upstream_entries(&self, db: &impl ConnectionTrait, partner: &str) -> Result<HashMap<String, UpstreamEntry>, StoreError> {
-        let rows = db
-            .query_all_raw(self.statement(
-                "SELECT u.entry_id, e.content_type, e.slug, u.upstream_id, u.upstream_version, u.arrived_in, u.changed_in, u.withdrawn_in, u.withdrawn_action \
-                 FROM upstream_entries u JOIN entries e ON e.id = u.entry_id WHERE u.partner = ?",
-                [partner.into()],
-            ))
-            .await?;
-        let mut entries = HashMap::with_capacity(rows.len());
-        let mut by_entry_id = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let entry = UpstreamEntry {
-                entry_id: row.try_get("", "entry_id")?,
-                content_type: row.try_get("", "content_type")?,
-                slug: row.try_get("", "slug")?,
-                upstream_id: row.try_get("", "upstream_id")?,
-                upstream_version: row.try_get("", "upstream_version")?,
-                arrived_in: row.try_get("", "arrived_in")?,
-                changed_in: row.try_get("", "changed_in")?,
-                withdrawn_in: row.try_get("", "withdrawn_in")?,
-                withdrawn_action: row.try_get("", "withdrawn_action")?,
-                revisions: Vec::new(),
-            };
-            by_entry_id.insert(entry.entry_id.clone(), entry.upstream_id.clone());
-            entries.insert(entry.upstream_id.clone(), entry);
-        }
-        let revisions = db
-            .query_all_raw(self.statement(
-                "SELECT ur.entry_id, ur.locale, ur.upstream_revision, ur.number, ur.content_hash \
-                 FROM upstream_revisions ur JOIN upstream_entries u ON u.entry_id = ur.entry_id \
-                 WHERE u.partner = ? ORDER BY ur.entry_id, ur.locale, ur.upstream_revision",
-                [partner.into()],
-            ))
-            .await?;
-        for row in &revisions {
-            let entry_id: String = row.try_get("", "entry_id")?;
-            let locale: String = row.try_get("", "locale")?;
-            let (Some(upstream_id), Some(locale)) = (by_entry_id.get(&entry_id), Locale::parse(&locale)) else { continue };
-            if let Some(entry) = entries.get_mut(upstream_id) {
-                entry.revisions.push(UpstreamRevision {
-                    locale,
-                    upstream_revision: row.try_get("", "upstream_revision")?,
-                    number: row.try_get("", "number")?,
-                    content_hash: row.try_get("", "content_hash")?,
-                });
-            }
-        }
-        Ok(entries)
+    pub async fn upstream_entries(&self, partner: &str) -> Result<HashMap<String, UpstreamEntry>, StoreError> {
+        upstream_entries(&self.db, partner).await
+    }
+}
+
+impl Atomic<'_> {
+    pub async fn partner(&self, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
+        Ok(partner::Entity::find_by_id(name).one(self.txn).await?.map(PartnerRecord::from))
+    }
+
+    /// Every entry that came from `partner`, by upstream id.
+    pub async fn upstream_entries(&self, partner: &str) -> Result<HashMap<String, UpstreamEntry>, StoreError> {
+        upstream_entries(self.txn, partner).await
     }
 
     /// Records what a sync did: upstream identities (inserted or updated),
     /// the upstream revisions received, conflicts raised, and the content
     /// version it reached.
-    pub async fn record_sync(&self, txn: &DatabaseTransaction, partner: &str, record: &SyncRecord) -> Result<(), StoreError> {
+    pub async fn record_sync(&self, partner: &str, record: &SyncRecord) -> Result<(), StoreError> {
+        let txn = self.txn;
         let SyncRecord { municipality, content_version, entries, revisions, conflicts, changed_files, dropped_files } = record;
-        for chunk in entries.chunks(rows_per_statement(9)) {
-            let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let values = chunk.iter().flat_map(|row| {
-                [
-                    SqlValue::from(row.entry_id.clone()),
-                    partner.into(),
-                    row.municipality.clone().into(),
-                    row.upstream_id.clone().into(),
-                    row.upstream_version.into(),
-                    row.arrived_in.into(),
-                    row.changed_in.into(),
-                    row.withdrawn_in.into(),
-                    row.withdrawn_action.clone().into(),
-                ]
+        for chunk in entries.chunks(rows_per_insert::<upstream_entry::Entity>()) {
+            let rows = chunk.iter().map(|row| {
+                upstream_entry::Model {
+                    entry_id: row.entry_id.clone(),
+                    partner: partner.to_owned(),
+                    municipality: row.municipality.clone(),
+                    upstream_id: row.upstream_id.clone(),
+                    upstream_version: row.upstream_version,
+                    arrived_in: row.arrived_in,
+                    changed_in: row.changed_in,
+                    withdrawn_in: row.withdrawn_in,
+                    withdrawn_action: row.withdrawn_action.clone(),
+                }
+                .into_active_model()
             });
-            txn.execute_raw(self.statement(
-                &format!(
-                    "INSERT INTO upstream_entries (entry_id, partner, municipality, upstream_id, upstream_version, arrived_in, changed_in, withdrawn_in, withdrawn_action) \
-                     VALUES {placeholders} ON CONFLICT (entry_id) DO UPDATE SET municipality = excluded.municipality, upstream_version = excluded.upstream_version, \
-                     changed_in = excluded.changed_in, withdrawn_in = excluded.withdrawn_in, withdrawn_action = excluded.withdrawn_action"
-                ),
-                values,
-            ))
-            .await?;
+            use upstream_entry::Column;
+            let updated = [Column::Municipality, Column::UpstreamVersion, Column::ChangedIn, Column::WithdrawnIn, Column::WithdrawnAction];
+            upstream_entry::Entity::insert_many(rows)
+                .on_conflict(OnConflict::column(Column::EntryId).update_columns(updated).to_owned())
+                .exec_without_returning(txn)
+                .await?;
         }
-        for chunk in revisions.chunks(rows_per_statement(9)) {
-            let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let values = chunk.iter().flat_map(|row| {
-                [
-                    SqlValue::from(row.entry_id.clone()),
-                    row.locale.code().into(),
-                    row.upstream_revision.into(),
-                    row.number.into(),
-                    row.document.clone().into(),
-                    row.content_hash.clone().into(),
-                    row.translated_from.into(),
-                    row.provenance.clone().into(),
-                    row.received_in.into(),
-                ]
+        for chunk in revisions.chunks(rows_per_insert::<upstream_revision::Entity>()) {
+            let rows = chunk.iter().map(|row| {
+                upstream_revision::Model {
+                    entry_id: row.entry_id.clone(),
+                    locale: row.locale.code().to_owned(),
+                    upstream_revision: row.upstream_revision,
+                    number: row.number,
+                    document: row.document.clone(),
+                    content_hash: row.content_hash.clone(),
+                    translated_from: row.translated_from,
+                    provenance: row.provenance.clone(),
+                    received_in: row.received_in,
+                }
+                .into_active_model()
             });
+            use upstream_revision::Column;
             // A revision received again (upstream restored it) keeps its first record.
-            txn.execute_raw(self.statement(
-                &format!(
-                    "INSERT INTO upstream_revisions (entry_id, locale, upstream_revision, number, document, content_hash, translated_from, provenance, received_in) \
-                     VALUES {placeholders} ON CONFLICT (entry_id, locale, upstream_revision) DO NOTHING"
-                ),
-                values,
-            ))
-            .await?;
+            upstream_revision::Entity::insert_many(rows)
+                .on_conflict(OnConflict::columns([Column::EntryId, Column::Locale, Column::UpstreamRevision]).do_nothing().to_owned())
+                .exec_without_returning(txn)
+                .await?;
         }
         for row in conflicts {
-            let values: [SqlValue; 9] = [
-                row.entry_id.clone().into(),
-                row.locale.code().into(),
-                row.module.clone().into(),
-                partner.into(),
-                row.upstream_revision.into(),
-                row.base_value.clone().into(),
-                row.upstream_value.clone().into(),
-                row.local_value.clone().into(),
-                row.raised_in.into(),
-            ];
+            let conflict = partner_conflict::Model {
+                entry_id: row.entry_id.clone(),
+                locale: row.locale.code().to_owned(),
+                module: row.module.clone(),
+                partner: partner.to_owned(),
+                upstream_revision: row.upstream_revision,
+                base_value: row.base_value.clone(),
+                upstream_value: row.upstream_value.clone(),
+                local_value: row.local_value.clone(),
+                raised_in: row.raised_in,
+            };
+            use partner_conflict::Column;
             // A further upstream change to a module still in conflict updates it.
-            txn.execute_raw(self.statement(
-                "INSERT INTO partner_conflicts (entry_id, locale, module, partner, upstream_revision, base_value, upstream_value, local_value, raised_in) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, locale, module) DO UPDATE SET upstream_revision = excluded.upstream_revision, \
-                 upstream_value = excluded.upstream_value, local_value = excluded.local_value, raised_in = excluded.raised_in",
-                values,
-            ))
+            partner_conflict::Entity::insert(conflict.into_active_model())
+                .on_conflict(
+                    OnConflict::columns([Column::EntryId, Column::Locale, Column::Module])
+                        .update_columns([Column::UpstreamRevision, Column::UpstreamValue, Column::LocalValue, Column::RaisedIn])
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+        }
+        for chunk in changed_files.chunks(rows_per_insert::<partner_file::Entity>()) {
+            let rows = chunk
+                .iter()
+                .map(|(path, sha256)| partner_file::Model { partner: partner.to_owned(), path: path.clone(), sha256: sha256.clone() }.into_active_model());
+            use partner_file::Column;
+            partner_file::Entity::insert_many(rows)
+                .on_conflict(OnConflict::columns([Column::Partner, Column::Path]).update_column(Column::Sha256).to_owned())
+                .exec_without_returning(txn)
+                .await?;
+        }
+        for chunk in dropped_files.chunks(rows_per_statement(1)) {
+            partner_file::Entity::delete_many()
+                .filter(partner_file::Column::Partner.eq(partner))
+                .filter(partner_file::Column::Path.is_in(chunk.iter().cloned()))
+                .exec(txn)
+                .await?;
+        }
+        partner::Entity::update_many()
+            .col_expr(partner::Column::Municipality, Expr::value(municipality.clone()))
+            .col_expr(partner::Column::ContentVersion, Expr::value(*content_version))
+            .col_expr(partner::Column::SyncedAt, Expr::value(Utc::now()))
+            .filter(partner::Column::Name.eq(partner))
+            .exec(txn)
             .await?;
-        }
-        for chunk in changed_files.chunks(rows_per_statement(3)) {
-            let placeholders = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-            let values = chunk.iter().flat_map(|(path, sha256)| [SqlValue::from(partner), path.clone().into(), sha256.clone().into()]);
-            txn.execute_raw(self.statement(
-                &format!(
-                    "INSERT INTO partner_files (partner, path, sha256) VALUES {placeholders} ON CONFLICT (partner, path) DO UPDATE SET sha256 = excluded.sha256"
-                ),
-                values,
-            ))
-            .await?;
-        }
-        for chunk in dropped_files.chunks(rows_per_statement(2)) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
-            let values = std::iter::once(SqlValue::from(partner)).chain(chunk.iter().map(|path| path.clone().into()));
-            txn.execute_raw(self.statement(&format!("DELETE FROM partner_files WHERE partner = ? AND path IN ({placeholders})"), values)).await?;
-        }
-        txn.execute_raw(self.statement(
-            "UPDATE partners SET municipality = ?, content_version = ?, synced_at = ? WHERE name = ?",
-            [municipality.clone().into(), (*content_version).into(), Utc::now().into(), partner.into()],
-        ))
-        .await?;
         Ok(())
     }
-}
 
-impl Store {
-    /// Takes every published locale of an entry off the channels inside the
-    /// caller's transaction, as `unpublish` does; revisions stay.
-    pub async fn unpublish_in(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>) -> Result<(), StoreError> {
-        let rows = txn
-            .query_all_raw(
-                self.statement(
-                    "SELECT locale, published_number FROM publications WHERE entry_id = ? AND published_number IS NOT NULL",
-                    [entry.entry_id.into()],
-                ),
-            )
+    /// Gives an entry the slug upstream renamed it to.
+    pub async fn rename(&self, entry_id: &str, slug: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        entry::Entity::update_many()
+            .col_expr(entry::Column::Slug, Expr::value(slug))
+            .col_expr(entry::Column::UpdatedAt, Expr::value(at))
+            .filter(entry::Column::Id.eq(entry_id))
+            .exec(self.txn)
             .await?;
-        let mut changes = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let code: String = row.try_get("", "locale")?;
-            let Some(locale) = Locale::parse(&code) else { continue };
-            let going = Going::Off { locale, was: row.try_get("", "published_number")?, why: Withdrawal::Unpublish };
-            changes.push(LiveChange { subject: Subject::of_ref(entry), state: State::Draft, going });
-        }
-        self.apply_live_changes(txn, changes).await
-    }
-}
-
-impl Store {
-    /// The SHA-256 of every file of the bundle last applied from `partner`, by path.
-    pub async fn partner_files(&self, partner: &str) -> Result<HashMap<String, String>, StoreError> {
-        let rows = self.db.query_all_raw(self.statement("SELECT path, sha256 FROM partner_files WHERE partner = ?", [partner.into()])).await?;
-        rows.iter().map(|row| Ok((row.try_get("", "path")?, row.try_get("", "sha256")?))).collect()
+        Ok(())
     }
 
-    /// The upstream ids of the entries from `partner` that are here.
-    pub async fn upstream_ids(&self, partner: &str) -> Result<HashSet<String>, StoreError> {
-        let rows = self.db.query_all_raw(self.statement("SELECT upstream_id FROM upstream_entries WHERE partner = ?", [partner.into()])).await?;
-        rows.iter().map(|row| Ok(row.try_get("", "upstream_id")?)).collect()
+    /// Takes every published locale of an entry off the channels, as `unpublish` does; revisions stay.
+    pub async fn unpublish(&self, entry: EntryRef<'_>) -> Result<(), StoreError> {
+        self.store.unpublish_in(self.txn, entry).await
     }
 
-    /// The upstream document received as `upstream_revision`, inside a sync.
-    pub async fn upstream_document_in(
-        &self,
-        txn: &DatabaseTransaction,
-        entry_id: &str,
-        locale: Locale,
-        upstream_revision: i32,
-    ) -> Result<Option<String>, StoreError> {
-        let row = txn
-            .query_one_raw(self.statement(
-                "SELECT document FROM upstream_revisions WHERE entry_id = ? AND locale = ? AND upstream_revision = ?",
-                [entry_id.into(), locale.code().into(), upstream_revision.into()],
-            ))
-            .await?;
-        row.map(|row| row.try_get("", "document")).transpose().map_err(Into::into)
+    /// The upstream document received as `upstream_revision`.
+    pub async fn upstream_document(&self, entry_id: &str, locale: Locale, upstream_revision: i32) -> Result<Option<String>, StoreError> {
+        Ok(upstream_revision::Entity::find_by_id((entry_id.to_owned(), locale.code().to_owned(), upstream_revision))
+            .select_only()
+            .column(upstream_revision::Column::Document)
+            .into_tuple()
+            .one(self.txn)
+            .await?)
     }
 
-    /// A local revision's document, inside a sync.
-    pub async fn revision_document_in(&self, txn: &DatabaseTransaction, entry_id: &str, locale: Locale, number: i32) -> Result<Option<String>, StoreError> {
-        let row = txn
-            .query_one_raw(self.statement(
-                "SELECT document FROM revisions WHERE entry_id = ? AND locale = ? AND number = ?",
-                [entry_id.into(), locale.code().into(), number.into()],
-            ))
-            .await?;
-        row.map(|row| row.try_get("", "document")).transpose().map_err(Into::into)
+    /// A local revision's document.
+    pub async fn revision_document(&self, entry_id: &str, locale: Locale, number: i32) -> Result<Option<String>, StoreError> {
+        Ok(revision::Entity::find_by_id((entry_id.to_owned(), locale.code().to_owned(), number))
+            .select_only()
+            .column(revision::Column::Document)
+            .into_tuple()
+            .one(self.txn)
+            .await?)
     }
 
     /// Locales of the partner's entries that publishing a sync must not
     /// touch: the entry is in the trash, the locale is not live, or the
     /// partner has a newer revision of its own waiting for review.
-    pub async fn held_back_in(&self, txn: &DatabaseTransaction, partner: &str) -> Result<HashSet<(String, Locale)>, StoreError> {
-        let rows = txn
-            .query_all_raw(self.statement(
+    pub async fn held_back(&self, partner: &str) -> Result<HashSet<(String, Locale)>, StoreError> {
+        let rows = self
+            .txn
+            .query_all_raw(self.store.statement(
                 "SELECT p.entry_id, p.locale, p.published_number, e.trashed_at, \
                  (SELECT MAX(number) FROM revisions r WHERE r.entry_id = p.entry_id AND r.locale = p.locale) AS latest \
                  FROM publications p JOIN upstream_entries u ON u.entry_id = p.entry_id JOIN entries e ON e.id = p.entry_id WHERE u.partner = ?",
@@ -399,68 +350,133 @@ impl Store {
         }
         Ok(held)
     }
+}
+
+async fn upstream_entries(db: &impl ConnectionTrait, partner: &str) -> Result<HashMap<String, UpstreamEntry>, StoreError> {
+    let rows = upstream_entry::Entity::find().filter(upstream_entry::Column::Partner.eq(partner)).find_also_related(entry::Entity).all(db).await?;
+    let mut entries = HashMap::with_capacity(rows.len());
+    let mut by_entry_id = HashMap::with_capacity(rows.len());
+    for (upstream, local) in rows {
+        let Some(local) = local else { continue };
+        by_entry_id.insert(upstream.entry_id.clone(), upstream.upstream_id.clone());
+        let entry = UpstreamEntry {
+            entry_id: upstream.entry_id,
+            content_type: local.content_type,
+            slug: local.slug,
+            upstream_id: upstream.upstream_id,
+            upstream_version: upstream.upstream_version,
+            arrived_in: upstream.arrived_in,
+            changed_in: upstream.changed_in,
+            withdrawn_in: upstream.withdrawn_in,
+            withdrawn_action: upstream.withdrawn_action,
+            revisions: Vec::new(),
+        };
+        entries.insert(entry.upstream_id.clone(), entry);
+    }
+    let of_partner =
+        Query::select().column(upstream_entry::Column::EntryId).from(upstream_entry::Entity).and_where(upstream_entry::Column::Partner.eq(partner)).to_owned();
+    // Without the documents: a sync compares hashes.
+    let revisions: Vec<(String, String, i32, Option<i32>, String)> = upstream_revision::Entity::find()
+        .select_only()
+        .columns([
+            upstream_revision::Column::EntryId,
+            upstream_revision::Column::Locale,
+            upstream_revision::Column::UpstreamRevision,
+            upstream_revision::Column::Number,
+            upstream_revision::Column::ContentHash,
+        ])
+        .filter(upstream_revision::Column::EntryId.in_subquery(of_partner))
+        .order_by_asc(upstream_revision::Column::EntryId)
+        .order_by_asc(upstream_revision::Column::Locale)
+        .order_by_asc(upstream_revision::Column::UpstreamRevision)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (entry_id, locale, upstream_revision, number, content_hash) in revisions {
+        let (Some(upstream_id), Some(locale)) = (by_entry_id.get(&entry_id), Locale::parse(&locale)) else { continue };
+        if let Some(entry) = entries.get_mut(upstream_id) {
+            entry.revisions.push(UpstreamRevision { locale, upstream_revision, number, content_hash });
+        }
+    }
+    Ok(entries)
+}
+
+impl Store {
+    /// Takes every published locale of an entry off the channels inside
+    /// `txn`, as `unpublish` does; revisions stay.
+    pub(super) async fn unpublish_in(&self, txn: &DatabaseTransaction, entry: EntryRef<'_>) -> Result<(), StoreError> {
+        let live = publication::Entity::find()
+            .filter(publication::Column::EntryId.eq(entry.entry_id))
+            .filter(publication::Column::PublishedNumber.is_not_null())
+            .all(txn)
+            .await?;
+        let changes = live
+            .into_iter()
+            .filter_map(|row| {
+                let going = Going::Off { locale: Locale::parse(&row.locale)?, was: row.published_number?, why: Withdrawal::Unpublish };
+                Some(LiveChange { subject: Subject::of_ref(entry), state: State::Draft, going })
+            })
+            .collect();
+        self.apply_live_changes(txn, changes).await
+    }
+}
+
+impl Store {
+    /// The SHA-256 of every file of the bundle last applied from `partner`, by path.
+    pub async fn partner_files(&self, partner: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows = partner_file::Entity::find().filter(partner_file::Column::Partner.eq(partner)).all(&self.db).await?;
+        Ok(rows.into_iter().map(|row| (row.path, row.sha256)).collect())
+    }
+
+    /// The upstream ids of the entries from `partner` that are here.
+    pub async fn upstream_ids(&self, partner: &str) -> Result<HashSet<String>, StoreError> {
+        let ids: Vec<String> = upstream_entry::Entity::find()
+            .select_only()
+            .column(upstream_entry::Column::UpstreamId)
+            .filter(upstream_entry::Column::Partner.eq(partner))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().collect())
+    }
 
     /// Open conflicts, of one partner or all, by entry and module.
     pub async fn conflicts(&self, partner: Option<&str>) -> Result<Vec<Conflict>, StoreError> {
-        let (condition, values): (&str, Vec<SqlValue>) = match partner {
-            Some(partner) => (" WHERE c.partner = ?", vec![partner.into()]),
-            None => ("", Vec::new()),
-        };
-        let rows = self
-            .db
-            .query_all_raw(self.statement(
-                &format!(
-                    "SELECT c.entry_id, c.locale, c.module, c.partner, c.upstream_revision, c.base_value, c.upstream_value, c.local_value, c.raised_in, \
-                     e.content_type, e.slug FROM partner_conflicts c JOIN entries e ON e.id = c.entry_id{condition} \
-                     ORDER BY e.content_type, e.slug, c.locale, c.module"
-                ),
-                values,
-            ))
-            .await?;
-        let mut conflicts = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let locale: String = row.try_get("", "locale")?;
-            conflicts.push(Conflict {
-                partner: row.try_get("", "partner")?,
-                content_type: row.try_get("", "content_type")?,
-                slug: row.try_get("", "slug")?,
-                row: ConflictRow {
-                    entry_id: row.try_get("", "entry_id")?,
-                    locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
-                    module: row.try_get("", "module")?,
-                    upstream_revision: row.try_get("", "upstream_revision")?,
-                    base_value: row.try_get("", "base_value")?,
-                    upstream_value: row.try_get("", "upstream_value")?,
-                    local_value: row.try_get("", "local_value")?,
-                    raised_in: row.try_get("", "raised_in")?,
-                },
-            });
+        let mut query = partner_conflict::Entity::find();
+        if let Some(partner) = partner {
+            query = query.filter(partner_conflict::Column::Partner.eq(partner));
         }
+        let rows = query.find_also_related(entry::Entity).all(&self.db).await?;
+        let mut conflicts: Vec<Conflict> = rows
+            .into_iter()
+            .filter_map(|(row, entry)| {
+                let entry = entry?;
+                Some(Conflict {
+                    partner: row.partner,
+                    content_type: entry.content_type,
+                    slug: entry.slug,
+                    row: ConflictRow {
+                        entry_id: row.entry_id,
+                        locale: Locale::parse(&row.locale).unwrap_or(Locale::SOURCE),
+                        module: row.module,
+                        upstream_revision: row.upstream_revision,
+                        base_value: row.base_value,
+                        upstream_value: row.upstream_value,
+                        local_value: row.local_value,
+                        raised_in: row.raised_in,
+                    },
+                })
+            })
+            .collect();
+        conflicts.sort_by(|a, b| {
+            (&a.content_type, &a.slug, a.row.locale.code(), &a.row.module).cmp(&(&b.content_type, &b.slug, b.row.locale.code(), &b.row.module))
+        });
         Ok(conflicts)
     }
 
     /// Closes a conflict; false when it was not open.
     pub async fn remove_conflict(&self, entry_id: &str, locale: Locale, module: &str) -> Result<bool, StoreError> {
-        let removed = self
-            .db
-            .execute_raw(self.statement(
-                "DELETE FROM partner_conflicts WHERE entry_id = ? AND locale = ? AND module = ?",
-                [entry_id.into(), locale.code().into(), module.into()],
-            ))
-            .await?;
-        Ok(removed.rows_affected() == 1)
+        let removed = partner_conflict::Entity::delete_by_id((entry_id.to_owned(), locale.code().to_owned(), module.to_owned())).exec(&self.db).await?;
+        Ok(removed.rows_affected == 1)
     }
-}
-
-const PARTNER_COLUMNS: &str = "name, source, municipality, content_version, synced_at, auto_publish";
-
-fn partner_of(row: &QueryResult) -> Result<PartnerRecord, StoreError> {
-    Ok(PartnerRecord {
-        name: row.try_get("", "name")?,
-        source: row.try_get("", "source")?,
-        municipality: row.try_get("", "municipality")?,
-        content_version: row.try_get("", "content_version")?,
-        synced_at: row.try_get("", "synced_at")?,
-        auto_publish: row.try_get("", "auto_publish")?,
-    })
 }

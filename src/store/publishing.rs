@@ -7,11 +7,11 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseTransaction, EntityTrait, Set};
+use sea_orm::{DatabaseTransaction, EntityTrait, IntoActiveModel};
 
 use super::entity::{change, publication};
 use super::links::Link;
-use super::write::rows_per_statement;
+use super::write::rows_per_insert;
 use super::{Store, StoreError};
 use crate::content::Locale;
 use crate::workflow::{Approved, State};
@@ -49,11 +49,11 @@ pub enum Withdrawal {
 }
 
 impl Subject {
-    pub fn of(entry: &super::EntryRecord) -> Subject {
+    pub(super) fn of(entry: &super::EntryRecord) -> Subject {
         Subject { entry_id: entry.id.clone(), content_type: entry.content_type.clone(), slug: entry.slug.clone() }
     }
 
-    pub fn of_ref(entry: super::EntryRef<'_>) -> Subject {
+    pub(super) fn of_ref(entry: super::EntryRef<'_>) -> Subject {
         Subject { entry_id: entry.entry_id.to_owned(), content_type: entry.content_type.to_owned(), slug: entry.slug.to_owned() }
     }
 }
@@ -70,29 +70,30 @@ impl LiveChange {
 impl Store {
     /// Applies live changes inside the caller's transaction; they take
     /// effect (and are dated) when it commits.
-    pub(crate) async fn apply_live_changes(&self, txn: &DatabaseTransaction, changes: Vec<LiveChange>) -> Result<(), StoreError> {
+    pub(super) async fn apply_live_changes(&self, txn: &DatabaseTransaction, changes: Vec<LiveChange>) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
         let now = Utc::now();
-        for rows in changes.chunks(rows_per_statement(10)) {
+        for rows in changes.chunks(rows_per_insert::<publication::Entity>()) {
             let models = rows.iter().map(|change| {
                 let published_number = match &change.going {
                     Going::Live(approved) => Some(approved.number()),
                     Going::Off { .. } => None,
                 };
-                publication::ActiveModel {
-                    entry_id: Set(change.subject.entry_id.clone()),
-                    locale: Set(change.locale().code().to_owned()),
-                    state: Set(change.state.code().to_owned()),
-                    published_number: Set(published_number),
-                    published_at: Set(published_number.map(|_| now)),
-                    publish_at: Set(None),
-                    unpublish_at: Set(None),
-                    updated_at: Set(now),
-                    review_comment: Set(None),
-                    scheduled_number: Set(None),
+                publication::Model {
+                    entry_id: change.subject.entry_id.clone(),
+                    locale: change.locale().code().to_owned(),
+                    state: change.state.code().to_owned(),
+                    published_number,
+                    published_at: published_number.map(|_| now),
+                    publish_at: None,
+                    unpublish_at: None,
+                    updated_at: now,
+                    review_comment: None,
+                    scheduled_number: None,
                 }
+                .into_active_model()
             });
             let updated = [publication::Column::State, publication::Column::PublishedNumber, publication::Column::PublishedAt, publication::Column::UpdatedAt];
             publication::Entity::insert_many(models)

@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult, Value as SqlValue};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Value as SqlValue};
 use serde_json::Value;
 
+use super::entity::change;
 use super::{Store, StoreError};
 use crate::content::{Audience, ContentType, Locale, document};
 
@@ -199,18 +201,13 @@ impl Store {
     /// Changes after a sequence number, in order, optionally of one type,
     /// of the given locales.
     pub async fn changes_after(&self, after: i64, content_type: Option<&str>, locales: &[Locale], limit: u64) -> Result<Vec<ChangeRow>, StoreError> {
-        let placeholders = vec!["?"; locales.len()].join(", ");
-        let mut sql = format!("SELECT seq, entry_id, content_type, slug, locale, action, created_at FROM changes WHERE seq > ? AND locale IN ({placeholders})");
-        let mut values: Vec<SqlValue> = vec![after.into()];
-        values.extend(locales.iter().map(|l| SqlValue::from(l.code())));
+        let mut query =
+            change::Entity::find().filter(change::Column::Seq.gt(after)).filter(change::Column::Locale.is_in(locales.iter().map(|locale| locale.code())));
         if let Some(content_type) = content_type {
-            sql.push_str(" AND content_type = ?");
-            values.push(content_type.into());
+            query = query.filter(change::Column::ContentType.eq(content_type));
         }
-        sql.push_str(" ORDER BY seq LIMIT ?");
-        values.push((limit as i64).into());
-        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
-        rows.iter().map(change_row).collect()
+        let rows = query.order_by_asc(change::Column::Seq).limit(limit).all(&self.db).await?;
+        Ok(rows.into_iter().map(ChangeRow::from).collect())
     }
 
     /// The sequence number of the newest change (0 for an empty log).
@@ -245,11 +242,20 @@ impl Store {
     /// deleted (not published again) at or before `up_to`, with that
     /// change, in change-log order.
     pub async fn withdrawn_entries(&self, up_to: i64) -> Result<Vec<ChangeRow>, StoreError> {
-        let sql = "SELECT c.seq, c.entry_id, c.content_type, c.slug, c.locale, c.action, c.created_at FROM changes c \
-            JOIN (SELECT entry_id, MAX(seq) AS seq FROM changes WHERE locale = ? AND seq <= ? GROUP BY entry_id) newest ON newest.seq = c.seq \
-            WHERE c.action <> 'publish' ORDER BY c.seq";
-        let rows = self.db.query_all_raw(self.statement(sql, [Locale::SOURCE.code().into(), up_to.into()])).await?;
-        rows.iter().map(change_row).collect()
+        let newest = Query::select()
+            .expr(change::Column::Seq.max())
+            .from(change::Entity)
+            .and_where(change::Column::Locale.eq(Locale::SOURCE.code()))
+            .and_where(change::Column::Seq.lte(up_to))
+            .group_by_col(change::Column::EntryId)
+            .to_owned();
+        let rows = change::Entity::find()
+            .filter(change::Column::Seq.in_subquery(newest))
+            .filter(change::Column::Action.ne("publish"))
+            .order_by_asc(change::Column::Seq)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(ChangeRow::from).collect())
     }
 
     /// Ids of every entry with a published German source.
@@ -357,17 +363,18 @@ fn published_entry(row: &QueryResult, id: String, source: PublishedRevision) -> 
     })
 }
 
-fn change_row(row: &QueryResult) -> Result<ChangeRow, StoreError> {
-    let locale: String = row.try_get("", "locale")?;
-    Ok(ChangeRow {
-        seq: row.try_get("", "seq")?,
-        entry_id: row.try_get("", "entry_id")?,
-        content_type: row.try_get("", "content_type")?,
-        slug: row.try_get("", "slug")?,
-        locale: Locale::parse(&locale).unwrap_or(Locale::SOURCE),
-        action: row.try_get("", "action")?,
-        created_at: row.try_get("", "created_at")?,
-    })
+impl From<change::Model> for ChangeRow {
+    fn from(row: change::Model) -> Self {
+        ChangeRow {
+            locale: Locale::parse(&row.locale).unwrap_or(Locale::SOURCE),
+            seq: row.seq,
+            entry_id: row.entry_id,
+            content_type: row.content_type,
+            slug: row.slug,
+            action: row.action,
+            created_at: row.created_at,
+        }
+    }
 }
 
 fn revision_of(row: &QueryResult, id: &str) -> Result<PublishedRevision, StoreError> {

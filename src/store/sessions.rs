@@ -3,8 +3,9 @@
 //! until it expires.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 
+use super::entity::editor_session;
 use super::{Store, StoreError};
 
 #[derive(Clone, Debug)]
@@ -17,32 +18,27 @@ pub struct EditorSession {
 
 impl Store {
     pub async fn insert_session(&self, secret_hash: &str, session: &EditorSession) -> Result<(), StoreError> {
-        self.db
-            .execute_raw(self.statement(
-                "INSERT INTO editor_sessions (id, token_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                [secret_hash.into(), session.token_id.clone().into(), session.csrf.clone().into(), Utc::now().into(), session.expires_at.into()],
-            ))
-            .await?;
+        let row = editor_session::Model {
+            id: secret_hash.to_owned(),
+            token_id: session.token_id.clone(),
+            csrf: session.csrf.clone(),
+            created_at: Utc::now(),
+            expires_at: session.expires_at,
+        };
+        editor_session::Entity::insert(row.into_active_model()).exec_without_returning(&self.db).await?;
         // Expired sessions are cleared as new ones begin: the table stays small without a sweeper.
-        self.db.execute_raw(self.statement("DELETE FROM editor_sessions WHERE expires_at < ?", [Utc::now().into()])).await?;
+        editor_session::Entity::delete_many().filter(editor_session::Column::ExpiresAt.lt(Utc::now())).exec(&self.db).await?;
         Ok(())
     }
 
     /// The session with this secret hash, if it has not expired.
     pub async fn find_session(&self, secret_hash: &str) -> Result<Option<EditorSession>, StoreError> {
-        let row =
-            self.db
-                .query_one_raw(self.statement(
-                    "SELECT token_id, csrf, expires_at FROM editor_sessions WHERE id = ? AND expires_at > ?",
-                    [secret_hash.into(), Utc::now().into()],
-                ))
-                .await?;
-        row.map(|row| Ok(EditorSession { token_id: row.try_get("", "token_id")?, csrf: row.try_get("", "csrf")?, expires_at: row.try_get("", "expires_at")? }))
-            .transpose()
+        let row = editor_session::Entity::find_by_id(secret_hash).filter(editor_session::Column::ExpiresAt.gt(Utc::now())).one(&self.db).await?;
+        Ok(row.map(|row| EditorSession { token_id: row.token_id, csrf: row.csrf, expires_at: row.expires_at }))
     }
 
     pub async fn delete_session(&self, secret_hash: &str) -> Result<(), StoreError> {
-        self.db.execute_raw(self.statement("DELETE FROM editor_sessions WHERE id = ?", [secret_hash.into()])).await?;
+        editor_session::Entity::delete_by_id(secret_hash).exec(&self.db).await?;
         Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! API tokens: only a hash of each secret is stored.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value as SqlValue};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 
+use super::entity::token;
 use super::{Store, StoreError};
 
 #[derive(Clone, Debug)]
@@ -25,62 +27,51 @@ pub struct StoredToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+impl From<token::Model> for StoredToken {
+    fn from(row: token::Model) -> Self {
+        StoredToken { id: row.id, name: row.name, role: row.role, secret_hash: row.secret_hash, expires_at: row.expires_at, revoked_at: row.revoked_at }
+    }
+}
+
+impl From<token::Model> for TokenInfo {
+    fn from(row: token::Model) -> Self {
+        TokenInfo { id: row.id, name: row.name, role: row.role, created_at: row.created_at, expires_at: row.expires_at, revoked_at: row.revoked_at }
+    }
+}
+
 impl Store {
     pub async fn insert_token(&self, token: &StoredToken) -> Result<(), StoreError> {
-        let values: [SqlValue; 6] = [
-            token.id.clone().into(),
-            token.name.clone().into(),
-            token.role.clone().into(),
-            token.secret_hash.clone().into(),
-            Utc::now().into(),
-            token.expires_at.into(),
-        ];
-        self.db
-            .execute_raw(self.statement("INSERT INTO tokens (id, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)", values))
-            .await?;
+        let row = token::Model {
+            id: token.id.clone(),
+            name: token.name.clone(),
+            role: token.role.clone(),
+            secret_hash: token.secret_hash.clone(),
+            created_at: Utc::now(),
+            expires_at: token.expires_at,
+            revoked_at: None,
+        };
+        token::Entity::insert(row.into_active_model()).exec_without_returning(&self.db).await?;
         Ok(())
     }
 
     pub async fn find_token(&self, id: &str) -> Result<Option<StoredToken>, StoreError> {
-        let row =
-            self.db.query_one_raw(self.statement("SELECT id, name, role, secret_hash, expires_at, revoked_at FROM tokens WHERE id = ?", [id.into()])).await?;
-        row.map(|row| {
-            Ok(StoredToken {
-                id: row.try_get("", "id")?,
-                name: row.try_get("", "name")?,
-                role: row.try_get("", "role")?,
-                secret_hash: row.try_get("", "secret_hash")?,
-                expires_at: row.try_get("", "expires_at")?,
-                revoked_at: row.try_get("", "revoked_at")?,
-            })
-        })
-        .transpose()
+        Ok(token::Entity::find_by_id(id).one(&self.db).await?.map(StoredToken::from))
     }
 
     /// Every token, newest first, without secrets.
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows = self
-            .db
-            .query_all_raw(self.statement("SELECT id, name, role, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at DESC, id", []))
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(TokenInfo {
-                    id: row.try_get("", "id")?,
-                    name: row.try_get("", "name")?,
-                    role: row.try_get("", "role")?,
-                    created_at: row.try_get("", "created_at")?,
-                    expires_at: row.try_get("", "expires_at")?,
-                    revoked_at: row.try_get("", "revoked_at")?,
-                })
-            })
-            .collect()
+        let rows = token::Entity::find().order_by_desc(token::Column::CreatedAt).order_by_asc(token::Column::Id).all(&self.db).await?;
+        Ok(rows.into_iter().map(TokenInfo::from).collect())
     }
 
     /// Marks a token revoked; returns whether it existed.
     pub async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
-        let result =
-            self.db.execute_raw(self.statement("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [Utc::now().into(), id.into()])).await?;
-        Ok(result.rows_affected() == 1)
+        let result = token::Entity::update_many()
+            .col_expr(token::Column::RevokedAt, Expr::value(Utc::now()))
+            .filter(token::Column::Id.eq(id))
+            .filter(token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
     }
 }

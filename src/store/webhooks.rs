@@ -5,8 +5,13 @@
 //! answers 2xx or its retry window ends.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Value as SqlValue};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Value as SqlValue,
+};
 
+use super::entity::{change_cursor, webhook_delivery, webhook_subscription};
 use super::{ChangeRow, Store, StoreError};
 
 /// The change log's actions and the events they fire.
@@ -72,58 +77,54 @@ pub enum AttemptOutcome {
 }
 
 const CURSOR: &str = "webhooks";
-const DELIVERY_COLUMNS: &str = "id, subscription_id, entry_id, content_type, slug, event, locales, change_seq, occurred_at, status, attempts, \
-     next_attempt_at, last_attempt_at, last_status, last_error, created_at, delivered_at";
-const SUBSCRIPTION_COLUMNS: &str = "id, url, secret, content_types, events, from_seq, created_at, created_by";
 
 impl Store {
     /// The last change copied into the outbox; `None` before the first copy.
     pub async fn webhook_cursor(&self) -> Result<Option<i64>, StoreError> {
-        let row = self.db.query_one_raw(self.statement("SELECT seq FROM change_cursors WHERE name = ?", [CURSOR.into()])).await?;
-        Ok(row.map(|row| row.try_get("", "seq")).transpose()?)
+        Ok(change_cursor::Entity::find_by_id(CURSOR).one(&self.db).await?.map(|cursor| cursor.seq))
     }
 
     /// Deliveries still to be made (first attempt or retry).
     pub async fn pending_webhook_deliveries(&self) -> Result<i64, StoreError> {
-        let row = self.db.query_one_raw(self.statement("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'", [])).await?;
-        Ok(row.map(|row| row.try_get("", "n")).transpose()?.unwrap_or(0))
+        let pending = webhook_delivery::Entity::find().filter(webhook_delivery::Column::Status.eq("pending")).count(&self.db).await?;
+        Ok(i64::try_from(pending).unwrap_or(i64::MAX))
     }
 
     /// Adds a subscription; it receives the changes made from now on.
     pub async fn insert_subscription(&self, subscription: &Subscription) -> Result<Subscription, StoreError> {
-        let from_seq = self.latest_change_seq().await?;
-        let values: [SqlValue; 8] = [
-            subscription.id.clone().into(),
-            subscription.url.clone().into(),
-            subscription.secret.clone().into(),
-            subscription.content_types.join(",").into(),
-            subscription.events.join(",").into(),
-            from_seq.into(),
-            subscription.created_at.into(),
-            subscription.created_by.clone().into(),
-        ];
-        self.db
-            .execute_raw(self.statement(&format!("INSERT INTO webhook_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"), values))
-            .await?;
-        Ok(Subscription { from_seq, ..subscription.clone() })
+        let subscription = Subscription { from_seq: self.latest_change_seq().await?, ..subscription.clone() };
+        let row = webhook_subscription::Model {
+            id: subscription.id.clone(),
+            url: subscription.url.clone(),
+            secret: subscription.secret.clone(),
+            content_types: subscription.content_types.join(","),
+            events: subscription.events.join(","),
+            from_seq: subscription.from_seq,
+            created_at: subscription.created_at,
+            created_by: subscription.created_by.clone(),
+        };
+        webhook_subscription::Entity::insert(row.into_active_model()).exec_without_returning(&self.db).await?;
+        Ok(subscription)
     }
 
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        let rows =
-            self.db.query_all_raw(self.statement(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"), [])).await?;
-        rows.iter().map(subscription_of).collect()
+        let rows = webhook_subscription::Entity::find()
+            .order_by_asc(webhook_subscription::Column::CreatedAt)
+            .order_by_asc(webhook_subscription::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(subscription_of).collect())
     }
 
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
-        let row = self.db.query_one_raw(self.statement(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = ?"), [id.into()])).await?;
-        row.as_ref().map(subscription_of).transpose()
+        Ok(webhook_subscription::Entity::find_by_id(id).one(&self.db).await?.map(subscription_of))
     }
 
     /// Removes a subscription with its deliveries; false if there was none.
     pub async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
-        txn.execute_raw(self.statement("DELETE FROM webhook_deliveries WHERE subscription_id = ?", [id.into()])).await?;
-        let deleted = txn.execute_raw(self.statement("DELETE FROM webhook_subscriptions WHERE id = ?", [id.into()])).await?.rows_affected();
+        webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::SubscriptionId.eq(id)).exec(&*txn).await?;
+        let deleted = webhook_subscription::Entity::delete_by_id(id).exec(&*txn).await?.rows_affected;
         txn.commit().await?;
         Ok(deleted == 1)
     }
@@ -142,12 +143,14 @@ impl Store {
             return Ok(cursor.unwrap_or(0));
         };
         let txn = self.begin_write().await?;
-        let lock = if self.backend() == DbBackend::Postgres { " FOR UPDATE" } else { "" };
-        let cursor = txn.query_one_raw(self.statement(&format!("SELECT seq FROM change_cursors WHERE name = ?{lock}"), [CURSOR.into()])).await?;
-        let after: i64 = match &cursor {
-            Some(row) => row.try_get("", "seq")?,
+        // On PostgreSQL the row lock makes a second process wait, then find the changes copied.
+        let cursor = change_cursor::Entity::find_by_id(CURSOR).lock_exclusive().one(&*txn).await?;
+        let after = match cursor {
+            Some(cursor) => cursor.seq,
             None => {
-                txn.execute_raw(self.statement("INSERT INTO change_cursors (name, seq) VALUES (?, 0)", [CURSOR.into()])).await?;
+                change_cursor::Entity::insert(change_cursor::Model { name: CURSOR.to_owned(), seq: 0 }.into_active_model())
+                    .exec_without_returning(&*txn)
+                    .await?;
                 0
             }
         };
@@ -155,19 +158,18 @@ impl Store {
             txn.rollback().await?;
             return Ok(after);
         }
-        let subscriptions: Vec<Subscription> = txn
-            .query_all_raw(self.statement(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions"), []))
-            .await?
-            .iter()
-            .map(subscription_of)
-            .collect::<Result<_, _>>()?;
+        let subscriptions: Vec<Subscription> = webhook_subscription::Entity::find().all(&*txn).await?.into_iter().map(subscription_of).collect();
         for change in changes.iter().filter(|change| change.seq > after) {
             let Some((_, event)) = EVENTS.iter().find(|(action, _)| *action == change.action) else { continue };
             for subscription in subscriptions.iter().filter(|s| s.wants(change.seq, &change.content_type, event)) {
                 self.queue_change(&txn, subscription, change, event, now, first_attempt_at).await?;
             }
         }
-        txn.execute_raw(self.statement("UPDATE change_cursors SET seq = ? WHERE name = ?", [last.into(), CURSOR.into()])).await?;
+        change_cursor::Entity::update_many()
+            .col_expr(change_cursor::Column::Seq, Expr::value(last))
+            .filter(change_cursor::Column::Name.eq(CURSOR))
+            .exec(&*txn)
+            .await?;
         // The outbox is no change of content: its commit wakes no follower of the log.
         txn.commit_quietly().await?;
         Ok(last)
@@ -183,51 +185,58 @@ impl Store {
         first_attempt_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let locale = change.locale.code().to_owned();
-        let unsent = txn
-            .query_one_raw(self.statement(
-                "SELECT id, locales FROM webhook_deliveries WHERE status = 'pending' AND subscription_id = ? AND entry_id = ? \
-                 AND attempts = 0 AND claimed_until IS NULL ORDER BY id DESC LIMIT 1",
-                [subscription.id.clone().into(), change.entry_id.clone().into()],
-            ))
+        use webhook_delivery::Column;
+        let unsent = webhook_delivery::Entity::find()
+            .filter(Column::Status.eq("pending"))
+            .filter(Column::SubscriptionId.eq(subscription.id.as_str()))
+            .filter(Column::EntryId.eq(change.entry_id.as_str()))
+            .filter(Column::Attempts.eq(0))
+            .filter(Column::ClaimedUntil.is_null())
+            .order_by_desc(Column::Id)
+            .one(txn)
             .await?;
         if let Some(unsent) = unsent {
-            let id: i64 = unsent.try_get("", "id")?;
-            let mut locales: Vec<String> = split_list(&unsent.try_get::<String>("", "locales")?);
+            let mut locales: Vec<String> = split_list(&unsent.locales);
             if !locales.contains(&locale) {
                 locales.push(locale.clone());
                 locales.sort();
             }
-            let merged = txn
-                .execute_raw(self.statement(
-                    "UPDATE webhook_deliveries SET event = ?, slug = ?, locales = ?, change_seq = ?, occurred_at = ? \
-                     WHERE id = ? AND attempts = 0 AND claimed_until IS NULL",
-                    [event.into(), change.slug.clone().into(), locales.join(",").into(), change.seq.into(), change.created_at.into(), id.into()],
-                ))
+            let merged = webhook_delivery::Entity::update_many()
+                .col_expr(Column::Event, Expr::value(event))
+                .col_expr(Column::Slug, Expr::value(change.slug.as_str()))
+                .col_expr(Column::Locales, Expr::value(locales.join(",")))
+                .col_expr(Column::ChangeSeq, Expr::value(change.seq))
+                .col_expr(Column::OccurredAt, Expr::value(change.created_at))
+                .filter(Column::Id.eq(unsent.id))
+                .filter(Column::Attempts.eq(0))
+                .filter(Column::ClaimedUntil.is_null())
+                .exec(txn)
                 .await?;
-            if merged.rows_affected() == 1 {
+            if merged.rows_affected == 1 {
                 return Ok(());
             }
         }
-        let values: [SqlValue; 12] = [
-            subscription.id.clone().into(),
-            change.entry_id.clone().into(),
-            change.content_type.clone().into(),
-            change.slug.clone().into(),
-            event.into(),
-            locale.into(),
-            change.seq.into(),
-            change.created_at.into(),
-            "pending".into(),
-            0i32.into(),
-            first_attempt_at.into(),
-            now.into(),
-        ];
-        txn.execute_raw(self.statement(
-            "INSERT INTO webhook_deliveries (subscription_id, entry_id, content_type, slug, event, locales, change_seq, occurred_at, status, attempts, \
-             next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values,
-        ))
-        .await?;
+        let delivery = webhook_delivery::Model {
+            id: 0,
+            subscription_id: subscription.id.clone(),
+            entry_id: change.entry_id.clone(),
+            content_type: change.content_type.clone(),
+            slug: change.slug.clone(),
+            event: event.to_owned(),
+            locales: locale,
+            change_seq: change.seq,
+            occurred_at: change.created_at,
+            status: "pending".to_owned(),
+            attempts: 0,
+            next_attempt_at: first_attempt_at,
+            claimed_until: None,
+            last_attempt_at: None,
+            last_status: None,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+        };
+        webhook_delivery::Entity::insert(webhook_delivery::ActiveModel { id: NotSet, ..delivery.into_active_model() }).exec_without_returning(txn).await?;
         Ok(())
     }
 
@@ -261,8 +270,7 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Ok(None);
         }
-        let row = self.db.query_one_raw(self.statement(&format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?"), [id.into()])).await?;
-        row.as_ref().map(delivery_of).transpose()
+        Ok(webhook_delivery::Entity::find_by_id(id).one(&self.db).await?.map(delivery_of))
     }
 
     pub async fn record_attempt(&self, id: i64, at: DateTime<Utc>, outcome: &AttemptOutcome) -> Result<(), StoreError> {
@@ -291,14 +299,14 @@ impl Store {
 
     /// A subscription's deliveries, newest first, before `before` (an id).
     pub async fn deliveries(&self, subscription_id: &str, before: Option<i64>, limit: u64) -> Result<Vec<Delivery>, StoreError> {
-        let rows = self
-            .db
-            .query_all_raw(self.statement(
-                &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE subscription_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
-                [subscription_id.into(), before.unwrap_or(i64::MAX).into(), (limit as i64).into()],
-            ))
+        let rows = webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::SubscriptionId.eq(subscription_id))
+            .filter(webhook_delivery::Column::Id.lt(before.unwrap_or(i64::MAX)))
+            .order_by_desc(webhook_delivery::Column::Id)
+            .limit(limit)
+            .all(&self.db)
             .await?;
-        rows.iter().map(delivery_of).collect()
+        Ok(rows.into_iter().map(delivery_of).collect())
     }
 }
 
@@ -306,37 +314,37 @@ fn split_list(text: &str) -> Vec<String> {
     text.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-fn subscription_of(row: &QueryResult) -> Result<Subscription, StoreError> {
-    Ok(Subscription {
-        id: row.try_get("", "id")?,
-        url: row.try_get("", "url")?,
-        secret: row.try_get("", "secret")?,
-        content_types: split_list(&row.try_get::<String>("", "content_types")?),
-        events: split_list(&row.try_get::<String>("", "events")?),
-        from_seq: row.try_get("", "from_seq")?,
-        created_at: row.try_get("", "created_at")?,
-        created_by: row.try_get("", "created_by")?,
-    })
+fn subscription_of(row: webhook_subscription::Model) -> Subscription {
+    Subscription {
+        content_types: split_list(&row.content_types),
+        events: split_list(&row.events),
+        id: row.id,
+        url: row.url,
+        secret: row.secret,
+        from_seq: row.from_seq,
+        created_at: row.created_at,
+        created_by: row.created_by,
+    }
 }
 
-fn delivery_of(row: &QueryResult) -> Result<Delivery, StoreError> {
-    Ok(Delivery {
-        id: row.try_get("", "id")?,
-        subscription_id: row.try_get("", "subscription_id")?,
-        entry_id: row.try_get("", "entry_id")?,
-        content_type: row.try_get("", "content_type")?,
-        slug: row.try_get("", "slug")?,
-        event: row.try_get("", "event")?,
-        locales: split_list(&row.try_get::<String>("", "locales")?),
-        change_seq: row.try_get("", "change_seq")?,
-        occurred_at: row.try_get("", "occurred_at")?,
-        status: row.try_get("", "status")?,
-        attempts: row.try_get("", "attempts")?,
-        next_attempt_at: row.try_get("", "next_attempt_at")?,
-        last_attempt_at: row.try_get("", "last_attempt_at")?,
-        last_status: row.try_get("", "last_status")?,
-        last_error: row.try_get("", "last_error")?,
-        created_at: row.try_get("", "created_at")?,
-        delivered_at: row.try_get("", "delivered_at")?,
-    })
+fn delivery_of(row: webhook_delivery::Model) -> Delivery {
+    Delivery {
+        locales: split_list(&row.locales),
+        id: row.id,
+        subscription_id: row.subscription_id,
+        entry_id: row.entry_id,
+        content_type: row.content_type,
+        slug: row.slug,
+        event: row.event,
+        change_seq: row.change_seq,
+        occurred_at: row.occurred_at,
+        status: row.status,
+        attempts: row.attempts,
+        next_attempt_at: row.next_attempt_at,
+        last_attempt_at: row.last_attempt_at,
+        last_status: row.last_status,
+        last_error: row.last_error,
+        created_at: row.created_at,
+        delivered_at: row.delivered_at,
+    }
 }

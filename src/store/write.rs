@@ -5,10 +5,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Set, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::{
+    ActiveValue::NotSet, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, Iterable, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 use tokio::sync::watch;
 
+use super::atomic::Atomic;
 use super::entity::{change, entry, publication, revision};
 use super::locks::AdvisoryLock;
 use super::publishing::LiveChange;
@@ -17,7 +21,7 @@ use crate::content::Locale;
 
 /// A transaction of [`Store::begin_write`]: the database's own, whose
 /// commit is counted in [`Store::commits`].
-pub struct WriteTransaction {
+pub(super) struct WriteTransaction {
     txn: DatabaseTransaction,
     commits: Arc<watch::Sender<u64>>,
 }
@@ -31,7 +35,7 @@ impl std::ops::Deref for WriteTransaction {
 }
 
 impl WriteTransaction {
-    pub async fn commit(self) -> Result<(), DbErr> {
+    pub(super) async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await?;
         self.commits.send_modify(|count| *count += 1);
         Ok(())
@@ -39,11 +43,11 @@ impl WriteTransaction {
 
     /// Commits bookkeeping that changes no content, without waking
     /// whoever waits for [`Store::commits`].
-    pub async fn commit_quietly(self) -> Result<(), DbErr> {
+    pub(super) async fn commit_quietly(self) -> Result<(), DbErr> {
         self.txn.commit().await
     }
 
-    pub async fn rollback(self) -> Result<(), DbErr> {
+    pub(super) async fn rollback(self) -> Result<(), DbErr> {
         self.txn.rollback().await
     }
 }
@@ -91,34 +95,41 @@ impl WriteBatch {
 /// Bind parameters per multi-row INSERT. Far below the databases' limits:
 /// on PostgreSQL the cost per row grows with the statement's size (2,000
 /// links took 450 ms in 200-row statements and 42 ms in 25-row ones).
-pub(crate) const PARAMETERS_PER_STATEMENT: usize = 200;
+const PARAMETERS_PER_STATEMENT: usize = 200;
 
 /// Revisions carry whole documents: their statements are dominated by the
 /// text, not the parameter count, and fewer round trips win.
 const REVISIONS_PER_STATEMENT: usize = 100;
 
-/// Rows per INSERT for a table with `columns` columns.
-pub(crate) fn rows_per_statement(columns: usize) -> usize {
-    (PARAMETERS_PER_STATEMENT / columns).max(1)
+/// Rows per statement with `parameters` bind parameters per row.
+pub(super) fn rows_per_statement(parameters: usize) -> usize {
+    (PARAMETERS_PER_STATEMENT / parameters).max(1)
 }
 
-impl Store {
-    pub async fn import_baseline(&self, txn: &DatabaseTransaction) -> Result<ImportBaseline, StoreError> {
+/// Rows per INSERT into the table of `E`.
+pub(super) fn rows_per_insert<E: EntityTrait>() -> usize {
+    rows_per_statement(E::Column::iter().count())
+}
+
+impl Atomic<'_> {
+    /// What the database holds, to plan an import against.
+    pub async fn baseline(&self) -> Result<ImportBaseline, StoreError> {
+        let (store, txn) = (self.store, self.txn);
         let mut baseline = ImportBaseline::default();
-        for row in txn.query_all_raw(self.statement("SELECT id, content_type, slug FROM entries", [])).await? {
+        for row in txn.query_all_raw(store.statement("SELECT id, content_type, slug FROM entries", [])).await? {
             baseline.entries.insert((row.try_get("", "content_type")?, row.try_get("", "slug")?), KnownEntry { id: row.try_get("", "id")? });
         }
         let latest = "SELECT r.entry_id, r.locale, r.number, r.content_hash FROM revisions r \
             JOIN (SELECT entry_id, locale, MAX(number) AS number FROM revisions GROUP BY entry_id, locale) m \
             ON m.entry_id = r.entry_id AND m.locale = r.locale AND m.number = r.number";
-        for row in txn.query_all_raw(self.statement(latest, [])).await? {
+        for row in txn.query_all_raw(store.statement(latest, [])).await? {
             let locale: String = row.try_get("", "locale")?;
             let Some(locale) = Locale::parse(&locale) else { continue };
             baseline.latest.insert((row.try_get("", "entry_id")?, locale), (row.try_get("", "number")?, row.try_get("", "content_hash")?));
         }
         let published = "SELECT e.id, e.content_type, e.slug, p.locale, p.published_number FROM publications p \
             JOIN entries e ON e.id = p.entry_id WHERE p.published_number IS NOT NULL";
-        for row in txn.query_all_raw(self.statement(published, [])).await? {
+        for row in txn.query_all_raw(store.statement(published, [])).await? {
             let locale: String = row.try_get("", "locale")?;
             let Some(locale) = Locale::parse(&locale) else { continue };
             if locale.is_source() {
@@ -129,10 +140,17 @@ impl Store {
         Ok(baseline)
     }
 
+    /// Writes a batch; it takes effect when the work succeeds.
+    pub async fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.store.write_batch(self.txn, batch).await
+    }
+}
+
+impl Store {
     /// A transaction that writes from its first statement: on SQLite it
     /// takes the write lock at BEGIN, so what it reads stays true until
     /// commit (a deferred one could read, then fail to upgrade).
-    pub async fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
+    pub(super) async fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
         let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
         Ok(WriteTransaction { txn: self.db.begin_with_options(options).await?, commits: self.commits.clone() })
     }
@@ -144,29 +162,9 @@ impl Store {
         self.commits.subscribe()
     }
 
-    /// A write transaction that excludes other imports: SQLite takes the
-    /// write lock at BEGIN, PostgreSQL a transaction-scoped advisory lock.
-    pub async fn begin_import(&self) -> Result<WriteTransaction, StoreError> {
-        let txn = self.begin_write().await?;
-        if self.backend() == DbBackend::Postgres {
-            txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [AdvisoryLock::Import.key().into()])).await?;
-        }
-        Ok(txn)
-    }
-
-    /// Writes a batch inside the caller's transaction.
-    pub async fn write_batch(&self, txn: &DatabaseTransaction, batch: WriteBatch) -> Result<(), StoreError> {
-        for rows in batch.new_entries.chunks(rows_per_statement(8)) {
-            let models = rows.iter().cloned().map(|m| entry::ActiveModel {
-                id: Set(m.id),
-                content_type: Set(m.content_type),
-                slug: Set(m.slug),
-                leika: Set(m.leika),
-                version: Set(m.version),
-                created_at: Set(m.created_at),
-                updated_at: Set(m.updated_at),
-                trashed_at: Set(m.trashed_at),
-            });
+    async fn write_batch(&self, txn: &DatabaseTransaction, batch: WriteBatch) -> Result<(), StoreError> {
+        for rows in batch.new_entries.chunks(rows_per_insert::<entry::Entity>()) {
+            let models = rows.iter().cloned().map(IntoActiveModel::into_active_model);
             entry::Entity::insert_many(models).exec_without_returning(txn).await?;
         }
         for (id, added, at) in batch.version_updates {
@@ -174,32 +172,11 @@ impl Store {
                 .await?;
         }
         for rows in batch.revisions.chunks(REVISIONS_PER_STATEMENT) {
-            let models = rows.iter().cloned().map(|m| revision::ActiveModel {
-                entry_id: Set(m.entry_id),
-                locale: Set(m.locale),
-                number: Set(m.number),
-                document: Set(m.document),
-                content_hash: Set(m.content_hash),
-                source_number: Set(m.source_number),
-                author: Set(m.author),
-                message: Set(m.message),
-                created_at: Set(m.created_at),
-            });
+            let models = rows.iter().cloned().map(IntoActiveModel::into_active_model);
             revision::Entity::insert_many(models).exec_without_returning(txn).await?;
         }
-        for rows in batch.publications.chunks(rows_per_statement(10)) {
-            let models = rows.iter().cloned().map(|m| publication::ActiveModel {
-                entry_id: Set(m.entry_id),
-                locale: Set(m.locale),
-                state: Set(m.state),
-                published_number: Set(m.published_number),
-                published_at: Set(m.published_at),
-                publish_at: Set(m.publish_at),
-                unpublish_at: Set(m.unpublish_at),
-                updated_at: Set(m.updated_at),
-                review_comment: Set(m.review_comment),
-                scheduled_number: Set(m.scheduled_number),
-            });
+        for rows in batch.publications.chunks(rows_per_insert::<publication::Entity>()) {
+            let models = rows.iter().cloned().map(IntoActiveModel::into_active_model);
             publication::Entity::insert_many(models)
                 .on_conflict(
                     OnConflict::columns([publication::Column::EntryId, publication::Column::Locale])
@@ -216,24 +193,16 @@ impl Store {
     /// serialises appenders, so sequence numbers are handed out in commit
     /// order and a reader's cursor never skips a change that commits late.
     /// (SQLite has a single writer anyway.)
-    pub(crate) async fn append_changes(&self, txn: &DatabaseTransaction, changes: Vec<change::Model>) -> Result<(), StoreError> {
+    pub(super) async fn append_changes(&self, txn: &DatabaseTransaction, changes: Vec<change::Model>) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
         if self.backend() == DbBackend::Postgres {
             txn.execute_raw(self.statement("SELECT pg_advisory_xact_lock(?)", [AdvisoryLock::ChangeLog.key().into()])).await?;
         }
-        for rows in changes.chunks(rows_per_statement(7)) {
-            let models = rows.iter().cloned().map(|m| change::ActiveModel {
-                seq: sea_orm::NotSet,
-                entry_id: Set(m.entry_id),
-                content_type: Set(m.content_type),
-                slug: Set(m.slug),
-                locale: Set(m.locale),
-                action: Set(m.action),
-                revision_number: Set(m.revision_number),
-                created_at: Set(m.created_at),
-            });
+        for rows in changes.chunks(rows_per_insert::<change::Entity>()) {
+            // The sequence number is the database's to hand out.
+            let models = rows.iter().cloned().map(|change| change::ActiveModel { seq: NotSet, ..change.into_active_model() });
             change::Entity::insert_many(models).exec_without_returning(txn).await?;
         }
         Ok(())

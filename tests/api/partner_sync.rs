@@ -137,7 +137,7 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
 
     // Upstream identity: the same id, type and slug; version and provenance kept.
     let store = Store::connect(&town.url).await.unwrap();
-    let upstream = store.upstream_entries(store.connection(), "stuttgart").await.unwrap();
+    let upstream = store.upstream_entries("stuttgart").await.unwrap();
     assert_eq!(upstream.len(), indexed);
     let passport_file = read_json(&bundle.join(format!("entries/service/{PASSPORT}.json")));
     let id = passport_file["id"].as_str().unwrap();
@@ -299,7 +299,7 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     let withdrawn = store.entry_record("service", "kirchenaustritt-erklaeren").await.unwrap().expect("a withdrawn entry is kept");
     assert!(withdrawn.locale(Locale::SOURCE).unwrap().published_number.is_some(), "without --publish, unpublishing is the partner's decision");
     let content_version = read_json(&bundle.join("manifest.json"))["content_version"].as_i64().unwrap();
-    let upstream = store.upstream_entries(store.connection(), "stuttgart").await.unwrap();
+    let upstream = store.upstream_entries("stuttgart").await.unwrap();
     let marked = upstream.values().find(|e| e.slug == "kirchenaustritt-erklaeren").unwrap();
     assert_eq!((marked.withdrawn_in, marked.withdrawn_action.as_deref()), (Some(content_version), Some("delete")));
 
@@ -338,7 +338,7 @@ async fn a_partner_syncs_changes_and_withdrawals(city: TestDb) {
     assert!(draft.document["hints"].as_str().unwrap().contains("unverzüglich"));
     assert_eq!((draft.document["fees"][0]["amount"].clone(), draft.document["responsible_offices"].clone()), (json!(48.0), town_office.clone()));
     assert!(fourth.contains("changed: service/kirchenaustritt-erklaeren") && fourth.contains("withdrawn upstream: article/frist-nach-umzug"), "{fourth}");
-    let upstream = store.upstream_entries(store.connection(), "stuttgart").await.unwrap();
+    let upstream = store.upstream_entries("stuttgart").await.unwrap();
     assert!(upstream.values().filter(|e| e.withdrawn_in.is_some()).map(|e| e.slug.as_str()).eq(["frist-nach-umzug"]));
     let live = store.published_entry("office", "fundbuero", Locale::SOURCE).await.unwrap().unwrap();
     assert_eq!(live.source.document["phone"], "+49 711 999-0000");

@@ -197,24 +197,42 @@ on_both_databases!(concurrent_imports_are_serialised);
 
 async fn change_log_sequence_follows_commit_order(db: TestDb) {
     use katalog::content::Locale;
-    use katalog::store::EntryRef;
+    use katalog::store::{Going, LiveChange, Subject, Withdrawal, WriteBatch};
+    use katalog::workflow::State;
     let store = Store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
-    let entry = |slug: &'static str| EntryRef { content_type: "service", entry_id: slug, slug };
+    let withdrawal = |slug: &str| WriteBatch {
+        live: vec![LiveChange {
+            subject: Subject { entry_id: slug.to_owned(), content_type: "service".to_owned(), slug: slug.to_owned() },
+            state: State::Draft,
+            going: Going::Off { locale: Locale::SOURCE, was: 1, why: Withdrawal::Unpublish },
+        }],
+        ..WriteBatch::default()
+    };
 
     // A starts and appends first; B starts later and would commit first if
     // it could. The change log must hand B its number only after A commits.
-    let a = store.begin_write().await.unwrap();
-    store.append_change(&a, entry("first"), Locale::SOURCE, "publish", Some(1), chrono::Utc::now()).await.unwrap();
-    let b_store = store.clone();
-    let b = tokio::spawn(async move {
-        let b = b_store.begin_write().await.unwrap();
-        b_store.append_change(&b, entry("second"), Locale::SOURCE, "publish", Some(1), chrono::Utc::now()).await.unwrap();
-        b.commit().await.unwrap();
+    let (appended, a_appended) = tokio::sync::oneshot::channel();
+    let (release, a_released) = tokio::sync::oneshot::channel::<()>();
+    let a_store = store.clone();
+    let a = tokio::spawn(async move {
+        a_store
+            .atomically(async |work| {
+                work.write(withdrawal("first")).await?;
+                appended.send(()).unwrap();
+                a_released.await.unwrap();
+                Ok::<_, katalog::store::StoreError>(())
+            })
+            .await
+            .unwrap();
     });
+    a_appended.await.unwrap();
+    let b_store = store.clone();
+    let b = tokio::spawn(async move { b_store.atomically(async |work| work.write(withdrawal("second")).await).await.unwrap() });
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert!(!b.is_finished(), "B must wait for A");
-    a.commit().await.unwrap();
+    release.send(()).unwrap();
+    a.await.unwrap();
     b.await.unwrap();
 
     let rows = store.connection().query_all_raw(Statement::from_string(store.backend(), "SELECT slug FROM changes ORDER BY seq".to_owned())).await.unwrap();
