@@ -95,7 +95,7 @@ impl SyncApi {
             Some(name) => Some(state.content_type(name)?),
         };
         let limit = PAGE_SIZE.of(limit.0)?;
-        let after = cursor.0.as_deref().map(|cursor| crate::feed::sync_position(cursor)).transpose()?.unwrap_or(0);
+        let after = cursor.0.as_deref().map(crate::feed::sync_position).transpose()?.unwrap_or(0);
         let key = format!("sync\n{after}\n{}\n{}\n{limit}", content_type.as_ref().map_or("", |t| t.name.as_str()), locale.code());
         let response = state.responses.get_or_build(key, |key| render_page(&state, after, content_type.as_deref(), locale, limit, key)).await?;
         let representation = response.representation(caching::accepts_gzip(accept_encoding.0.as_deref()));
