@@ -6,15 +6,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use crate::config::{FileConfig, LimitsSection, OutboundSection, PartnerSection, RetentionSection, ServeSection, WebhookSection};
 use crate::content::{Locale, Registry};
 use crate::http::AppState;
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
-use crate::store::{AuditEvent, DEFAULT_DATABASE_URL, Pruned, Retention, Store};
+use crate::settings::Resolved;
+pub use crate::settings::{DatabaseArgs, FenceArgs, PartnerFetchArgs, RetentionArgs, SchemaArgs, SearchArgs, ServeArgs, WebhookArgs};
+use crate::store::{AuditEvent, Pruned, Store};
 use crate::workflow::Role;
 
 #[derive(Parser, Debug)]
@@ -92,8 +92,11 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Check the settings exactly as `serve` does before it starts: unknown keys and unusable values are reported with their file, line and column (or their flag or environment variable); exits non-zero on any.
     Check(ServeArgs),
-    /// Print the settings `serve` would use (flags > environment > file > defaults) as a configuration file.
+    /// Print the settings `serve` would use (flags > environment > file > defaults) as a configuration file, each with where it comes from.
     Show(ServeArgs),
+    /// Print the README's table of settings.
+    #[command(hide = true)]
+    Table,
 }
 
 #[derive(Args, Debug)]
@@ -113,21 +116,6 @@ pub struct ExportArgs {
     /// Folder of web templates that replace the built-in ones of the same name.
     #[arg(long, env = "KATALOG_TEMPLATES")]
     pub templates: Option<PathBuf>,
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    #[command(flatten)]
-    pub schemas: SchemaArgs,
-}
-
-/// Where the search index and the synonyms are.
-#[derive(Args, Debug)]
-pub struct SearchArgs {
-    /// Folder of the search index [default: beside a SQLite database; data/search-<name> for PostgreSQL].
-    #[arg(long, env = "KATALOG_SEARCH_INDEX")]
-    pub search_index: Option<PathBuf>,
-    /// Content folder whose synonyms.toml expands queries.
-    #[arg(long, env = "KATALOG_CONTENT", default_value = "content")]
-    pub content: PathBuf,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -222,17 +210,6 @@ pub enum PartnerCommand {
     },
 }
 
-/// How long history is kept; without a setting, everything is kept.
-#[derive(Args, Debug)]
-pub struct RetentionArgs {
-    /// Delete audit events older than this many days.
-    #[arg(long, env = "KATALOG_KEEP_AUDIT_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep_audit_days: Option<u32>,
-    /// Delete revisions superseded more than this many days ago; published, scheduled and newest revisions, and those translations or partner bookkeeping refer to, stay.
-    #[arg(long, env = "KATALOG_KEEP_REVISION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep_revision_days: Option<u32>,
-}
-
 #[derive(Args, Debug)]
 pub struct PruneArgs {
     #[command(flatten)]
@@ -247,494 +224,6 @@ pub struct BackupArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub database: DatabaseArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct DatabaseArgs {
-    /// sqlite://PATH (default) or postgres://USER@HOST/DB.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    pub database: String,
-}
-
-#[derive(Args, Debug)]
-pub struct SchemaArgs {
-    /// Folder with one <type>.schema.json per content type.
-    #[arg(long, env = "KATALOG_SCHEMAS", default_value = "schemas")]
-    pub schemas: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, env = "KATALOG_ADDR", default_value = "127.0.0.1:8080")]
-    pub addr: String,
-    /// Content folder imported when the database is empty.
-    #[arg(long, env = "KATALOG_CONTENT", default_value = "content")]
-    pub content: PathBuf,
-    /// Folder of the search index [default: beside a SQLite database; data/search-<name> for PostgreSQL].
-    #[arg(long, env = "KATALOG_SEARCH_INDEX")]
-    pub search_index: Option<PathBuf>,
-    /// Folder of the partner bundle served at /partner/ [default: beside a SQLite database; data/partner-bundle-<name> for PostgreSQL].
-    #[arg(long, env = "KATALOG_PARTNER_BUNDLE")]
-    pub partner_bundle: Option<PathBuf>,
-    /// Memory for rendered delivery responses, in MiB.
-    #[arg(long, env = "KATALOG_CACHE_MB", default_value_t = 128)]
-    pub cache_mb: u64,
-    /// Requests a minute per client address to the management API and the editor UI (429 beyond); 0 for no limit.
-    #[arg(long, env = "KATALOG_RATE_LIMIT_MANAGE", default_value_t = 600)]
-    pub rate_limit_manage: u32,
-    /// Requests a minute per client address to search and suggestions (429 beyond); 0 for no limit.
-    #[arg(long, env = "KATALOG_RATE_LIMIT_SEARCH", default_value_t = 600)]
-    pub rate_limit_search: u32,
-    /// Requests a minute per client address to the lists of entries and the sync feed (429 beyond); 0 for no limit.
-    #[arg(long, env = "KATALOG_RATE_LIMIT_READ", default_value_t = 0)]
-    pub rate_limit_read: u32,
-    /// One reverse proxy stands in front: rate limits count against the address it appends to X-Forwarded-For.
-    #[arg(long, env = "KATALOG_BEHIND_PROXY")]
-    pub behind_proxy: bool,
-    /// An origin whose pages may read the delivery API, as scheme://host[:port], or * for any (repeat, or separate by commas).
-    #[arg(long = "cors-origin", env = "KATALOG_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
-    /// A secret that /metrics requires as `Authorization: Bearer …`; without one, /metrics is open to all.
-    #[arg(long, env = "KATALOG_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
-    /// /readyz answers 503 while a change-log consumer (search index, response cache, webhooks) is more changes behind than this.
-    #[arg(long, env = "KATALOG_READY_MAX_LAG", default_value_t = 1000)]
-    pub ready_max_lag: u64,
-    /// Templates that replace the web site's built-in ones of the same name.
-    #[arg(long, env = "KATALOG_TEMPLATES")]
-    pub templates: Option<PathBuf>,
-    #[command(flatten)]
-    pub webhooks: WebhookArgs,
-    #[command(flatten)]
-    pub partner_fetch: PartnerFetchArgs,
-    #[command(flatten)]
-    pub retention: RetentionArgs,
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    #[command(flatten)]
-    pub schemas: SchemaArgs,
-}
-
-/// Which hosts webhooks and partner fetches may reach beyond the public
-/// internet; none by default.
-#[derive(Args, Debug)]
-pub struct FenceArgs {
-    /// A host (name or IP address) that webhooks and partner bundle fetches may reach although it is, or resolves to, a loopback, private or otherwise non-public address (repeat, or separate by commas).
-    #[arg(long = "outbound-allow-host", env = "KATALOG_OUTBOUND_ALLOW_HOSTS", value_delimiter = ',')]
-    pub outbound_allow_hosts: Vec<String>,
-}
-
-/// How partner bundles are read.
-#[derive(Args, Debug)]
-pub struct PartnerFetchArgs {
-    /// The largest file of a partner bundle that is read, in MiB.
-    #[arg(long, env = "KATALOG_PARTNER_MAX_FILE_MB", default_value_t = crate::partner::FetchSettings::DEFAULT_MAX_FILE_MB, value_parser = clap::value_parser!(u64).range(1..))]
-    pub partner_max_file_mb: u64,
-    /// Seconds a partner sync may spend reading and verifying the bundle.
-    #[arg(long, env = "KATALOG_PARTNER_SYNC_TIMEOUT_SECS", default_value_t = crate::partner::FetchSettings::DEFAULT_DEADLINE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
-    pub partner_sync_timeout_secs: u64,
-    #[command(flatten)]
-    pub fence: FenceArgs,
-}
-
-impl FenceArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        given.fill("outbound_allow_hosts", &mut self.outbound_allow_hosts, file.outbound.allow_hosts.clone());
-    }
-
-    fn fence(&self) -> crate::outbound::Fence {
-        crate::outbound::Fence::allowing(&self.outbound_allow_hosts)
-    }
-}
-
-impl PartnerFetchArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        given.fill("partner_max_file_mb", &mut self.partner_max_file_mb, file.partner.max_file_mb);
-        given.fill("partner_sync_timeout_secs", &mut self.partner_sync_timeout_secs, file.partner.sync_timeout_secs);
-        self.fence.fill_from(file, given);
-    }
-
-    fn settings(&self) -> crate::partner::FetchSettings {
-        crate::partner::FetchSettings {
-            fence: self.fence.fence(),
-            max_file_bytes: self.partner_max_file_mb.saturating_mul(crate::partner::MIB),
-            deadline: std::time::Duration::from_secs(self.partner_sync_timeout_secs),
-        }
-    }
-}
-
-/// Webhook timing; the defaults suit production.
-#[derive(Args, Debug)]
-pub struct WebhookArgs {
-    /// How long a new event waits for more changes of its entry, in ms.
-    #[arg(long, env = "KATALOG_WEBHOOK_DEBOUNCE_MS", default_value_t = 1000)]
-    pub webhook_debounce_ms: u64,
-    /// Wait after the first failed attempt, in ms; it doubles with each.
-    #[arg(long, env = "KATALOG_WEBHOOK_BACKOFF_MS", default_value_t = 10_000)]
-    pub webhook_backoff_ms: u64,
-    /// The longest wait between attempts, in ms.
-    #[arg(long, env = "KATALOG_WEBHOOK_MAX_BACKOFF_MS", default_value_t = 1_800_000)]
-    pub webhook_max_backoff_ms: u64,
-    /// How long failed deliveries are retried, in hours.
-    #[arg(long, env = "KATALOG_WEBHOOK_RETRY_HOURS", default_value_t = 24)]
-    pub webhook_retry_hours: u64,
-}
-
-/// The values clap found on the command line or in the environment; the
-/// configuration file fills only the others.
-struct Given<'a>(&'a ArgMatches);
-
-impl Given<'_> {
-    fn fill<T>(&self, id: &str, target: &mut T, from_file: Option<T>) {
-        let given = matches!(self.0.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
-        if !given && let Some(value) = from_file {
-            *target = value;
-        }
-    }
-}
-
-/// The matches of the subcommand that runs (flattened arguments live there).
-fn innermost(matches: &ArgMatches) -> &ArgMatches {
-    match matches.subcommand() {
-        Some((_, sub)) => innermost(sub),
-        None => matches,
-    }
-}
-
-fn fill_from_file(command: &mut Command, file: &FileConfig, given: &Given) {
-    match command {
-        Command::Serve(args) | Command::Config(ConfigCommand::Show(args) | ConfigCommand::Check(args)) => args.fill_from(file, given),
-        Command::Generate(_) => {}
-        Command::Import(args) => {
-            args.database.fill_from(file, given);
-            args.schemas.fill_from(file, given);
-        }
-        Command::Validate(args) => args.schemas.fill_from(file, given),
-        Command::Prune(args) => {
-            args.retention.fill_from(file, given);
-            args.database.fill_from(file, given);
-        }
-        Command::Migrate(database)
-        | Command::Backup(BackupArgs { database, .. })
-        | Command::Restore(BackupArgs { database, .. })
-        | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
-        | Command::Partner(PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. }) => database.fill_from(file, given),
-        Command::Partner(PartnerCommand::Add { database, fence, .. }) => {
-            database.fill_from(file, given);
-            fence.fill_from(file, given);
-        }
-        Command::Partner(PartnerCommand::Sync { database, schemas, fetch, .. }) => {
-            database.fill_from(file, given);
-            schemas.fill_from(file, given);
-            fetch.fill_from(file, given);
-        }
-        Command::Reindex(search) | Command::Search { search, .. } | Command::SearchEval { search, .. } => search.fill_from(file, given),
-        Command::Export(args) => {
-            given.fill("content", &mut args.content, file.content.clone());
-            given.fill("templates", &mut args.templates, file.templates.clone().map(Some));
-            args.database.fill_from(file, given);
-            args.schemas.fill_from(file, given);
-        }
-    }
-}
-
-impl DatabaseArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        given.fill("database", &mut self.database, file.database.clone());
-    }
-}
-
-impl SchemaArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        given.fill("schemas", &mut self.schemas, file.schemas.clone());
-    }
-}
-
-impl SearchArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
-        given.fill("content", &mut self.content, file.content.clone());
-        self.database.fill_from(file, given);
-        self.schemas.fill_from(file, given);
-    }
-}
-
-impl ServeArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        given.fill("addr", &mut self.addr, file.serve.addr.clone());
-        given.fill("content", &mut self.content, file.content.clone());
-        given.fill("search_index", &mut self.search_index, file.search_index.clone().map(Some));
-        given.fill("partner_bundle", &mut self.partner_bundle, file.serve.partner_bundle.clone().map(Some));
-        given.fill("cache_mb", &mut self.cache_mb, file.serve.cache_mb);
-        given.fill("ready_max_lag", &mut self.ready_max_lag, file.serve.ready_max_lag);
-        given.fill("cors_origins", &mut self.cors_origins, file.serve.cors_origins.clone());
-        given.fill("rate_limit_manage", &mut self.rate_limit_manage, file.limits.manage_per_minute);
-        given.fill("rate_limit_search", &mut self.rate_limit_search, file.limits.search_per_minute);
-        given.fill("rate_limit_read", &mut self.rate_limit_read, file.limits.read_per_minute);
-        given.fill("metrics_token", &mut self.metrics_token, file.serve.metrics_token.clone().map(Some));
-        given.fill("behind_proxy", &mut self.behind_proxy, file.limits.behind_proxy);
-        given.fill("templates", &mut self.templates, file.templates.clone().map(Some));
-        self.webhooks.fill_from(file, given);
-        self.partner_fetch.fill_from(file, given);
-        self.retention.fill_from(file, given);
-        self.database.fill_from(file, given);
-        self.schemas.fill_from(file, given);
-    }
-
-    /// The settings as a configuration file would give them.
-    fn as_file_config(&self) -> FileConfig {
-        let w = &self.webhooks;
-        FileConfig {
-            database: Some(self.database.database.clone()),
-            schemas: Some(self.schemas.schemas.clone()),
-            content: Some(self.content.clone()),
-            templates: self.templates.clone(),
-            search_index: self.search_index.clone(),
-            serve: ServeSection {
-                addr: Some(self.addr.clone()),
-                partner_bundle: self.partner_bundle.clone(),
-                cache_mb: Some(self.cache_mb),
-                ready_max_lag: Some(self.ready_max_lag),
-                cors_origins: Some(self.cors_origins.clone()),
-                // A secret is not printed, only that there is one.
-                metrics_token: self.metrics_token.as_ref().map(|_| "(hidden)".to_owned()),
-            },
-            limits: LimitsSection {
-                manage_per_minute: Some(self.rate_limit_manage),
-                search_per_minute: Some(self.rate_limit_search),
-                read_per_minute: Some(self.rate_limit_read),
-                behind_proxy: Some(self.behind_proxy),
-            },
-            webhooks: WebhookSection {
-                debounce_ms: Some(w.webhook_debounce_ms),
-                backoff_ms: Some(w.webhook_backoff_ms),
-                max_backoff_ms: Some(w.webhook_max_backoff_ms),
-                retry_hours: Some(w.webhook_retry_hours),
-            },
-            retention: RetentionSection { audit_days: self.retention.keep_audit_days, revision_days: self.retention.keep_revision_days },
-            outbound: OutboundSection { allow_hosts: Some(self.partner_fetch.fence.outbound_allow_hosts.clone()) },
-            partner: PartnerSection {
-                max_file_mb: Some(self.partner_fetch.partner_max_file_mb),
-                sync_timeout_secs: Some(self.partner_fetch.partner_sync_timeout_secs),
-            },
-        }
-    }
-}
-
-/// The largest response cache, in MiB (a TiB): a larger number is a slip.
-const MAX_CACHE_MB: u64 = 1 << 20;
-/// The longest webhook wait (debounce, backoff), in ms: a day.
-const MAX_WEBHOOK_WAIT_MS: u64 = 24 * 3600 * 1000;
-/// The longest time failed webhook deliveries are retried, in hours: a year.
-const MAX_WEBHOOK_RETRY_HOURS: u64 = 366 * 24;
-
-/// A value a command cannot use.
-struct Unusable {
-    /// clap's id of the argument, which names its flag and environment variable.
-    id: &'static str,
-    /// Its key in the configuration file.
-    key: &'static str,
-    /// Which element of a list.
-    element: Option<usize>,
-    message: String,
-}
-
-/// The values a command cannot use, as they are found.
-#[derive(Default)]
-struct Verdicts(Vec<Unusable>);
-
-impl Verdicts {
-    fn check(&mut self, id: &'static str, key: &'static str, element: Option<usize>, verdict: Result<(), String>) {
-        if let Err(message) = verdict {
-            self.0.push(Unusable { id, key, element, message });
-        }
-    }
-}
-
-impl Command {
-    /// Every value the command cannot use, found before it opens anything.
-    fn unusable(&self) -> Vec<Unusable> {
-        let mut verdicts = Verdicts::default();
-        let v = &mut verdicts;
-        match self {
-            Command::Serve(args) | Command::Config(ConfigCommand::Check(args)) => args.check(v),
-            // Shown as they are, unusable or not.
-            Command::Config(ConfigCommand::Show(_)) | Command::Generate(_) | Command::Validate(_) => {}
-            Command::Prune(args) => {
-                args.retention.check(v);
-                args.database.check(v);
-            }
-            Command::Partner(PartnerCommand::Sync { database, fetch, .. }) => {
-                fetch.check(v);
-                database.check(v);
-            }
-            Command::Import(ImportArgs { database, .. })
-            | Command::Migrate(database)
-            | Command::Backup(BackupArgs { database, .. })
-            | Command::Restore(BackupArgs { database, .. })
-            | Command::Token(TokenCommand::Create { database, .. } | TokenCommand::Revoke { database, .. })
-            | Command::Partner(PartnerCommand::Add { database, .. } | PartnerCommand::Resolve { database, .. } | PartnerCommand::Status { database, .. })
-            | Command::Reindex(SearchArgs { database, .. })
-            | Command::Search { search: SearchArgs { database, .. }, .. }
-            | Command::SearchEval { search: SearchArgs { database, .. }, .. }
-            | Command::Export(ExportArgs { database, .. }) => database.check(v),
-        }
-        verdicts.0
-    }
-}
-
-impl ServeArgs {
-    fn check(&self, v: &mut Verdicts) {
-        v.check("addr", "serve.addr", None, check_addr(&self.addr));
-        for (index, origin) in self.cors_origins.iter().enumerate() {
-            v.check("cors_origins", "serve.cors_origins", Some(index), crate::http::check_origin(origin).map_err(|error| error.to_string()));
-        }
-        v.check("cache_mb", "serve.cache_mb", None, at_most(self.cache_mb, MAX_CACHE_MB));
-        let empty_token = self.metrics_token.as_deref().is_some_and(str::is_empty);
-        v.check("metrics_token", "serve.metrics_token", None, if empty_token { Err("is empty; leave it out to keep /metrics open".into()) } else { Ok(()) });
-        self.webhooks.check(v);
-        self.partner_fetch.check(v);
-        self.retention.check(v);
-        self.database.check(v);
-    }
-}
-
-impl WebhookArgs {
-    fn check(&self, v: &mut Verdicts) {
-        v.check("webhook_debounce_ms", "webhooks.debounce_ms", None, at_most(self.webhook_debounce_ms, MAX_WEBHOOK_WAIT_MS));
-        v.check(
-            "webhook_backoff_ms",
-            "webhooks.backoff_ms",
-            None,
-            at_least_one(self.webhook_backoff_ms).and(at_most(self.webhook_backoff_ms, MAX_WEBHOOK_WAIT_MS)),
-        );
-        v.check(
-            "webhook_max_backoff_ms",
-            "webhooks.max_backoff_ms",
-            None,
-            at_least_one(self.webhook_max_backoff_ms).and(at_most(self.webhook_max_backoff_ms, MAX_WEBHOOK_WAIT_MS)),
-        );
-        v.check("webhook_retry_hours", "webhooks.retry_hours", None, at_most(self.webhook_retry_hours, MAX_WEBHOOK_RETRY_HOURS));
-    }
-}
-
-impl PartnerFetchArgs {
-    fn check(&self, v: &mut Verdicts) {
-        v.check("partner_max_file_mb", "partner.max_file_mb", None, at_least_one(self.partner_max_file_mb));
-        v.check("partner_sync_timeout_secs", "partner.sync_timeout_secs", None, at_least_one(self.partner_sync_timeout_secs));
-    }
-}
-
-impl RetentionArgs {
-    fn check(&self, v: &mut Verdicts) {
-        for (id, key, days) in
-            [("keep_audit_days", "retention.audit_days", self.keep_audit_days), ("keep_revision_days", "retention.revision_days", self.keep_revision_days)]
-        {
-            v.check(id, key, None, if days == Some(0) { Err("0 would delete all of it; leave the setting out to keep everything".into()) } else { Ok(()) });
-        }
-    }
-}
-
-impl DatabaseArgs {
-    fn check(&self, v: &mut Verdicts) {
-        v.check("database", "database", None, check_database_url(&self.database));
-    }
-}
-
-/// `HOST:PORT` as `serve` binds it (the host is resolved only then).
-fn check_addr(addr: &str) -> Result<(), String> {
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("`{addr}` is not HOST:PORT"))?;
-    if host.is_empty() {
-        return Err(format!("`{addr}` names no host"));
-    }
-    port.parse::<u16>().map(drop).map_err(|_| format!("`{port}` in `{addr}` is not a port (0 to 65535)"))
-}
-
-fn check_database_url(url: &str) -> Result<(), String> {
-    if !crate::store::is_supported_url(url) {
-        return Err(format!("`{}` is not sqlite://PATH or postgres://…", redact(url)));
-    }
-    if !url.starts_with("sqlite:") {
-        reqwest::Url::parse(url).map_err(|error| format!("`{}` is not a URL: {error}", redact(url)))?;
-    }
-    Ok(())
-}
-
-fn at_least_one(value: u64) -> Result<(), String> {
-    if value == 0 { Err("must be at least 1".into()) } else { Ok(()) }
-}
-
-fn at_most(value: u64, max: u64) -> Result<(), String> {
-    if value > max { Err(format!("{value} is more than the largest allowed, {max}")) } else { Ok(()) }
-}
-
-/// Refuses settings the command cannot use, naming for each value the
-/// file, line and column it was set at, or its flag or environment
-/// variable. Every command asks this before it opens anything; `config
-/// check` asks it for the settings of `serve`.
-fn check_settings(command: &Command, loaded: Option<&crate::config::Loaded>, matches: &ArgMatches) -> Result<(), crate::config::ConfigError> {
-    let unusable = command.unusable();
-    if unusable.is_empty() {
-        return Ok(());
-    }
-    let cli = <Cli as clap::CommandFactory>::command();
-    let lines = unusable
-        .iter()
-        .map(|problem| {
-            let argument = find_argument(&cli, problem.id);
-            let given = match matches.value_source(problem.id) {
-                Some(ValueSource::CommandLine) => argument.and_then(clap::Arg::get_long).map(|long| format!("--{long}")),
-                Some(ValueSource::EnvVariable) => argument.and_then(clap::Arg::get_env).map(|name| name.to_string_lossy().into_owned()),
-                _ => None,
-            };
-            match (given, loaded.and_then(|file| file.locate(problem.key, problem.element))) {
-                (Some(given), _) => format!("{given}: {}", problem.message),
-                (None, Some(at)) => format!("{at}: {}: {}", problem.key, problem.message),
-                (None, None) => format!("{} (default): {}", problem.key, problem.message),
-            }
-        })
-        .collect();
-    Err(crate::config::ConfigError::Unusable(lines))
-}
-
-/// The argument of that id in any command: a setting is spelt the same
-/// in every command that takes it.
-fn find_argument<'a>(command: &'a clap::Command, id: &str) -> Option<&'a clap::Arg> {
-    command.get_arguments().find(|argument| argument.get_id() == id).or_else(|| command.get_subcommands().find_map(|sub| find_argument(sub, id)))
-}
-
-impl RetentionArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        let r = &file.retention;
-        given.fill("keep_audit_days", &mut self.keep_audit_days, r.audit_days.map(Some));
-        given.fill("keep_revision_days", &mut self.keep_revision_days, r.revision_days.map(Some));
-    }
-
-    fn retention(&self) -> Retention {
-        Retention { audit_days: self.keep_audit_days, revision_days: self.keep_revision_days }
-    }
-}
-
-impl WebhookArgs {
-    fn fill_from(&mut self, file: &FileConfig, given: &Given) {
-        let w = &file.webhooks;
-        given.fill("webhook_debounce_ms", &mut self.webhook_debounce_ms, w.debounce_ms);
-        given.fill("webhook_backoff_ms", &mut self.webhook_backoff_ms, w.backoff_ms);
-        given.fill("webhook_max_backoff_ms", &mut self.webhook_max_backoff_ms, w.max_backoff_ms);
-        given.fill("webhook_retry_hours", &mut self.webhook_retry_hours, w.retry_hours);
-    }
-
-    fn timing(&self) -> crate::webhooks::Timing {
-        use std::time::Duration;
-        crate::webhooks::Timing {
-            debounce: Duration::from_millis(self.webhook_debounce_ms),
-            backoff: Duration::from_millis(self.webhook_backoff_ms),
-            max_backoff: Duration::from_millis(self.webhook_max_backoff_ms),
-            retry_for: Duration::from_secs(self.webhook_retry_hours * 3600),
-            ..Default::default()
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -782,26 +271,23 @@ pub struct GenerateArgs {
     pub english: bool,
 }
 
-/// Runs a parsed command line; `matches` tell which values clap took from
-/// its defaults, for the configuration file to replace.
-pub async fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let loaded = crate::config::load(cli.config.as_deref())?;
-    let mut command = cli.command;
-    if let Some(loaded) = &loaded {
-        fill_from_file(&mut command, &loaded.config, &Given(innermost(matches)));
-    }
-    check_settings(&command, loaded.as_ref(), innermost(matches))?;
-    match command {
+/// Runs a command line parsed with [`crate::settings::parse`].
+pub async fn run(resolved: Resolved<Cli>) -> anyhow::Result<ExitCode> {
+    match resolved.command.command {
         Command::Serve(args) => serve(args).await,
         Command::Config(ConfigCommand::Check(_)) => {
-            match &loaded {
-                Some(loaded) => println!("{}: valid", loaded.path.display()),
-                None => println!("no configuration file ({} not found): flags, environment and defaults apply", crate::config::DEFAULT_FILE),
+            match &resolved.file {
+                Some(file) => println!("{}: valid", file.path.display()),
+                None => println!("no configuration file ({} not found): flags, environment and defaults apply", crate::settings::file::DEFAULT_FILE),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Show(args)) => {
-            print!("{}", toml::to_string(&args.as_file_config())?);
+        Command::Config(ConfigCommand::Show(_)) => {
+            print!("{}", crate::settings::describe::show("serve", &resolved.settings));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Table) => {
+            print!("{}", crate::settings::describe::table(&<Cli as clap::CommandFactory>::command()));
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => import_command(args).await,
@@ -1135,7 +621,7 @@ async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
 }
 
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
@@ -1392,43 +878,64 @@ mod tests {
     }
 
     #[test]
-    fn listen_addresses_are_a_host_and_a_port() {
-        for good in ["127.0.0.1:8080", "0.0.0.0:0", "[::1]:65535", "localhost:80"] {
-            assert!(super::check_addr(good).is_ok(), "{good}");
-        }
-        for bad in ["127.0.0.1:80800", "127.0.0.1", ":8080", "127.0.0.1:-1", "127.0.0.1:http", ""] {
-            assert!(super::check_addr(bad).is_err(), "{bad}");
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn every_port_is_taken_and_no_address_panics(port: u16, host in "[a-z0-9.]{1,20}", text in "\\PC*") {
-            let addr = format!("{host}:{port}");
-            proptest::prop_assert!(super::check_addr(&addr).is_ok(), "{}", addr);
-            let _ = super::check_addr(&text);
-        }
-    }
-
-    #[test]
-    fn database_urls_are_sqlite_or_well_formed_postgres() {
-        for good in ["sqlite://data/katalog.db", "sqlite::memory:", "postgres://postgres@127.0.0.1:5432/katalog", "postgresql://u:p@db/k?sslmode=require"] {
-            assert!(super::check_database_url(good).is_ok(), "{good}");
-        }
-        for bad in ["mysql://db", "postgres://u@db:99999/k", "postgres://u@[db/k", "data/katalog.db"] {
-            assert!(super::check_database_url(bad).is_err(), "{bad}");
-        }
-        let message = super::check_database_url("postgres://u:secret@db:99999/k").unwrap_err();
-        assert!(!message.contains("secret"), "the password is not repeated: {message}");
-    }
-
-    #[test]
     fn every_argument_has_help() {
         let mut command = super::Cli::command();
         command.build();
         let mut found = Vec::new();
         unexplained(&command, "katalog", &mut found);
         assert!(found.is_empty(), "without help text:\n{}", found.join("\n"));
+    }
+
+    /// Every setting of every command, with the command that declares it.
+    fn settings(command: &clap::Command, path: &str, found: &mut Vec<(String, clap::Arg)>) {
+        for argument in command.get_arguments().filter(|argument| crate::settings::is_setting(argument)) {
+            found.push((path.to_owned(), argument.clone()));
+        }
+        for sub in command.get_subcommands() {
+            settings(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn a_setting_is_spelt_alike_in_every_command_that_takes_it() {
+        let mut found = Vec::new();
+        settings(&super::Cli::command(), "katalog", &mut found);
+        let spelling = |argument: &clap::Arg| {
+            let defaults: Vec<_> = argument.get_default_values().to_vec();
+            (argument.get_long().map(str::to_owned), argument.get_env().map(ToOwned::to_owned), defaults, format!("{:?}", argument.get_action()))
+        };
+        for (path, argument) in &found {
+            assert!(argument.get_long().is_some(), "`{path}` {}: a setting has a flag", argument.get_id());
+            let (first_path, first) = found.iter().find(|(_, other)| other.get_id() == argument.get_id()).unwrap();
+            assert_eq!(spelling(argument), spelling(first), "{} differs between `{first_path}` and `{path}`", argument.get_id());
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting_as_declared() {
+        let table = crate::settings::describe::table(&super::Cli::command());
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let header = table.lines().next().unwrap();
+        let in_readme: String =
+            readme.lines().skip_while(|line| *line != header).take_while(|line| line.starts_with('|')).map(|line| format!("{line}\n")).collect();
+        assert!(
+            in_readme == table,
+            "README.md's table of settings differs from their declaration; replace it with the output of `katalog config table`:\n\n{table}"
+        );
+    }
+
+    #[test]
+    fn the_readme_example_configuration_is_valid() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let example = readme.split("For example:\n\n```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("the example in README.md");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("katalog.toml");
+        std::fs::write(&file, example).unwrap();
+        let args = ["katalog", "config", "show", "--config", file.to_str().unwrap()].map(std::ffi::OsString::from);
+        // The file is checked whole, even where the environment overrides it.
+        if let Err(error) = crate::settings::parse::<super::Cli>(args) {
+            panic!("{error}\n{example}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use katalog::settings::SettingsError;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -10,9 +10,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logging();
-    let matches = katalog::cli::Cli::command().get_matches();
-    let cli = katalog::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-    match katalog::cli::run(cli, &matches).await {
+    // Every setting is checked before anything is opened.
+    let resolved = match katalog::settings::parse::<katalog::cli::Cli>(std::env::args_os()) {
+        Ok(resolved) => resolved,
+        Err(SettingsError::CommandLine(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match katalog::cli::run(resolved).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -186,6 +186,117 @@ fn every_command_refuses_an_unusable_value_from_the_file_with_its_line() {
     assert!(prune.contains("katalog.toml:4:14: retention.audit_days: 0 would delete all of it"), "{prune}");
 }
 
+/// What follows the name of the value's source in a refusal: its reason.
+fn reason_after(stderr: &str, named: &str) -> String {
+    let line = stderr.lines().find(|line| line.contains(named)).unwrap_or_else(|| panic!("{named} expected: {stderr}"));
+    line[line.find(named).unwrap() + named.len()..].to_owned()
+}
+
+#[test]
+fn a_value_is_refused_alike_from_a_flag_the_environment_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, env, section, key, value, says) in [
+        ("--webhook-debounce-ms", "KATALOG_WEBHOOK_DEBOUNCE_MS", "webhooks", "debounce_ms", "-5", "`-5` is not a whole number"),
+        ("--addr", "KATALOG_ADDR", "serve", "addr", "\"127.0.0.1:99999\"", "`99999` in `127.0.0.1:99999` is not a port"),
+        ("--rate-limit-search", "KATALOG_RATE_LIMIT_SEARCH", "limits", "search_per_minute", "-1", "-1 is not in 0..=4294967295"),
+        ("--keep-audit-days", "KATALOG_KEEP_AUDIT_DAYS", "retention", "audit_days", "0", "0 would delete all of it"),
+    ] {
+        let given = value.trim_matches('"');
+        let by_flag = katalog_in(dir.path(), &["config", "check", &format!("{flag}={given}")], &[]);
+        let by_env = katalog_in(dir.path(), &["config", "check"], &[(env, given)]);
+        std::fs::write(dir.path().join("katalog.toml"), format!("database = \"sqlite://k.db\"\n\n[{section}]\n{key} = {value}\n")).unwrap();
+        let by_file = katalog_in(dir.path(), &["config", "check"], &[]);
+        std::fs::remove_file(dir.path().join("katalog.toml")).unwrap();
+        for output in [&by_flag, &by_env, &by_file] {
+            assert!(!output.status.success(), "{key} = {value} must be refused");
+        }
+        let from_flag = reason_after(&text(&by_flag.stderr), &format!("{flag}: "));
+        let from_env = reason_after(&text(&by_env.stderr), &format!("{env}: "));
+        let at = format!("katalog.toml:4:{}: {section}.{key}: ", key.len() + 4);
+        let from_file = reason_after(&text(&by_file.stderr), &at);
+        assert!(from_flag.contains(says), "{says:?} expected: {from_flag}");
+        assert_eq!(from_env, from_flag, "the environment's value is refused as the flag's");
+        assert_eq!(from_file, from_flag, "the file's value is refused as the flag's, at its line");
+    }
+}
+
+#[test]
+fn unknown_keys_and_sections_are_refused_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("katalog.toml"),
+        "database = \"sqlite://k.db\"\ncontents = \"c\"\n\n[serv]\naddr = \"127.0.0.1:1\"\n\n[limits]\nread_per_minute = 5\nwrite_per_minute = 5\n",
+    )
+    .unwrap();
+    let output = katalog_in(dir.path(), &["migrate"], &[]);
+    assert!(!output.status.success(), "unknown keys must stop every command");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("katalog.toml:2:12: unknown field `contents`, expected one of"), "{stderr}");
+    assert!(stderr.contains("`content`") && stderr.contains("`serve`"), "the keys and sections known expected: {stderr}");
+    assert!(stderr.contains("katalog.toml:4:1: unknown field `serv`"), "{stderr}");
+    assert!(
+        stderr.contains("katalog.toml:9:20: unknown field `write_per_minute` in [limits], expected one of `behind_proxy`, `manage_per_minute`"),
+        "{stderr}"
+    );
+    assert!(names_in(dir.path()) == ["katalog.toml"], "nothing is opened: {:?}", names_in(dir.path()));
+}
+
+#[test]
+fn file_values_must_have_the_type_of_their_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (content, says) in [
+        ("[serve]\ncors_origins = \"https://a.example\"\n", "2:16: serve.cors_origins: invalid type: expected a list of strings, found string"),
+        ("[serve]\ncache_mb = 1.5\n", "2:12: serve.cache_mb: invalid type: expected a whole number, found float"),
+        ("[limits]\nbehind_proxy = \"yes\"\n", "2:16: limits.behind_proxy: invalid type: expected true or false, found string"),
+        ("[outbound]\nallow_hosts = [\"a.example\", 7]\n", "2:15: outbound.allow_hosts: invalid type: expected a list of strings, found array"),
+    ] {
+        std::fs::write(dir.path().join("katalog.toml"), content).unwrap();
+        // `migrate` takes none of these settings, and still refuses a file that gets one wrong.
+        for command in ["config check", "migrate"] {
+            let output = katalog_in(dir.path(), &command.split(' ').collect::<Vec<_>>(), &[]);
+            assert!(!output.status.success(), "{command}: {content:?} must be refused");
+            assert!(text(&output.stderr).contains(&format!("katalog.toml:{says}")), "{command}: {says:?} expected for {content:?}: {}", text(&output.stderr));
+        }
+    }
+    assert_eq!(names_in(dir.path()), ["katalog.toml"], "nothing is opened");
+}
+
+#[test]
+fn config_show_says_where_every_value_comes_from_and_hides_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("katalog.toml"),
+        "content = \"from-file\"\n\n[serve]\ncache_mb = 7\nmetrics_token = \"file-secret\"\n\n[limits]\nbehind_proxy = true\n",
+    )
+    .unwrap();
+    let output = katalog_in(
+        dir.path(),
+        &["config", "show", "--addr", "127.0.0.1:2222"],
+        &[("KATALOG_CACHE_MB", "9"), ("KATALOG_METRICS_TOKEN", "env-secret"), ("KATALOG_OUTBOUND_ALLOW_HOSTS", "a.internal,b.internal")],
+    );
+    let shown = text(&output.stdout);
+    let settings = shown_settings(&output);
+    assert!(!shown.contains("secret"), "a secret is never shown: {shown}");
+    let lines: Vec<&str> = shown.lines().collect();
+    for expected in [
+        "addr = \"127.0.0.1:2222\"  # --addr",
+        "cache_mb = 9  # KATALOG_CACHE_MB",
+        "# metrics_token: set, hidden  # KATALOG_METRICS_TOKEN",
+        "content = \"from-file\"  # katalog.toml:1:11",
+        "behind_proxy = true  # katalog.toml:8:16",
+        "allow_hosts = [\"a.internal\", \"b.internal\"]  # KATALOG_OUTBOUND_ALLOW_HOSTS",
+        "schemas = \"schemas\"  # default",
+        "debounce_ms = 1000  # default",
+        "cors_origins = []  # default",
+        "# search_index: not set (beside a SQLite database; data/search-NAME for a PostgreSQL database NAME)",
+        "# audit_days: not set (kept forever)",
+    ] {
+        assert!(lines.contains(&expected), "{expected:?} expected in:\n{shown}");
+    }
+    assert_eq!(settings["limits"]["behind_proxy"].as_bool(), Some(true), "the output is a configuration file");
+    assert!(settings["serve"].get("metrics_token").is_none(), "the hidden secret is not a value: {shown}");
+}
+
 on_both_databases!(reindex_refuses_while_a_server_holds_the_index);
 async fn reindex_refuses_while_a_server_holds_the_index(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
