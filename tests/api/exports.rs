@@ -291,7 +291,7 @@ async fn a_killed_export_leaves_the_previous_one_intact(db: TestDb) {
     let marker = out.path().join(".web.pending");
     // Killed as soon as new pages wait beside the old ones.
     let started = std::time::Instant::now();
-    while !(marker.exists() && !pending_files(&folder).is_empty()) && started.elapsed() < std::time::Duration::from_secs(60) {
+    while (!marker.exists() || pending_files(&folder).is_empty()) && started.elapsed() < std::time::Duration::from_secs(60) {
         assert!(export.try_wait().unwrap().is_none(), "the export ended before it could be killed");
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
