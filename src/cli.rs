@@ -1189,6 +1189,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         partner_fetch: args.partner_fetch.settings(),
         metrics_token: args.metrics_token.clone(),
         webhooks: args.webhooks.timing(),
+        clock: crate::clock::Clock::System,
     };
     let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings)
         .context("--cors-origin / KATALOG_CORS_ORIGINS")?;
@@ -1196,11 +1197,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing(), &state.partner_fetch.fence)?;
     let mut beats = crate::background::Beats::default();
     {
-        let (store, registry, metrics) = (state.store.clone(), state.registry.clone(), state.metrics.clone());
+        let (store, registry, metrics, clock) = (state.store.clone(), state.registry.clone(), state.metrics.clone(), state.clock.clone());
         beats.every("applying due schedules", crate::workflow::scheduler::TICK, move || {
-            let (store, registry, metrics) = (store.clone(), registry.clone(), metrics.clone());
+            let (store, registry, metrics, now) = (store.clone(), registry.clone(), metrics.clone(), clock.now());
             async move {
-                crate::workflow::scheduler::apply_due(&store, &registry).await?;
+                crate::workflow::scheduler::apply_due(&store, &registry, now).await?;
                 metrics.scheduler_ran();
                 Ok::<_, crate::store::StoreError>(())
             }

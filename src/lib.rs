@@ -8,6 +8,7 @@ pub mod background;
 pub mod backup;
 pub mod channels;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod content;
 pub mod digest;
