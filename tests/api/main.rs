@@ -1,4 +1,5 @@
-//! Integration tests: the real `katalog` binary against SQLite and PostgreSQL.
+//! Integration tests against SQLite and PostgreSQL: the server built in the
+//! test's process, the `katalog` binary for the command line, signals and logs.
 
 mod accessibility;
 mod admin;
