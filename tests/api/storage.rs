@@ -212,7 +212,7 @@ async fn change_log_sequence_follows_commit_order(db: TestDb) {
         b_store.append_change(&b, entry("second"), Locale::SOURCE, "publish", Some(1), chrono::Utc::now()).await.unwrap();
         b.commit().await.unwrap();
     });
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    crate::helpers::eventually("B is under way", async || b_is_waiting(&store).await).await;
     assert!(!b.is_finished(), "B must wait for A");
     a.commit().await.unwrap();
     b.await.unwrap();
@@ -222,3 +222,20 @@ async fn change_log_sequence_follows_commit_order(db: TestDb) {
     assert_eq!(order, ["first", "second"], "sequence numbers follow commit order");
 }
 on_both_databases!(change_log_sequence_follows_commit_order);
+
+/// Whether a second writer is under way beside the one holding the write
+/// lock: PostgreSQL shows it waiting for a lock; SQLite, whose BEGIN
+/// IMMEDIATE waits inside the library, only that it holds a connection.
+async fn b_is_waiting(store: &Store) -> bool {
+    let db = store.connection();
+    match store.backend() {
+        sea_orm::DbBackend::Postgres => {
+            let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+            scalar(store, waiting).await > 0
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            pool.size() as usize - pool.num_idle() >= 2
+        }
+    }
+}
