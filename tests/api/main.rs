@@ -1,6 +1,10 @@
 //! Integration tests against SQLite and PostgreSQL: the server built in the
 //! test's process, the `katalog` binary for the command line, signals and logs.
 
+// The server built in the test's process allocates as the binary does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod accessibility;
 mod admin;
 mod audience;
