@@ -43,8 +43,8 @@ pub enum AppError {
     Database { url: String, source: StoreError },
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The content folder imported into an empty database; its problems
-    /// are in [`ImportError::Invalid`].
+    /// Importing the content folder into an empty database failed; a
+    /// folder with problems lists them in [`ImportError::Invalid`].
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error("--cors-origin / KATALOG_CORS_ORIGINS")]
