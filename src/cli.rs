@@ -8,13 +8,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::{App, AppError, WhenHeld};
+use crate::clock::Clock;
 use crate::content::{Locale, Registry};
-use crate::http::AppState;
 use crate::import::{self, ImportError, ImportOptions, ImportReport};
 use crate::search::{SearchIndex, Synonyms};
 use crate::settings::Resolved;
 pub use crate::settings::{DatabaseArgs, FenceArgs, PartnerFetchArgs, RetentionArgs, SchemaArgs, SearchArgs, ServeArgs, WebhookArgs};
-use crate::store::{AuditEvent, Pruned, Store};
+use crate::store::Store;
 use crate::workflow::Role;
 
 #[derive(Parser, Debug)]
@@ -391,46 +392,11 @@ pub async fn run(resolved: Resolved<Cli>) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A folder of serve's own (`name`: `search`, `partner-bundle`): given,
-/// or derived from the database so that every database has its own.
-fn folder_for_database(given: Option<&Path>, database: &str, name: &str) -> PathBuf {
-    if let Some(folder) = given {
-        return folder.to_owned();
-    }
-    let without_options = database.split('?').next().unwrap_or(database);
-    match without_options.strip_prefix("sqlite://") {
-        Some(file) => PathBuf::from(format!("{file}.{name}")),
-        None => PathBuf::from("data").join(format!("{name}-{}", without_options.rsplit('/').next().unwrap_or("katalog"))),
-    }
-}
-
-/// Whether a command that finds the index folder unavailable (another
-/// process holds it) reads an index in memory, built from the database.
-#[derive(Clone, Copy, PartialEq)]
-enum WhenHeld {
-    InMemory,
-    Refuse,
-}
-
-/// Opens the index in its folder, or in memory when the folder is
-/// unavailable and the command may do with that.
-fn open_search_index(given: Option<&Path>, database: &str, registry: Arc<Registry>, when_held: WhenHeld) -> anyhow::Result<SearchIndex> {
-    let folder = folder_for_database(given, database, "search");
-    match SearchIndex::open(Some(&folder), registry.clone()) {
-        Ok(index) => Ok(index),
-        Err(error) if when_held == WhenHeld::Refuse => Err(error.into()),
-        Err(error) => {
-            tracing::warn!(%error, folder = %folder.display(), "search index folder unavailable; keeping the index in memory");
-            Ok(SearchIndex::open(None, registry)?)
-        }
-    }
-}
-
 async fn open_search_command(args: &SearchArgs, when_held: WhenHeld) -> anyhow::Result<(Store, SearchIndex, Synonyms)> {
     let registry = load_registry(&args.schemas)?;
     let store = open_store(&args.database).await?;
     store.migrate().await?;
-    let index = open_search_index(args.search_index.as_deref(), &args.database.database, registry, when_held)?;
+    let index = crate::app::open_search_index(args.search_index.as_deref(), &args.database.database, registry, when_held)?;
     let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
     Ok((store, index, synonyms))
 }
@@ -617,141 +583,37 @@ fn load_registry(args: &SchemaArgs) -> anyhow::Result<Arc<Registry>> {
 }
 
 async fn open_store(args: &DatabaseArgs) -> anyhow::Result<Store> {
-    Store::connect(&args.database).await.with_context(|| format!("cannot open the database {}", redact(&args.database)))
+    Ok(crate::app::open_store(&args.database).await?)
 }
-
-/// The URL without its password, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// How often `serve` applies the retention settings (and once at start):
-/// history ages in days, so an hourly look keeps it within an hour of them.
-const RETENTION_BEAT: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// How long `serve` spends at shutdown delivering webhooks still queued.
-const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(15);
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    // Everything read from folders is read before the database is opened:
-    // a mistake there stops the start before anything is written.
-    let registry = load_registry(&args.schemas)?;
-    let synonyms = Synonyms::load(&args.content.join("synonyms.toml"))?;
-    let settings = crate::channels::Settings { site: crate::channels::Site::load(&args.content.join("site.toml"))?, templates: args.templates.clone() };
-    let site = crate::channels::live::LiveSite::new(&settings)?;
-    let store = open_store(&args.database).await?;
-    store.migrate().await?;
-    if store.count_entries().await?.is_empty() {
-        tracing::info!(content = %args.content.display(), "empty database: importing the content folder");
-        // The sample content of a new installation goes live at once.
-        let options = ImportOptions { publish: true, progress: true, ..Default::default() };
-        match run_import(&store, &registry, &args.content, &options).await? {
-            Some(report) => eprintln!("{}", summary(&report)),
-            None => return Ok(ExitCode::FAILURE),
+    let app = match App::build(&args, Clock::System).await {
+        Ok(app) => app,
+        Err(AppError::Import(ImportError::Invalid(problems))) => {
+            print_invalid(&args.content, &problems);
+            return Ok(ExitCode::FAILURE);
         }
-    }
-    let search = open_search_index(args.search_index.as_deref(), &args.database.database, registry.clone(), WhenHeld::InMemory)?;
-    let bundle =
-        crate::channels::live::LiveBundle::open(&settings, &folder_for_database(args.partner_bundle.as_deref(), &args.database.database, "partner-bundle"))?;
-    let settings = crate::http::Settings {
-        cache_bytes: args.cache_mb * 1024 * 1024,
-        ready_max_lag: args.ready_max_lag,
-        rate_limits: crate::http::RateLimits {
-            manage_per_minute: args.rate_limit_manage,
-            search_per_minute: args.rate_limit_search,
-            read_per_minute: args.rate_limit_read,
-            behind_proxy: args.behind_proxy,
-        },
-        cors_origins: args.cors_origins.clone(),
-        partner_fetch: args.partner_fetch.settings(),
-        metrics_token: args.metrics_token.clone(),
-        webhooks: args.webhooks.timing(),
+        Err(error) => return Err(error.into()),
     };
-    let state = AppState::new(store, registry, Arc::new(search), Arc::new(synonyms), Arc::new(site), Arc::new(bundle), &settings)
-        .context("--cors-origin / KATALOG_CORS_ORIGINS")?;
-    state.feed.start().await?;
-    let dispatcher = crate::webhooks::Dispatcher::new(state.store.clone(), args.webhooks.timing(), &state.partner_fetch.fence)?;
-    let mut beats = crate::background::Beats::default();
-    {
-        let (store, registry, metrics) = (state.store.clone(), state.registry.clone(), state.metrics.clone());
-        beats.every("applying due schedules", crate::workflow::scheduler::TICK, move || {
-            let (store, registry, metrics) = (store.clone(), registry.clone(), metrics.clone());
-            async move {
-                crate::workflow::scheduler::apply_due(&store, &registry).await?;
-                metrics.scheduler_ran();
-                Ok::<_, crate::store::StoreError>(())
-            }
-        });
-        let feed = state.feed.clone();
-        beats.run(move |stop| async move { feed.follow(stop).await });
-        let (store, registry, site) = (state.store.clone(), state.registry.clone(), state.site.clone());
-        tokio::spawn(async move {
-            if let Err(error) = site.warm_up(&store, &registry).await {
-                tracing::warn!(%error, "reading the web site's catalogue failed; the first visitor retries");
-            }
-        });
-        let dispatcher = dispatcher.clone();
-        beats.every("delivering webhooks", crate::webhooks::BEAT, move || {
-            let dispatcher = dispatcher.clone();
-            async move { dispatcher.run_once().await }
-        });
-        let retention = args.retention.retention();
-        if !retention.keeps_everything() {
-            let store = state.store.clone();
-            beats.every("pruning history", RETENTION_BEAT, move || {
-                let store = store.clone();
-                async move {
-                    let pruned = store.prune(retention, chrono::Utc::now()).await?;
-                    if pruned != Pruned::default() {
-                        tracing::info!(revisions = pruned.revisions, audit_events = pruned.audit_events, "pruned history past its retention");
-                    }
-                    Ok::<_, crate::store::StoreError>(())
-                }
-            });
-        }
+    if let Some(report) = app.imported() {
+        eprintln!("{}", summary(report));
     }
-    let feed = state.feed.clone();
-    let served = crate::server::serve(
-        &args.addr,
-        state,
-        |addr| {
-            // Whoever started us may have stopped reading stdout: not a reason to fail.
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "katalog is serving http://{addr}/\n  web site:  http://{addr}/de/\n  editors:   http://{addr}/admin/ (sign in with a token from `katalog token create`)\n  \
-                 API docs:  http://{addr}/docs\n  OpenAPI:   http://{addr}/openapi.json\n  \
-                 example:   http://{addr}/api/v1/service/personalausweis-beantragen"
-            );
-            let _ = out.flush();
-        },
-        crate::server::shutdown_signal(),
-    )
-    .await;
-    // Requests in flight were answered; now the background work finishes
-    // its round, the last changes are queued and the webhook outbox is
-    // flushed, for a bounded time.
-    beats.stop().await;
-    let flush = async {
-        feed.catch_up(crate::feed::Needs::OwnCommits).await?;
-        dispatcher.flush().await.map_err(anyhow::Error::from)
-    };
-    match tokio::time::timeout(SHUTDOWN_FLUSH, flush).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "flushing the webhook outbox failed; it is retried at the next start"),
-        Err(_) => tracing::warn!("flushing the webhook outbox took too long; the rest is delivered after the next start"),
-    }
-    served?;
+    print_banner(app.addr());
+    app.serve(crate::server::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first line tells whoever started `serve` where it listens.
+fn print_banner(addr: std::net::SocketAddr) {
+    // Whoever started us may have stopped reading stdout: not a reason to fail.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "katalog is serving http://{addr}/\n  web site:  http://{addr}/de/\n  editors:   http://{addr}/admin/ (sign in with a token from `katalog token create`)\n  \
+         API docs:  http://{addr}/docs\n  OpenAPI:   http://{addr}/openapi.json\n  \
+         example:   http://{addr}/api/v1/service/personalausweis-beantragen"
+    );
+    let _ = out.flush();
 }
 
 async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -771,32 +633,18 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
 /// Imports and prints every problem; `None` when the folder had problems.
 async fn run_import(store: &Store, registry: &Arc<Registry>, dir: &Path, options: &ImportOptions) -> anyhow::Result<Option<ImportReport>> {
     match import::import(store, registry, dir, options).await {
-        Ok(report) => {
-            let event = AuditEvent {
-                request_id: format!("import-{}", chrono::Utc::now().timestamp_millis()),
-                actor: options.author.clone(),
-                action: "import".into(),
-                locale: None,
-                detail: serde_json::json!({
-                    "folder": dir.display().to_string(),
-                    "entries": report.entries,
-                    "new_entries": report.created_entries,
-                    "new_revisions": report.new_revisions,
-                    "published": report.published,
-                }),
-            };
-            if report.new_revisions > 0 {
-                store.record_audit_event(&event).await?;
-            }
-            Ok(Some(report))
-        }
+        Ok(report) => Ok(Some(report)),
         Err(ImportError::Invalid(problems)) => {
-            print_problems(dir, &problems);
-            eprintln!("{} problem(s) in {}; nothing was imported", problems.len(), dir.display());
+            print_invalid(dir, &problems);
             Ok(None)
         }
         Err(error) => Err(error.into()),
     }
+}
+
+fn print_invalid(dir: &Path, problems: &[import::Problem]) {
+    print_problems(dir, problems);
+    eprintln!("{} problem(s) in {}; nothing was imported", problems.len(), dir.display());
 }
 
 fn validate_command(args: ValidateArgs) -> anyhow::Result<ExitCode> {
@@ -943,12 +791,5 @@ mod tests {
         let mut command = super::Cli::command();
         let help = command.find_subcommand_mut("restore").unwrap().render_long_help().to_string();
         assert!(help.contains("SQLite backup restores into PostgreSQL"), "{help}");
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(super::redact("sqlite://data/k.db"), "sqlite://data/k.db");
     }
 }

@@ -3,11 +3,13 @@
 
 pub mod admin;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod background;
 pub mod backup;
 pub mod channels;
 pub mod cli;
+pub mod clock;
 pub mod content;
 pub mod digest;
 pub mod feed;

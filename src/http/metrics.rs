@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,8 @@ pub struct Metrics {
     requests: Mutex<HashMap<(Method, Arc<str>), RouteStats>>,
     /// Unix time in milliseconds of the scheduler's last finished round; 0 for never.
     scheduler_last_run_ms: AtomicI64,
+    /// Rounds the scheduler finished: who moved the clock waits for one more.
+    scheduler_rounds: AtomicU64,
 }
 
 #[derive(Default)]
@@ -66,6 +68,7 @@ impl Metrics {
     /// Notes that the scheduler finished a round now.
     pub fn scheduler_ran(&self) {
         self.scheduler_last_run_ms.store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+        self.scheduler_rounds.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -124,7 +127,7 @@ pub async fn render(state: &AppState) -> Result<String, StoreError> {
     family(&mut out, "katalog_webhook_deliveries_pending", "gauge", "Webhook deliveries waiting for their first attempt or a retry.");
     let _ = writeln!(out, "katalog_webhook_deliveries_pending {}", state.store.pending_webhook_deliveries().await?);
 
-    let schedules = state.store.schedule_counts(Utc::now()).await?;
+    let schedules = state.store.schedule_counts(state.clock.now()).await?;
     family(&mut out, "katalog_schedules_pending", "gauge", "Scheduled publications and withdrawals not yet applied.");
     let _ = writeln!(out, "katalog_schedules_pending {}", schedules.pending);
     family(&mut out, "katalog_schedules_due", "gauge", "Of those, the ones whose time has come.");
@@ -132,6 +135,8 @@ pub async fn render(state: &AppState) -> Result<String, StoreError> {
     family(&mut out, "katalog_scheduler_last_run_timestamp_seconds", "gauge", "When the scheduler last finished a round (0: never).");
     let last_run = state.metrics.scheduler_last_run_ms.load(Ordering::Relaxed) as f64 / 1000.0;
     let _ = writeln!(out, "katalog_scheduler_last_run_timestamp_seconds {last_run}");
+    family(&mut out, "katalog_scheduler_rounds_total", "counter", "Rounds the scheduler finished.");
+    let _ = writeln!(out, "katalog_scheduler_rounds_total {}", state.metrics.scheduler_rounds.load(Ordering::Relaxed));
     Ok(out)
 }
 

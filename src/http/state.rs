@@ -8,6 +8,7 @@ use super::problem::ApiError;
 use super::security::{BadOrigin, CorsOrigins};
 use crate::api::response_cache::ResponseCache;
 use crate::channels::live::{LiveBundle, LiveSite};
+use crate::clock::Clock;
 use crate::content::{ContentType, Registry};
 use crate::feed::{ChangeFeed, Consumer};
 use crate::search::{SearchIndex, Synonyms};
@@ -28,6 +29,8 @@ pub struct AppState {
     /// The partner bundle of the live content, served at `/partner/`.
     pub bundle: Arc<LiveBundle>,
     pub metrics: Arc<Metrics>,
+    /// The time schedules fall due by.
+    pub clock: Clock,
     /// `/readyz` fails while a change-log consumer is further behind.
     pub ready_max_lag: u64,
     /// How partner bundles are fetched; its fence also guards webhook URLs.
@@ -52,6 +55,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// How webhook events wait for further changes of their entry.
     pub webhooks: crate::webhooks::Timing,
+    /// The system clock, or one that tests move.
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -77,6 +82,7 @@ impl AppState {
             site,
             bundle,
             metrics: Arc::default(),
+            clock: settings.clock.clone(),
             ready_max_lag: settings.ready_max_lag,
             partner_fetch: Arc::new(settings.partner_fetch.clone()),
             metrics_token: settings

@@ -23,7 +23,7 @@ pub use problem::Problem;
 use crate::content::{Locale, Registry};
 use crate::digest::sha256_hex;
 use crate::store::entity::{entry, publication, revision};
-use crate::store::{Atomic, Going, ImportBaseline, Link, LiveChange, Store, StoreError, Subject, WriteBatch};
+use crate::store::{Atomic, AuditEvent, Going, ImportBaseline, Link, LiveChange, Store, StoreError, Subject, WriteBatch};
 use crate::workflow::{Publishable, State};
 use check::{CheckedEntry, KnownSlugs, check_entry};
 use scan::EntryFiles;
@@ -92,7 +92,8 @@ pub fn validate(root: &Path, registry: &Registry, drafts: bool) -> Result<Import
     Ok(ImportReport { entries: entries.len(), files: entries.iter().map(|e| 1 + e.translations.len()).sum(), elapsed: started.elapsed(), ..Default::default() })
 }
 
-/// Imports a folder into the store and publishes what changed.
+/// Imports a folder into the store and publishes what changed; an import
+/// that changed something is recorded in the audit log.
 pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (entries, problems) = scan::scan(root, registry);
@@ -105,6 +106,9 @@ pub async fn import(store: &Store, registry: &Arc<Registry>, root: &Path, option
         })
         .await?;
     report.elapsed = started.elapsed();
+    if report.new_revisions > 0 {
+        store.record_audit_event(&audit_event(root, options, &report)).await?;
+    }
     Ok(report)
 }
 
@@ -180,6 +184,23 @@ async fn write_folder(
         return Err(ImportError::Invalid(problems));
     }
     Ok(report)
+}
+
+/// An import that changed something, in the audit log.
+fn audit_event(root: &Path, options: &ImportOptions, report: &ImportReport) -> AuditEvent {
+    AuditEvent {
+        request_id: format!("import-{}", Utc::now().timestamp_millis()),
+        actor: options.author.clone(),
+        action: "import".into(),
+        locale: None,
+        detail: serde_json::json!({
+            "folder": root.display().to_string(),
+            "entries": report.entries,
+            "new_entries": report.created_entries,
+            "new_revisions": report.new_revisions,
+            "published": report.published,
+        }),
+    }
 }
 
 fn known_slugs(entries: &[EntryFiles], baseline: &ImportBaseline) -> KnownSlugs {

@@ -230,10 +230,10 @@ fn listen_addr(addr: &str) -> Result<String, String> {
 
 fn database_url(url: &str) -> Result<String, String> {
     if !crate::store::is_supported_url(url) {
-        return Err(format!("`{}` is not sqlite://PATH or postgres://…", crate::cli::redact(url)));
+        return Err(format!("`{}` is not sqlite://PATH or postgres://…", crate::app::redact(url)));
     }
     if !url.starts_with("sqlite:") {
-        reqwest::Url::parse(url).map_err(|error| format!("`{}` is not a URL: {error}", crate::cli::redact(url)))?;
+        reqwest::Url::parse(url).map_err(|error| format!("`{}` is not a URL: {error}", crate::app::redact(url)))?;
     }
     Ok(url.to_owned())
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::publishing::{self, Approved, PublishError};
@@ -15,10 +15,11 @@ pub const TICK: Duration = Duration::from_millis(250);
 
 const ACTOR: &str = "scheduler";
 
-/// Applies every schedule due now; returns how many this process applied.
-pub async fn apply_due(store: &Store, registry: &Registry) -> Result<usize, StoreError> {
+/// Applies every schedule due by `now` (the server's clock); returns how
+/// many this process applied.
+pub async fn apply_due(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let mut applied = 0;
-    for due in store.due_schedules(Utc::now(), 100).await? {
+    for due in store.due_schedules(now, 100).await? {
         let event = |action: &str, detail| AuditEvent {
             request_id: format!("schedule-{}-{}", due.entry_id, due.due_at.timestamp()),
             actor: ACTOR.into(),

@@ -6,14 +6,12 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
 use crate::browser::{Browser, WCAG_2_1_AA, axe_source, violations};
-use crate::helpers::{Server, TestDb, katalog, repo_path, text};
+use crate::helpers::{Server, TestDb, katalog, named_token, repo_path, text};
 use crate::on_both_databases;
 
 /// A person's API token, named as the UI will show them.
 fn person(db: &TestDb, role: &str, name: &str) -> String {
-    let output = katalog(&["token", "create", "--role", role, "--name", name, "--database", &db.url]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    text(&output.stdout).trim().to_owned()
+    named_token(db, role, name, &[])
 }
 
 /// A browser-like client over HTTP: keeps its cookies, follows no redirects.

@@ -3,7 +3,8 @@
 //! after a restart, with its change-log entry, and every webhook that was
 //! due is delivered or still pending.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value as SqlValue};
@@ -26,7 +27,8 @@ enum Acknowledged {
 
 /// Saves a new name and publishes it, again and again, until the server
 /// stops answering; returns what it acknowledged.
-async fn write_until_gone(base: String, token: String, slug: &'static str) -> Vec<Acknowledged> {
+/// `published` counts the publishes of every writer as they are acknowledged.
+async fn write_until_gone(base: String, token: String, slug: &'static str, published: Arc<AtomicUsize>) -> Vec<Acknowledged> {
     let client = http_client();
     let path = format!("{base}/api/v1/manage/service/{slug}");
     let mut acknowledged = Vec::new();
@@ -52,6 +54,7 @@ async fn write_until_gone(base: String, token: String, slug: &'static str) -> Ve
         let Ok(response) = publish.send().await else { break };
         if response.status() == StatusCode::OK {
             acknowledged.push(Acknowledged::Published { slug, revision });
+            published.fetch_add(1, Ordering::Relaxed);
         }
     }
     acknowledged
@@ -66,7 +69,7 @@ async fn acknowledged_writes_survive_a_kill(db: TestDb) {
     let content = sample_content();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let receiver = Receiver::start(port).await;
-    let mut server = Server::start_with(&db, content.path(), &FAST_WEBHOOKS);
+    let mut server = Server::start_process(&db, content.path(), &FAST_WEBHOOKS);
     let (admin, publisher) = (token(&db, "admin", &[]), token(&db, "publisher", &[]));
     let subscription = server
         .client
@@ -78,8 +81,10 @@ async fn acknowledged_writes_survive_a_kill(db: TestDb) {
         .unwrap();
     assert_eq!(subscription.status(), StatusCode::CREATED);
 
-    let writers: Vec<_> = SERVICES.iter().map(|slug| tokio::spawn(write_until_gone(server.base.clone(), publisher.clone(), slug))).collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let published = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = SERVICES.iter().map(|slug| tokio::spawn(write_until_gone(server.base.clone(), publisher.clone(), slug, published.clone()))).collect();
+    // Killed in the middle of the writes, with webhooks under way.
+    eventually("publishes by every writer", async || published.load(Ordering::Relaxed) >= 3 * SERVICES.len()).await;
     server.kill_hard();
     let mut acknowledged = Vec::new();
     for writer in writers {

@@ -1,11 +1,15 @@
 //! Test harness: a fresh database per test (a SQLite file or a PostgreSQL
-//! database of its own) and the real `katalog` binary serving on a free port.
+//! database of its own) and the server, built in the test's process and
+//! serving on a free port, or the `katalog` binary where a test needs a
+//! process.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
+use katalog::clock::ManualClock;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
@@ -82,17 +86,35 @@ impl Drop for TestDb {
     }
 }
 
-/// A running `katalog serve`, killed when dropped.
+/// A running server: the application built in this process (the usual
+/// case), or the `katalog serve` binary where a test needs a process of its
+/// own (signals, logs). Stopped at once when dropped.
 pub struct Server {
     pub base: String,
-    child: Child,
     pub client: reqwest::Client,
+    /// The clock its schedules fall due by; it moves only when advanced.
+    /// (A server started as a process keeps the system's.)
+    pub clock: ManualClock,
+    running: Running,
     /// The server's own search index folder.
     search_index: tempfile::TempDir,
     /// The folder the server keeps its partner bundle in.
     pub partner_bundle: tempfile::TempDir,
-    /// What it logged, when started with [`Server::start_logging`].
-    logs: Option<std::sync::Arc<std::sync::Mutex<String>>>,
+}
+
+enum Running {
+    /// On a runtime of its own: tests make blocking calls (`katalog`
+    /// commands) that must not stall the server.
+    InProcess {
+        runtime: Option<tokio::runtime::Runtime>,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        served: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
+    },
+    Process {
+        child: Child,
+        /// What it logged, when started with [`Server::start_logging`].
+        logs: Option<std::sync::Arc<std::sync::Mutex<String>>>,
+    },
 }
 
 impl Server {
@@ -102,11 +124,55 @@ impl Server {
 
     /// Starts with further `serve` options.
     pub fn start_with(db: &TestDb, content: &Path, options: &[&str]) -> Server {
+        Server::start_at(db, content, options, ManualClock::starting_at(chrono::Utc::now()))
+    }
+
+    /// Starts with its clock at a time of the test's choosing.
+    pub fn start_at(db: &TestDb, content: &Path, options: &[&str], clock: ManualClock) -> Server {
+        let (search_index, partner_bundle) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut command_line = vec!["katalog".to_owned(), "serve".to_owned()];
+        command_line.extend(serve_options(db, content, &search_index, &partner_bundle));
+        // Tests drive the API far faster than people do; the tests of the
+        // limits turn them on again with options of their own, which come later.
+        command_line.extend(["--rate-limit-manage", "0", "--rate-limit-search", "0"].map(str::to_owned));
+        command_line.extend(options.iter().map(|option| option.to_string()));
+        let matches = katalog::cli::Cli::command().args_override_self(true).try_get_matches_from(&command_line).unwrap_or_else(|e| panic!("{e}"));
+        let katalog::cli::Command::Serve(args) = katalog::cli::Cli::from_arg_matches(&matches).unwrap().command else { unreachable!("parsed as serve") };
+
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("katalog-serve").enable_all().build().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, bound_at) = std::sync::mpsc::channel();
+        let (served_sender, served) = tokio::sync::oneshot::channel();
+        let app_clock = katalog::clock::Clock::from(clock.clone());
+        runtime.spawn(async move {
+            match katalog::app::App::build(&args, app_clock).await {
+                Ok(app) => {
+                    let _ = bound.send(Ok(app.addr()));
+                    let outcome = app.serve(async move { drop(stopped.await) }).await;
+                    let _ = served_sender.send(outcome.map_err(|error| format!("{error:#}")));
+                }
+                Err(error) => drop(bound.send(Err(format!("{error:#}")))),
+            }
+        });
+        let addr = bound_at.recv().unwrap().unwrap_or_else(|error| panic!("the server did not start: {error}"));
+        Server {
+            base: format!("http://{addr}"),
+            client: http_client(),
+            clock,
+            running: Running::InProcess { runtime: Some(runtime), stop: Some(stop), served: Some(served) },
+            search_index,
+            partner_bundle,
+        }
+    }
+
+    /// Starts the `katalog serve` binary, for tests of what only a process
+    /// shows: signals, SIGKILL, its exit.
+    pub fn start_process(db: &TestDb, content: &Path, options: &[&str]) -> Server {
         Server::spawn(db, content, options, None)
     }
 
-    /// Starts logging at `level` into a buffer that [`Server::logs`] reads
-    /// (not a terminal: one JSON object per line).
+    /// Starts the binary logging at `level` into a buffer that
+    /// [`Server::logs`] reads (not a terminal: one JSON object per line).
     pub fn start_logging(db: &TestDb, content: &Path, level: &str) -> Server {
         Server::spawn(db, content, &[], Some(level))
     }
@@ -115,18 +181,11 @@ impl Server {
         let search_index = tempfile::tempdir().unwrap();
         let partner_bundle = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
-            .args(["serve", "--addr", "127.0.0.1:0", "--database", &db.url, "--content"])
-            .arg(content)
-            .arg("--schemas")
-            .arg(repo_path("schemas"))
-            .arg("--search-index")
-            .arg(search_index.path())
-            .arg("--partner-bundle")
-            .arg(partner_bundle.path())
+            .arg("serve")
+            .args(serve_options(db, content, &search_index, &partner_bundle))
             .args(options)
             .env("RUST_LOG", log_level.unwrap_or("warn"))
-            // Tests drive the API far faster than people do; the tests of
-            // the limits turn them on with flags (which beat the environment).
+            // As for servers in the test's process; options beat the environment.
             .env("KATALOG_RATE_LIMIT_MANAGE", "0")
             .env("KATALOG_RATE_LIMIT_SEARCH", "0")
             .stdout(Stdio::piped())
@@ -157,7 +216,14 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        Server { base, child, client: http_client(), search_index, partner_bundle, logs }
+        Server {
+            base,
+            client: http_client(),
+            clock: ManualClock::starting_at(chrono::Utc::now()),
+            running: Running::Process { child, logs },
+            search_index,
+            partner_bundle,
+        }
     }
 
     /// The folder of the server's search index.
@@ -167,7 +233,32 @@ impl Server {
 
     /// What the server logged so far (empty unless started logging).
     pub fn logs(&self) -> String {
-        self.logs.as_ref().map(|logs| logs.lock().unwrap().clone()).unwrap_or_default()
+        match &self.running {
+            Running::Process { logs: Some(logs), .. } => logs.lock().unwrap().clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        match &mut self.running {
+            Running::Process { child, .. } => child,
+            Running::InProcess { .. } => panic!("only a server started as a process has one: start it with Server::start_process"),
+        }
+    }
+
+    /// Stops as at SIGTERM: requests in flight are answered, the webhook
+    /// outbox flushed; returns once it has stopped.
+    pub async fn stop(&mut self) {
+        match &mut self.running {
+            Running::InProcess { stop, served, .. } => {
+                drop(stop.take());
+                let outcome = served.take().expect("stopped once").await.unwrap_or_else(|_| Err("its task ended without an outcome".into()));
+                if let Err(error) = outcome {
+                    panic!("serve failed: {error}");
+                }
+            }
+            Running::Process { .. } => assert!(self.terminate().await.success(), "serve exits cleanly on SIGTERM"),
+        }
     }
 
     /// SIGTERM, as a service manager stops it; returns once it has exited.
@@ -176,8 +267,8 @@ impl Server {
         self.exited().await
     }
 
-    pub fn send_sigterm(&self) {
-        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+    pub fn send_sigterm(&mut self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child().id().to_string()]).status().unwrap();
         assert!(sent.success(), "kill -TERM failed");
     }
 
@@ -185,7 +276,7 @@ impl Server {
     /// else the test serves (webhook receivers) still answers.
     pub async fn exited(&mut self) -> std::process::ExitStatus {
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child().try_wait().unwrap() {
                 return status;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -194,8 +285,32 @@ impl Server {
 
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must be stored.
     pub fn kill_hard(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Moves the server's clock on, and returns once its scheduler has
+    /// looked at the new time.
+    pub async fn advance_clock(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+        self.scheduler_looked().await;
+    }
+
+    /// Returns once the scheduler has finished a round that started after
+    /// the call (the one running may have read the time before).
+    pub async fn scheduler_looked(&self) {
+        let rounds = self.scheduler_rounds().await;
+        eventually("two more rounds of the scheduler", async || self.scheduler_rounds().await >= rounds + 2).await;
+    }
+
+    async fn scheduler_rounds(&self) -> u64 {
+        let exposition = self.get("/metrics").await.text().await.unwrap();
+        exposition
+            .lines()
+            .find_map(|line| line.strip_prefix("katalog_scheduler_rounds_total "))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no scheduler round counter in {exposition}"))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -215,9 +330,35 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.running {
+            // At once, as the process would be killed; the runtime's
+            // threads end on their own.
+            Running::InProcess { runtime, .. } => runtime.take().expect("dropped once").shutdown_background(),
+            Running::Process { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
+}
+
+/// The options of every test server: its database, content and folders.
+fn serve_options(db: &TestDb, content: &Path, search_index: &tempfile::TempDir, partner_bundle: &tempfile::TempDir) -> Vec<String> {
+    let path = |path: &Path| path.to_str().unwrap().to_owned();
+    vec![
+        "--addr".into(),
+        "127.0.0.1:0".into(),
+        "--database".into(),
+        db.url.clone(),
+        "--content".into(),
+        path(content),
+        "--schemas".into(),
+        path(&repo_path("schemas")),
+        "--search-index".into(),
+        path(search_index.path()),
+        "--partner-bundle".into(),
+        path(partner_bundle.path()),
+    ]
 }
 
 /// Test servers (webhook receivers, partners) listen on loopback, which
@@ -287,16 +428,34 @@ macro_rules! on_both_databases {
     };
 }
 
-/// Long enough for every scheduler (ticking every 250 ms) to have looked.
-pub const SCHEDULER_GRACE: std::time::Duration = std::time::Duration::from_millis(1200);
-
-/// A new token of `role` (with further `token create` options).
+/// A new token of `role` (with further `token create` options), made as
+/// `katalog token create` makes it.
 pub fn token(db: &TestDb, role: &str, extra: &[&str]) -> String {
-    let mut args = vec!["token", "create", "--role", role, "--name", "Test", "--database", &db.url];
-    args.extend_from_slice(extra);
-    let output = katalog(&args);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    text(&output.stdout).trim().to_owned()
+    named_token(db, role, "Test", extra)
+}
+
+/// A token of someone called `name`, who shows as its author.
+pub fn named_token(db: &TestDb, role: &str, name: &str, extra: &[&str]) -> String {
+    let mut command_line = vec!["katalog", "token", "create", "--role", role, "--name", name, "--database", &db.url];
+    command_line.extend_from_slice(extra);
+    let katalog::cli::Command::Token(katalog::cli::TokenCommand::Create { role, name, expires_in_days, database }) =
+        katalog::cli::Cli::try_parse_from(command_line).unwrap_or_else(|e| panic!("{e}")).command
+    else {
+        unreachable!("parsed as token create")
+    };
+    // Called from tests' async code, which may not block on a runtime.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let store = katalog::store::Store::connect(&database.database).await.unwrap();
+            store.migrate().await.unwrap();
+            let expires_at = expires_in_days.map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+            let issued = katalog::auth::create_token(&store, &name, role, expires_at).await.unwrap();
+            issued.token
+        })
+    })
+    .join()
+    .unwrap()
 }
 
 /// Requests with a bearer token.

@@ -1,4 +1,9 @@
-//! Integration tests: the real `katalog` binary against SQLite and PostgreSQL.
+//! Integration tests against SQLite and PostgreSQL: the server built in the
+//! test's process, the `katalog` binary for the command line, signals and logs.
+
+// The server built in the test's process allocates as the binary does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod accessibility;
 mod admin;

@@ -17,7 +17,9 @@ async fn published_name(server: &Server, slug: &str) -> Option<String> {
 }
 
 async fn tokens_and_roles(db: TestDb) {
-    let editor = token(&db, "editor", &[]);
+    let made = katalog(&["token", "create", "--role", "editor", "--name", "Test", "--database", &db.url]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let editor = text(&made.stdout).trim().to_owned();
     let expired = token(&db, "admin", &["--expires-in-days", "0"]);
     let revoked = token(&db, "admin", &[]);
     let id = revoked.strip_prefix("kat_").unwrap().split('_').next().unwrap().to_owned();
@@ -512,8 +514,9 @@ async fn parameters_are_read_the_same_everywhere(db: TestDb) {
 }
 on_both_databases!(parameters_are_read_the_same_everywhere);
 
-fn in_seconds(seconds: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
+/// A time `hours` after the server's clock shows.
+fn in_hours(server: &Server, hours: i64) -> String {
+    (server.clock.now() + chrono::Duration::hours(hours)).to_rfc3339()
 }
 
 async fn change_count(db: &TestDb, slug: &str, action: &str) -> i64 {
@@ -543,19 +546,23 @@ async fn scheduled_publishing_happens_once(db: TestDb) {
     fields["name"] = json!("Gewerbe anmelden (ab 1. Januar)");
     let (status, _, _) = editor.send(Method::PUT, path, etag.as_deref(), Some(json!({"fields": fields}))).await;
     assert_eq!(status, 200);
+    let schedule = format!("{path}/schedule");
     let (status, _, problem) =
-        publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(2), "unpublish_at": in_seconds(1)}))).await;
+        publisher.send(Method::PUT, &schedule, None, Some(json!({"publish_at": in_hours(&second, 2), "unpublish_at": in_hours(&second, 1)}))).await;
     assert_eq!(status, 422, "{problem}");
-    let (status, _, scheduled) =
-        publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"publish_at": in_seconds(1), "revision": 2}))).await;
+    let (status, _, scheduled) = publisher.send(Method::PUT, &schedule, None, Some(json!({"publish_at": in_hours(&second, 1), "revision": 2}))).await;
     assert_eq!(status, 200, "{scheduled}");
     assert_eq!(scheduled["locales"][0]["scheduled_revision"], 2);
     assert!(scheduled["locales"][0]["publish_at"].is_string());
-    assert_ne!(published_name(&first, "gewerbe-anmelden").await.as_deref(), Some("Gewerbe anmelden (ab 1. Januar)"));
+    first.scheduler_looked().await;
+    second.scheduler_looked().await;
+    assert_ne!(published_name(&first, "gewerbe-anmelden").await.as_deref(), Some("Gewerbe anmelden (ab 1. Januar)"), "not due yet");
 
+    // Both servers look at the due schedule; the change happens once.
+    first.clock.advance(chrono::Duration::hours(2));
+    second.advance_clock(chrono::Duration::hours(2)).await;
+    first.scheduler_looked().await;
     eventually("the scheduled publish", async || published_name(&first, "gewerbe-anmelden").await.as_deref() == Some("Gewerbe anmelden (ab 1. Januar)")).await;
-    // Both servers had the chance; the change happened once.
-    tokio::time::sleep(crate::helpers::SCHEDULER_GRACE).await;
     assert_eq!(change_count(&db, "gewerbe-anmelden", "publish").await, 2, "the import's publish and the scheduled one");
     let (_, _, entry) = editor.send(Method::GET, path, None, None).await;
     assert_eq!(entry["locales"][0]["state"], "published");
@@ -564,10 +571,12 @@ async fn scheduled_publishing_happens_once(db: TestDb) {
     let by_scheduler: Vec<&Value> = log["items"].as_array().unwrap().iter().filter(|i| i["actor"] == "scheduler").collect();
     assert_eq!(by_scheduler.len(), 1);
 
-    let (status, _, _) = publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"unpublish_at": in_seconds(1)}))).await;
+    let (status, _, _) = publisher.send(Method::PUT, &schedule, None, Some(json!({"unpublish_at": in_hours(&second, 1)}))).await;
     assert_eq!(status, 200);
+    first.clock.advance(chrono::Duration::hours(2));
+    second.advance_clock(chrono::Duration::hours(2)).await;
+    first.scheduler_looked().await;
     eventually("the scheduled withdrawal", async || published_name(&second, "gewerbe-anmelden").await.is_none()).await;
-    tokio::time::sleep(crate::helpers::SCHEDULER_GRACE).await;
     assert_eq!(change_count(&db, "gewerbe-anmelden", "unpublish").await, 1);
 }
 on_both_databases!(scheduled_publishing_happens_once);
@@ -576,24 +585,27 @@ async fn schedules_survive_a_restart(db: TestDb) {
     let server = Server::start(&db, &repo_path("content"));
     let publisher = Client { server: &server, token: token(&db, "publisher", &[]) };
     let path = "/api/v1/manage/service/gewerbe-abmelden";
-    let (status, _, _) = publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"unpublish_at": in_seconds(2)}))).await;
+    let (status, _, _) = publisher.send(Method::PUT, &format!("{path}/schedule"), None, Some(json!({"unpublish_at": in_hours(&server, 1)}))).await;
     assert_eq!(status, 200);
+    server.scheduler_looked().await;
+    let later = katalog::clock::ManualClock::starting_at(server.clock.now() + chrono::Duration::hours(2));
     drop(publisher);
     drop(server);
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(change_count(&db, "gewerbe-abmelden", "unpublish").await, 0, "nothing ran while no server was up");
-    let server = Server::start(&db, &repo_path("content"));
+    assert_eq!(change_count(&db, "gewerbe-abmelden", "unpublish").await, 0, "not due while the server was up");
+    // Started again after the time has passed: the overdue withdrawal happens.
+    let server = Server::start_at(&db, &repo_path("content"), &[], later);
     eventually("the overdue withdrawal after a restart", async || server.get("/api/v1/service/gewerbe-abmelden").await.status() == 404).await;
     assert_eq!(change_count(&db, "gewerbe-abmelden", "unpublish").await, 1);
 }
 on_both_databases!(schedules_survive_a_restart);
 
 async fn acknowledged_writes_survive_sigkill(db: TestDb) {
-    let mut server = Server::start(&db, &repo_path("content"));
+    let mut server = Server::start_process(&db, &repo_path("content"), &[]);
     let editor = token(&db, "editor", &[]);
     let base = server.base.clone();
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let burst = |client: usize| {
-        let (base, editor) = (base.clone(), editor.clone());
+        let (base, editor, written) = (base.clone(), editor.clone(), written.clone());
         tokio::spawn(async move {
             let http = crate::helpers::http_client();
             let mut acknowledged = Vec::new();
@@ -606,7 +618,10 @@ async fn acknowledged_writes_survive_sigkill(db: TestDb) {
                     .send()
                     .await;
                 match reply {
-                    Ok(response) if response.status() == 201 => acknowledged.push(slug),
+                    Ok(response) if response.status() == 201 => {
+                        acknowledged.push(slug);
+                        written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     Ok(response) => panic!("unexpected {}", response.status()),
                     Err(_) => break,
                 }
@@ -615,7 +630,7 @@ async fn acknowledged_writes_survive_sigkill(db: TestDb) {
         })
     };
     let clients: Vec<_> = (0..4).map(burst).collect();
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    eventually("a burst of writes", async || written.load(std::sync::atomic::Ordering::Relaxed) > 20).await;
     server.kill_hard();
     let mut acknowledged = Vec::new();
     for client in clients {

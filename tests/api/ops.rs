@@ -403,24 +403,31 @@ async fn metrics_can_require_a_token() {
 /// before the server exits.
 #[tokio::test]
 async fn a_request_in_flight_at_shutdown_is_answered() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
     let db = TestDb::new(Backend::Sqlite).await;
-    let mut server = Server::start(&db, &repo_path("content"));
+    let mut server = Server::start_process(&db, &repo_path("content"), &[]);
     let editor = crate::helpers::token(&db, "editor", &[]);
     let body = br#"{"fields": {"name": "Halb gesendet"}}"#;
     let (first, rest) = body.split_at(body.len() / 2);
-    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap();
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::io::BufReader::new(tokio::net::TcpStream::connect(&address).await.unwrap());
+    // Asked to, the server says when the handler starts reading the body.
     let head = format!(
         "POST /api/v1/manage/service/validate HTTP/1.1\r\nHost: katalog\r\nAuthorization: Bearer {editor}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = String::new();
+    while interim.trim().is_empty() || !interim.ends_with("\r\n\r\n") {
+        assert!(stream.read_line(&mut interim).await.unwrap() > 0, "closed before 100 Continue: {interim}");
+    }
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
     stream.write_all(first).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     server.send_sigterm();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Shutting down, it takes no new connections.
+    crate::helpers::eventually("the listener is closed", async || tokio::net::TcpStream::connect(&address).await.is_err()).await;
     stream.write_all(rest).await.unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
@@ -467,6 +474,7 @@ async fn metrics_count_requests_per_route_template(db: TestDb) {
     assert_eq!(value("katalog_schedules_due"), 0.0);
     value("katalog_schedules_pending");
     value("katalog_scheduler_last_run_timestamp_seconds");
+    value("katalog_scheduler_rounds_total");
     let consumers: Vec<&str> = samples.iter().filter(|s| s.name == "katalog_change_log_lag").map(|s| s.labels["consumer"].as_str()).collect();
     assert_eq!(consumers, ["search", "response_cache", "webhooks", "web_site", "partner_bundle"]);
     // The exports serve keeps follow on request: asked for, they are current.

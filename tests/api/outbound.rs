@@ -215,7 +215,7 @@ async fn webhook_urls_are_fenced(db: TestDb) {
     })
     .await;
     assert!(receiver.received().is_empty(), "nothing reached the receiver");
-    closed.terminate().await;
+    closed.stop().await;
 
     let open = Server::start_with(&db, content.path(), &[&fast[..], &["--outbound-allow-host", "localhost"]].concat());
     let admin = Client { server: &open, token: token(&db, "admin", &[]) };

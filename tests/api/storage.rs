@@ -229,7 +229,7 @@ async fn change_log_sequence_follows_commit_order(db: TestDb) {
     a_appended.await.unwrap();
     let b_store = store.clone();
     let b = tokio::spawn(async move { b_store.atomically(async |work| work.write(withdrawal("second")).await).await.unwrap() });
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    crate::helpers::eventually("B is under way", async || b_is_waiting(&store).await).await;
     assert!(!b.is_finished(), "B must wait for A");
     release.send(()).unwrap();
     a.await.unwrap();
@@ -240,3 +240,20 @@ async fn change_log_sequence_follows_commit_order(db: TestDb) {
     assert_eq!(order, ["first", "second"], "sequence numbers follow commit order");
 }
 on_both_databases!(change_log_sequence_follows_commit_order);
+
+/// Whether a second writer is under way beside the one holding the write
+/// lock: PostgreSQL shows it waiting for a lock; SQLite, whose BEGIN
+/// IMMEDIATE waits inside the library, only that it holds a connection.
+async fn b_is_waiting(store: &Store) -> bool {
+    let db = store.connection();
+    match store.backend() {
+        sea_orm::DbBackend::Postgres => {
+            let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+            scalar(store, waiting).await > 0
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            pool.size() as usize - pool.num_idle() >= 2
+        }
+    }
+}

@@ -61,9 +61,7 @@ impl Replica {
 }
 
 fn token(db: &TestDb, role: &str) -> String {
-    let output = katalog(&["token", "create", "--role", role, "--name", "Sync", "--database", &db.url]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    text(&output.stdout).trim().to_owned()
+    crate::helpers::named_token(db, role, "Sync", &[])
 }
 
 async fn a_replica_ends_with_the_published_state(db: TestDb) {

@@ -155,7 +155,7 @@ on_both_databases!(subscriptions_are_managed_by_admins);
 async fn a_receiver_that_was_down_gets_every_event_in_order(db: TestDb) {
     let port = free_port();
     let content = sample_content();
-    let mut first = Server::start_with(&db, content.path(), &[&FAST[..], &LOOPBACK].concat());
+    let mut first = Server::start_process(&db, content.path(), &[&FAST[..], &LOOPBACK].concat());
     let admin_token = token(&db, "admin", &[]);
     let publisher_token = token(&db, "publisher", &[]);
     let (id, secret) = {
@@ -186,7 +186,7 @@ async fn a_receiver_that_was_down_gets_every_event_in_order(db: TestDb) {
     let second = Server::start_with(&db, content.path(), &[&FAST[..], &LOOPBACK].concat());
     let admin = Client { server: &second, token: admin_token };
     eventually("every event arrives", async || receiver.received().len() >= 3).await;
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    outbox_drained(&second).await;
     let received = receiver.received();
     let mut per_entry: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for delivery in &received {
@@ -227,7 +227,7 @@ async fn a_burst_of_changes_fires_one_event_per_entry(db: TestDb) {
         assert!(imported.status.success(), "{}", text(&imported.stderr));
     }
     eventually("an event for every service arrives", async || receiver.received().len() >= SERVICES).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    outbox_drained(&server).await;
     let received = receiver.received();
     let mut entries: Vec<String> = received.iter().map(|d| d.json()["entry"]["id"].as_str().unwrap().to_owned()).collect();
     entries.sort();
@@ -243,7 +243,7 @@ on_both_databases!(a_burst_of_changes_fires_one_event_per_entry);
 async fn shutdown_flushes_the_outbox(db: TestDb) {
     let content = sample_content();
     // Without the flush, the event would wait a minute for further changes.
-    let mut server = Server::start_with(&db, content.path(), &["--webhook-debounce-ms", "60000", LOOPBACK[0], LOOPBACK[1]]);
+    let mut server = Server::start_process(&db, content.path(), &["--webhook-debounce-ms", "60000", LOOPBACK[0], LOOPBACK[1]]);
     let port = free_port();
     let receiver = Receiver::start(port).await;
     let admin = Client { server: &server, token: token(&db, "admin", &[]) };
@@ -259,6 +259,16 @@ async fn shutdown_flushes_the_outbox(db: TestDb) {
     assert_eq!(received[0].json()["entry"]["slug"], "personalausweis-beantragen");
 }
 on_both_databases!(shutdown_flushes_the_outbox);
+
+/// Returns once every change is queued and no delivery waits: nothing
+/// more will be sent.
+async fn outbox_drained(server: &Server) {
+    eventually("the outbox drains", async || {
+        let exposition = server.get("/metrics").await.text().await.unwrap();
+        exposition.contains("katalog_change_log_lag{consumer=\"webhooks\"} 0\n") && exposition.contains("katalog_webhook_deliveries_pending 0\n")
+    })
+    .await;
+}
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
