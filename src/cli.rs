@@ -562,8 +562,7 @@ async fn partner_command(command: PartnerCommand) -> anyhow::Result<ExitCode> {
 /// A conflict with both versions and what upstream's would change here.
 fn print_conflict(conflict: &crate::store::Conflict) {
     let row = &conflict.row;
-    let parse = |value: &Option<String>| value.as_deref().and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok()).unwrap_or(serde_json::Value::Null);
-    let (upstream, here) = (parse(&row.upstream_value), parse(&row.local_value));
+    let [_, upstream, here] = row.values().map(Option::unwrap_or_default);
     println!(
         "  in conflict: {}/{} {} ({}), upstream revision {}:\n    upstream: {upstream}\n    here:     {here}",
         conflict.content_type,
@@ -572,7 +571,7 @@ fn print_conflict(conflict: &crate::store::Conflict) {
         row.locale.code(),
         row.upstream_revision
     );
-    for change in crate::content::diff::diff(&here, &upstream) {
+    for change in row.changes() {
         let show = |value: &Option<serde_json::Value>| value.as_ref().map_or_else(|| "(none)".to_owned(), ToString::to_string);
         println!("    {}{}: {} -> {}", row.module, change.pointer, show(&change.before), show(&change.after));
     }

@@ -292,7 +292,6 @@ async fn one_partner(state: &AppState, name: &str) -> Result<PartnerBody, ApiErr
 
 fn partner_body(status: &PartnerStatus) -> PartnerBody {
     let partner = &status.partner;
-    let parse = |value: &Option<String>| value.as_deref().and_then(|v| serde_json::from_str::<Value>(v).ok());
     PartnerBody {
         name: partner.name.clone(),
         source: partner.source.clone(),
@@ -316,19 +315,16 @@ fn partner_body(status: &PartnerStatus) -> PartnerBody {
             .iter()
             .map(|conflict| {
                 let row = &conflict.row;
-                let (upstream, here) = (parse(&row.upstream_value), parse(&row.local_value));
-                let null = Value::Null;
-                let diff = crate::content::diff::diff(here.as_ref().unwrap_or(&null), upstream.as_ref().unwrap_or(&null))
-                    .into_iter()
-                    .map(|change| ChangeBody { pointer: change.pointer, here: change.before, upstream: change.after })
-                    .collect();
+                let [base, upstream, here] = row.values();
+                let diff =
+                    row.changes().into_iter().map(|change| ChangeBody { pointer: change.pointer, here: change.before, upstream: change.after }).collect();
                 ConflictBody {
                     content_type: conflict.content_type.clone(),
                     slug: conflict.slug.clone(),
                     locale: row.locale.code().to_owned(),
                     module: row.module.clone(),
                     upstream_revision: row.upstream_revision,
-                    base: parse(&row.base_value),
+                    base,
                     upstream,
                     here,
                     diff,

@@ -123,6 +123,20 @@ pub struct ConflictRow {
     pub raised_in: i64,
 }
 
+impl ConflictRow {
+    /// The module as upstream had it before, as it has it now, and as the
+    /// partner has it (`None` where absent).
+    pub fn values(&self) -> [Option<serde_json::Value>; 3] {
+        [&self.base_value, &self.upstream_value, &self.local_value].map(|value| value.as_deref().and_then(|v| serde_json::from_str(v).ok()))
+    }
+
+    /// What taking upstream's value would change here, field by field.
+    pub fn changes(&self) -> Vec<crate::content::diff::FieldChange> {
+        let [_, upstream, here] = self.values();
+        crate::content::diff::diff(&here.unwrap_or_default(), &upstream.unwrap_or_default())
+    }
+}
+
 /// An open conflict with the entry it is in.
 #[derive(Clone, Debug)]
 pub struct Conflict {
