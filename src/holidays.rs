@@ -300,17 +300,16 @@ pub fn public_holidays(state: Option<State>, year: i32) -> Vec<Holiday> {
     holidays
 }
 
-/// The holiday on a date, if it is one.
-pub fn holiday_on(state: Option<State>, date: NaiveDate) -> Option<Holiday> {
-    public_holidays(state, date.year()).into_iter().find(|holiday| holiday.date == date)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn date(text: &str) -> NaiveDate {
         text.parse().unwrap()
+    }
+
+    fn holiday_on(state: Option<State>, date: NaiveDate) -> Option<Holiday> {
+        public_holidays(state, date.year()).into_iter().find(|holiday| holiday.date == date)
     }
 
     #[test]
