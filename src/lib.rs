@@ -14,6 +14,7 @@ pub mod content;
 pub mod digest;
 pub mod feed;
 pub mod generate;
+pub mod holidays;
 pub mod http;
 pub mod import;
 pub mod outbound;

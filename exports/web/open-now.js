@@ -5,6 +5,8 @@
 (function () {
   "use strict";
   var DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+  // The public holidays of the city's state (holidays.js): date → [German, English name].
+  var HOLIDAYS = window.KATALOG_HOLIDAYS || {};
 
   // The calendar date and minute of the day in `zone`.
   function cityNow(zone) {
@@ -23,18 +25,39 @@
     return +hm[0] * 60 + +hm[1];
   }
 
-  // The opening slots of one calendar day: its exception if one covers it,
-  // else the weekly hours of its weekday.
-  function slotsOn(schedule, day) {
-    var date = new Date(day);
-    var iso = date.toISOString().slice(0, 10);
+  function isoDate(day) {
+    return new Date(day).toISOString().slice(0, 10);
+  }
+
+  // The office's own exception for a calendar day, if one covers it.
+  function exceptionOn(schedule, day) {
+    var iso = isoDate(day);
     for (var i = 0; i < schedule.exceptions.length; i++) {
       var exception = schedule.exceptions[i];
       if (exception.from <= iso && iso <= (exception.until || exception.from)) {
-        return exception.closed ? [] : exception.slots;
+        return exception;
       }
     }
-    var weekday = DAYS[date.getUTCDay()];
+    return null;
+  }
+
+  // The names of the public holiday that closes the office on a calendar
+  // day: none when the office names its own hours for the day.
+  function closingHoliday(schedule, day) {
+    return exceptionOn(schedule, day) ? null : HOLIDAYS[isoDate(day)] || null;
+  }
+
+  // The opening slots of one calendar day: its exception if one covers it,
+  // else none on a public holiday, else the weekly hours of its weekday.
+  function slotsOn(schedule, day) {
+    var exception = exceptionOn(schedule, day);
+    if (exception) {
+      return exception.closed ? [] : exception.slots;
+    }
+    if (HOLIDAYS[isoDate(day)]) {
+      return [];
+    }
+    var weekday = DAYS[new Date(day).getUTCDay()];
     return schedule.slots.filter(function (slot) { return slot.days.indexOf(weekday) >= 0; });
   }
 
@@ -42,8 +65,12 @@
     var schedule = JSON.parse(element.getAttribute("data-schedule"));
     var now = cityNow(element.getAttribute("data-zone"));
     var lang = document.documentElement.lang || "de";
+    var holiday = closingHoliday(schedule, now.day);
+    // On a public holiday the line names it (a ui.toml of its own may lack the words).
+    var closed = holiday && element.getAttribute("data-holiday") ? "data-holiday" : "data-closed";
     var say = function (template, day, time) {
-      return element.getAttribute(template).replace("{day}", day).replace("{time}", time);
+      var words = element.getAttribute(template).replace("{day}", day).replace("{time}", time);
+      return holiday ? words.replace("{holiday}", holiday[lang === "en" ? 1 : 0]) : words;
     };
     var today = slotsOn(schedule, now.day);
     for (var i = 0; i < today.length; i++) {
@@ -62,7 +89,7 @@
         var name = ahead === 0 ? element.getAttribute("data-today")
           : ahead === 1 ? element.getAttribute("data-tomorrow")
           : new Intl.DateTimeFormat(lang, { weekday: "long", timeZone: "UTC" }).format(new Date(day));
-        element.textContent = say("data-closed", name, slots[0].opens);
+        element.textContent = say(closed, name, slots[0].opens);
         element.hidden = false;
         return;
       }

@@ -19,7 +19,7 @@ use crate::http::AppState;
 use crate::http::problem::{self, Problem, ProblemKind};
 
 /// The paths the site answers besides `/` and its locale folders.
-pub const SITE_FILES: [&str; 3] = ["/style.css", "/open-now.js", "/sitemap.xml"];
+pub const SITE_FILES: [&str; 4] = ["/style.css", "/open-now.js", "/holidays.js", "/sitemap.xml"];
 
 /// `/` is the site's: answered here, before the API nested at `/` would.
 pub async fn root<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {

@@ -32,6 +32,7 @@ pub use output::WriteSummary;
 pub use snapshot::{Snapshot, SnapshotEntry};
 
 use crate::content::{Audience, Registry};
+use crate::holidays::State;
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -80,11 +81,21 @@ pub struct Site {
     /// Where opening hours are kept (IANA name).
     #[serde(default = "Site::default_time_zone")]
     pub time_zone: String,
+    /// The federal state whose public holidays close the offices; without
+    /// one, only the holidays kept all over Germany do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federal_state: Option<State>,
 }
 
 impl Default for Site {
     fn default() -> Site {
-        Site { name: "katalog".into(), url: "http://localhost:8080".into(), municipality: String::new(), time_zone: Site::default_time_zone() }
+        Site {
+            name: "katalog".into(),
+            url: "http://localhost:8080".into(),
+            municipality: String::new(),
+            time_zone: Site::default_time_zone(),
+            federal_state: None,
+        }
     }
 }
 
@@ -194,5 +205,21 @@ mod tests {
     fn csv_quotes_what_needs_quoting() {
         let rows = [vec!["a".to_owned(), "b, c".to_owned(), "say \"hi\"".to_owned()]];
         assert_eq!(String::from_utf8(csv(&rows)).unwrap(), "a,\"b, c\",\"say \"\"hi\"\"\"\r\n");
+    }
+
+    #[test]
+    fn site_toml_names_a_federal_state() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("site.toml");
+        let site = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Site::load(&path)
+        };
+        let base = "name = \"Stadt\"\nurl = \"https://example.org\"\nmunicipality = \"Stadt\"\n";
+        assert_eq!(site(&format!("{base}federal_state = \"BY\"\n")).unwrap().federal_state, Some(State::Bayern));
+        assert_eq!(site(base).unwrap().federal_state, None);
+        let error = site(&format!("{base}federal_state = \"Bavaria\"\n")).unwrap_err().to_string();
+        assert!(error.starts_with(&path.display().to_string()) && error.contains("federal_state") && error.contains("Bavaria"), "{error}");
+        assert!(error.contains("BY (Bayern)"), "the states are listed: {error}");
     }
 }

@@ -20,6 +20,7 @@ use super::views::{self, EntryLink, href, lang, name_of};
 use super::{Aggregates, ChannelError, EntryOutput, Projection, Site, Sources};
 use crate::content::Locale;
 use crate::content::known_fields::{address, article, exception, geo, hours, office, online_service, responsibility, service, slot, time_span, topic};
+use crate::holidays;
 use crate::render::escape::{escape, json_for_script};
 use crate::render::facts::{self, SCHEMA_ORG_DAYS};
 
@@ -82,7 +83,8 @@ pub struct Web {
     /// made once as template values (cheap to share) rather than per page.
     site_value: minijinja::Value,
     ui_values: BTreeMap<String, minijinja::Value>,
-    /// Files sent as they are: the stylesheet and the "open now" script.
+    /// Files sent as they are: the stylesheet, the "open now" script and
+    /// the public holidays it reads.
     assets: Vec<(String, Vec<u8>)>,
     fingerprint: String,
 }
@@ -106,6 +108,7 @@ impl Web {
             assets: ["style.css", "open-now.js"]
                 .into_iter()
                 .map(|name| Ok((name.to_owned(), template_source(overrides, name)?.unwrap_or_default().into_bytes())))
+                .chain([Ok(("holidays.js".to_owned(), holidays_script(site)))])
                 .collect::<Result<_, ChannelError>>()?,
             fingerprint: crate::digest::sha256_hex(format!("{settings}\n{}", sources.join("\n"))),
         })
@@ -188,6 +191,23 @@ impl Projection for Web {
         files.push(("sitemap.xml".to_owned(), sitemap(&self.site, &sitemap_pages).into_bytes()));
         Ok(files)
     }
+}
+
+/// The public holidays of the site's federal state for the "open now"
+/// script, one date a line: listed rather than computed in the browser, so
+/// that the pages use the days katalog compared with its reference.
+fn holidays_script(site: &Site) -> Vec<u8> {
+    let (first, last) = (*holidays::COMPARED_YEARS.start(), *holidays::COMPARED_YEARS.end());
+    let region = site.federal_state.map_or_else(|| "kept all over Germany".to_owned(), |state| format!("of {}", state.name()));
+    let days: Vec<String> = holidays::COMPARED_YEARS
+        .flat_map(|year| holidays::public_holidays(site.federal_state, year))
+        .map(|holiday| format!("{}: {}", json!(holiday.date.to_string()), json!([holiday.de, holiday.en])))
+        .collect();
+    format!(
+        "// The public holidays {region}, {first} to {last} (`federal_state` in site.toml): the date and its\n// name in German and English. Offices are closed on them unless they name other hours for the date.\nvar KATALOG_HOLIDAYS = {{\n{}\n}};\n",
+        days.join(",\n")
+    )
+    .into_bytes()
 }
 
 /// The file of the page at a web path (`/de/a-z/` → `de/a-z/index.html`).

@@ -152,7 +152,9 @@ fn the_web_pages_meet_wcag_2_1_aa() {
 
 /// The lost-property office (Mon, Tue, Wed, Fri 08:30–12:30, Thu
 /// 08:30–18:00; closed on 4 March 2026) at given moments: the page's
-/// script, run again with the clock set, says whether it is open.
+/// script, run again with the clock set, says whether it is open. The
+/// public holidays of Baden-Württemberg (`content/site.toml`) close it,
+/// unless it names hours of its own for the day.
 #[test]
 fn office_pages_say_whether_the_office_is_open_now() {
     let work = tempfile::tempdir().unwrap();
@@ -189,4 +191,19 @@ fn office_pages_say_whether_the_office_is_open_now() {
     assert_eq!(at("2026-03-04T08:00:00Z"), "Jetzt geschlossen – öffnet morgen um 08:30 Uhr");
     // Tuesday 3 March, 07:00: opens later today.
     assert_eq!(at("2026-03-03T06:00:00Z"), "Jetzt geschlossen – öffnet heute um 08:30 Uhr");
+    // New Year's Day, a Thursday, 10:00.
+    assert_eq!(at("2026-01-01T09:00:00Z"), "Heute geschlossen (Neujahr) – öffnet morgen um 08:30 Uhr");
+    // Maundy Thursday evening: Good Friday, the weekend and Easter Monday go by.
+    assert_eq!(at("2026-04-02T17:30:00Z"), "Jetzt geschlossen – öffnet Dienstag um 08:30 Uhr");
+    // Epiphany is kept in Baden-Württemberg (not in every state).
+    assert_eq!(at("2026-01-06T09:00:00Z"), "Heute geschlossen (Heilige Drei Könige) – öffnet morgen um 08:30 Uhr");
+    // Hours the office names for a holiday beat it.
+    let opened = r#"const p = document.querySelector('.open-now'); const schedule = JSON.parse(p.getAttribute('data-schedule'));
+        schedule.exceptions.push({"from": "2026-01-01", "until": null, "closed": false, "slots": [{"opens": "10:00", "closes": "13:00"}]});
+        p.setAttribute('data-schedule', JSON.stringify(schedule));"#;
+    browser.call(reqwest::Method::POST, "/execute/sync", json!({"script": opened, "args": []}));
+    assert_eq!(at("2026-01-01T09:30:00Z"), "Jetzt geöffnet bis 13:00 Uhr");
+
+    browser.goto(&format!("{base}/en/office/buergerbuero-mitte/"));
+    assert_eq!(at("2026-01-01T09:00:00Z"), "Closed today (New Year's Day) – opens tomorrow at 08:30");
 }

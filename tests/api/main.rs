@@ -16,6 +16,7 @@ mod crash;
 mod delivery;
 mod exports;
 mod helpers;
+mod holidays;
 mod manage;
 mod ops;
 mod outbound;
