@@ -22,14 +22,65 @@ use crate::http::problem::{self, Problem, ProblemKind};
 pub const SITE_FILES: [&str; 4] = ["/style.css", "/open-now.js", "/holidays.js", "/sitemap.xml"];
 
 /// `/` is the site's: answered here, before the API nested at `/` would.
+/// A page's address without its trailing slash is sent on to the page,
+/// and a browser asking for an address that has nothing gets the site's
+/// page saying so (clients of the API keep getting problem+json).
 pub async fn root<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
-    if request.uri().path() == "/" && request.method() == Method::GET {
+    let reading = matches!(*request.method(), Method::GET | Method::HEAD);
+    if request.uri().path() == "/" && reading {
         let mut response = published.call(request).await?;
         // Answered before routing: name the route for the metrics.
         response.set_data(poem::PathPattern("/".into()));
         return Ok(response);
     }
-    next.call(request).await.map(IntoResponse::into_response)
+    if reading && let Some(location) = with_trailing_slash(&request) {
+        let mut response = Response::builder().status(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location).finish();
+        response.set_data(poem::PathPattern("(redirect to the page)".into()));
+        return Ok(response);
+    }
+    let wants_page = reading && wants_html(&request) && !request.uri().path().starts_with("/api/");
+    let state = request.data::<AppState>().cloned();
+    let answer = next.call(request).await.map(IntoResponse::into_response);
+    // A page of the site's own (its locale's) stays as it is.
+    let missing = match &answer {
+        Ok(response) => response.status() == StatusCode::NOT_FOUND && !response.content_type().is_some_and(|kind| kind.starts_with("text/html")),
+        Err(error) => error.status() == StatusCode::NOT_FOUND,
+    };
+    match state {
+        Some(state) if wants_page && missing => {
+            Ok(not_found_page(&state, Locale::SOURCE).await.unwrap_or_else(|| answer.unwrap_or_else(|e| e.into_response())))
+        }
+        _ => answer,
+    }
+}
+
+/// Where a page's address without its trailing slash goes: `/de` →
+/// `/de/`, `/de/service/x` → `/de/service/x/` (files, with a dot in their
+/// last part, keep their address).
+fn with_trailing_slash(request: &Request) -> Option<String> {
+    let path = request.uri().path();
+    let mut parts = path.trim_start_matches('/').split('/');
+    let first = parts.next()?;
+    let last = path.rsplit('/').next().unwrap_or_default();
+    if path.ends_with('/') || Locale::parse(first).is_none_or(|locale| locale.code() != first) || last.contains('.') {
+        return None;
+    }
+    Some(match request.uri().query() {
+        Some(query) => format!("{path}/?{query}"),
+        None => format!("{path}/"),
+    })
+}
+
+/// Whether the client takes an HTML page (a browser) rather than data.
+fn wants_html(request: &Request) -> bool {
+    request.header(header::ACCEPT).is_some_and(|accept| accept.split(',').any(|kind| kind.trim().starts_with("text/html")))
+}
+
+/// The site's "not found" page in `locale`, answered with status 404.
+async fn not_found_page(state: &AppState, locale: Locale) -> Option<Response> {
+    let path = format!("/{}", crate::channels::web::not_found_file(locale));
+    let file = state.site.file(&state.store, &state.registry, &path).await.ok()??;
+    Some(Response::builder().status(StatusCode::NOT_FOUND).content_type(file.media_type).header(header::CACHE_CONTROL, "no-store").body(file.body))
 }
 
 #[handler]
@@ -37,9 +88,14 @@ pub async fn published(request: &Request, state: Data<&AppState>) -> Response {
     if let Err(error) = state.feed.catch_up(Needs::Latest).await {
         return failed(&error);
     }
-    match state.site.file(&state.store, &state.registry, request.uri().path()).await {
+    let path = request.uri().path();
+    match state.site.file(&state.store, &state.registry, path).await {
         Ok(Some(file)) => cached(request, file),
-        Ok(None) => not_found(request.uri().path()),
+        Ok(None) if wants_html(request) => {
+            let locale = path.trim_start_matches('/').split('/').next().and_then(Locale::parse).unwrap_or(Locale::SOURCE);
+            not_found_page(&state, locale).await.unwrap_or_else(|| not_found(path))
+        }
+        Ok(None) => not_found(path),
         Err(error) => failed(&error),
     }
 }

@@ -24,7 +24,7 @@ use crate::holidays;
 use crate::render::escape::{escape, json_for_script};
 use crate::render::facts::{self, SCHEMA_ORG_DAYS};
 
-const BUILT_IN: [(&str, &str); 10] = [
+const BUILT_IN: [(&str, &str); 11] = [
     ("base.html", include_str!("templates/web/base.html")),
     ("start.html", include_str!("templates/web/start.html")),
     ("az.html", include_str!("templates/web/az.html")),
@@ -32,6 +32,7 @@ const BUILT_IN: [(&str, &str); 10] = [
     ("office.html", include_str!("templates/web/office.html")),
     ("office_card.html", include_str!("templates/web/office_card.html")),
     ("entry.html", include_str!("templates/web/entry.html")),
+    ("not_found.html", include_str!("templates/web/not_found.html")),
     ("style.css", include_str!("templates/web/style.css")),
     ("open-now.js", include_str!("templates/web/open-now.js")),
     ("ui.toml", include_str!("templates/web/ui.toml")),
@@ -181,6 +182,11 @@ impl Projection for Web {
                 files.push((page_file(&page.path), page.html));
                 sitemap_pages.push((page.path, page.alternates));
             }
+            // Answered with status 404 for any address without a page (the
+            // live site does; a web server serving the export can).
+            let not_found = alternates(site_locales.iter().copied(), &self.ui, |l| format!("/{}/", l.code()));
+            let page = self.page("not_found.html", locale, word("not_found_title"), not_found, None, minijinja::context! {})?;
+            files.push((not_found_file(locale), page.html));
         }
         for summary in catalogue.all() {
             for locale in summary.locales() {
@@ -208,6 +214,12 @@ fn holidays_script(site: &Site) -> Vec<u8> {
         days.join(",\n")
     )
     .into_bytes()
+}
+
+/// The page a browser gets, with status 404, for an address of `locale`'s
+/// part of the site that has no page.
+pub fn not_found_file(locale: Locale) -> String {
+    format!("{}/404.html", locale.code())
 }
 
 /// The file of the page at a web path (`/de/a-z/` → `de/a-z/index.html`).

@@ -184,3 +184,42 @@ fn script_like_text_in_any_field_leaves_the_pages_readable() {
         assert!(main.contains("<!--<script> Amt </script"), "{page}: the texts are shown as written: {main}");
     }
 }
+
+/// People reach pages by the addresses they type: without the trailing
+/// slash they are sent on to the page, and an address with nothing gets
+/// the site's page saying so in the part's language; clients of the API
+/// keep getting problem+json.
+async fn people_find_their_way(db: TestDb) {
+    let server = Server::start(&db, &repo_path("content"));
+    let not_following = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (typed, page) in [("/de", "/de/"), ("/en", "/en/"), ("/de/service/personalausweis-beantragen", SERVICE_PAGE), ("/de/a-z?x=1", "/de/a-z/?x=1")] {
+        let response = not_following.get(server.url(typed)).send().await.unwrap();
+        assert_eq!(response.status(), 301, "{typed}");
+        assert_eq!(response.headers()["location"], page, "{typed}");
+    }
+    assert_eq!(not_following.get(server.url("/style.css")).send().await.unwrap().status(), 200, "files keep their address");
+    assert_eq!(server.get("/de").await.url().path(), "/de/", "a browser lands on the start page");
+
+    let browser = |path: &str| server.client.get(server.url(path)).header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8").send();
+    for (path, says) in [
+        ("/nowhere", "Seite nicht gefunden"),
+        ("/de/service/gibt-es-nicht/", "Seite nicht gefunden"),
+        ("/en/service/does-not-exist/", "Page not found"),
+        ("/de-x-ls/nirgends/", "Diese Seite gibt es nicht"),
+    ] {
+        let response = browser(path).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(says) && html.contains("href=\"/"), "{path}: {html}");
+    }
+    for path in ["/nowhere", "/de/service/gibt-es-nicht/"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 404);
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+    }
+    let api = browser("/api/v1/service/gibt-es-nicht").await.unwrap();
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+}
+on_both_databases!(people_find_their_way);
