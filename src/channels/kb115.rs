@@ -29,7 +29,7 @@ const TEMPLATES: [(&str, &str); 4] = [
     (ARTICLE_TEMPLATE, include_str!("templates/kb115-article.html")),
     ("kb115-office.html", include_str!("templates/kb115-office.html")),
 ];
-const OVERVIEW_COLUMNS: [&str; 8] = ["leika", "name", "slug", "zustaendige_stelle", "telefon", "kosten", "bearbeitungsdauer", "onlinedienst"];
+const OVERVIEW_COLUMNS: [&str; 8] = ["leika", "name", "slug", "zustaendige_stellen", "telefonnummern", "kosten", "bearbeitungsdauer", "onlinedienst"];
 
 /// The JSON record: the German fields as written, Markdown as HTML, and
 /// every referenced entry with the fields its type shows when expanded.
@@ -60,7 +60,8 @@ impl Kb115 {
 impl Projection for Kb115 {
     fn fingerprint(&self) -> String {
         let texts: Vec<&str> = TEMPLATES.iter().map(|(_, text)| *text).collect();
-        format!("kb115-{}", crate::digest::sha256_hex(texts.concat()))
+        // The overview's columns change its file as much as a template does.
+        format!("kb115-{}", crate::digest::sha256_hex(format!("{}{OVERVIEW_COLUMNS:?}", texts.concat())))
     }
 
     fn entry_files(&self, entry: &SnapshotEntry, sources: &Sources<'_>) -> Result<EntryOutput, ChannelError> {
@@ -102,7 +103,7 @@ impl Projection for Kb115 {
             let Some(Value::Array(row)) = all.entries.get(&entry.id).and_then(|record| record.digest.as_ref()) else { continue };
             overview.push(row.iter().map(|cell| cell.as_str().unwrap_or_default().to_owned()).collect());
         }
-        Ok(vec![("services.csv".to_owned(), super::csv(&overview))])
+        Ok(vec![("services.csv".to_owned(), super::csv(&overview)?)])
     }
 }
 
@@ -112,8 +113,9 @@ fn overview_row(service: &SnapshotEntry, sheet: &views::ServiceView) -> [String;
         sheet.leika.clone(),
         sheet.name.clone(),
         service.slug.clone(),
-        sheet.offices.first().map(|o| o.office.name.clone()).unwrap_or_default(),
-        sheet.offices.first().map(|o| o.office.phone.clone()).unwrap_or_default(),
+        // Every responsible office, in the same order in both columns.
+        sheet.offices.iter().map(|o| o.office.name.clone()).collect::<Vec<_>>().join("; "),
+        sheet.offices.iter().map(|o| o.office.phone.clone()).collect::<Vec<_>>().join("; "),
         sheet.fees.iter().map(|f| format!("{}: {}", f.label, f.value)).collect::<Vec<_>>().join("; "),
         sheet.processing_time.clone(),
         sheet.online_service.as_ref().map(|l| l.url.clone()).unwrap_or_default(),

@@ -147,6 +147,8 @@ pub enum ChannelError {
     Template(#[from] minijinja::Error),
     #[error("JSON: {0}")]
     Json(serde_json::Error),
+    #[error("CSV: {0}")]
+    Csv(String),
     #[error("{path}: {message}")]
     Settings { path: String, message: String },
 }
@@ -185,16 +187,15 @@ fn pretty_json(value: &impl Serialize) -> Result<Vec<u8>, ChannelError> {
     Ok(bytes)
 }
 
-/// RFC 4180 CSV: fields with commas, quotes or line breaks quoted, quotes doubled.
-fn csv(rows: &[Vec<String>]) -> Vec<u8> {
-    let mut out = String::new();
+/// A table for spreadsheet programs as German offices use them:
+/// semicolon-separated, UTF-8 with a byte-order mark (without one they
+/// read umlauts wrongly), CRLF line ends.
+fn csv(rows: &[Vec<String>]) -> Result<Vec<u8>, ChannelError> {
+    let mut writer = ::csv::WriterBuilder::new().delimiter(b';').terminator(::csv::Terminator::CRLF).from_writer(b"\xEF\xBB\xBF".to_vec());
     for row in rows {
-        let cells: Vec<String> =
-            row.iter().map(|cell| if cell.contains([',', '"', '\n', '\r']) { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell.clone() }).collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
+        writer.write_record(row).map_err(|error| ChannelError::Csv(error.to_string()))?;
     }
-    out.into_bytes()
+    writer.into_inner().map_err(|error| ChannelError::Csv(error.to_string()))
 }
 
 #[cfg(test)]
@@ -203,8 +204,8 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting() {
-        let rows = [vec!["a".to_owned(), "b, c".to_owned(), "say \"hi\"".to_owned()]];
-        assert_eq!(String::from_utf8(csv(&rows)).unwrap(), "a,\"b, c\",\"say \"\"hi\"\"\"\r\n");
+        let rows = [vec!["a".to_owned(), "b; c".to_owned(), "say \"hi\"".to_owned(), "Grüße".to_owned()]];
+        assert_eq!(String::from_utf8(csv(&rows).unwrap()).unwrap(), "\u{feff}a;\"b; c\";\"say \"\"hi\"\"\";Grüße\r\n");
     }
 
     #[test]

@@ -346,3 +346,25 @@ async fn an_export_refuses_schemas_that_rename_a_field_the_channels_read(db: Tes
     assert!(std::fs::read_dir(out.path()).unwrap().next().is_none(), "nothing is written");
 }
 on_both_databases!(an_export_refuses_schemas_that_rename_a_field_the_channels_read);
+
+/// The 115 overview opens as a table in German spreadsheet programs
+/// (semicolons, UTF-8 marked as such) and names every responsible office.
+#[test]
+fn the_115_overview_opens_in_german_spreadsheets() {
+    let bytes = std::fs::read(repo_path("exports/kb115/services.csv")).unwrap();
+    let text = std::str::from_utf8(bytes.strip_prefix("\u{feff}".as_bytes()).expect("a UTF-8 byte-order mark")).unwrap();
+    let mut lines = text.split("\r\n");
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    assert_eq!(header.len(), 8, "{header:?}");
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(repo_path("exports/kb115/personalausweis-beantragen.json")).unwrap()).unwrap();
+    let offices: Vec<&str> = record["included"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(key, _)| key.starts_with("office/"))
+        .map(|(_, office)| office["name"].as_str().unwrap())
+        .collect();
+    assert!(offices.len() > 1, "the sample service has several offices");
+    let row = lines.find(|line| line.contains(";personalausweis-beantragen;")).unwrap();
+    assert!(offices.iter().all(|office| row.contains(office)), "every office of {row}: {offices:?}");
+}
