@@ -19,7 +19,7 @@ use crate::http::AppState;
 use crate::http::problem::{self, Problem, ProblemKind};
 
 /// The paths the site answers besides `/` and its locale folders.
-pub const SITE_FILES: [&str; 4] = ["/style.css", "/open-now.js", "/holidays.js", "/sitemap.xml"];
+pub const SITE_FILES: [&str; 5] = ["/style.css", "/open-now.js", "/holidays.js", "/sitemap.xml", "/favicon.ico"];
 
 /// `/` is the site's: answered here, before the API nested at `/` would.
 /// A page's address without its trailing slash is sent on to the page,

@@ -51,6 +51,7 @@ impl SiteFile {
             Some("xml") => "application/xml; charset=utf-8",
             Some("json") => "application/json",
             Some("jsonld") => "application/ld+json",
+            Some("ico") => "image/vnd.microsoft.icon",
             _ => "text/html; charset=utf-8",
         };
         SiteFile { media_type, body }

@@ -38,6 +38,14 @@ const BUILT_IN: [(&str, &str); 11] = [
     ("ui.toml", include_str!("templates/web/ui.toml")),
 ];
 
+/// The site's icon: `favicon.ico` of the override folder, else katalog's.
+fn favicon(overrides: Option<&Path>) -> Result<Vec<u8>, ChannelError> {
+    match overrides.map(|folder| folder.join("favicon.ico")).filter(|path| path.is_file()) {
+        Some(path) => std::fs::read(&path).map_err(|source| ChannelError::Io { path: path.display().to_string(), source }),
+        None => Ok(include_bytes!("templates/web/favicon.ico").to_vec()),
+    }
+}
+
 /// Reads a template from the override folder, else the built-in one.
 fn template_source(overrides: Option<&Path>, name: &str) -> Result<Option<String>, ChannelError> {
     if let Some(folder) = overrides {
@@ -96,6 +104,7 @@ impl Web {
         for (name, _) in BUILT_IN {
             sources.push(format!("{name}\n{}", template_source(overrides, name)?.unwrap_or_default()));
         }
+        sources.push(format!("favicon.ico\n{}", crate::digest::sha256_hex(favicon(overrides)?)));
         let ui: Ui = toml::from_str(&template_source(overrides, "ui.toml")?.unwrap_or_default())
             .map_err(|e| ChannelError::Template(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("ui.toml: {e}"))))?;
         let settings = serde_json::to_string(site).map_err(ChannelError::Json)?;
@@ -109,7 +118,7 @@ impl Web {
             assets: ["style.css", "open-now.js"]
                 .into_iter()
                 .map(|name| Ok((name.to_owned(), template_source(overrides, name)?.unwrap_or_default().into_bytes())))
-                .chain([Ok(("holidays.js".to_owned(), holidays_script(site)))])
+                .chain([Ok(("holidays.js".to_owned(), holidays_script(site))), favicon(overrides).map(|icon| ("favicon.ico".to_owned(), icon))])
                 .collect::<Result<_, ChannelError>>()?,
             fingerprint: crate::digest::sha256_hex(format!("{settings}\n{}", sources.join("\n"))),
         })

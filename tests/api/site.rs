@@ -42,6 +42,7 @@ async fn the_served_site_is_the_exported_site(db: TestDb) {
         ("/de/article/fundbuero-wo-finde-ich/", "text/html"),
         ("/sitemap.xml", "application/xml"),
         ("/style.css", "text/css"),
+        ("/favicon.ico", "image/vnd.microsoft.icon"),
     ];
     for (path, media_type) in pages {
         let response = server.get(path).await;
