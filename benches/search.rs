@@ -91,7 +91,7 @@ fn main() {
 
     let queries = queries();
     let registry = Arc::new(Registry::load_dir(std::path::Path::new(schemas)).unwrap());
-    let synonyms = Synonyms::default();
+    let synonyms = Synonyms::shipped();
     {
         let index = SearchIndex::open(Some(&index_dir), registry).unwrap();
         let mut searched = Vec::new();

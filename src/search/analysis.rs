@@ -77,6 +77,54 @@ pub fn trigrams(word: &str) -> Vec<String> {
     chars.windows(3).map(|w| w.iter().collect()).collect()
 }
 
+/// Words of a question that name no service ("wo bekomme ich …", "I need
+/// …"), in their plain forms; the stop word lists of the stemmers already
+/// leave out "wie", "ich", "the" and the like.
+const QUESTION_WORDS: [&str; 30] = [
+    "bekomme",
+    "bekommen",
+    "bekommt",
+    "kriege",
+    "kriegen",
+    "brauche",
+    "brauchen",
+    "braucht",
+    "benotige",
+    "benotigen",
+    "mochte",
+    "mochten",
+    "will",
+    "wollen",
+    "tun",
+    "mache",
+    "machen",
+    "gibt",
+    "bitte",
+    "hallo",
+    "frage",
+    "infos",
+    "wohin",
+    "wann",
+    "welche",
+    "need",
+    "want",
+    "get",
+    "please",
+    "hello",
+];
+
+pub fn is_question_word(plain: &str) -> bool {
+    QUESTION_WORDS.contains(&plain)
+}
+
+/// The particles of separable verbs that end a German sentence ("ich melde
+/// mich an" for "anmelden").
+const SEPARABLE_PARTICLES: [&str; 7] = ["an", "ab", "um", "aus", "ein", "auf", "zu"];
+
+pub fn is_separable_particle(plain: &str) -> bool {
+    SEPARABLE_PARTICLES.contains(&plain)
+}
+
 /// Shorter words are matched whole.
 pub const MIN_COMPOUND_LENGTH: usize = 6;
 

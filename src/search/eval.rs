@@ -45,9 +45,28 @@ pub struct Report {
     pub queries: usize,
     pub recall_at_3: f64,
     pub mrr: f64,
-    /// Kind → (found in the top three, queries).
-    pub by_kind: BTreeMap<String, (usize, usize)>,
+    pub by_kind: BTreeMap<String, KindScore>,
     pub misses: Vec<Miss>,
+}
+
+/// The scores of the queries of one kind.
+#[derive(Debug, Default)]
+pub struct KindScore {
+    pub queries: usize,
+    /// Queries with an expected entry in the top three.
+    pub found: usize,
+    /// The sum of 1/rank of the first expected entry.
+    pub reciprocal: f64,
+}
+
+impl KindScore {
+    pub fn recall_at_3(&self) -> f64 {
+        self.found as f64 / self.queries.max(1) as f64
+    }
+
+    pub fn mrr(&self) -> f64 {
+        self.reciprocal / self.queries.max(1) as f64
+    }
 }
 
 pub fn evaluate(index: &SearchIndex, synonyms: &Synonyms, cases: &[Case]) -> Result<Report, SearchError> {
@@ -60,14 +79,16 @@ pub fn evaluate(index: &SearchIndex, synonyms: &Synonyms, cases: &[Case]) -> Res
         let rank = hits.iter().position(|hit| case.expect.contains(hit));
         let in_top_three = rank.is_some_and(|r| r < 3);
         let kind = report.by_kind.entry(case.kind.clone()).or_default();
-        kind.1 += 1;
+        let reciprocal_rank = rank.map_or(0.0, |r| 1.0 / (r + 1) as f64);
+        kind.queries += 1;
+        kind.reciprocal += reciprocal_rank;
+        reciprocal += reciprocal_rank;
         if in_top_three {
             found += 1;
-            kind.0 += 1;
+            kind.found += 1;
         } else {
             report.misses.push(Miss { q: case.q.clone(), kind: case.kind.clone(), expect: case.expect.clone(), got: hits.into_iter().take(3).collect() });
         }
-        reciprocal += rank.map_or(0.0, |r| 1.0 / (r + 1) as f64);
     }
     if !cases.is_empty() {
         report.recall_at_3 = found as f64 / cases.len() as f64;
@@ -79,8 +100,8 @@ pub fn evaluate(index: &SearchIndex, synonyms: &Synonyms, cases: &[Case]) -> Res
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} queries: Recall@3 {:.3}, MRR {:.3}", self.queries, self.recall_at_3, self.mrr)?;
-        for (kind, (found, total)) in &self.by_kind {
-            writeln!(f, "  {kind:<16} {found:>3}/{total:<3} in the top three")?;
+        for (kind, score) in &self.by_kind {
+            writeln!(f, "  {kind:<16} {:>3}/{:<3} in the top three: Recall@3 {:.3}, MRR {:.3}", score.found, score.queries, score.recall_at_3(), score.mrr())?;
         }
         for miss in &self.misses {
             writeln!(

@@ -2,6 +2,7 @@
 //! kept current from the change log (see [`index`] and [`query`]).
 
 pub mod analysis;
+mod coverage;
 pub mod eval;
 pub mod fields;
 pub mod index;

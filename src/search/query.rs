@@ -1,15 +1,16 @@
 //! Turning what someone typed into ranked results.
 //!
 //! The query is never parsed as syntax: it is cut into words, and each
-//! word becomes a group of alternatives: an exact whole word in a name or
-//! keyword (boost 5 on BM25), the stem in any searchable field (BM25
-//! weighted by the field's `x-search-boost`), a prefix of a whole word for
-//! the last word (a constant 10), the word with one typo (two for nine
-//! letters or more; a constant 8), and shared trigrams for compounds (0.3).
-//! Prefix and typo matches score a constant, so an exact or stemmed match
-//! of a word that is frequent in names still ranks above them.
-//! Synonyms from `content/synonyms.toml` join the group of the word (or
-//! words) they expand. Entries matching more words rank higher.
+//! word becomes a [`WordQuery`] of the ways it can match: an exact whole
+//! word in a name or keyword (boost 5 on BM25), the stem in any searchable
+//! field (BM25 weighted by the field's `x-search-boost`), a prefix of a
+//! whole word for the last word (a constant 10), the word with one typo
+//! (two for nine letters or more; a constant 8), and shared trigrams for
+//! compounds (0.3). Synonyms (the shipped dictionary and
+//! `content/synonyms.toml`) join the ways of the word (or words) they
+//! expand. Entries rank by how much of the query they cover, a word in a
+//! name counting more than one in running text; a word found nowhere
+//! excludes nothing (see [`super::coverage`]).
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,8 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::SearchError;
 use super::analysis;
-use super::fields::{Language, NAMING_BOOST};
+use super::coverage::{Tier, WordQuery};
+use super::fields::{Language, NAMING_BOOST, TextField};
 use super::index::SearchIndex;
 use super::synonyms::Synonyms;
 use super::tally::TallyCollector;
@@ -32,6 +34,10 @@ const EXACT: f32 = 5.0;
 const PREFIX: f32 = 10.0;
 const TYPO: f32 = 8.0;
 const COMPOUND: f32 = 0.3;
+/// A known part of an unknown compound.
+const COMPOUND_PART: f32 = 0.6;
+/// Compound parts have at least this many letters.
+const MIN_PART: usize = 4;
 const SYNONYM: f32 = 0.8;
 /// Longer queries are cut: nobody types more, and every word costs.
 const MAX_QUERY_CHARS: usize = 200;
@@ -78,15 +84,6 @@ pub const FACETS: [&str; 3] = ["type", "topic", "office"];
 /// Meilisearch do by default): a list of a thousand offices helps no one.
 pub const FACET_VALUES: usize = 100;
 
-/// How many of the query's words an entry must match.
-#[derive(Clone, Copy, Debug)]
-enum Matching {
-    /// Both of two words, all but one of more.
-    MostWords,
-    /// Any: the fallback when nothing matches most words.
-    AnyWord,
-}
-
 /// One word of the query, in the forms the fields hold.
 struct Word {
     plain: String,
@@ -94,20 +91,26 @@ struct Word {
     english: Option<String>,
 }
 
+impl Word {
+    /// A stop word of the language or a word any question has ("wie
+    /// bekomme ich …"): it names no service.
+    fn names_nothing(&self, language: Language) -> bool {
+        let stem = if language == Language::English { &self.english } else { &self.german };
+        stem.is_none() || analysis::is_question_word(&self.plain)
+    }
+}
+
 impl SearchIndex {
     pub fn search(&self, request: &SearchRequest<'_>, synonyms: &Synonyms) -> Result<SearchResults, SearchError> {
         let started = std::time::Instant::now();
         let searcher = self.reader.searcher();
-        let mut results = self.search_with(&searcher, request, synonyms, Matching::MostWords)?;
-        if results.total == 0 {
-            results = self.search_with(&searcher, request, synonyms, Matching::AnyWord)?;
-        }
+        let results = self.search_with(&searcher, request, synonyms)?;
         tracing::debug!(query = request.text, total = results.total, elapsed = ?started.elapsed(), "search");
         Ok(results)
     }
 
-    fn search_with(&self, searcher: &Searcher, request: &SearchRequest<'_>, synonyms: &Synonyms, matching: Matching) -> Result<SearchResults, SearchError> {
-        let Some(Typed { query: text, words }) = self.text_query(searcher, request.text, request.locale, synonyms, matching) else {
+    fn search_with(&self, searcher: &Searcher, request: &SearchRequest<'_>, synonyms: &Synonyms) -> Result<SearchResults, SearchError> {
+        let Some(Typed { query: text, words }) = self.text_query(searcher, request.text, request.locale, synonyms) else {
             return Ok(SearchResults::default());
         };
         let query = self.filtered(text, request);
@@ -131,15 +134,10 @@ impl SearchIndex {
     pub fn suggest(&self, text: &str, locale: Locale, limit: usize, synonyms: &Synonyms) -> Result<Vec<Hit>, SearchError> {
         let request = SearchRequest { text, locale, content_type: None, topic: None, office: None, limit, offset: 0 };
         let searcher = self.reader.searcher();
-        for matching in [Matching::MostWords, Matching::AnyWord] {
-            let Some(Typed { query, .. }) = self.text_query(&searcher, text, locale, synonyms, matching) else { return Ok(Vec::new()) };
-            let query = self.filtered(query, &request);
-            let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-            if !top.is_empty() {
-                return top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, None)).collect();
-            }
-        }
-        Ok(Vec::new())
+        let Some(Typed { query, .. }) = self.text_query(&searcher, text, locale, synonyms) else { return Ok(Vec::new()) };
+        let query = self.filtered(query, &request);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        top.into_iter().map(|(score, address)| self.hit(&searcher, address, score, None)).collect()
     }
 
     fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, snippets: Option<&Snippets>) -> Result<Hit, SearchError> {
@@ -173,7 +171,7 @@ impl SearchIndex {
     }
 
     /// The query for the words, or `None` when nothing searchable was typed.
-    fn text_query(&self, searcher: &Searcher, text: &str, locale: Locale, synonyms: &Synonyms, matching: Matching) -> Option<Typed> {
+    fn text_query(&self, searcher: &Searcher, text: &str, locale: Locale, synonyms: &Synonyms) -> Option<Typed> {
         let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
         let language = Language::of(locale);
         let raw = analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), &text);
@@ -183,75 +181,136 @@ impl SearchIndex {
         let last_open = !text.ends_with(char::is_whitespace);
         let mut groups: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut plain_words: Vec<String> = words.iter().map(|w| w.plain.clone()).collect();
+        let plain: Vec<&str> = words.iter().map(|w| w.plain.as_str()).collect();
+        // "wie melde ich mein auto ab": the verb is "abmelden".
+        let particle = plain.last().filter(|last| words.len() > 1 && analysis::is_separable_particle(last));
         for (position, word) in words.iter().enumerate() {
-            let mut alternatives = self.word_alternatives(searcher, word, language, position + 1 == words.len() && last_open, 1.0);
-            for expansion in synonyms.expansions(&words.iter().map(|w| w.plain.as_str()).collect::<Vec<_>>(), position) {
+            let expansions: Vec<&str> = synonyms.expansions(&plain, position).collect();
+            let separated = particle.is_some() && position + 1 == words.len();
+            if separated || (expansions.is_empty() && word.names_nothing(language)) {
+                continue;
+            }
+            let mut alternatives = self.word_alternatives(searcher, &analyzers, word, language, position + 1 == words.len() && last_open, 1.0);
+            if let Some(particle) = particle {
+                alternatives.extend(self.word_alternatives(
+                    searcher,
+                    &analyzers,
+                    &analyzers.word(&format!("{particle}{}", raw[position])),
+                    language,
+                    false,
+                    1.0,
+                ));
+            }
+            for expansion in expansions {
                 for synonym_word in analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), expansion) {
                     let synonym = analyzers.word(&synonym_word);
-                    alternatives.extend(self.word_alternatives(searcher, &synonym, language, false, SYNONYM));
+                    let covered = self.word_alternatives(searcher, &analyzers, &synonym, language, false, SYNONYM);
+                    // The word as typed covers it better than its synonym does.
+                    alternatives.extend(covered.into_iter().map(|(tier, query)| (tier.through_synonym(), query)));
                     plain_words.push(synonym.plain);
                 }
             }
-            // A word that is only a stop word and has no synonym adds nothing.
-            if word.german.is_none() && word.english.is_none() && alternatives.len() <= 2 {
-                continue;
-            }
             if !alternatives.is_empty() {
-                groups.push((Occur::Should, Box::new(BooleanQuery::new(alternatives))));
+                groups.push((Occur::Should, Box::new(WordQuery::new(alternatives))));
             }
         }
         if groups.is_empty() {
-            // Only stop words ("wie", "the"): match them as whole words.
+            // Only stop words and question words ("wie", "the"): match them as whole words.
             for word in &words {
-                groups.extend(self.word_alternatives(searcher, word, language, false, 1.0));
+                let alternatives = self.word_alternatives(searcher, &analyzers, word, language, false, 1.0);
+                if !alternatives.is_empty() {
+                    groups.push((Occur::Should, Box::new(WordQuery::new(alternatives))));
+                }
             }
         }
-        // All of two words, all but one of more: what people type together
-        // belongs together, and a narrower set is scored faster.
-        let required = match matching {
-            Matching::MostWords if groups.len() > 2 => groups.len() - 1,
-            Matching::MostWords => groups.len(),
-            Matching::AnyWord => 1,
-        };
         plain_words.retain(|w| !w.is_empty());
-        (!groups.is_empty()).then(|| Typed { query: Box::new(BooleanQuery::with_minimum_required_clauses(groups, required)), words: plain_words })
+        (!groups.is_empty()).then(|| Typed { query: Box::new(BooleanQuery::new(groups)), words: plain_words })
     }
 
-    fn word_alternatives(&self, searcher: &Searcher, word: &Word, language: Language, open: bool, weight: f32) -> Vec<(Occur, Box<dyn Query>)> {
+    /// The stem of the word in each searchable field of the languages searched.
+    fn stem_terms<'w>(&'w self, word: &'w Word, language: Language) -> impl Iterator<Item = (&'w TextField, Term)> + 'w {
+        let languages: &[Language] = if language == Language::English { &[Language::English, Language::German] } else { &[Language::German] };
+        languages.iter().flat_map(move |&lang| {
+            let stem = if lang == Language::English { &word.english } else { &word.german };
+            stem.iter()
+                .flat_map(move |stem| self.fields.text.iter().map(move |text_field| (text_field, Term::from_field_text(text_field.in_language(lang), stem))))
+        })
+    }
+
+    /// Whether the content uses the word, whole in a name or stemmed anywhere.
+    fn is_known(&self, searcher: &Searcher, word: &Word, language: Language) -> bool {
+        let occurs = |term: &Term| searcher.doc_freq(term).is_ok_and(|count| count > 0);
+        occurs(&Term::from_field_text(self.fields.words, &word.plain)) || self.stem_terms(word, language).any(|(_, term)| occurs(&term))
+    }
+
+    /// The parts of a compound the content does not use whole but knows as
+    /// words: the longest known head ("heiratsurkunde": "urkunde") and what
+    /// is left before it, with or without a joining s ("heirat").
+    fn compound_parts(&self, searcher: &Searcher, analyzers: &Analyzers, plain: &str, language: Language) -> Vec<Word> {
+        let chars: Vec<char> = plain.chars().collect();
+        if chars.len() < 2 * MIN_PART {
+            return Vec::new();
+        }
+        let known = |part: &[char]| -> Option<Word> {
+            let word = analyzers.word(&part.iter().collect::<String>());
+            self.is_known(searcher, &word, language).then_some(word)
+        };
+        for split in MIN_PART..=chars.len() - MIN_PART {
+            let Some(head) = known(&chars[split..]) else { continue };
+            let modifier = &chars[..split];
+            let unjoined = modifier.strip_suffix(&['s']).filter(|rest| rest.len() >= MIN_PART);
+            let modifier = known(modifier).or_else(|| unjoined.and_then(known));
+            return [Some(head), modifier].into_iter().flatten().collect();
+        }
+        Vec::new()
+    }
+
+    fn word_alternatives(
+        &self,
+        searcher: &Searcher,
+        analyzers: &Analyzers,
+        word: &Word,
+        language: Language,
+        open: bool,
+        weight: f32,
+    ) -> Vec<(Tier, Box<dyn Query>)> {
         let f = &self.fields;
-        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut add = |query: Box<dyn Query>, boost: f32| alternatives.push((Occur::Should, Box::new(BoostQuery::new(query, boost * weight))));
+        let mut alternatives: Vec<(Tier, Box<dyn Query>)> = Vec::new();
+        let add = |alternatives: &mut Vec<(Tier, Box<dyn Query>)>, tier: Tier, query: Box<dyn Query>, boost: f32| {
+            alternatives.push((tier, Box::new(BoostQuery::new(query, boost * weight))))
+        };
         if word.plain.is_empty() {
             return Vec::new();
         }
-        let occurs = |term: &Term| searcher.doc_freq(term).is_ok_and(|count| count > 0);
         let whole = Term::from_field_text(f.words, &word.plain);
-        let mut known = occurs(&whole);
-        add(Box::new(TermQuery::new(whole.clone(), IndexRecordOption::WithFreqs)), EXACT);
-        let languages: &[Language] = if language == Language::English { &[Language::English, Language::German] } else { &[Language::German] };
-        for &lang in languages {
-            let stem = if lang == Language::English { &word.english } else { &word.german };
-            let Some(stem) = stem else { continue };
-            for text_field in &f.text {
-                let term = Term::from_field_text(text_field.in_language(lang), stem);
-                known = known || occurs(&term);
-                add(Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), text_field.boost);
-            }
+        add(&mut alternatives, Tier::NAME, Box::new(TermQuery::new(whole.clone(), IndexRecordOption::WithFreqs)), EXACT);
+        for (text_field, term) in self.stem_terms(word, language) {
+            add(&mut alternatives, Tier::of_field(text_field.boost), Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), text_field.boost);
         }
         let letters = word.plain.chars().count();
         if open && letters >= 3 {
-            add(Box::new(FuzzyTermQuery::new_prefix(whole.clone(), 0, false)), PREFIX);
+            add(&mut alternatives, Tier::NEAR_NAME, Box::new(FuzzyTermQuery::new_prefix(whole.clone(), 0, false)), PREFIX);
         }
         // A word the content uses is taken as typed; only unknown words are
         // typos or compounds worth the costlier matching.
-        if known {
+        if self.is_known(searcher, word, language) {
             return alternatives;
+        }
+        for part in self.compound_parts(searcher, analyzers, &word.plain, language) {
+            let covered = self.word_alternatives(searcher, analyzers, &part, language, false, weight * COMPOUND_PART);
+            // A part of the word does not name the entry as the whole word would.
+            alternatives.extend(covered.into_iter().map(|(tier, query)| (Tier(tier.0.min(Tier::NEAR_NAME.0)), query)));
         }
         if letters >= 5 {
             let distance = if letters >= 9 { 2 } else { 1 };
-            add(Box::new(FuzzyTermQuery::new(whole, distance, true)), TYPO);
+            add(&mut alternatives, Tier::NEAR_NAME, Box::new(FuzzyTermQuery::new(whole, distance, true)), TYPO);
             if open {
-                add(Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(f.words, &word.plain), 1, true)), TYPO * 0.5);
+                add(
+                    &mut alternatives,
+                    Tier::SHORT_TEXT,
+                    Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(f.words, &word.plain), 1, true)),
+                    TYPO * 0.5,
+                );
             }
         }
         let grams = analysis::trigrams(&word.plain);
@@ -263,7 +322,7 @@ impl SearchIndex {
             // A third of the pieces in common: a shared part of a compound,
             // not a few letters any long word has.
             let required = (pieces.len() / 3).max(2);
-            add(Box::new(BooleanQuery::with_minimum_required_clauses(pieces, required)), COMPOUND);
+            add(&mut alternatives, Tier::COMPOUND_PART, Box::new(BooleanQuery::with_minimum_required_clauses(pieces, required)), COMPOUND);
         }
         alternatives
     }
