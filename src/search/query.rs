@@ -84,6 +84,18 @@ pub const FACETS: [&str; 3] = ["type", "topic", "office"];
 /// Meilisearch do by default): a list of a thousand offices helps no one.
 pub const FACET_VALUES: usize = 100;
 
+/// How a word came to be searched for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// The last word, still being typed: its beginning counts.
+    Typing,
+    /// A whole word as typed: the content may not know it (a typo, a compound).
+    Typed,
+    /// A synonym, a verb joined with its particle, a known part of a
+    /// compound: a word exactly as the content would use it, never a typo.
+    Derived,
+}
+
 /// One word of the query, in the forms the fields hold.
 struct Word {
     plain: String,
@@ -190,21 +202,28 @@ impl SearchIndex {
             if separated || (expansions.is_empty() && word.names_nothing(language)) {
                 continue;
             }
-            let mut alternatives = self.word_alternatives(searcher, &analyzers, word, language, position + 1 == words.len() && last_open, 1.0);
+            let mut alternatives = self.word_alternatives(
+                searcher,
+                &analyzers,
+                word,
+                language,
+                if position + 1 == words.len() && last_open { Form::Typing } else { Form::Typed },
+                1.0,
+            );
             if let Some(particle) = particle {
                 alternatives.extend(self.word_alternatives(
                     searcher,
                     &analyzers,
                     &analyzers.word(&format!("{particle}{}", raw[position])),
                     language,
-                    false,
+                    Form::Derived,
                     1.0,
                 ));
             }
             for expansion in expansions {
                 for synonym_word in analysis::terms(&mut TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).build(), expansion) {
                     let synonym = analyzers.word(&synonym_word);
-                    let covered = self.word_alternatives(searcher, &analyzers, &synonym, language, false, SYNONYM);
+                    let covered = self.word_alternatives(searcher, &analyzers, &synonym, language, Form::Derived, SYNONYM);
                     // The word as typed covers it better than its synonym does.
                     alternatives.extend(covered.into_iter().map(|(tier, query)| (tier.through_synonym(), query)));
                     plain_words.push(synonym.plain);
@@ -217,7 +236,7 @@ impl SearchIndex {
         if groups.is_empty() {
             // Only stop words and question words ("wie", "the"): match them as whole words.
             for word in &words {
-                let alternatives = self.word_alternatives(searcher, &analyzers, word, language, false, 1.0);
+                let alternatives = self.word_alternatives(searcher, &analyzers, word, language, Form::Typed, 1.0);
                 if !alternatives.is_empty() {
                     groups.push((Occur::Should, Box::new(WordQuery::new(alternatives))));
                 }
@@ -271,7 +290,7 @@ impl SearchIndex {
         analyzers: &Analyzers,
         word: &Word,
         language: Language,
-        open: bool,
+        form: Form,
         weight: f32,
     ) -> Vec<(Tier, Box<dyn Query>)> {
         let f = &self.fields;
@@ -288,16 +307,17 @@ impl SearchIndex {
             add(&mut alternatives, Tier::of_field(text_field.boost), Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), text_field.boost);
         }
         let letters = word.plain.chars().count();
+        let open = form == Form::Typing;
         if open && letters >= 3 {
             add(&mut alternatives, Tier::NEAR_NAME, Box::new(FuzzyTermQuery::new_prefix(whole.clone(), 0, false)), PREFIX);
         }
         // A word the content uses is taken as typed; only unknown words are
         // typos or compounds worth the costlier matching.
-        if self.is_known(searcher, word, language) {
+        if form == Form::Derived || self.is_known(searcher, word, language) {
             return alternatives;
         }
         for part in self.compound_parts(searcher, analyzers, &word.plain, language) {
-            let covered = self.word_alternatives(searcher, analyzers, &part, language, false, weight * COMPOUND_PART);
+            let covered = self.word_alternatives(searcher, analyzers, &part, language, Form::Derived, weight * COMPOUND_PART);
             // A part of the word does not name the entry as the whole word would.
             alternatives.extend(covered.into_iter().map(|(tier, query)| (Tier(tier.0.min(Tier::NEAR_NAME.0)), query)));
         }
